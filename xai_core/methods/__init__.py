@@ -1,0 +1,10 @@
+"""Attribution methods, one module each, all behind :class:`Explainer` and the ``METHODS`` registry.
+
+Import order is the order methods are listed (references first, then the post-hoc baselines)."""
+# isort: off
+from . import ground_truth, random_map  # noqa: F401  (importing registers)
+from . import gradient, input_x_gradient, smoothgrad, integrated_gradients, gradcam, fullgrad  # noqa: F401
+# isort: on
+from .base import METHODS, Explainer, Explanation
+
+__all__ = ["METHODS", "Explainer", "Explanation"]

@@ -1,0 +1,209 @@
+"""Command line: the same services the dashboard uses (see DESIGN.md, "Command-line contract").
+
+Bad input exits with status 2 and one line on stderr; nothing is half-written."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .errors import XAIError
+from .presets import PRESETS
+
+
+def _csv(value: str) -> list[str]:
+    items = [v.strip() for v in value.split(",") if v.strip()]
+    if not items:
+        raise argparse.ArgumentTypeError("expected a comma-separated list of names")
+    return items
+
+
+def tqdm_progress(desc: str) -> Callable[..., None]:
+    """A Progress callback drawing a tqdm bar on stderr."""
+    from tqdm import tqdm
+
+    bar: dict[str, Any] = {}
+
+    def report(done: int, total: int, message: str = "", **metrics: Any) -> None:
+        if "bar" not in bar or bar["bar"].total != total:
+            if "bar" in bar:
+                bar["bar"].close()
+            bar["bar"] = tqdm(total=total, desc=desc, file=sys.stderr, leave=False, dynamic_ncols=True)
+        b = bar["bar"]
+        b.n = done
+        b.set_postfix_str(" ".join([message] + [f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items()]))
+        b.refresh()
+        if done >= total:
+            b.close()
+            bar.pop("bar")
+
+    return report
+
+
+def _write_json(path: str, payload: Any) -> None:
+    """Write JSON atomically (temp file + rename) so a failed run leaves no partial file."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".tmp")
+    tmp.write_text(json.dumps(payload, indent=2, default=float))
+    tmp.replace(target)
+
+
+# -- commands ------------------------------------------------------------------------------
+def cmd_datasets(args: argparse.Namespace) -> None:
+    from .data import dataset_info, dataset_names
+
+    rows = []
+    for name in dataset_names():
+        info = dataset_info(name, "quick")
+        rows.append(
+            {
+                "name": name,
+                "description": info.description,
+                "image_size": info.image_size,
+                "channels": info.channels,
+                "classes": info.num_classes,
+                "ground_truth": info.has_ground_truth,
+                "splits": list(info.splits),
+                "source": info.source,
+            }
+        )
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        for r in rows:
+            gt = "ground truth" if r["ground_truth"] else "no ground truth"
+            print(f"{r['name']:<15} {r['image_size']}px x{r['channels']} {r['classes']:>4} classes, {gt}: {r['description']}")
+        print("imagefolder:PATH  your own images: PATH/{train,test}/CLASS/*.png, optional PATH/masks/...")
+
+
+def cmd_methods(args: argparse.Namespace) -> None:
+    from .methods import METHODS
+
+    rows = [{"name": n, "kind": METHODS.get(n).kind, "description": METHODS.describe(n)} for n in METHODS]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        for r in rows:
+            print(f"{r['name']:<22} {r['kind']:<13} {r['description']}")
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    from . import services
+
+    if args.methods:
+        services.check_methods(args.methods)
+    ctx = services.load_context(
+        args.dataset, args.preset, device=args.device, seed=args.seed, progress=tqdm_progress("black box")
+    )
+    print(f"black box for {args.dataset} ({args.preset}): test accuracy {ctx.record.get('test_accuracy', float('nan')):.4f}")
+    for name in args.methods or []:
+        services.build_explainer(ctx, name, tqdm_progress(name))
+        print(f"{name}: ready")
+
+
+def cmd_explain(args: argparse.Namespace) -> None:
+    from . import services
+    from .export import save_explanations
+
+    ctx = services.load_context(args.dataset, args.preset, device=args.device, seed=args.seed,
+                                progress=tqdm_progress("black box"))
+    services.check_methods(args.methods, ctx.info)
+    if not 0 <= args.index < len(ctx.test):
+        raise XAIError(f"--index {args.index} out of range: {args.dataset} test split has {len(ctx.test)} images")
+    batch, explanations = services.explain_indices(ctx, args.methods, [args.index], tqdm_progress("explain"))
+    written = save_explanations(Path(args.out), ctx, batch, explanations)
+    print(f"wrote {len(written)} files to {args.out}")
+
+
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    from . import services
+
+    services.check_methods(args.methods)
+    services.check_metrics(args.metrics)
+    ctx = services.load_context(args.dataset, args.preset, device=args.device, seed=args.seed,
+                                progress=tqdm_progress("black box"))
+    result = services.evaluate(ctx, args.methods, args.metrics, args.n, progress=tqdm_progress("evaluate"))
+    _write_json(args.json, result)
+    for method, values in result["results"].items():
+        summary = ", ".join(
+            f"{k}={v:.4f}" if isinstance(v, (int, float)) else f"{k}(auc)={v['auc']:.4f}" for k, v in values.items()
+        )
+        print(f"{method}: {summary}")
+    print(f"wrote {args.json}")
+
+
+def cmd_bench(args: argparse.Namespace) -> None:
+    from .bench import run_bench
+
+    result = run_bench(
+        dataset=args.dataset, preset=args.preset, methods=args.methods, n=args.n, device=args.device,
+        seed=args.seed, train_datasets=args.train, progress=tqdm_progress("bench"),
+    )
+    _write_json(args.json, result)
+    print(json.dumps(result, indent=2))
+
+
+# -- parser --------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m xai_core", description="Attribution Explorer backend")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def common(sp: argparse.ArgumentParser, dataset: bool = True) -> None:
+        if dataset:
+            sp.add_argument("--dataset", required=True, help="registered name or imagefolder:PATH")
+        sp.add_argument("--preset", default="quick", choices=PRESETS)
+        sp.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+        sp.add_argument("--seed", type=int, default=0)
+
+    for name, fn in (("datasets", cmd_datasets), ("methods", cmd_methods)):
+        sp = sub.add_parser(name, help=f"list {name}")
+        sp.add_argument("--json", action="store_true")
+        sp.set_defaults(fn=fn)
+
+    sp = sub.add_parser("train", help="train (or load) the black box and the methods that need fitting")
+    common(sp)
+    sp.add_argument("--methods", type=_csv, default=None)
+    sp.set_defaults(fn=cmd_train)
+
+    sp = sub.add_parser("explain", help="explain one test image, write PNGs + scores")
+    common(sp)
+    sp.add_argument("--index", type=int, required=True)
+    sp.add_argument("--methods", type=_csv, required=True)
+    sp.add_argument("--out", required=True)
+    sp.set_defaults(fn=cmd_explain)
+
+    sp = sub.add_parser("evaluate", help="methods x metrics on n test images, JSON out")
+    common(sp)
+    sp.add_argument("--methods", type=_csv, required=True)
+    sp.add_argument("--metrics", type=_csv, required=True)
+    sp.add_argument("--n", type=int, default=100)
+    sp.add_argument("--json", required=True)
+    sp.set_defaults(fn=cmd_evaluate)
+
+    sp = sub.add_parser("bench", help="timings: training, ms/image per method, deletion throughput")
+    common(sp, dataset=False)
+    sp.add_argument("--dataset", default="hard_mnist")
+    sp.add_argument("--methods", type=_csv, default=None)
+    sp.add_argument("--n", type=int, default=32)
+    sp.add_argument("--train", type=_csv, default=["hard_mnist", "spurious_patch", "mnist38"],
+                    help="datasets whose black-box training time/accuracy to report")
+    sp.add_argument("--json", required=True)
+    sp.set_defaults(fn=cmd_bench)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.fn(args)
+    except XAIError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    return 0

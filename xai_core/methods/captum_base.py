@@ -1,0 +1,51 @@
+"""Shared base for the post-hoc methods Captum implements: build the Captum object once,
+call ``attribute``, reduce channels to one B×H×W map."""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from .base import Explainer
+
+
+class CaptumExplainer(Explainer):
+    """Subclasses set ``channel_reduction`` ("max_abs" or "sum") and implement ``_captum``
+    (returns the Captum object) and ``_kwargs`` (arguments of ``attribute``)."""
+
+    channel_reduction = "sum"
+    defaults: dict[str, dict[str, Any]] = {}  # preset -> settings
+
+    def __init__(self, model, info, **kwargs: Any) -> None:
+        super().__init__(model, info, **kwargs)
+        preset_defaults = self.defaults.get(self.preset, self.defaults.get("quick", {}))
+        self.config = {**preset_defaults, **self.config}
+        self._attr = self._captum()
+
+    def _captum(self):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _kwargs(self, x: torch.Tensor) -> dict[str, Any]:
+        return {}
+
+    def settings(self) -> dict[str, Any]:
+        return {**self.config, "channels": self.channel_reduction}
+
+    def _attribute(self, x: torch.Tensor, target: torch.Tensor, masks: torch.Tensor | None) -> torch.Tensor:
+        attr = self._attr.attribute(x.clone().requires_grad_(True), target=target, **self._kwargs(x))
+        return reduce_channels(attr.detach(), self.channel_reduction)
+
+
+def reduce_channels(attr: torch.Tensor, how: str) -> torch.Tensor:
+    """B×C×H×W → B×H×W: ``max_abs`` (Simonyan's saliency) or ``sum`` (signed contributions)."""
+    if how == "max_abs":
+        return attr.abs().amax(dim=1)
+    if how == "sum":
+        return attr.sum(dim=1)
+    raise ValueError(f"unknown channel reduction {how!r}")
+
+
+def fill_colour(info, x: torch.Tensor) -> torch.Tensor:
+    """The dataset mean colour broadcast to ``x``'s shape: the baseline/fill we name everywhere."""
+    mean = torch.as_tensor(info.mean, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
+    return mean.expand_as(x).contiguous()

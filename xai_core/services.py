@@ -1,0 +1,181 @@
+"""The services the CLI and the pages share: load a dataset with its black box, build (and fit)
+explainers, explain samples, evaluate methods × metrics. Nothing here knows about Streamlit."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from .data import dataset_info, get_dataset
+from .data.base import DatasetInfo, ImageDataset
+from .device import resolve_device
+from .errors import XAIError
+from .methods import METHODS, Explainer, Explanation
+from .metrics import METRICS, EvalInputs, aggregate
+from .models import load_black_box, predict
+from .presets import check_preset
+from .progress import Progress, no_progress
+from .store import ArtifactStore
+
+
+@dataclass
+class Context:
+    """A dataset at a preset, its test split, and the black box trained on it."""
+
+    dataset: str
+    preset: str
+    info: DatasetInfo
+    test: ImageDataset
+    black_box: nn.Module
+    record: dict[str, Any]
+    device: torch.device
+    seed: int
+    store: ArtifactStore
+
+    def fill(self) -> torch.Tensor:
+        """The dataset mean colour (C), the fill every perturbation metric names."""
+        return torch.tensor(self.info.mean, dtype=torch.float32, device=self.device)
+
+
+def load_context(
+    dataset: str,
+    preset: str = "quick",
+    *,
+    device: str | torch.device = "auto",
+    seed: int = 0,
+    store: ArtifactStore | None = None,
+    progress: Progress = no_progress,
+    train_if_missing: bool = True,
+) -> Context:
+    """Dataset + test split + black box (trained now, with progress, unless cached)."""
+    check_preset(preset)
+    store = store or ArtifactStore()
+    dev = device if isinstance(device, torch.device) else resolve_device(device)
+    info = dataset_info(dataset, preset)
+    test = get_dataset(dataset, "test", preset, store=store)
+    model, record = load_black_box(
+        dataset, preset, seed=seed, device=dev, store=store, progress=progress, train_if_missing=train_if_missing
+    )
+    return Context(dataset, preset, info, test, model, record, dev, seed, store)
+
+
+def check_methods(names: list[str], info: DatasetInfo | None = None) -> list[str]:
+    """Validate method names (and ground-truth needs) before any work starts."""
+    for name in names:
+        cls = METHODS.get(name)
+        if info is not None and cls.needs_ground_truth and not info.has_ground_truth:
+            raise XAIError(f"method {name!r} needs ground-truth masks, which {info.name} does not have")
+    return names
+
+
+def check_metrics(names: list[str], info: DatasetInfo | None = None) -> list[str]:
+    for name in names:
+        metric = METRICS.get(name)
+        if info is not None and metric.needs_ground_truth and not info.has_ground_truth:
+            raise XAIError(f"metric {name!r} needs ground-truth masks, which {info.name} does not have")
+    return names
+
+
+def build_explainer(ctx: Context, method: str, progress: Progress = no_progress) -> Explainer:
+    """Instantiate a method on the context's black box, fitting it first if it is a trained method."""
+    cls = METHODS.get(method)
+    explainer = cls(ctx.black_box, ctx.info, preset=ctx.preset, device=ctx.device, seed=ctx.seed)
+    if explainer.needs_fit:
+        explainer.fit(get_dataset(ctx.dataset, "train", ctx.preset, store=ctx.store), ctx.store, progress)
+    return explainer
+
+
+def targets_for(model: nn.Module, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """The class to explain: the label where known, else the model's own top-1 (label −1)."""
+    if (labels >= 0).all():
+        return labels
+    pred = predict(model, x).argmax(1).to(labels.device)
+    return torch.where(labels >= 0, labels, pred)
+
+
+def explain_indices(
+    ctx: Context, methods: list[str], indices: list[int], progress: Progress = no_progress
+) -> tuple[Any, dict[str, Explanation]]:
+    """Explain test samples ``indices`` with each method: (batch, {method: explanation})."""
+    check_methods(methods, ctx.info)
+    batch = ctx.test.batch(indices).to(ctx.device)
+    target = targets_for(ctx.black_box, batch.x, batch.y)
+    out = {}
+    for i, name in enumerate(methods):
+        progress(i, len(methods), f"explaining with {name}")
+        out[name] = build_explainer(ctx, name).explain(batch.x, target, batch.masks)
+    progress(len(methods), len(methods), "done")
+    return batch, out
+
+
+def evaluate(
+    ctx: Context,
+    methods: list[str],
+    metrics: list[str],
+    n: int = 100,
+    *,
+    batch_size: int = 50,
+    progress: Progress = no_progress,
+) -> dict[str, Any]:
+    """Evaluate methods × metrics on the first ``n`` test images; returns the CLI's JSON shape."""
+    check_methods(methods, ctx.info)
+    check_metrics(metrics, ctx.info)
+    n = min(n, len(ctx.test))
+    if n <= 0:
+        raise XAIError("--n must be at least 1")
+    results: dict[str, Any] = {}
+    timings: dict[str, float] = {}
+    method_settings: dict[str, Any] = {}
+    total = len(methods) * ((n + batch_size - 1) // batch_size)
+    done = 0
+    for name in methods:
+        explainer = build_explainer(ctx, name, progress)
+        method_settings[name] = explainer.settings()
+        per_metric: dict[str, list[dict[str, torch.Tensor]]] = {m: [] for m in metrics}
+        seconds = 0.0
+        for start in range(0, n, batch_size):
+            batch = ctx.test.batch(list(range(start, min(n, start + batch_size)))).to(ctx.device)
+            target = targets_for(ctx.black_box, batch.x, batch.y)
+            t0 = time.perf_counter()
+            expl = explainer.explain(batch.x, target, batch.masks)
+            seconds += time.perf_counter() - t0
+            inputs = EvalInputs(
+                model=expl.model,
+                black_box=ctx.black_box,
+                x=batch.x,
+                labels=batch.y,
+                target=target,
+                scores=expl.scores.to(ctx.device),
+                masks=batch.masks,
+                fill=ctx.fill(),
+            )
+            for m in metrics:
+                metric = METRICS.get(m)
+                per_metric[m].append(metric.fn(inputs, dict(metric.settings)))
+            done += 1
+            progress(done, total, f"{name}: {min(n, start + batch_size)}/{n} images")
+        results[name] = {m: aggregate(METRICS.get(m), _concat(per_metric[m])) for m in metrics}
+        timings[name] = 1000.0 * seconds / n
+    return {
+        "dataset": ctx.dataset,
+        "preset": ctx.preset,
+        "n": n,
+        "results": results,
+        "settings": {
+            "metrics": {m: METRICS.get(m).settings for m in metrics},
+            "methods": method_settings,
+            "target": "label (model top-1 where the label is unknown)",
+            "fill": {"name": "dataset mean colour", "value": list(ctx.info.mean)},
+            "seed": ctx.seed,
+            "device": str(ctx.device),
+            "black_box": {k: v for k, v in ctx.record.items() if isinstance(v, (int, float, str))},
+        },
+        "ms_per_image": timings,
+    }
+
+
+def _concat(chunks: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    return {k: torch.cat([c[k].detach().cpu() for c in chunks]) for k in chunks[0]}
