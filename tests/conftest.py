@@ -12,8 +12,11 @@ from xai_core.data.base import DatasetInfo
 
 @pytest.fixture(autouse=True, scope="session")
 def _session_cache(tmp_path_factory):
-    """Isolate the artifact store of the whole session (shared by CLI subprocesses)."""
-    path = tmp_path_factory.mktemp("xai-cache")
+    """Isolate the artifact store of the whole run, shared by xdist workers and CLI subprocesses
+    (the store's file locks make concurrent builds of one entry safe: it is built once)."""
+    base = tmp_path_factory.getbasetemp()
+    path = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "xai-cache"
+    path.mkdir(exist_ok=True)
     old = os.environ.get("XAI_CACHE_DIR")
     os.environ["XAI_CACHE_DIR"] = str(path)
     yield path

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .data import dataset_info
 from .errors import XAIError
 from .presets import PRESETS
 
@@ -54,7 +55,7 @@ def _write_json(path: str, payload: Any) -> None:
 
 # -- commands ------------------------------------------------------------------------------
 def cmd_datasets(args: argparse.Namespace) -> None:
-    from .data import dataset_info, dataset_names
+    from .data import dataset_names
 
     rows = []
     for name in dataset_names():
@@ -95,7 +96,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     from . import services
 
     if args.methods:
-        services.check_methods(args.methods)
+        services.check_methods(args.methods, dataset_info(args.dataset, args.preset))
     ctx = services.load_context(
         args.dataset, args.preset, device=args.device, seed=args.seed, progress=tqdm_progress("black box")
     )
@@ -109,9 +110,9 @@ def cmd_explain(args: argparse.Namespace) -> None:
     from . import services
     from .export import save_explanations
 
+    services.check_methods(args.methods, dataset_info(args.dataset, args.preset))
     ctx = services.load_context(args.dataset, args.preset, device=args.device, seed=args.seed,
                                 progress=tqdm_progress("black box"))
-    services.check_methods(args.methods, ctx.info)
     if not 0 <= args.index < len(ctx.test):
         raise XAIError(f"--index {args.index} out of range: {args.dataset} test split has {len(ctx.test)} images")
     batch, explanations = services.explain_indices(ctx, args.methods, [args.index], tqdm_progress("explain"))
@@ -122,8 +123,9 @@ def cmd_explain(args: argparse.Namespace) -> None:
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from . import services
 
-    services.check_methods(args.methods)
-    services.check_metrics(args.metrics)
+    info = dataset_info(args.dataset, args.preset)
+    services.check_methods(args.methods, info)
+    services.check_metrics(args.metrics, info)
     ctx = services.load_context(args.dataset, args.preset, device=args.device, seed=args.seed,
                                 progress=tqdm_progress("black box"))
     result = services.evaluate(ctx, args.methods, args.metrics, args.n, progress=tqdm_progress("evaluate"))

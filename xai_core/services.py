@@ -14,7 +14,7 @@ from .data.base import DatasetInfo, ImageDataset
 from .device import resolve_device
 from .errors import XAIError
 from .methods import METHODS, Explainer, Explanation
-from .metrics import METRICS, EvalInputs, aggregate
+from .metrics import METRICS, EvalInputs, aggregate, aggregate_scalar, merge_batches
 from .models import load_black_box, predict
 from .presets import check_preset
 from .progress import Progress, no_progress
@@ -129,6 +129,7 @@ def evaluate(
     results: dict[str, Any] = {}
     timings: dict[str, float] = {}
     method_settings: dict[str, Any] = {}
+    spread: dict[str, dict[str, dict[str, Any]]] = {}
     total = len(methods) * ((n + batch_size - 1) // batch_size)
     done = 0
     for name in methods:
@@ -153,11 +154,12 @@ def evaluate(
                 fill=ctx.fill(),
             )
             for m in metrics:
-                metric = METRICS.get(m)
-                per_metric[m].append(metric.fn(inputs, dict(metric.settings)))
+                per_metric[m].append(METRICS.get(m)(inputs))
             done += 1
             progress(done, total, f"{name}: {min(n, start + batch_size)}/{n} images")
-        results[name] = {m: aggregate(METRICS.get(m), _concat(per_metric[m])) for m in metrics}
+        merged = {m: merge_batches(per_metric[m]) for m in metrics}
+        results[name] = {m: aggregate(METRICS.get(m), merged[m]) for m in metrics}
+        spread[name] = {m: _spread(METRICS.get(m), merged[m]) for m in metrics if METRICS.get(m).kind == "scalar"}
         timings[name] = 1000.0 * seconds / n
     return {
         "dataset": ctx.dataset,
@@ -165,7 +167,7 @@ def evaluate(
         "n": n,
         "results": results,
         "settings": {
-            "metrics": {m: METRICS.get(m).settings for m in metrics},
+            "metrics": {m: METRICS.get(m).describe(fill=list(ctx.info.mean)) for m in metrics},
             "methods": method_settings,
             "target": "label (model top-1 where the label is unknown)",
             "fill": {"name": "dataset mean colour", "value": list(ctx.info.mean)},
@@ -174,8 +176,10 @@ def evaluate(
             "black_box": {k: v for k, v in ctx.record.items() if isinstance(v, (int, float, str))},
         },
         "ms_per_image": timings,
+        "spread": spread,  # scalar metrics: {"mean", "std", "n"} (n excludes images without ground truth)
     }
 
 
-def _concat(chunks: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
-    return {k: torch.cat([c[k].detach().cpu() for c in chunks]) for k in chunks[0]}
+def _spread(metric: Any, per_image: dict[str, torch.Tensor]) -> dict[str, Any]:
+    mean, std, n = aggregate_scalar(per_image[metric.primary])
+    return {"mean": mean, "std": std, "n": n}

@@ -1,0 +1,106 @@
+"""Datasets: a registry of builders and three functions.
+
+* :func:`get_dataset` — one split of a dataset at a preset, as an :class:`ImageDataset`;
+* :func:`dataset_info` — its :class:`DatasetInfo` (cheap: never generates data);
+* :func:`dataset_names` — the registered names.
+
+A name is a registered name (``hard_mnist`` is the default) or ``imagefolder:PATH``. Every
+dataset runs offline; optional data that is missing raises :class:`MissingDataError` saying
+what to install. Generated datasets are seeded per (dataset, split, preset, index) and are
+byte-identical on every call; ``quick``/``smoke`` splits are cached in the artifact store
+(kind ``"dataset"``), ``paper`` splits of generated datasets are rendered lazily per index.
+
+Labels are ``>= 0`` except in ``natural``, where ``-1`` means "unlabelled: explain the
+model's own top-1 class".
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import UnknownNameError
+from ..presets import check_preset
+from ..registry import Registry
+from ..store import ArtifactStore
+from . import fashion_mnist, hard_mnist, imagefolder, mnist, natural, parts, spurious_patch
+from ._common import check_split
+from .base import Batch, DatasetInfo, ImageDataset, TensorImageDataset
+
+__all__ = [
+    "DATASETS",
+    "DEFAULT_DATASET",
+    "Batch",
+    "DatasetBuilder",
+    "DatasetInfo",
+    "ImageDataset",
+    "TensorImageDataset",
+    "dataset_info",
+    "dataset_names",
+    "get_dataset",
+]
+
+DEFAULT_DATASET = "hard_mnist"
+
+
+@dataclass(frozen=True)
+class DatasetBuilder:
+    """How to describe (``info(preset, root)``, cheap) and build (``build(info, split, store,
+    root)``) one registered dataset; ``root`` is the cache root where downloaded data lives."""
+
+    info: Callable[[str, Path | None], DatasetInfo]
+    build: Callable[[DatasetInfo, str, ArtifactStore, Path | None], ImageDataset]
+    presets: tuple[str, ...]
+
+
+DATASETS: Registry[DatasetBuilder] = Registry("dataset")
+
+
+def _register(name: str, help: str, module, info=None) -> None:  # noqa: ANN001 - a dataset module
+    DATASETS.register(name, help)(DatasetBuilder(info or module.info, module.build, module.PRESETS))
+
+
+_register("hard_mnist", "DiET's Hard MNIST: coloured digit among noise and distractor digits (default)", hard_mnist)
+_register("spurious_patch", "DiET's spurious-patch design on MNIST: only a faint noise patch predicts the class", spurious_patch)
+_register("mnist", "MNIST digits, 10 classes, 28×28 grayscale", mnist, lambda p, r=None: mnist.info("mnist", p, r))
+_register("mnist38", "MEED's MNIST 3-vs-8 task", mnist, lambda p, r=None: mnist.info("mnist38", p, r))
+_register("fashion_mnist", "Fashion-MNIST (apt-get install dataset-fashion-mnist)", fashion_mnist)
+_register("parts", "COMET's an8Flower idea: the class is the colour of one part of a drawn flower", parts)
+_register("natural", "a few dozen real photos for the pretrained ImageNet classifier", natural)
+
+
+def _builder(name: str) -> DatasetBuilder:
+    if name not in DATASETS:
+        raise UnknownNameError(
+            f"unknown dataset {name!r}; choose from: {', '.join(DATASETS.names())}, or imagefolder:PATH"
+        )
+    return DATASETS.get(name)
+
+
+def dataset_names() -> list[str]:
+    """The registered dataset names (``imagefolder:PATH`` is accepted too but not listed)."""
+    return DATASETS.names()
+
+
+def dataset_info(name: str, preset: str = "quick") -> DatasetInfo:
+    """Facts about ``name`` at ``preset`` without generating data. (``imagefolder:PATH`` reads
+    and caches the folder's images once, to know its classes and mean/std.)"""
+    check_preset(preset)
+    if imagefolder.is_imagefolder(name):
+        return imagefolder.info(name, preset)
+    return _builder(name).info(preset, None)
+
+
+def get_dataset(
+    name: str, split: str = "test", preset: str = "quick", store: ArtifactStore | None = None
+) -> ImageDataset:
+    """One split of a dataset. ``store`` caches generated/decoded tensors (default: the store
+    at ``XAI_CACHE_DIR``); downloaded data, if any, lives under the store's root."""
+    check_preset(preset)
+    store = store or ArtifactStore()
+    if imagefolder.is_imagefolder(name):
+        info = imagefolder.info(name, preset, store)
+        return imagefolder.build(info, check_split(info, split), store)
+    builder = _builder(name)
+    info = builder.info(preset, store.root)
+    return builder.build(info, check_split(info, split), store, store.root)

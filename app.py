@@ -1,0 +1,9 @@
+"""Attribution Explorer — Streamlit entry point: navigation and the shared sidebar."""
+from __future__ import annotations
+
+import streamlit as st
+
+st.set_page_config(page_title="Attribution Explorer", page_icon="🔍", layout="wide")
+
+pages = [st.Page("pages/explore.py", title="Explore", icon="🔍", default=True)]
+st.navigation(pages).run()

@@ -1,0 +1,87 @@
+"""Explore: a dataset sample, the black box's prediction and every chosen method's map side by side.
+Thin: widgets and calls into xai_core.services / xai_core.viz only."""
+from __future__ import annotations
+
+import streamlit as st
+
+from xai_core import services, viz
+from xai_core.data import dataset_info, dataset_names
+from xai_core.device import describe_device, resolve_device
+from xai_core.errors import XAIError
+from xai_core.methods import METHODS
+from xai_core.models import predict
+
+DEFAULT_METHODS = ["gradient", "input_x_gradient", "smoothgrad", "integrated_gradients", "gradcam"]
+
+
+@st.cache_resource(show_spinner=False)
+def context(dataset: str, preset: str) -> services.Context:
+    bar = st.progress(0.0, text=f"Preparing {dataset} ({preset}) …")
+
+    def report(done: int, total: int, message: str = "", **metrics) -> None:
+        extra = " ".join(f"{k}={v:.3f}" for k, v in metrics.items() if isinstance(v, float))
+        bar.progress(min(1.0, done / max(total, 1)), text=f"Training the black box: {message} {extra}")
+
+    ctx = services.load_context(dataset, preset, progress=report)
+    bar.empty()
+    return ctx
+
+
+with st.sidebar:
+    st.header("Attribution Explorer")
+    names = [n for n in dataset_names()]
+    dataset = st.selectbox("Dataset", names, index=names.index("hard_mnist"))
+    preset = st.radio("Preset", ["quick", "paper"], horizontal=True, help="quick: CPU-sized; paper: the paper's resolution (GPU)")
+    st.caption(describe_device(resolve_device("auto")))
+
+try:
+    info = dataset_info(dataset, preset)
+    ctx = context(dataset, preset)
+except XAIError as err:
+    st.error(str(err))
+    st.stop()
+
+st.title("Explore")
+st.caption(info.description)
+available = [m for m in METHODS if not (METHODS.get(m).needs_ground_truth and not info.has_ground_truth)]
+left, right = st.columns([1, 3])
+with left:
+    index = st.number_input("Test sample", 0, len(ctx.test) - 1, 0)
+with right:
+    methods = st.multiselect("Methods", available, default=[m for m in DEFAULT_METHODS if m in available])
+with st.expander("Heatmap display"):
+    c1, c2, c3 = st.columns(3)
+    mode = c1.radio("Colour scale", viz.MODES, format_func=lambda m: m.replace("_", "-"))
+    sign = c2.selectbox("Sign", viz.SIGNS)
+    clip = c3.slider("Clip at percentile", 90.0, 100.0, 99.0, 0.5)
+
+try:
+    batch, explanations = services.explain_indices(ctx, methods, [int(index)])
+except XAIError as err:
+    st.error(str(err))
+    st.stop()
+
+image = viz.to_uint8(batch.x[0].cpu())
+probs = predict(ctx.black_box, batch.x).softmax(1)[0].cpu()
+top = probs.topk(min(3, len(probs)))
+label = int(batch.y[0])
+st.markdown(
+    f"**Label:** {info.class_names[label] if label >= 0 else 'unknown'} · **Prediction:** "
+    + ", ".join(f"{info.class_names[int(i)]} ({float(p):.1%})" for p, i in zip(top.values, top.indices))
+)
+
+cols = st.columns(2 + len(methods))
+cols[0].image(image, caption="image", use_container_width=True)
+if batch.masks is not None:
+    cols[1].image(viz.contour_overlay(image, batch.masks[0].cpu()), caption="ground truth", use_container_width=True)
+if methods:
+    stack = [explanations[m].scores[0].cpu() for m in methods]
+    import numpy as np  # noqa: E402  (display only)
+
+    heat, scales = viz.render_heatmaps(np.stack([s.numpy() for s in stack]), mode=mode, sign=sign, clip_percentile=clip)
+    for col, name, h in zip(cols[2:], methods, heat):
+        col.image(h, caption=name, use_container_width=True)
+        col.image(viz.overlay(image, h), caption=f"{name} overlay", use_container_width=True)
+    st.image(viz.colourbar(vertical=False, cmap=viz.DEFAULT_DIVERGING_CMAP if sign == "all" else viz.DEFAULT_CMAP),
+             caption="colour scale: low → high", width=300)
+st.caption(f"Preset: {preset} · black box {ctx.record.get('arch', '?')} · test accuracy {ctx.record.get('test_accuracy', float('nan')):.3f}")

@@ -1,0 +1,92 @@
+"""CLI round trips on the smoke preset, and bad input: exit status 2 with one line on stderr."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from xai_core.cli import main
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_datasets_and_methods_json(capsys):
+    code, out, _ = run(capsys, "datasets", "--json")
+    assert code == 0
+    names = [d["name"] for d in json.loads(out)]
+    for n in ["hard_mnist", "spurious_patch", "mnist", "mnist38", "fashion_mnist", "parts", "natural"]:
+        assert n in names
+    code, out, _ = run(capsys, "methods", "--json")
+    methods = {m["name"]: m["kind"] for m in json.loads(out)}
+    assert methods["gradient"] == "post-hoc" and methods["random"] == "reference"
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["evaluate", "--dataset", "nope", "--methods", "gradient", "--metrics", "iou", "--json", "x.json"], "unknown dataset 'nope'"),
+        (["evaluate", "--dataset", "hard_mnist", "--methods", "nope", "--metrics", "iou", "--json", "x.json"], "unknown method 'nope'"),
+        (["evaluate", "--dataset", "hard_mnist", "--methods", "gradient", "--metrics", "nope", "--json", "x.json"], "unknown metric 'nope'"),
+        (["explain", "--dataset", "imagefolder:/does/not/exist", "--index", "0", "--methods", "gradient", "--out", "o"], "/does/not/exist"),
+        (["evaluate", "--dataset", "mnist", "--preset", "smoke", "--methods", "gradient", "--metrics", "iou", "--json", "x.json"], "ground-truth"),
+    ],
+)
+def test_bad_input_is_one_line(capsys, tmp_path, monkeypatch, argv, message):
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(capsys, *argv)
+    assert code == 2
+    assert err.startswith("error: ") and message in err and err.count("\n") == 1
+    assert not (tmp_path / "x.json").exists()
+
+
+def test_explain_round_trip(capsys, tmp_path):
+    out = tmp_path / "out"
+    code, _, err = run(capsys, "explain", "--dataset", "hard_mnist", "--preset", "smoke", "--index", "3",
+                       "--methods", "ground_truth,gradient,gradcam", "--out", str(out))
+    assert code == 0, err
+    manifest = json.loads((out / "explanation.json").read_text())
+    assert manifest["samples"][0]["index"] == 3
+    assert set(manifest["samples"][0]["methods"]) == {"ground_truth", "gradient", "gradcam"}
+    for name in ["00003_image.png", "00003_ground_truth.png", "00003_gradcam_heatmap.png", "00003_gradient_overlay.png"]:
+        assert (out / name).stat().st_size > 100
+    import numpy as np
+
+    scores = np.load(out / "00003_scores.npz")
+    assert scores["gradient"].shape == (32, 32)
+
+
+def test_explain_index_out_of_range(capsys, tmp_path):
+    code, _, err = run(capsys, "explain", "--dataset", "hard_mnist", "--preset", "smoke", "--index", "999999",
+                       "--methods", "gradient", "--out", str(tmp_path / "o"))
+    assert code == 2 and "out of range" in err
+
+
+def test_evaluate_json_shape_and_reference_bounds(capsys, tmp_path):
+    path = tmp_path / "eval.json"
+    code, _, err = run(capsys, "evaluate", "--dataset", "hard_mnist", "--preset", "smoke", "--methods",
+                       "ground_truth,random,gradient", "--metrics", "iou,pixel_perturbation,deletion", "--n", "24",
+                       "--json", str(path))
+    assert code == 0, err
+    result = json.loads(path.read_text())
+    assert result["dataset"] == "hard_mnist" and result["preset"] == "smoke" and result["n"] == 24
+    assert set(result["results"]) == {"ground_truth", "random", "gradient"}
+    gt, rnd = result["results"]["ground_truth"], result["results"]["random"]
+    assert gt["iou"] == pytest.approx(1.0)
+    assert rnd["iou"] < 0.4
+    curve = gt["pixel_perturbation"]
+    assert len(curve["x"]) == len(curve["y"]) and 0 <= curve["auc"] <= 1
+    assert "fill" in result["settings"] and "deletion" in result["settings"]["metrics"]
+
+
+def test_module_entry_point(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "xai_core", "methods"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and "integrated_gradients" in proc.stdout
+    proc = subprocess.run([sys.executable, "-m", "xai_core", "train", "--dataset", "nope"], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 2 and proc.stderr.strip().count("\n") == 0 and "unknown dataset" in proc.stderr

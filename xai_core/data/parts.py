@@ -1,0 +1,159 @@
+"""``parts``: COMET's an8Flower idea, drawn procedurally (3 channels, 6 classes).
+
+Each image shows one "flower" on a noisy, low-saturation background: a stem with one or two
+leaves, 5–8 petals around a centre disc with a thin dark rim. **The class is the colour of the
+centre disc** (red, green, blue, yellow, magenta, cyan). Petals, stem and leaves take random
+colours from the same palette, so they carry no information about the class; position, size,
+petal count and rotation are random too.
+
+Ground truth: the centre disc's pixels (its rim excluded). Sizes: ``quick`` 64 px and
+``paper`` 224 px with 6,000 train / 1,200 test images, ``smoke`` 32 px with 512 / 256.
+``paper`` is rendered lazily per index.
+"""
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+
+from ..store import ArtifactStore
+from ._common import ALL_PRESETS, check_dataset_preset, generated_split, index_rng, randint, stable_seed, uniform
+from .base import DatasetInfo, ImageDataset
+
+NAME = "parts"
+PRESETS = ALL_PRESETS
+_SIZES = {"quick": (64, 6000, 1200), "paper": (224, 6000, 1200), "smoke": (32, 512, 256)}
+#: Per-channel mean/std of the train split (``compute_stats``; paper: first 1,000 train images).
+_STATS = {
+    "quick": ((0.5, 0.5, 0.5), (0.2, 0.2, 0.2)),
+    "paper": ((0.5, 0.5, 0.5), (0.2, 0.2, 0.2)),
+    "smoke": ((0.5, 0.5, 0.5), (0.2, 0.2, 0.2)),
+}
+PALETTE = {
+    "red": (0.85, 0.10, 0.10),
+    "green": (0.10, 0.70, 0.15),
+    "blue": (0.15, 0.25, 0.90),
+    "yellow": (0.95, 0.85, 0.10),
+    "magenta": (0.80, 0.15, 0.80),
+    "cyan": (0.10, 0.80, 0.85),
+}
+_COLOURS = np.array(list(PALETTE.values()), dtype=np.float32)
+JITTER = 0.05  # per-channel colour jitter
+RIM = (0.08, 0.08, 0.08)  # the centre disc's dark rim
+
+
+def info(preset: str = "quick", root: Path | None = None) -> DatasetInfo:
+    """Static facts (no data is generated)."""
+    check_dataset_preset(NAME, preset, PRESETS)
+    size, n_train, n_test = _SIZES[preset]
+    mean, std = _STATS[preset]
+    return DatasetInfo(
+        name=NAME,
+        preset=preset,
+        image_size=size,
+        channels=3,
+        num_classes=len(PALETTE),
+        class_names=tuple(f"{c} centre" for c in PALETTE),
+        mean=mean,
+        std=std,
+        has_ground_truth=True,
+        splits=("train", "test"),
+        description="COMET's an8Flower idea: a drawn flower whose class is the colour of its centre disc only",
+        source="procedurally drawn with numpy, seeded",
+        extra={
+            "sizes": {"train": n_train, "test": n_test},
+            "palette": {k: list(v) for k, v in PALETTE.items()},
+            "mask": "the centre disc (rim excluded)",
+            "storage": "lazy" if preset == "paper" else "store",
+        },
+    )
+
+
+def _window(size: int, y0: float, y1: float, x0: float, x1: float) -> tuple[slice, slice, np.ndarray, np.ndarray]:
+    """The pixels whose centres may lie in [y0, y1]×[x0, x1]: slices and their centre coordinates."""
+    ys = slice(max(0, int(np.floor(y0))), max(0, min(size, int(np.ceil(y1)) + 1)))
+    xs = slice(max(0, int(np.floor(x0))), max(0, min(size, int(np.ceil(x1)) + 1)))
+    yy = np.arange(ys.start, ys.stop, dtype=np.float32)[:, None] + 0.5
+    xx = np.arange(xs.start, xs.stop, dtype=np.float32)[None, :] + 0.5
+    return ys, xs, yy, xx
+
+
+def _paint_ellipses(ids: np.ndarray, part: int, cy, cx, semi_major, semi_minor, angle) -> None:  # noqa: ANN001
+    """Set ``ids`` to ``part`` inside a union of ellipses (parameters: floats or 1-D arrays);
+    ``angle`` is the major axis' direction, counter-clockwise from +x as seen on screen."""
+    cy, cx, a, b, t = (np.asarray(v, dtype=np.float32).reshape(-1, 1, 1) for v in (cy, cx, semi_major, semi_minor, angle))
+    ys, xs, yy, xx = _window(ids.shape[0], float((cy - a).min()), float((cy + a).max()), float((cx - a).min()), float((cx + a).max()))
+    dy, dx = yy - cy, xx - cx
+    cos, sin = np.cos(t), np.sin(t)
+    u, v = (dx * cos - dy * sin) / a, (dx * sin + dy * cos) / b
+    ids[ys, xs][(u * u + v * v <= 1.0).any(0)] = part
+
+
+def _paint_segment(ids: np.ndarray, part: int, y0: float, x0: float, y1: float, x1: float, half_width: float) -> None:
+    """Set ``ids`` to ``part`` within ``half_width`` of the segment (y0, x0)–(y1, x1)."""
+    hw = half_width
+    ys, xs, yy, xx = _window(ids.shape[0], min(y0, y1) - hw, max(y0, y1) + hw, min(x0, x1) - hw, max(x0, x1) + hw)
+    dy, dx = y1 - y0, x1 - x0
+    t = np.clip(((yy - y0) * dy + (xx - x0) * dx) / max(dy * dy + dx * dx, 1e-6), 0.0, 1.0)
+    ey, ex = yy - y0 - t * dy, xx - x0 - t * dx
+    ids[ys, xs][ey * ey + ex * ex <= hw * hw] = part
+
+
+BACKGROUND, STEM, PETAL, RIM_PART, DISC = range(5)  # part ids, in drawing order
+
+
+def render(size: int, base_seed: int, index: int) -> tuple[np.ndarray, int, np.ndarray]:
+    """Image ``index``: (H×W×3 uint8, label, H×W bool mask of the centre disc)."""
+    rng = index_rng(base_seed, index)
+    label = randint(rng, 0, len(_COLOURS))
+    colours = np.empty((5, 3), dtype=np.float32)  # one colour per part id
+    stem_k, petal_k = randint(rng, 0, len(_COLOURS)), randint(rng, 0, len(_COLOURS))  # any palette colour
+    colours[1:] = np.stack([_COLOURS[stem_k], _COLOURS[petal_k], RIM, _COLOURS[label]])
+    colours[[STEM, PETAL, DISC]] += (2 * rng.random((3, 3), dtype=np.float32) - 1) * JITTER
+
+    s = uniform(rng, 0.8, 1.2) * size
+    disc, petal_len, petal_w = 0.085 * s, 0.16 * s, 0.06 * s
+    rim = max(1.0, 0.015 * size)
+    reach = disc + petal_len + 1
+    lo, hi = min(reach, size / 2), max(size - reach, size / 2)
+    cy, cx = uniform(rng, lo, hi), uniform(rng, lo, hi)
+    ids = np.zeros((size, size), dtype=np.uint8)
+
+    # stem from the centre to the bottom edge, slightly tilted, with one or two leaves
+    bottom_x = cx + uniform(rng, -0.1, 0.1) * size
+    _paint_segment(ids, STEM, cy, cx, size, bottom_x, max(0.6, 0.02 * s))
+    leaves = []
+    for _ in range(randint(rng, 1, 3)):
+        t, ang = uniform(rng, 0.45, 0.85), uniform(rng, 0.3, 0.9)
+        ang = ang if rng.random() < 0.5 else np.pi - ang  # right or left, pointing upwards
+        ly, lx = cy + t * (size - cy), cx + t * (bottom_x - cx)
+        leaves.append((ly - np.sin(ang) * 0.09 * s, lx + np.cos(ang) * 0.09 * s, ang))
+    ly, lx, la = np.array(leaves).T
+    _paint_ellipses(ids, STEM, ly, lx, 0.09 * s, 0.035 * s, la)
+
+    # petals pointing outwards, then the rimmed centre disc: the only part whose colour is the class
+    n_petals = randint(rng, 5, 9)
+    theta = uniform(rng, 0, 2 * np.pi) + 2 * np.pi * np.arange(n_petals) / n_petals
+    dist = disc + 0.45 * petal_len
+    _paint_ellipses(ids, PETAL, cy - dist * np.sin(theta), cx + dist * np.cos(theta), petal_len / 2, petal_w, theta)
+    ys, xs, yy, xx = _window(size, cy - disc - rim, cy + disc + rim, cx - disc - rim, cx + disc + rim)
+    d2 = (yy - cy) ** 2 + (xx - cx) ** 2
+    window = ids[ys, xs]
+    window[d2 <= (disc + rim) ** 2] = RIM_PART
+    window[d2 <= disc**2] = DISC
+
+    # noisy, low-saturation background; parts are flat colours
+    tint = uniform(rng, 0.25, 0.75) + (2 * rng.random(3, dtype=np.float32) - 1) * 0.08
+    img = tint + 0.1 * (rng.random((size, size, 3), dtype=np.float32) - 0.5)  # σ ≈ 0.03
+    drawn = ids > 0
+    img[drawn] = colours[ids[drawn]]
+    return (np.clip(img, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8), label, ids == DISC
+
+
+def build(info: DatasetInfo, split: str, store: ArtifactStore, root: Path | None = None) -> ImageDataset:
+    size = info.image_size
+    seed = stable_seed(NAME, split, info.preset)
+    return generated_split(
+        info, split, store, info.extra["sizes"][split], partial(render, size, seed), lazy=info.extra["storage"] == "lazy"
+    )

@@ -1,0 +1,237 @@
+"""The metric interface: one :class:`EvalInputs` per batch, one :class:`Metric` spec per metric with
+a uniform call, per-image results concatenated over batches, then :func:`aggregate` into the
+CLI's JSON shape ``number | {"x": [...], "y": [...], "auc": number, ...}``.
+
+Typical loop (what ``evaluate`` does)::
+
+    metric = METRICS.get("deletion")
+    parts = [metric(EvalInputs(...), steps=21) for batch in batches]
+    per_image = merge_batches(parts)
+    result = aggregate(metric, per_image)            # number or curve dict
+    settings = metric.describe(fill=info.mean, steps=21)  # printed next to the result
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Literal
+
+import torch
+from torch import nn
+
+from ..errors import InvalidInputError, XAIError
+from ..progress import Progress, no_progress
+from ..registry import Registry
+from .perturbation import normalised_auc
+
+X_KEY = "x"  # curve metrics return their x axis (T) under this key, beside the B×T curves
+
+
+@dataclass
+class EvalInputs:
+    """One batch, everything a metric may need (tensors on one device)."""
+
+    model: nn.Module  # the model whose behaviour the explanation explains (DiET f_v, COMET f_P, else f_b)
+    black_box: nn.Module  # the original classifier f_b
+    x: torch.Tensor  # B×C×H×W in [0, 1]
+    labels: torch.Tensor  # B long, dataset labels
+    target: torch.Tensor  # B long, the class explained
+    scores: torch.Tensor  # B×H×W, higher = more important
+    masks: torch.Tensor | None  # B×H×W bool ground truth, or None
+    fill: torch.Tensor  # C, the dataset mean colour in pixel space
+    progress: Progress = field(default=no_progress)
+
+
+MetricFn = Callable[[EvalInputs, dict[str, Any]], dict[str, torch.Tensor]]
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A registered metric. ``fn(inputs, settings)`` returns per-image values: B tensors (scalar
+    metrics) or B×T curves plus the x axis under ``"x"`` (curve metrics); ``primary`` names the
+    value that is *the* score (the curve's ``"y"``)."""
+
+    name: str
+    kind: Literal["scalar", "curve"]
+    needs_ground_truth: bool
+    fn: MetricFn
+    settings: Mapping[str, Any]  # defaults; every key can be overridden per call
+    primary: str
+    description: str = ""
+    x_label: str = ""  # curves: what the x axis is
+    higher_is_better: bool | None = True
+
+    def __post_init__(self) -> None:  # defaults are read-only; per-call overrides go through resolve()
+        object.__setattr__(self, "settings", MappingProxyType(dict(self.settings)))
+
+    def resolve(self, **overrides: Any) -> dict[str, Any]:
+        """Default settings with ``overrides`` applied; unknown keys are an error."""
+        unknown = set(overrides) - set(self.settings)
+        if unknown:
+            raise XAIError(
+                f"metric {self.name!r} has no setting {', '.join(sorted(unknown))}; "
+                f"settings: {', '.join(self.settings)}"
+            )
+        return {**self.settings, **overrides}
+
+    def __call__(self, inputs: EvalInputs, **overrides: Any) -> dict[str, torch.Tensor]:
+        if self.needs_ground_truth and inputs.masks is None:
+            raise XAIError(f"metric {self.name!r} needs a dataset with ground-truth masks")
+        return self.fn(inputs, self.resolve(**overrides))
+
+    def describe(self, fill: Any = None, **overrides: Any) -> dict[str, Any]:
+        """JSON-ready settings to print next to the result; names the fill colour when known."""
+        out = {k: _jsonable(v) for k, v in self.resolve(**overrides).items()}
+        if "fill" in out and out["fill"] == "dataset_mean" and fill is not None:
+            out["fill_value"] = _jsonable(torch.as_tensor(fill).flatten().tolist())
+        out["score_higher_is_better"] = self.higher_is_better
+        if self.kind == "curve":
+            out["x_axis"] = self.x_label
+        return out
+
+
+METRICS: Registry[Metric] = Registry("metric")
+
+
+def register_metric(metric: Metric) -> Metric:
+    """Register ``metric`` under its name (help line: its description)."""
+    return METRICS.register(metric.name, metric.description)(metric)
+
+
+# -- settings helpers for metric functions -------------------------------------------------------
+def pick_model(inputs: EvalInputs, which: str) -> nn.Module:
+    """``"explained"`` → ``inputs.model``; ``"black_box"`` → ``inputs.black_box``."""
+    if which == "explained":
+        return inputs.model
+    if which == "black_box":
+        return inputs.black_box
+    raise XAIError(f"model must be 'explained' or 'black_box', got {which!r}")
+
+
+def pick_fill(inputs: EvalInputs, fill: Any) -> Any:
+    """``"dataset_mean"`` → ``inputs.fill``; a number or per-channel list is used as given."""
+    if isinstance(fill, str):
+        if fill == "dataset_mean":
+            return inputs.fill
+        try:  # a CLI override such as "0" or "0.5,0.5,0.5"
+            return [float(v) for v in fill.split(",")]
+        except ValueError:
+            raise XAIError(
+                f"fill must be 'dataset_mean', a number or a per-channel list, got {fill!r}"
+            ) from None
+    return fill
+
+
+# -- batches and aggregation ---------------------------------------------------------------------
+def merge_batches(parts: Iterable[Mapping[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """Concatenate per-image values of several batches (on CPU); the x axis must agree."""
+    parts = list(parts)
+    if not parts:
+        return {}
+    out: dict[str, torch.Tensor] = {}
+    for key in parts[0]:
+        values = [torch.as_tensor(p[key]).detach().cpu() for p in parts]
+        if key == X_KEY:
+            if any(v.shape != values[0].shape or not torch.allclose(v.double(), values[0].double()) for v in values):
+                raise InvalidInputError("batches have different x axes (different image sizes?)")
+            out[key] = values[0]
+        else:
+            out[key] = torch.cat(values)
+    return out
+
+
+def aggregate_scalar(values: torch.Tensor) -> tuple[float | None, float | None, int]:
+    """(mean, sample std, n) over the non-NaN values; (None, None, 0) when none counts."""
+    v = torch.as_tensor(values).detach().double().flatten().cpu()
+    v = v[~torch.isnan(v)]
+    n = int(v.numel())
+    if n == 0:
+        return None, None, 0
+    std = float(v.std()) if n > 1 else 0.0
+    return float(v.mean()), std, n
+
+
+def _nanmean_std(y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    ok = ~torch.isnan(y)
+    n = ok.sum(0)
+    mean = torch.where(ok, y, torch.zeros_like(y)).sum(0) / n.clamp_min(1)
+    var = torch.where(ok, (y - mean) ** 2, torch.zeros_like(y)).sum(0) / (n - 1).clamp_min(1)
+    mean = torch.where(n > 0, mean, torch.full_like(mean, math.nan))
+    return mean, var.sqrt(), n
+
+
+def _floats(t: torch.Tensor) -> list[float | None]:
+    return [None if math.isnan(v) else float(v) for v in t.tolist()]
+
+
+def _maybe(v: float) -> float | None:
+    return None if math.isnan(v) else float(v)
+
+
+def aggregate_curves(per_image: Mapping[str, torch.Tensor], primary: str, x_axis: Any = None) -> dict[str, Any]:
+    """Mean curves over images (NaNs ignored), x ascending: ``{"x", "y", "std", "auc", "auc_std",
+    "n"}`` for the primary curve and ``{name, name_std, name_auc}`` for every other curve. AUCs are
+    normalised trapezoids (:func:`normalised_auc`) averaged over images."""
+    x = torch.as_tensor(per_image[X_KEY] if x_axis is None else x_axis, dtype=torch.float64).flatten()
+    order = torch.argsort(x, stable=True)
+    out: dict[str, Any] = {"x": _floats(x[order])}
+    for key, value in per_image.items():
+        if key == X_KEY:
+            continue
+        y = torch.as_tensor(value).detach().double().cpu()
+        if y.ndim != 2 or y.shape[1] != x.shape[0]:
+            continue
+        mean, std, n = _nanmean_std(y[:, order])
+        auc_mean, auc_std, auc_n = aggregate_scalar(normalised_auc(x, y))
+        name = "y" if key == primary else key
+        prefix = "" if key == primary else f"{key}_"
+        out[name] = _floats(mean)
+        out[f"{prefix}std"] = _floats(std)
+        out[f"{prefix}auc"] = auc_mean
+        out[f"{prefix}auc_std"] = auc_std
+        if key == primary:
+            out["n"] = auc_n
+    return out
+
+
+def aggregate(
+    metric: Metric, per_image: Mapping[str, torch.Tensor], x_axis: Any = None
+) -> float | None | dict[str, Any]:
+    """The CLI's JSON value: the mean (NaNs ignored; None when no image counts) for scalar
+    metrics, the :func:`aggregate_curves` dict for curves."""
+    if metric.kind == "scalar":
+        return aggregate_scalar(per_image[metric.primary])[0]
+    return aggregate_curves(per_image, metric.primary, x_axis)
+
+
+def summary(metric: Metric, per_image: Mapping[str, torch.Tensor]) -> dict[str, Any]:
+    """Like :func:`aggregate` but scalars come as ``{"mean", "std", "n"}`` (for tables)."""
+    if metric.kind == "scalar":
+        mean, std, n = aggregate_scalar(per_image[metric.primary])
+        return {"mean": mean, "std": std, "n": n}
+    return aggregate_curves(per_image, metric.primary)
+
+
+def evaluate_metric(
+    metric: Metric | str, batches: Iterable[EvalInputs], **overrides: Any
+) -> tuple[float | None | dict[str, Any], dict[str, torch.Tensor]]:
+    """Run ``metric`` over ``batches``: (aggregated result, per-image values)."""
+    m = METRICS.get(metric) if isinstance(metric, str) else metric
+    per_image = merge_batches(m(b, **overrides) for b in batches)
+    if not per_image:
+        raise InvalidInputError(f"metric {m.name!r}: no images to evaluate")
+    return aggregate(m, per_image), per_image
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, torch.Tensor):
+        return _jsonable(v.tolist())
+    if isinstance(v, (tuple, list)):
+        return [_jsonable(e) for e in v]
+    if isinstance(v, dict):
+        return {str(k): _jsonable(e) for k, e in v.items()}
+    if isinstance(v, float) and math.isnan(v):
+        return None
+    return v

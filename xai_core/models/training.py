@@ -1,0 +1,229 @@
+"""Training the black-box classifiers that the methods explain, and loading them from the
+artifact store (kind ``black_box``), so each (dataset, preset, seed) is trained once.
+
+Hyper-parameters per (dataset, preset) live in one table, :data:`TRAIN_TABLE`. Training is
+deterministic on the CPU for a fixed seed: ``torch.manual_seed(seed)`` fixes the initial
+weights and dropout, the data order comes from ``train.loader(shuffle=True, seed=…)`` and the
+augmentation from its own seeded generator. (On CUDA, cuDNN kernels may add tiny
+nondeterminism.)
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..data.base import ImageDataset
+from ..device import DEVICES, resolve_device
+from ..errors import XAIError
+from ..presets import check_preset
+from ..progress import Progress, no_progress
+from ..store import ArtifactStore
+from .archs import PRETRAINED, build_model, default_arch
+from .inference import accuracy
+from .normalize import Normalized
+from .pretrained import weights_path
+
+#: bump when the stored payload or the architectures change in a way old entries can't load
+MODEL_FORMAT = 1
+KIND = "black_box"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything besides data, architecture and seed that determines a trained black box."""
+
+    epochs: int
+    lr: float
+    batch_size: int
+    weight_decay: float = 0.0
+    augment_shift: int = 0  # random translation by up to this many pixels (0 = none)
+
+
+#: (dataset, preset) → hyper-parameters; ("*", preset) is the fallback for unlisted datasets.
+#: quick numbers are measured on 2 CPU cores (see the README of the models package).
+TRAIN_TABLE: dict[tuple[str, str], TrainConfig] = {
+    ("*", "smoke"): TrainConfig(epochs=1, lr=2e-3, batch_size=32),
+    ("*", "quick"): TrainConfig(epochs=4, lr=2e-3, batch_size=64),
+    ("*", "paper"): TrainConfig(epochs=30, lr=1e-3, batch_size=128, weight_decay=1e-4),
+}
+
+
+def train_config(dataset: str, preset: str) -> TrainConfig:
+    """The table entry for ``dataset`` at ``preset`` (``imagefolder:PATH`` looks up "imagefolder")."""
+    name = dataset.split(":", 1)[0]
+    for key in ((name, preset), ("*", preset)):
+        if key in TRAIN_TABLE:
+            return TRAIN_TABLE[key]
+    raise XAIError(f"no training settings for {dataset!r} at preset {preset!r}")
+
+
+def _as_device(device: torch.device | str) -> torch.device:
+    if isinstance(device, str) and device in DEVICES:
+        return resolve_device(device)
+    return torch.device(device)
+
+
+def _random_shift(x: torch.Tensor, max_shift: int, gen: torch.Generator) -> torch.Tensor:
+    """Translate each image by up to ``max_shift`` pixels (edge pixels replicated)."""
+    b, _, h, w = x.shape
+    padded = F.pad(x, (max_shift,) * 4, mode="replicate")
+    offsets = torch.randint(0, 2 * max_shift + 1, (b, 2), generator=gen).tolist()
+    return torch.stack([padded[i, :, dy : dy + h, dx : dx + w] for i, (dy, dx) in enumerate(offsets)])
+
+
+def train_black_box(
+    train: ImageDataset,
+    test: ImageDataset,
+    arch: str,
+    *,
+    epochs: int,
+    lr: float,
+    batch_size: int,
+    seed: int = 0,
+    device: torch.device | str = "cpu",
+    progress: Progress = no_progress,
+    weight_decay: float = 0.0,
+    augment_shift: int = 0,
+) -> tuple[Normalized, dict[str, Any]]:
+    """Train ``arch`` on ``train`` with Adam (cosine-decayed learning rate) and cross-entropy;
+    report ``progress(done, total, message, loss=…, acc=…)`` after every step (running train
+    accuracy of that batch). Returns the model in eval mode on ``device`` and a record with
+    ``test_accuracy``, ``train_seconds``, ``epochs``, ``arch`` and the settings."""
+    if arch in PRETRAINED:
+        raise XAIError(f"{arch} is a pretrained model; it is not trained here")
+    if epochs < 1 or batch_size < 1 or lr <= 0:
+        raise XAIError(f"bad training settings: epochs={epochs}, batch_size={batch_size}, lr={lr}")
+    if len(train) == 0:
+        raise XAIError(f"{train.info.name}: the training split is empty")
+    dev = _as_device(device)
+    torch.manual_seed(seed)
+    model = build_model(arch, train.info).to(dev).train()
+    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    steps_per_epoch = math.ceil(len(train) / batch_size)
+    total = epochs * steps_per_epoch
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
+    aug_gen = torch.Generator().manual_seed(seed + 1)
+
+    start, step = time.perf_counter(), 0
+    loss_v = acc_v = float("nan")
+    for epoch in range(epochs):
+        for batch in train.loader(batch_size, shuffle=True, seed=seed * 100_003 + epoch):
+            step += 1
+            if len(batch.y) < 2:  # BatchNorm cannot train on a single sample
+                continue
+            x = batch.x
+            if augment_shift:
+                x = _random_shift(x, augment_shift, aug_gen)
+            x, y = x.to(dev, non_blocking=True), batch.y.to(dev, non_blocking=True)
+            logits = model(x)
+            loss = F.cross_entropy(logits, y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            loss_v = float(loss.detach())
+            acc_v = float((logits.argmax(1) == y).float().mean())
+            progress(step, total, f"training {arch} on {train.info.name}: epoch {epoch + 1}/{epochs}",
+                     loss=loss_v, acc=acc_v)
+    train_seconds = time.perf_counter() - start
+    model.eval()
+    test_acc = accuracy(model, test, batch_size=max(256, batch_size))
+    progress(total, total, f"trained {arch} on {train.info.name}: test accuracy {test_acc:.3f}",
+             loss=loss_v, acc=test_acc)
+    record: dict[str, Any] = {
+        "dataset": train.info.name,
+        "preset": train.info.preset,
+        "arch": arch,
+        "test_accuracy": test_acc,
+        "last_batch_accuracy": acc_v,
+        "last_loss": loss_v,
+        "train_seconds": train_seconds,
+        "epochs": epochs,
+        "lr": lr,
+        "batch_size": batch_size,
+        "weight_decay": weight_decay,
+        "augment_shift": augment_shift,
+        "seed": seed,
+        "n_train": len(train),
+        "n_test": len(test),
+        "device": str(dev),
+        "torch": str(torch.__version__),
+        "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "model_format": MODEL_FORMAT,
+        "pretrained": False,
+    }
+    return model, record
+
+
+def black_box_spec(info_spec: dict[str, Any], arch: str, config: TrainConfig, seed: int) -> dict[str, Any]:
+    """The store key of a trained black box: data, architecture, hyper-parameters, seed, format."""
+    return {"data": info_spec, "arch": arch, "train": asdict(config), "seed": seed, "model_format": MODEL_FORMAT}
+
+
+def load_black_box(
+    dataset: str,
+    preset: str = "quick",
+    *,
+    seed: int = 0,
+    device: torch.device | str = "cpu",
+    store: ArtifactStore | None = None,
+    progress: Progress = no_progress,
+    train_if_missing: bool = True,
+) -> tuple[Normalized, dict[str, Any]]:
+    """The black box for ``dataset`` at ``preset``: loaded from ``store`` when cached, else
+    trained (``train_if_missing``) and cached. Pretrained architectures are built directly.
+    Returns the model in eval mode on ``device`` and its training record (plus
+    ``from_cache``). A corrupt or unloadable cache entry is deleted and rebuilt."""
+    from ..data import dataset_info, get_dataset  # lazy: data imports nothing from models
+
+    check_preset(preset)
+    store = store or ArtifactStore()
+    dev = _as_device(device)
+    info = dataset_info(dataset, preset)
+    arch = default_arch(info)
+
+    if arch in PRETRAINED:
+        model = build_model(arch, info).to(dev).eval()
+        record = {"dataset": info.name, "preset": preset, "arch": arch, "pretrained": True,
+                  "weights": str(weights_path()), "test_accuracy": None, "train_seconds": 0.0,
+                  "epochs": 0, "seed": seed, "model_format": MODEL_FORMAT, "from_cache": False}
+        return model, record
+
+    config = train_config(dataset, preset)
+    spec = black_box_spec(info.spec(), arch, config, seed)
+
+    def build() -> dict[str, Any]:
+        train = get_dataset(dataset, "train", preset, store)
+        test = get_dataset(dataset, "test", preset, store)
+        model, record = train_black_box(train, test, arch, seed=seed, device=dev, progress=progress, **asdict(config))
+        return {"state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}, "record": record}
+
+    for attempt in range(2):
+        cached = store.load(KIND, spec)
+        if cached is None and not train_if_missing:
+            raise XAIError(
+                f"no trained black box for {dataset} (preset {preset}, seed {seed}); "
+                f"run: python -m xai_core train --dataset {dataset} --preset {preset} --seed {seed}"
+            )
+        payload = cached if cached is not None else store.get_or_create(KIND, spec, build)
+        model = build_model(arch, info)
+        try:
+            model.load_state_dict(payload["state_dict"])
+            record = dict(payload["record"])
+        except (KeyError, TypeError, RuntimeError) as err:  # loadable file, wrong content
+            if attempt:
+                raise XAIError(f"cached black box for {dataset} cannot be loaded: {err}") from None
+            store.path(KIND, spec).unlink(missing_ok=True)
+            continue
+        record["from_cache"] = cached is not None
+        if cached is not None:
+            progress(1, 1, f"loaded cached {arch} for {dataset} ({preset})")
+        return model.to(dev).eval(), record
+    raise AssertionError("unreachable")  # pragma: no cover

@@ -1,0 +1,249 @@
+"""Heatmap rendering: pure functions from tensors/arrays to numpy images (no Streamlit).
+
+Pipeline: :func:`normalise` a stack of attribution maps (per-image or shared scale, sign
+handling, percentile clipping) → :func:`colourise` with a colour map → :func:`overlay` on the
+image (:func:`to_uint8`) → :func:`contour_overlay` for the ground-truth outline; and
+:func:`colourbar` / :func:`colourbar_labels` for the legend.
+
+Colour maps come from matplotlib when it is importable (it is, via captum), otherwise from a
+small built-in table (inferno, magma, viridis, gray, RdBu_r, coolwarm; 17 anchors, linear).
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Literal
+
+import numpy as np
+import torch
+
+from .errors import InvalidInputError
+
+ArrayLike = np.ndarray | torch.Tensor
+Mode = Literal["per_image", "shared"]
+Sign = Literal["absolute", "positive", "negative", "all"]
+SIGNS: tuple[str, ...] = ("absolute", "positive", "negative", "all")
+MODES: tuple[str, ...] = ("per_image", "shared")
+DEFAULT_CMAP = "inferno"  # maps in [0, 1]
+DEFAULT_DIVERGING_CMAP = "RdBu_r"  # signed maps in [-1, 1]: blue negative, white 0, red positive
+
+_BUILTIN: dict[str, list[tuple[int, int, int]]] = {
+    "inferno": [(0, 0, 4), (11, 7, 36), (33, 12, 74), (61, 9, 101), (87, 16, 110), (113, 25, 110), (138, 34, 106),
+                (163, 44, 97), (188, 55, 84), (210, 70, 68), (228, 90, 49), (241, 115, 29), (249, 142, 9),
+                (252, 172, 17), (249, 203, 53), (242, 234, 105), (252, 255, 164)],
+    "magma": [(0, 0, 4), (10, 8, 34), (29, 17, 71), (54, 16, 107), (81, 18, 124), (106, 28, 129), (131, 38, 129),
+              (156, 46, 127), (183, 55, 121), (208, 65, 111), (231, 82, 99), (245, 107, 92), (252, 137, 97),
+              (254, 167, 114), (254, 196, 136), (253, 226, 163), (252, 253, 191)],
+    "viridis": [(68, 1, 84), (72, 24, 106), (71, 45, 123), (66, 64, 134), (59, 82, 139), (51, 99, 141),
+                (44, 114, 142), (38, 130, 142), (33, 145, 140), (31, 160, 136), (40, 174, 128), (63, 188, 115),
+                (94, 201, 98), (132, 212, 75), (173, 220, 48), (216, 226, 25), (253, 231, 37)],
+    "gray": [(0, 0, 0), (255, 255, 255)],
+    "RdBu_r": [(5, 48, 97), (23, 82, 144), (42, 113, 178), (63, 142, 192), (107, 172, 209), (155, 201, 224),
+               (194, 221, 236), (224, 236, 243), (247, 246, 246), (251, 229, 216), (251, 204, 180),
+               (245, 170, 137), (228, 128, 102), (208, 85, 72), (186, 40, 50), (147, 14, 38), (103, 0, 31)],
+    "coolwarm": [(59, 76, 192), (78, 104, 216), (98, 130, 234), (119, 154, 247), (141, 176, 254),
+                 (163, 194, 254), (185, 208, 249), (204, 217, 237), (221, 220, 220), (236, 211, 197),
+                 (245, 196, 172), (247, 176, 147), (244, 152, 122), (235, 125, 98), (221, 95, 75),
+                 (202, 59, 55), (180, 4, 38)],
+}
+
+
+def _np(a: ArrayLike) -> np.ndarray:
+    if isinstance(a, torch.Tensor):
+        return a.detach().cpu().numpy()
+    return np.asarray(a)
+
+
+# -- normalisation ------------------------------------------------------------------------------
+def normalise(
+    scores: ArrayLike,
+    mode: Mode = "per_image",
+    sign: Sign = "absolute",
+    clip_percentile: float | None = 99.0,
+    return_scale: bool = False,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """Scale attribution maps (H×W or a stack N×H×W) for display; float32, same shape.
+
+    ``sign``: ``"absolute"`` shows |s|, ``"positive"`` max(s, 0), ``"negative"`` max(−s, 0), all
+    in [0, 1]; ``"all"`` keeps the sign and gives [−1, 1] (0 stays 0: use a diverging map).
+    The scale is the ``clip_percentile``-th percentile of the *non-zero* magnitudes (so a sparse
+    map, e.g. a binary mask, is not clipped to black; None or 100 = the maximum); values above
+    it saturate. ``mode="per_image"`` scales each map by its own percentile, ``"shared"`` uses
+    one scale for the whole stack so maps (e.g. methods) can be compared by brightness.
+    Zero stays zero (no min-max shift); NaNs become 0; an all-zero map stays 0.
+    ``return_scale=True`` also returns the scale of each map (N, or a scalar array for H×W).
+    """
+    if sign not in SIGNS:
+        raise InvalidInputError(f"unknown sign handling {sign!r}; choose from: {', '.join(SIGNS)}")
+    if mode not in MODES:
+        raise InvalidInputError(f"unknown scale mode {mode!r}; choose from: {', '.join(MODES)}")
+    s = np.nan_to_num(_np(scores).astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    single = s.ndim == 2
+    if single:
+        s = s[None]
+    if s.ndim != 3:
+        raise InvalidInputError(f"maps must be H×W or N×H×W, got shape {s.shape}")
+    v = {"absolute": np.abs(s), "positive": np.maximum(s, 0), "negative": np.maximum(-s, 0), "all": s}[sign]
+    mag = np.abs(v)
+    q = 100.0 if clip_percentile is None else float(np.clip(clip_percentile, 0.0, 100.0))
+
+    def scale_of(m: np.ndarray) -> float:
+        nz = m[m > 0]
+        return float(np.percentile(nz, q)) if nz.size else 0.0
+
+    if mode == "shared":
+        scales = np.full(len(v), scale_of(mag))
+    else:
+        scales = np.array([scale_of(m) for m in mag], dtype=np.float64)
+    safe = np.where(scales > 0, scales, 1.0)[:, None, None]
+    lo = -1.0 if sign == "all" else 0.0
+    out = np.clip(v / safe, lo, 1.0).astype(np.float32)
+    out[scales <= 0] = 0.0
+    if single:
+        out, scales = out[0], scales[0]
+    return (out, np.asarray(scales)) if return_scale else out
+
+
+# -- colour maps --------------------------------------------------------------------------------
+@lru_cache(maxsize=32)
+def colour_table(cmap: str = DEFAULT_CMAP, n: int = 256) -> np.ndarray:
+    """``n``×3 uint8 lookup table of a colour map (matplotlib's if installed, else built in)."""
+    try:
+        from matplotlib import colormaps
+    except ImportError:  # pragma: no cover - matplotlib comes with captum
+        colormaps = None
+    if colormaps is not None:
+        try:
+            rgba = colormaps[cmap](np.linspace(0.0, 1.0, n))
+        except (KeyError, ValueError):
+            raise InvalidInputError(f"unknown colour map {cmap!r}") from None
+        return np.round(rgba[:, :3] * 255).astype(np.uint8)
+    return _builtin_table(cmap, n)
+
+
+def _builtin_table(cmap: str, n: int = 256) -> np.ndarray:
+    if cmap not in _BUILTIN:
+        raise InvalidInputError(f"unknown colour map {cmap!r}; built in: {', '.join(_BUILTIN)}")
+    anchors = np.array(_BUILTIN[cmap], dtype=np.float64)
+    pos = np.linspace(0.0, 1.0, len(anchors))
+    t = np.linspace(0.0, 1.0, n)
+    return np.round(np.stack([np.interp(t, pos, anchors[:, c]) for c in range(3)], axis=1)).astype(np.uint8)
+
+
+def colourise(heat: ArrayLike, cmap: str | None = None, signed: bool | None = None) -> np.ndarray:
+    """Map values to RGB uint8 (…×3): unsigned maps in [0, 1] (default ``inferno``), signed maps
+    in [−1, 1] (default diverging ``RdBu_r``, 0 = the middle colour). ``signed=None`` infers it
+    from the presence of negative values; pass it explicitly when colouring a grid."""
+    h = np.nan_to_num(_np(heat).astype(np.float64))
+    if signed is None:
+        signed = bool((h < 0).any())
+    if cmap is None:
+        cmap = DEFAULT_DIVERGING_CMAP if signed else DEFAULT_CMAP
+    t = (np.clip(h, -1.0, 1.0) + 1.0) / 2.0 if signed else np.clip(h, 0.0, 1.0)
+    table = colour_table(cmap)
+    return table[np.round(t * (len(table) - 1)).astype(np.int64)]
+
+
+def colourbar(
+    cmap: str = DEFAULT_CMAP, length: int = 256, thickness: int = 16, vertical: bool = True
+) -> np.ndarray:
+    """A colour-bar image (uint8): vertical = length×thickness×3 with the highest value at the
+    top; horizontal = thickness×length×3 with the highest value on the right."""
+    if length < 2 or thickness < 1:
+        raise InvalidInputError("colour bar needs length >= 2 and thickness >= 1")
+    row = colour_table(cmap)[np.round(np.linspace(0, 255, length)).astype(np.int64)]  # length×3
+    if vertical:
+        return np.repeat(row[::-1, None, :], thickness, axis=1)
+    return np.repeat(row[None, :, :], thickness, axis=0)
+
+
+def colourbar_labels(scale: float, sign: Sign = "absolute") -> list[tuple[float, float]]:
+    """(position in [0, 1] along the bar, score value) for the ends and middle of the bar, given
+    the ``scale`` returned by :func:`normalise` (values beyond it are saturated)."""
+    s = float(scale)
+    if sign == "all":
+        return [(0.0, -s), (0.5, 0.0), (1.0, s)]
+    if sign == "negative":
+        return [(0.0, 0.0), (0.5, -s / 2), (1.0, -s)]
+    return [(0.0, 0.0), (0.5, s / 2), (1.0, s)]
+
+
+# -- images -------------------------------------------------------------------------------------
+def to_uint8(image: ArrayLike, rgb: bool = True) -> np.ndarray:
+    """An image in [0, 1] (or already uint8) to H×W×3 uint8 (a batch gives B×H×W×3).
+
+    Torch tensors are channel-first (C×H×W, B×C×H×W: the project's convention); numpy arrays are
+    channel-last (H×W×C) unless the first axis is 1 or 3 and the last is not. H×W is grey.
+    Grey images are repeated to 3 channels (``rgb=False`` keeps 1); an alpha channel is dropped.
+    """
+    is_tensor = isinstance(image, torch.Tensor)
+    a = _np(image)
+    if a.ndim == 4:
+        return np.stack([to_uint8(torch.as_tensor(im) if is_tensor else im, rgb) for im in a])
+    if a.ndim == 2:
+        a = a[:, :, None]
+    elif a.ndim == 3:
+        channel_first = is_tensor or (a.shape[0] in (1, 3) and a.shape[-1] not in (1, 3, 4))
+        if channel_first:
+            a = np.moveaxis(a, 0, -1)
+    else:
+        raise InvalidInputError(f"cannot show an image of shape {a.shape}")
+    if a.shape[-1] == 4:
+        a = a[..., :3]
+    if a.shape[-1] not in (1, 3):
+        raise InvalidInputError(f"images need 1 or 3 channels, got {a.shape[-1]}")
+    if a.dtype != np.uint8:
+        a = np.round(np.clip(np.nan_to_num(a.astype(np.float64)), 0.0, 1.0) * 255).astype(np.uint8)
+    if rgb and a.shape[-1] == 1:
+        a = np.repeat(a, 3, axis=-1)
+    return a
+
+
+def overlay(image: ArrayLike, heat: ArrayLike, alpha: float | ArrayLike = 0.5) -> np.ndarray:
+    """Blend a heatmap over an image: ``(1−alpha)·image + alpha·heat``, H×W×3 uint8.
+
+    ``heat`` is an RGB image (e.g. from :func:`colourise`) or an H×W map in [0, 1] (coloured
+    with the default map); ``alpha`` a number or an H×W array (e.g. the normalised map itself,
+    so unimportant pixels stay transparent)."""
+    img = to_uint8(image).astype(np.float64)
+    hm = _np(heat)
+    hm = colourise(hm) if hm.ndim == 2 else to_uint8(hm)
+    if hm.shape != img.shape:
+        raise InvalidInputError(f"heatmap {hm.shape[:2]} and image {img.shape[:2]} differ in size")
+    a = np.clip(np.asarray(_np(alpha), dtype=np.float64), 0.0, 1.0)
+    if a.ndim == 2:
+        a = a[:, :, None]
+    return np.round((1.0 - a) * img + a * hm.astype(np.float64)).astype(np.uint8)
+
+
+def contour_overlay(
+    image: ArrayLike,
+    gt_mask: ArrayLike,
+    colour: Sequence[int] = (0, 255, 0),
+    mode: Literal["inner", "outer", "thick"] = "inner",
+) -> np.ndarray:
+    """Draw the boundary of a ground-truth mask (H×W bool) on an image or heatmap (H×W×3 uint8).
+    ``mode="inner"`` (default) colours mask pixels that touch the outside, so the outline never
+    hides pixels outside the ground truth (skimage ``find_boundaries``); a mask touching the
+    image border is outlined along the border too."""
+    from skimage.segmentation import find_boundaries
+
+    img = to_uint8(image).copy()
+    mask = _np(gt_mask).astype(bool)
+    if mask.shape != img.shape[:2]:
+        raise InvalidInputError(f"mask {mask.shape} and image {img.shape[:2]} differ in size")
+    edge = find_boundaries(np.pad(mask, 1), connectivity=1, mode=mode)[1:-1, 1:-1]  # outline at image edges too
+    img[edge] = np.asarray(colour, dtype=np.uint8)[:3]
+    return img
+
+
+def render_heatmaps(
+    scores: ArrayLike,
+    mode: Mode = "per_image",
+    sign: Sign = "absolute",
+    clip_percentile: float | None = 99.0,
+    cmap: str | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`normalise` then :func:`colourise` a stack: (N×H×W×3 uint8, scales N)."""
+    maps, scales = normalise(scores, mode, sign, clip_percentile, return_scale=True)
+    return colourise(maps, cmap, signed=sign == "all"), scales
