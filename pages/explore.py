@@ -2,6 +2,9 @@
 Thin: widgets and calls into xai_core.services / xai_core.viz only."""
 from __future__ import annotations
 
+import os
+
+import numpy as np
 import streamlit as st
 
 from xai_core import services, viz
@@ -29,9 +32,11 @@ def context(dataset: str, preset: str) -> services.Context:
 
 with st.sidebar:
     st.header("Attribution Explorer")
-    names = [n for n in dataset_names()]
+    names = dataset_names()
     dataset = st.selectbox("Dataset", names, index=names.index("hard_mnist"))
-    preset = st.radio("Preset", ["quick", "paper"], horizontal=True, help="quick: CPU-sized; paper: the paper's resolution (GPU)")
+    presets = ["quick", "paper"] + (["smoke"] if os.environ.get("XAI_APP_PRESET") == "smoke" else [])
+    preset = st.radio("Preset", presets, index=presets.index(os.environ.get("XAI_APP_PRESET", "quick")),
+                      horizontal=True, help="quick: CPU-sized; paper: the paper's resolution (GPU recommended)")
     st.caption(describe_device(resolve_device("auto")))
 
 try:
@@ -71,17 +76,15 @@ st.markdown(
 )
 
 cols = st.columns(2 + len(methods))
-cols[0].image(image, caption="image", use_container_width=True)
+cols[0].image(image, caption="image", width="stretch")
 if batch.masks is not None:
-    cols[1].image(viz.contour_overlay(image, batch.masks[0].cpu()), caption="ground truth", use_container_width=True)
+    cols[1].image(viz.contour_overlay(image, batch.masks[0].cpu()), caption="ground truth", width="stretch")
 if methods:
     stack = [explanations[m].scores[0].cpu() for m in methods]
-    import numpy as np  # noqa: E402  (display only)
-
     heat, scales = viz.render_heatmaps(np.stack([s.numpy() for s in stack]), mode=mode, sign=sign, clip_percentile=clip)
     for col, name, h in zip(cols[2:], methods, heat):
-        col.image(h, caption=name, use_container_width=True)
-        col.image(viz.overlay(image, h), caption=f"{name} overlay", use_container_width=True)
+        col.image(h, caption=name, width="stretch")
+        col.image(viz.overlay(image, h), caption=f"{name} overlay", width="stretch")
     st.image(viz.colourbar(vertical=False, cmap=viz.DEFAULT_DIVERGING_CMAP if sign == "all" else viz.DEFAULT_CMAP),
              caption="colour scale: low → high", width=300)
 st.caption(f"Preset: {preset} · black box {ctx.record.get('arch', '?')} · test accuracy {ctx.record.get('test_accuracy', float('nan')):.3f}")

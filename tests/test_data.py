@@ -130,17 +130,20 @@ def test_paper_preset_is_lazy_and_full_size():
 
 def test_hard_mnist_mask_is_the_big_digit():
     ds = get_dataset("hard_mnist", "test", "smoke")
-    x, y, m = _all(ds)
-    assert m.flatten(1).any(1).all()  # every image has its digit
-    area = m.flatten(1).float().mean(1)
-    assert area.min() > 0.01 and area.max() < 0.25
+    masks = ds.masks.numpy()
+    assert masks.reshape(len(ds), -1).any(1).all()  # every image has its digit
+    area = masks.reshape(len(ds), -1).mean(1)
+    assert area.min() > 0.002 and area.max() < 0.3
+    images = ds.images.numpy().astype(np.int32)  # N×3×H×W in 0..255
     for i in range(len(ds)):
-        img = x[i].flatten(1).T  # pixels × 3
-        colours, counts = torch.unique(img, dim=0, return_counts=True)
-        bg = colours[counts.argmax()]  # the canvas colour covers most of the image
-        diff = (img[m[i].flatten()] - bg).abs().max(1).values
-        assert (diff > 0.1).float().mean() >= 0.9, f"image {i}: mask pixels look like the background"
-        assert not m[i].flatten()[(img - bg).abs().max(1).values == 0].any()
+        pixels = images[i].reshape(3, -1).T
+        codes = pixels[:, 0] << 16 | pixels[:, 1] << 8 | pixels[:, 2]
+        values, counts = np.unique(codes, return_counts=True)
+        bg = pixels[np.flatnonzero(codes == values[counts.argmax()])[0]]  # the canvas covers most pixels
+        diff = np.abs(pixels - bg).max(1)
+        mask = masks[i].reshape(-1)
+        assert (diff[mask] > 25).mean() >= 0.9, f"image {i}: mask pixels look like the background"
+        assert not mask[diff == 0].any()
 
 
 def test_hard_mnist_splits_use_disjoint_digits():
@@ -270,7 +273,7 @@ def test_natural_photos():
     assert info.mean == info.std == (0.5, 0.5, 0.5)
     ds = get_dataset("natural", "test", "quick")
     x, y, m = _all(ds)
-    assert x.shape == (len(ds), 3, 224, 224) and m is None and len(ds) >= 13
+    assert x.shape == (len(ds), 3, 224, 224) and m is None and len(ds) >= 12
     labelled = y[y >= 0]
     assert ((y == natural.UNLABELLED) | (y >= 0)).all() and (labelled < 1000).all()
     if natural._package_dir("foolbox") is not None:

@@ -24,7 +24,9 @@ from ..presets import check_preset
 from ..registry import Registry
 from ..store import ArtifactStore
 from . import fashion_mnist, hard_mnist, imagefolder, mnist, natural, parts, spurious_patch
-from ._common import check_split
+import numpy as np
+
+from ._common import channel_stats, check_split
 from .base import Batch, DatasetInfo, ImageDataset, TensorImageDataset
 
 __all__ = [
@@ -38,6 +40,7 @@ __all__ = [
     "dataset_info",
     "dataset_names",
     "get_dataset",
+    "train_stats",
 ]
 
 DEFAULT_DATASET = "hard_mnist"
@@ -99,8 +102,20 @@ def get_dataset(
     check_preset(preset)
     store = store or ArtifactStore()
     if imagefolder.is_imagefolder(name):
-        info = imagefolder.info(name, preset, store)
-        return imagefolder.build(info, check_split(info, split), store)
+        return imagefolder.get(name, split, preset, store)
     builder = _builder(name)
     info = builder.info(preset, store.root)
     return builder.build(info, check_split(info, split), store, store.root)
+
+
+def train_stats(
+    name: str, preset: str = "quick", store: ArtifactStore | None = None, limit: int | None = None
+) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Measure the per-channel mean/std of the train split (the first ``limit`` images if
+    given). Used to (re)compute the constants the generated datasets declare in their info."""
+    ds = get_dataset(name, "train", preset, store)
+    if isinstance(ds, TensorImageDataset) and limit is None:
+        return channel_stats(ds.images)
+    n = len(ds) if limit is None else min(limit, len(ds))
+    images = np.stack([np.rint(ds[i][0].numpy() * 255.0).astype(np.uint8) for i in range(n)])
+    return channel_stats(images)

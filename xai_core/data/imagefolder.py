@@ -27,7 +27,7 @@ import torch
 
 from ..errors import InvalidInputError
 from ..store import ArtifactStore
-from ._common import ALL_PRESETS, GENERATOR_VERSION, channel_stats, check_dataset_preset, open_image
+from ._common import ALL_PRESETS, GENERATOR_VERSION, channel_stats, check_dataset_preset, check_split, open_image
 from .base import DatasetInfo, ImageDataset, TensorImageDataset
 
 PREFIX = "imagefolder:"
@@ -147,9 +147,7 @@ def _payload(name: str, preset: str, store: ArtifactStore) -> tuple[Path, dict[s
     return root, key, store.get_or_create("dataset", key, lambda: _load(layout, SIZES[preset]))
 
 
-def info(name: str, preset: str = "quick", store: ArtifactStore | None = None) -> DatasetInfo:
-    """Facts about the folder; reads (and caches) the images to get mean/std."""
-    root, key, payload = _payload(name, preset, store or ArtifactStore())
+def _info(root: Path, key: dict[str, Any], payload: dict[str, Any], preset: str) -> DatasetInfo:
     splits = tuple(payload["splits"])
     return DatasetInfo(
         name=f"{PREFIX}{root}",
@@ -168,8 +166,16 @@ def info(name: str, preset: str = "quick", store: ArtifactStore | None = None) -
     )
 
 
-def build(info: DatasetInfo, split: str, store: ArtifactStore) -> ImageDataset:
-    _, _, payload = _payload(info.name, info.preset, store)
+def info(name: str, preset: str = "quick", store: ArtifactStore | None = None) -> DatasetInfo:
+    """Facts about the folder; reads (and caches) the images to get mean/std."""
+    return _info(*_payload(name, preset, store or ArtifactStore()), preset)
+
+
+def get(name: str, split: str, preset: str, store: ArtifactStore) -> ImageDataset:
+    """One split of ``imagefolder:PATH`` (the folder is scanned and its cache entry read once)."""
+    root, key, payload = _payload(name, preset, store)
+    info = _info(root, key, payload, preset)
+    check_split(info, split)
     return TensorImageDataset(
         info, split, payload[f"{split}/images"], payload[f"{split}/labels"], payload.get(f"{split}/masks")
     )

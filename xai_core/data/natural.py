@@ -3,10 +3,10 @@
 
 Pixels come only from files that installed packages ship, read without importing them:
 
-* foolbox's 20 labelled ImageNet validation images (``foolbox/data/imagenet_NN_LABEL.jpg``,
+* foolbox's 20 labelled ImageNet sample images (``foolbox/data/imagenet_NN_LABEL.jpg``,
   the label is the ImageNet class index) — ``pip install --no-deps foolbox==3.3.4``;
 * scikit-image's bundled photos (astronaut, coffee, chelsea, rocket, camera, coins, moon,
-  clock, hubble_deep_field, retina, immunohistochemistry; grey ones become 3 equal channels);
+  hubble_deep_field, retina, immunohistochemistry; grey ones become 3 equal channels);
 * scikit-learn's two sample images (china, flower).
 
 **Label convention:** foolbox images carry their ImageNet label; every other photo has label
@@ -48,7 +48,6 @@ _SKIMAGE = (
     ("camera", "camera.png"),
     ("coins", "coins.png"),
     ("moon", "moon.png"),
-    ("clock", "clock_motion.png"),
     ("hubble_deep_field", "hubble_deep_field.jpg"),
     ("retina", "retina.jpg"),
     ("immunohistochemistry", "ihc.png"),

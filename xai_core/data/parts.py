@@ -24,7 +24,8 @@ from .base import DatasetInfo, ImageDataset
 NAME = "parts"
 PRESETS = ALL_PRESETS
 _SIZES = {"quick": (64, 6000, 1200), "paper": (224, 6000, 1200), "smoke": (32, 512, 256)}
-#: Per-channel mean/std of the train split (``compute_stats``; paper: first 1,000 train images).
+#: Per-channel mean/std of the train split, measured with ``train_stats`` (paper: its first 1,000
+#: train images). Regenerate them whenever the generator changes (a test checks smoke).
 _STATS = {
     "quick": ((0.5, 0.5, 0.5), (0.2, 0.2, 0.2)),
     "paper": ((0.5, 0.5, 0.5), (0.2, 0.2, 0.2)),

@@ -32,7 +32,8 @@ NAME = "spurious_patch"
 PRESETS = ALL_PRESETS
 _SIZES = {"quick": (64, 8000, 1000), "paper": (224, 8000, 1000), "smoke": (32, 512, 256)}
 _PATCH = {"quick": 8, "paper": 16, "smoke": 4}
-#: Per-channel mean/std of the train split (``compute_stats``; paper: first 1,000 train images).
+#: Per-channel mean/std of the train split, measured with ``train_stats`` (paper: its first 1,000
+#: train images). Regenerate them whenever the generator changes (a test checks smoke).
 _STATS = {
     "quick": ((0.2028,), (0.2497,)),
     "paper": ((0.2025,), (0.2497,)),
