@@ -1,0 +1,110 @@
+"""Background jobs with progress, shared by every session of one server process.
+
+A job is keyed by what it builds (e.g. the store key of a black box): submitting a key that is
+already queued or running returns the existing job, so two users starting the same training get
+one job. Jobs run in threads (torch releases the GIL in its kernels); results land in the store,
+where every page picks them up. Across processes the store's file locks keep builds single.
+"""
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import XAIError
+
+QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
+
+
+@dataclass
+class Job:
+    """A unit of background work and everything a page needs to draw its progress."""
+
+    key: str
+    title: str
+    status: str = QUEUED
+    done: int = 0
+    total: int = 0
+    message: str = ""
+    history: list[dict[str, float]] = field(default_factory=list)  # per report: step + metrics (loss curve)
+    started: float | None = None
+    finished: float | None = None
+    error: str | None = None
+    result: Any = None
+
+    def report(self, done: int, total: int, message: str = "", **metrics: Any) -> None:
+        """The Progress callback handed to the work function."""
+        self.done, self.total, self.message = done, total, message
+        numbers = {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))}
+        if numbers:
+            self.history.append({"step": float(done), **numbers})
+
+    @property
+    def fraction(self) -> float:
+        return min(1.0, self.done / self.total) if self.total else 0.0
+
+    @property
+    def eta_seconds(self) -> float | None:
+        """Linear extrapolation from the time spent so far (None before the first step)."""
+        if self.status != RUNNING or not self.started or not self.done or not self.total:
+            return None
+        elapsed = time.time() - self.started
+        return elapsed * (self.total - self.done) / self.done
+
+    @property
+    def active(self) -> bool:
+        return self.status in (QUEUED, RUNNING)
+
+
+class JobManager:
+    """Runs jobs in daemon threads, at most one per key at a time."""
+
+    def __init__(self) -> None:
+        self._jobs: dict[str, Job] = {}
+        self._lock = threading.Lock()
+
+    def submit(self, key: str, title: str, work: Callable[[Callable[..., None]], Any]) -> Job:
+        """Start ``work(progress)`` unless a job with ``key`` is already active; return the job."""
+        with self._lock:
+            job = self._jobs.get(key)
+            if job is not None and job.active:
+                return job
+            job = Job(key=key, title=title)
+            self._jobs[key] = job
+        threading.Thread(target=self._run, args=(job, work), name=f"job:{title}", daemon=True).start()
+        return job
+
+    def _run(self, job: Job, work: Callable[[Callable[..., None]], Any]) -> None:
+        job.status, job.started = RUNNING, time.time()
+        try:
+            job.result = work(job.report)
+            job.status = DONE
+        except XAIError as err:
+            job.error, job.status = str(err), FAILED
+        except Exception as err:  # a bug: keep the traceback for the page to show
+            job.error = f"{type(err).__name__}: {err}\n{traceback.format_exc(limit=5)}"
+            job.status = FAILED
+        finally:
+            job.finished = time.time()
+
+    def get(self, key: str) -> Job | None:
+        return self._jobs.get(key)
+
+    def jobs(self) -> list[Job]:
+        return list(self._jobs.values())
+
+    def wait(self, key: str, timeout: float | None = None) -> Job:
+        """Block until the job ``key`` is finished (tests and the CLI)."""
+        deadline = None if timeout is None else time.time() + timeout
+        job = self._jobs[key]
+        while job.active:
+            if deadline is not None and time.time() > deadline:
+                raise TimeoutError(f"job {job.title} still running after {timeout} s")
+            time.sleep(0.02)
+        return job
+
+
+MANAGER = JobManager()  # one per process: shared by every Streamlit session
