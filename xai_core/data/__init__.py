@@ -13,19 +13,20 @@ byte-identical on every call; ``quick``/``smoke`` splits are cached in the artif
 Labels are ``>= 0`` except in ``natural``, where ``-1`` means "unlabelled: explain the
 model's own top-1 class".
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from ..errors import UnknownNameError
 from ..presets import check_preset
 from ..registry import Registry
 from ..store import ArtifactStore
 from . import fashion_mnist, hard_mnist, imagefolder, mnist, natural, parts, spurious_patch
-import numpy as np
-
 from ._common import channel_stats, check_split
 from .base import Batch, DatasetInfo, ImageDataset, TensorImageDataset
 
@@ -64,7 +65,11 @@ def _register(name: str, help: str, module, info=None) -> None:  # noqa: ANN001 
 
 
 _register("hard_mnist", "DiET's Hard MNIST: coloured digit among noise and distractor digits (default)", hard_mnist)
-_register("spurious_patch", "DiET's spurious-patch design on MNIST: only a faint noise patch predicts the class", spurious_patch)
+_register(
+    "spurious_patch",
+    "DiET's spurious-patch design on MNIST: only a faint noise patch predicts the class",
+    spurious_patch,
+)
 _register("mnist", "MNIST digits, 10 classes, 28×28 grayscale", mnist, lambda p, r=None: mnist.info("mnist", p, r))
 _register("mnist38", "MEED's MNIST 3-vs-8 task", mnist, lambda p, r=None: mnist.info("mnist38", p, r))
 _register("fashion_mnist", "Fashion-MNIST (apt-get install dataset-fashion-mnist)", fashion_mnist)

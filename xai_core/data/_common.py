@@ -6,11 +6,12 @@ Every generated image is rendered from its own seed ``(dataset, split, preset, i
 split is identical whether it is materialised in one go or rendered lazily, in any order, and
 it never depends on the global numpy / torch RNG state.
 """
+
 from __future__ import annotations
 
 import hashlib
-from functools import lru_cache
 from collections.abc import Callable
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -65,9 +66,7 @@ def check_split(info: DatasetInfo, split: str) -> str:
 
 def check_dataset_preset(name: str, preset: str, presets: tuple[str, ...]) -> str:
     if preset not in presets:
-        raise UnknownNameError(
-            f"dataset {name} has no preset {preset!r}; choose from: {', '.join(presets)}"
-        )
+        raise UnknownNameError(f"dataset {name} has no preset {preset!r}; choose from: {', '.join(presets)}")
     return preset
 
 
@@ -179,7 +178,7 @@ MAX_IMAGE_PIXELS = 40_000_000
 
 def open_image(
     path: str | Path, mode: str = "RGB", max_pixels: int | None = None, flatten_alpha: bool = True
-) -> "Image.Image":
+) -> Image.Image:
     """Open an image file fully decoded and converted to ``mode`` (transparent pixels become
     white when ``flatten_alpha``); one-line InvalidInputError for unreadable, truncated or
     oversized files."""
@@ -209,7 +208,7 @@ def open_image(
         raise InvalidInputError(f"cannot read image {path}: {reason}") from None
 
 
-def resize_center_crop(img: "Image.Image", size: int, resize_to: int | None = None) -> "Image.Image":
+def resize_center_crop(img: Image.Image, size: int, resize_to: int | None = None) -> Image.Image:
     """Resize the short side to ``resize_to`` (default ``size``) and crop the centre ``size``×``size``."""
     from PIL import Image
 

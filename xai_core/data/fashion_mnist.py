@@ -7,6 +7,7 @@ already in ``<cache>/fashion-mnist/FashionMNIST/raw``, a torchvision download th
 ``XAI_ALLOW_DOWNLOAD=1``; otherwise :class:`MissingDataError` saying what to install.
 ``quick``/``paper``: the official 60,000 / 10,000 split; ``smoke``: the first 512 / 256.
 """
+
 from __future__ import annotations
 
 import os
@@ -90,7 +91,9 @@ def info(preset: str = "quick", root: Path | None = None) -> DatasetInfo:
         has_ground_truth=False,
         splits=("train", "test"),
         description="Fashion-MNIST: 28×28 grayscale clothing images, 10 classes",
-        source=f"Fashion-MNIST IDX files in {folder}" if folder else "Fashion-MNIST (not installed: apt-get install dataset-fashion-mnist)",
+        source=f"Fashion-MNIST IDX files in {folder}"
+        if folder
+        else "Fashion-MNIST (not installed: apt-get install dataset-fashion-mnist)",
         extra={"sizes": {"train": n_train, "test": n_test}},
     )
 

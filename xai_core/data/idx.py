@@ -3,6 +3,7 @@
 IDX: two zero bytes, a type code (0x08 = uint8, the only one these files use), the number of
 dimensions, then one big-endian uint32 per dimension, then the data in C order.
 """
+
 from __future__ import annotations
 
 import gzip

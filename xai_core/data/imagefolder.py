@@ -16,6 +16,7 @@ The decoded tensors are cached in the store, keyed by the path, the preset and e
 size and modification time, so edits to the folder are picked up. Any problem is one
 :class:`InvalidInputError` line naming the file.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -52,7 +53,9 @@ def _root(name: str) -> Path:
 
 
 def _images_in(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in EXTENSIONS)
+    return sorted(
+        p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in EXTENSIONS
+    )
 
 
 def _subdirs(folder: Path) -> list[Path]:

@@ -6,6 +6,7 @@ With full MNIST: 60,000 / 10,000 and 11,982 / 1,984. ``quick`` and ``paper`` are
 (the papers use 28×28 too); ``smoke`` keeps the first 512 train / 256 test of them.
 mean/std are computed from the loaded train pool (cheap: loading is not generating).
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -14,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..store import ArtifactStore
+from ..store import ArtifactStore, default_root
 from ._common import ALL_PRESETS, channel_stats, check_dataset_preset
 from .base import DatasetInfo, ImageDataset, TensorImageDataset
 from .mnist_source import DigitPool, digit_pool, digit_source, source_description
@@ -40,10 +41,12 @@ def _limit(preset: str, split: str, n: int) -> int:
 
 
 @lru_cache(maxsize=16)
-def _stats(name: str, preset: str, source: str, root: str | None) -> tuple[tuple[float, ...], tuple[float, ...], dict[str, int]]:
+def _stats(
+    name: str, preset: str, source: str, root: str
+) -> tuple[tuple[float, ...], tuple[float, ...], dict[str, int]]:
     sizes = {}
     for split in ("train", "test"):
-        images, _ = _select(name, digit_pool(split, Path(root) if root else None))
+        images, _ = _select(name, digit_pool(split, Path(root)))
         sizes[split] = _limit(preset, split, len(images))
         if split == "train":
             mean, std = channel_stats(images[: sizes[split], None])
@@ -55,7 +58,7 @@ def info(name: str, preset: str = "quick", root: Path | None = None) -> DatasetI
     check_dataset_preset(name, preset, PRESETS)
     digits, description = _TASKS[name]
     source = digit_source(root)
-    mean, std, sizes = _stats(name, preset, source, None if root is None else str(root))
+    mean, std, sizes = _stats(name, preset, source, str(root or default_root()))
     return DatasetInfo(
         name=name,
         preset=preset,

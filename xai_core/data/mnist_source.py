@@ -15,6 +15,7 @@ Sources, in order:
 Full MNIST keeps its official 60,000 / 10,000 split. ``<cache>`` is the artifact store's root
 (``XAI_CACHE_DIR`` or the user cache directory).
 """
+
 from __future__ import annotations
 
 import gzip

@@ -20,6 +20,7 @@ Only one set of photos exists: ``train`` is the same images as ``test`` (it is t
 methods that fit on a train split, e.g. DiET, can run; it is not a held-out set). All three
 presets are the same data.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -134,7 +135,9 @@ def _load(items: list[tuple[str, Path, int]]) -> dict[str, torch.Tensor]:
 def build(info: DatasetInfo, split: str, store: ArtifactStore, root: Path | None = None) -> ImageDataset:
     items = [it for it in photos() if it[0] in set(info.extra["photos"])]
     if not items:
-        raise MissingDataError("no sample photos found: pip install scikit-image scikit-learn (and foolbox==3.3.4 --no-deps)")
+        raise MissingDataError(
+            "no sample photos found: pip install scikit-image scikit-learn (and foolbox==3.3.4 --no-deps)"
+        )
     spec = {**info.spec(), "preset": "any", "split": "test", "generator_version": GENERATOR_VERSION}
     payload = store.get_or_create("dataset", spec, lambda: _load(items))
     return TensorImageDataset(info, split, payload["images"], payload["labels"])
