@@ -90,3 +90,31 @@ def test_module_entry_point(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "xai_core", "train", "--dataset", "nope"], capture_output=True,
                           text=True, timeout=120)
     assert proc.returncode == 2 and proc.stderr.strip().count("\n") == 0 and "unknown dataset" in proc.stderr
+
+
+def test_user_torchscript_model(capsys, tmp_path):
+    """--model explains a user's TorchScript classifier; a file that is not TorchScript is one clear line."""
+    import warnings
+
+    import torch
+
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1),
+                              torch.nn.Flatten(), torch.nn.Linear(4, 10))
+    path = tmp_path / "model.pt"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        torch.jit.save(torch.jit.script(net), str(path))
+    out = tmp_path / "out"
+    code, _, err = run(capsys, "explain", "--dataset", "hard_mnist", "--preset", "smoke", "--index", "0",
+                       "--methods", "gradient", "--model", str(path), "--out", str(out))
+    assert code == 0, err
+    assert (out / "00000_gradient_heatmap.png").exists()
+    code, _, err = run(capsys, "explain", "--dataset", "hard_mnist", "--preset", "smoke", "--index", "0",
+                       "--methods", "fullgrad", "--model", str(path), "--out", str(out))
+    assert code == 2 and "TorchScript" in err
+
+    bad = tmp_path / "state.pt"
+    torch.save(net.state_dict(), bad)
+    code, _, err = run(capsys, "explain", "--dataset", "hard_mnist", "--preset", "smoke", "--index", "0",
+                       "--methods", "gradient", "--model", str(bad), "--out", str(out))
+    assert code == 2 and "not a TorchScript model" in err and err.count("\n") == 1

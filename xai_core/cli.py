@@ -112,7 +112,7 @@ def cmd_explain(args: argparse.Namespace) -> None:
 
     services.check_methods(args.methods, dataset_info(args.dataset, args.preset))
     ctx = services.load_context(args.dataset, args.preset, device=args.device, seed=args.seed,
-                                progress=tqdm_progress("black box"))
+                                progress=tqdm_progress("black box"), model_path=args.model)
     if not 0 <= args.index < len(ctx.test):
         raise XAIError(f"--index {args.index} out of range: {args.dataset} test split has {len(ctx.test)} images")
     batch, explanations = services.explain_indices(ctx, args.methods, [args.index], tqdm_progress("explain"))
@@ -127,7 +127,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     services.check_methods(args.methods, info)
     services.check_metrics(args.metrics, info)
     ctx = services.load_context(args.dataset, args.preset, device=args.device, seed=args.seed,
-                                progress=tqdm_progress("black box"))
+                                progress=tqdm_progress("black box"), model_path=args.model)
     result = services.evaluate(ctx, args.methods, args.metrics, args.n, progress=tqdm_progress("evaluate"))
     _write_json(args.json, result)
     for method, values in result["results"].items():
@@ -176,6 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--index", type=int, required=True)
     sp.add_argument("--methods", type=_csv, required=True)
     sp.add_argument("--out", required=True)
+    sp.add_argument("--model", default=None, help="explain your TorchScript classifier (pixel input in [0,1]) instead")
     sp.set_defaults(fn=cmd_explain)
 
     sp = sub.add_parser("evaluate", help="methods x metrics on n test images, JSON out")
@@ -184,6 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--metrics", type=_csv, required=True)
     sp.add_argument("--n", type=int, default=100)
     sp.add_argument("--json", required=True)
+    sp.add_argument("--model", default=None, help="evaluate on your TorchScript classifier instead of the black box")
     sp.set_defaults(fn=cmd_evaluate)
 
     sp = sub.add_parser("bench", help="timings: training, ms/image per method, deletion throughput")

@@ -15,7 +15,7 @@ from .device import resolve_device
 from .errors import XAIError
 from .methods import METHODS, Explainer, Explanation
 from .metrics import METRICS, EvalInputs, aggregate, aggregate_scalar, merge_batches
-from .models import load_black_box, predict
+from .models import load_black_box, load_user_model, predict
 from .presets import check_preset
 from .progress import Progress, no_progress
 from .store import ArtifactStore
@@ -49,16 +49,22 @@ def load_context(
     store: ArtifactStore | None = None,
     progress: Progress = no_progress,
     train_if_missing: bool = True,
+    model_path: str | None = None,
 ) -> Context:
-    """Dataset + test split + black box (trained now, with progress, unless cached)."""
+    """Dataset + test split + black box (trained now, with progress, unless cached), or the
+    user's TorchScript classifier at ``model_path`` (pixel-space input) instead of the black box."""
     check_preset(preset)
     store = store or ArtifactStore()
     dev = device if isinstance(device, torch.device) else resolve_device(device)
     info = dataset_info(dataset, preset)
     test = get_dataset(dataset, "test", preset, store=store)
-    model, record = load_black_box(
-        dataset, preset, seed=seed, device=dev, store=store, progress=progress, train_if_missing=train_if_missing
-    )
+    if model_path:
+        model = load_user_model(model_path, info, device=dev)
+        record: dict[str, Any] = {"arch": f"torchscript:{model_path}", "user_model": True}
+    else:
+        model, record = load_black_box(
+            dataset, preset, seed=seed, device=dev, store=store, progress=progress, train_if_missing=train_if_missing
+        )
     return Context(dataset, preset, info, test, model, record, dev, seed, store)
 
 

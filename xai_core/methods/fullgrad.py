@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import XAIError
 from .base import Explainer, register
 
 
@@ -34,6 +35,11 @@ class FullGrad(Explainer):
     """Input-gradient plus all conv/BN bias-gradients, normalised and summed (FullGrad)."""
 
     name = "fullgrad"
+
+    def __init__(self, model: nn.Module, info, **kwargs) -> None:
+        super().__init__(model, info, **kwargs)
+        if any(isinstance(m, torch.jit.ScriptModule) for m in model.modules()):
+            raise XAIError("fullgrad needs a Python model to hook its layers; TorchScript models are not supported")
 
     def settings(self):
         return {"layers": "all Conv2d with bias and BatchNorm2d", "upsample": "bilinear"}
