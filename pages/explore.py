@@ -13,6 +13,7 @@ from xai_core.device import describe_device, resolve_device
 from xai_core.errors import XAIError
 from xai_core.methods import METHODS
 from xai_core.models import predict
+from xai_core.uploads import EXTENSIONS, load_upload
 
 DEFAULT_METHODS = ["gradient", "input_x_gradient", "smoothgrad", "integrated_gradients", "gradcam"]
 
@@ -60,8 +61,21 @@ with st.expander("Heatmap display"):
     sign = c2.selectbox("Sign", viz.SIGNS)
     clip = c3.slider("Clip at percentile", 90.0, 100.0, 99.0, 0.5)
 
+upload = st.file_uploader("…or upload your own image", type=list(EXTENSIONS),
+                          help="PNG, JPEG, WebP or BMP; explained for the model's own top-1 class")
+image_tensor = None
+if upload is not None:
+    try:
+        image_tensor = load_upload(upload.getvalue(), info, upload.name)
+    except XAIError as err:
+        st.error(f"Could not use this upload: {err}. Showing the dataset sample instead.")
+
 try:
-    batch, explanations = services.explain_indices(ctx, methods, [int(index)])
+    if image_tensor is not None:
+        methods = [m for m in methods if not METHODS.get(m).needs_ground_truth]
+        batch, explanations = services.explain_images(ctx, methods, image_tensor[None])
+    else:
+        batch, explanations = services.explain_indices(ctx, methods, [int(index)])
 except XAIError as err:
     st.error(str(err))
     st.stop()

@@ -32,3 +32,27 @@ def test_changing_methods_and_sample(app):
     app.number_input[0].set_value(5).run()
     assert not app.exception, app.exception
     assert not app.error
+
+
+def _png(seed: int = 0) -> bytes:
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(seed).integers(0, 256, (48, 40, 3), dtype=np.uint8)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def test_upload_good_and_broken_files(app):
+    app.run()
+    app.file_uploader[0].upload("photo.png", _png(), "image/png").run()
+    assert not app.exception and not app.error
+    assert "unknown" in app.markdown[0].value  # an upload has no label: the model's top-1 is explained
+    assert len(app.get("image")) >= 1 + 2 * len(app.multiselect[0].value)
+
+    app.file_uploader[0].upload("broken.png", b"not an image", "image/png").run()
+    assert not app.exception
+    assert "not a readable image" in app.error[0].value
+    assert len(app.get("image")) >= 2  # the app keeps working on the dataset sample

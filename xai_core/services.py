@@ -3,6 +3,7 @@ explainers, explain samples, evaluate methods × metrics. Nothing here knows abo
 from __future__ import annotations
 
 import time
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,7 +11,7 @@ import torch
 from torch import nn
 
 from .data import dataset_info, get_dataset
-from .data.base import DatasetInfo, ImageDataset
+from .data.base import Batch, DatasetInfo, ImageDataset
 from .device import resolve_device
 from .errors import XAIError
 from .methods import METHODS, Explainer, Explanation
@@ -104,10 +105,27 @@ def targets_for(model: nn.Module, x: torch.Tensor, labels: torch.Tensor) -> torc
 
 def explain_indices(
     ctx: Context, methods: list[str], indices: list[int], progress: Progress = no_progress
-) -> tuple[Any, dict[str, Explanation]]:
+) -> tuple[Batch, dict[str, Explanation]]:
     """Explain test samples ``indices`` with each method: (batch, {method: explanation})."""
-    check_methods(methods, ctx.info)
-    batch = ctx.test.batch(indices).to(ctx.device)
+    return explain_batch(ctx, methods, ctx.test.batch(indices), progress)
+
+
+def explain_images(
+    ctx: Context, methods: list[str], images: torch.Tensor, progress: Progress = no_progress
+) -> tuple[Batch, dict[str, Explanation]]:
+    """Explain user images (B×C×H×W in [0, 1], e.g. from :func:`xai_core.uploads.load_upload`);
+    without labels, each image's target is the model's own top-1."""
+    n = len(images)
+    batch = Batch(images, torch.full((n,), -1, dtype=torch.long), None, torch.arange(n))
+    return explain_batch(ctx, methods, batch, progress)
+
+
+def explain_batch(
+    ctx: Context, methods: list[str], batch: Batch, progress: Progress = no_progress
+) -> tuple[Batch, dict[str, Explanation]]:
+    """Explain one batch with each method, targets = labels (model top-1 where unknown)."""
+    check_methods(methods, ctx.info if batch.masks is not None else _without_ground_truth(ctx.info))
+    batch = batch.to(ctx.device)
     target = targets_for(ctx.black_box, batch.x, batch.y)
     out = {}
     for i, name in enumerate(methods):
@@ -115,6 +133,10 @@ def explain_indices(
         out[name] = build_explainer(ctx, name).explain(batch.x, target, batch.masks)
     progress(len(methods), len(methods), "done")
     return batch, out
+
+
+def _without_ground_truth(info: DatasetInfo) -> DatasetInfo:
+    return dataclasses.replace(info, has_ground_truth=False)
 
 
 def evaluate(
