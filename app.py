@@ -5,5 +5,8 @@ import streamlit as st
 
 st.set_page_config(page_title="Attribution Explorer", page_icon="🔍", layout="wide")
 
-pages = [st.Page("pages/explore.py", title="Explore", icon="🔍", default=True)]
+pages = [
+    st.Page("pages/explore.py", title="Explore", icon="🔍", default=True),
+    st.Page("pages/evaluate.py", title="Evaluate", icon="📈"),
+]
 st.navigation(pages).run()

@@ -2,14 +2,12 @@
 Thin: widgets and calls into xai_core.services / xai_core.viz only."""
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import streamlit as st
 
+from pages.common import context, sidebar
 from xai_core import services, viz
-from xai_core.data import dataset_info, dataset_names
-from xai_core.device import describe_device, resolve_device
+from xai_core.data import dataset_info
 from xai_core.errors import XAIError
 from xai_core.methods import METHODS
 from xai_core.models import predict
@@ -18,27 +16,7 @@ from xai_core.uploads import EXTENSIONS, load_upload
 DEFAULT_METHODS = ["gradient", "input_x_gradient", "smoothgrad", "integrated_gradients", "gradcam"]
 
 
-@st.cache_resource(show_spinner=False)
-def context(dataset: str, preset: str) -> services.Context:
-    bar = st.progress(0.0, text=f"Preparing {dataset} ({preset}) …")
-
-    def report(done: int, total: int, message: str = "", **metrics) -> None:
-        extra = " ".join(f"{k}={v:.3f}" for k, v in metrics.items() if isinstance(v, float))
-        bar.progress(min(1.0, done / max(total, 1)), text=f"Training the black box: {message} {extra}")
-
-    ctx = services.load_context(dataset, preset, progress=report)
-    bar.empty()
-    return ctx
-
-
-with st.sidebar:
-    st.header("Attribution Explorer")
-    names = dataset_names()
-    dataset = st.selectbox("Dataset", names, index=names.index("hard_mnist"))
-    presets = ["quick", "paper"] + (["smoke"] if os.environ.get("XAI_APP_PRESET") == "smoke" else [])
-    preset = st.radio("Preset", presets, index=presets.index(os.environ.get("XAI_APP_PRESET", "quick")),
-                      horizontal=True, help="quick: CPU-sized; paper: the paper's resolution (GPU recommended)")
-    st.caption(describe_device(resolve_device("auto")))
+dataset, preset = sidebar()
 
 try:
     info = dataset_info(dataset, preset)

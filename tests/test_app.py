@@ -56,3 +56,18 @@ def test_upload_good_and_broken_files(app):
     assert not app.exception
     assert "not a readable image" in app.error[0].value
     assert len(app.get("image")) >= 2  # the app keeps working on the dataset sample
+
+
+def test_evaluate_page_draws_curves_and_table(monkeypatch):
+    monkeypatch.setenv("XAI_APP_PRESET", "smoke")
+    at = AppTest.from_file(str(ROOT / "pages" / "evaluate.py"), default_timeout=300)
+    at.run()
+    assert not at.exception, at.exception
+    assert at.info  # nothing run yet
+    at.slider[0].set_value(8)
+    at.button[0].click().run()
+    assert not at.exception, at.exception
+    assert not at.error
+    charts = at.get("plotly_chart")
+    assert len(charts) == 2  # pixel_perturbation and deletion
+    assert at.get("arrow_data_frame") or at.dataframe

@@ -1,0 +1,59 @@
+"""Evaluate: methods × metrics on n test images, curves as interactive charts, a table, exports.
+Thin: widgets and calls into xai_core.services / xai_core.figures only."""
+from __future__ import annotations
+
+import json
+
+import streamlit as st
+
+from xai_core import figures, services
+from xai_core.errors import XAIError
+from xai_core.methods import METHODS
+from xai_core.metrics import METRICS
+from pages.common import context, sidebar
+
+dataset, preset = sidebar()
+try:
+    ctx = context(dataset, preset)
+except XAIError as err:
+    st.error(str(err))
+    st.stop()
+
+st.title("Evaluate")
+gt = ctx.info.has_ground_truth
+methods_all = [m for m in METHODS if gt or not METHODS.get(m).needs_ground_truth]
+metrics_all = [m for m in METRICS if gt or not METRICS.get(m).needs_ground_truth]
+with st.form("evaluate"):
+    methods = st.multiselect("Methods", methods_all,
+                             default=[m for m in ("random", "gradient", "smoothgrad", "gradcam") if m in methods_all])
+    metrics = st.multiselect("Metrics", metrics_all,
+                             default=[m for m in ("iou", "pixel_perturbation", "deletion") if m in metrics_all])
+    n = st.slider("Test images", 4, min(500, len(ctx.test)), min(20, len(ctx.test)))
+    run = st.form_submit_button("Run evaluation", type="primary")
+
+key = (dataset, preset, tuple(methods), tuple(metrics), n)
+if run and methods and metrics:
+    bar = st.progress(0.0, text="evaluating …")
+    try:
+        st.session_state["evaluation"] = (key, services.evaluate(
+            ctx, methods, metrics, n,
+            progress=lambda d, t, msg="", **_: bar.progress(min(1.0, d / max(t, 1)), text=msg)))
+    except XAIError as err:
+        st.error(str(err))
+    bar.empty()
+
+stored = st.session_state.get("evaluation")
+if not stored:
+    st.info("Choose methods and metrics, then run the evaluation.")
+    st.stop()
+result = stored[1]
+st.caption(f"dataset {result['dataset']} · preset {result['preset']} · n = {result['n']} · "
+           f"fill: {result['settings']['fill']['name']} · target: {result['settings']['target']}")
+st.dataframe(figures.scalar_rows(result), width="stretch")
+for metric in figures.curve_metrics(result):
+    chart, settings = st.columns([3, 1])
+    chart.plotly_chart(figures.curve_figure(result, metric), width="stretch")
+    settings.json(result["settings"]["metrics"][metric], expanded=False)
+c1, c2 = st.columns(2)
+c1.download_button("Download results (JSON)", json.dumps(result, indent=2), "evaluation.json", "application/json")
+c2.download_button("Download curves (CSV)", figures.curves_csv(result), "curves.csv", "text/csv")

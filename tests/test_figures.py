@@ -1,0 +1,32 @@
+"""Figure and table builders over an evaluate() result."""
+from __future__ import annotations
+
+import csv
+import io
+
+from xai_core import figures
+
+RESULT = {
+    "dataset": "d", "preset": "smoke", "n": 3,
+    "results": {
+        "a": {"iou": 0.5, "deletion": {"x": [0, 0.5, 1], "y": [1, 0.4, 0.1], "auc": 0.475}},
+        "b": {"iou": 0.25, "deletion": {"x": [0, 0.5, 1], "y": [1, 0.8, 0.2], "auc": 0.7}},
+    },
+    "spread": {"a": {"iou": {"mean": 0.5, "std": 0.1, "n": 3}}, "b": {"iou": {"mean": 0.25, "std": 0.05, "n": 3}}},
+    "ms_per_image": {"a": 1.0, "b": 2.0},
+}
+
+
+def test_curve_figure_has_one_trace_per_method_with_auc():
+    assert figures.curve_metrics(RESULT) == ["deletion"]
+    fig = figures.curve_figure(RESULT, "deletion")
+    assert [t.name for t in fig.data] == ["a (AUC 0.475)", "b (AUC 0.700)"]
+    assert list(fig.data[1].y) == [1, 0.8, 0.2]
+    assert fig.layout.xaxis.title.text == "fraction of pixels removed"
+
+
+def test_table_and_csv():
+    rows = figures.scalar_rows(RESULT)
+    assert rows[0] == {"method": "a", "iou": "0.5000 ± 0.1000", "deletion AUC": 0.475, "ms / image": 1.0}
+    parsed = list(csv.DictReader(io.StringIO(figures.curves_csv(RESULT))))
+    assert len(parsed) == 6 and parsed[4] == {"method": "b", "metric": "deletion", "x": "0.5", "y": "0.8"}

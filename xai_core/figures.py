@@ -1,0 +1,73 @@
+"""Plotly figures and tables built from ``services.evaluate`` results (pages only display them)."""
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+import plotly.graph_objects as go
+
+X_TITLES = {
+    "pixel_perturbation": "fraction of pixels kept",
+    "deletion": "fraction of pixels removed",
+    "insertion": "fraction of pixels inserted",
+}
+Y_TITLES = {
+    "pixel_perturbation": "accuracy vs labels",
+    "deletion": "softmax probability of target",
+    "insertion": "softmax probability of target",
+}
+
+
+def curve_metrics(result: dict[str, Any]) -> list[str]:
+    """Names of the metrics that came back as curves."""
+    names: list[str] = []
+    for values in result["results"].values():
+        names += [m for m, v in values.items() if isinstance(v, dict) and "x" in v and m not in names]
+    return names
+
+
+def curve_figure(result: dict[str, Any], metric: str) -> go.Figure:
+    """One trace per method (AUC in the legend), ±1 std band omitted for legibility."""
+    fig = go.Figure()
+    for method, values in result["results"].items():
+        curve = values.get(metric)
+        if not isinstance(curve, dict):
+            continue
+        fig.add_trace(go.Scatter(x=curve["x"], y=curve["y"], mode="lines+markers",
+                                 name=f"{method} (AUC {curve['auc']:.3f})"))
+    fig.update_layout(
+        title=f"{metric} — {result['dataset']} ({result['preset']}), n = {result['n']}",
+        xaxis_title=X_TITLES.get(metric, "x"), yaxis_title=Y_TITLES.get(metric, "score"),
+        legend_title="method", margin={"l": 40, "r": 10, "t": 50, "b": 40}, height=420,
+    )
+    return fig
+
+
+def scalar_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per method: scalar metrics as mean ± std, curve metrics as their AUC."""
+    rows = []
+    for method, values in result["results"].items():
+        row: dict[str, Any] = {"method": method}
+        for metric, v in values.items():
+            if isinstance(v, dict):
+                row[f"{metric} AUC"] = round(v["auc"], 4)
+            elif v is not None:
+                spread = result.get("spread", {}).get(method, {}).get(metric, {})
+                std = spread.get("std")
+                row[metric] = f"{v:.4f} ± {std:.4f}" if std is not None else f"{v:.4f}"
+        row["ms / image"] = round(result.get("ms_per_image", {}).get(method, float("nan")), 2)
+        rows.append(row)
+    return rows
+
+
+def curves_csv(result: dict[str, Any]) -> str:
+    """Every curve as long-format CSV: method, metric, x, y."""
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(["method", "metric", "x", "y"])
+    for method, values in result["results"].items():
+        for metric, v in values.items():
+            if isinstance(v, dict) and "x" in v:
+                writer.writerows([method, metric, x, y] for x, y in zip(v["x"], v["y"]))
+    return buf.getvalue()
