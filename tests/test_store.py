@@ -1,8 +1,8 @@
 """The artifact store: round trips, corruption and partial entries rebuilt, one build under concurrency."""
 from __future__ import annotations
 
-import multiprocessing as mp
-import time
+import subprocess
+import sys
 from pathlib import Path
 
 import torch
@@ -69,25 +69,29 @@ def test_env_var_sets_root(monkeypatch, tmp_path):
     assert ArtifactStore().root == tmp_path / "c"
 
 
-def _worker(root: str, counter: str) -> None:
-    def build():
-        with open(counter, "a") as fh:
-            fh.write("built\n")
-        time.sleep(0.5)
-        return {"v": torch.tensor([42])}
+WORKER = """
+import sys, time, torch
+from xai_core.store import ArtifactStore
 
-    out = ArtifactStore(root).get_or_create("job", {"same": True}, build)
-    assert int(out["v"]) == 42
+def build():
+    with open(sys.argv[2], "a") as fh:
+        fh.write("built\\n")
+    time.sleep(0.5)
+    return {"v": torch.tensor([42])}
+
+out = ArtifactStore(sys.argv[1]).get_or_create("job", {"same": True}, build)
+assert int(out["v"]) == 42
+"""
 
 
 def test_concurrent_writers_build_once(tmp_path):
+    """Three processes ask for the same entry at once: it is built once, no temp files remain."""
     counter = tmp_path / "count.txt"
-    ctx = mp.get_context("spawn")
-    procs = [ctx.Process(target=_worker, args=(str(tmp_path / "store"), str(counter))) for _ in range(3)]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(60)
-        assert p.exitcode == 0
-    assert Path(counter).read_text().count("built") == 1
+    root = str(Path(__file__).resolve().parents[1])
+    procs = [
+        subprocess.Popen([sys.executable, "-c", WORKER, str(tmp_path / "store"), str(counter)], cwd=root)
+        for _ in range(3)
+    ]
+    assert [p.wait(timeout=300) for p in procs] == [0, 0, 0]
+    assert counter.read_text().count("built") == 1
     assert not list((tmp_path / "store").rglob("*.tmp"))
