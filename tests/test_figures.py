@@ -22,7 +22,8 @@ def test_curve_figure_has_one_trace_per_method_with_auc():
     fig = figures.curve_figure(RESULT, "deletion")
     assert [t.name for t in fig.data] == ["a (AUC 0.475)", "b (AUC 0.700)"]
     assert list(fig.data[1].y) == [1, 0.8, 0.2]
-    assert fig.layout.xaxis.title.text == "fraction of pixels removed"
+    assert fig.layout.xaxis.title.text.startswith("fraction of pixels removed")
+    assert fig.layout.yaxis.title.text == "softmax probability of target"
 
 
 def test_table_and_csv():

@@ -7,16 +7,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-X_TITLES = {
-    "pixel_perturbation": "fraction of pixels kept",
-    "deletion": "fraction of pixels removed",
-    "insertion": "fraction of pixels inserted",
-}
-Y_TITLES = {
-    "pixel_perturbation": "accuracy vs labels",
-    "deletion": "softmax probability of target",
-    "insertion": "softmax probability of target",
-}
+from .metrics import METRICS
 
 
 def curve_metrics(result: dict[str, Any]) -> list[str]:
@@ -38,7 +29,7 @@ def curve_figure(result: dict[str, Any], metric: str) -> go.Figure:
                                  name=f"{method} (AUC {curve['auc']:.3f})"))
     fig.update_layout(
         title=f"{metric} — {result['dataset']} ({result['preset']}), n = {result['n']}",
-        xaxis_title=X_TITLES.get(metric, "x"), yaxis_title=Y_TITLES.get(metric, "score"),
+        xaxis_title=METRICS.get(metric).x_label, yaxis_title=METRICS.get(metric).settings.get("score", "score"),
         legend_title="method", margin={"l": 40, "r": 10, "t": 50, "b": 40}, height=420,
     )
     return fig

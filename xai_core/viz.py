@@ -5,8 +5,7 @@ handling, percentile clipping) → :func:`colourise` with a colour map → :func
 image (:func:`to_uint8`) → :func:`contour_overlay` for the ground-truth outline; and
 :func:`colourbar` / :func:`colourbar_labels` for the legend.
 
-Colour maps come from matplotlib when it is importable (it is, via captum), otherwise from a
-small built-in table (inferno, magma, viridis, gray, RdBu_r, coolwarm; 17 anchors, linear).
+Colour maps come from matplotlib (pinned in requirements.txt).
 """
 from __future__ import annotations
 
@@ -16,6 +15,7 @@ from typing import Literal
 
 import numpy as np
 import torch
+from matplotlib import colormaps
 
 from .errors import InvalidInputError
 
@@ -26,27 +26,6 @@ SIGNS: tuple[str, ...] = ("absolute", "positive", "negative", "all")
 MODES: tuple[str, ...] = ("per_image", "shared")
 DEFAULT_CMAP = "inferno"  # maps in [0, 1]
 DEFAULT_DIVERGING_CMAP = "RdBu_r"  # signed maps in [-1, 1]: blue negative, white 0, red positive
-
-_BUILTIN: dict[str, list[tuple[int, int, int]]] = {
-    "inferno": [(0, 0, 4), (11, 7, 36), (33, 12, 74), (61, 9, 101), (87, 16, 110), (113, 25, 110), (138, 34, 106),
-                (163, 44, 97), (188, 55, 84), (210, 70, 68), (228, 90, 49), (241, 115, 29), (249, 142, 9),
-                (252, 172, 17), (249, 203, 53), (242, 234, 105), (252, 255, 164)],
-    "magma": [(0, 0, 4), (10, 8, 34), (29, 17, 71), (54, 16, 107), (81, 18, 124), (106, 28, 129), (131, 38, 129),
-              (156, 46, 127), (183, 55, 121), (208, 65, 111), (231, 82, 99), (245, 107, 92), (252, 137, 97),
-              (254, 167, 114), (254, 196, 136), (253, 226, 163), (252, 253, 191)],
-    "viridis": [(68, 1, 84), (72, 24, 106), (71, 45, 123), (66, 64, 134), (59, 82, 139), (51, 99, 141),
-                (44, 114, 142), (38, 130, 142), (33, 145, 140), (31, 160, 136), (40, 174, 128), (63, 188, 115),
-                (94, 201, 98), (132, 212, 75), (173, 220, 48), (216, 226, 25), (253, 231, 37)],
-    "gray": [(0, 0, 0), (255, 255, 255)],
-    "RdBu_r": [(5, 48, 97), (23, 82, 144), (42, 113, 178), (63, 142, 192), (107, 172, 209), (155, 201, 224),
-               (194, 221, 236), (224, 236, 243), (247, 246, 246), (251, 229, 216), (251, 204, 180),
-               (245, 170, 137), (228, 128, 102), (208, 85, 72), (186, 40, 50), (147, 14, 38), (103, 0, 31)],
-    "coolwarm": [(59, 76, 192), (78, 104, 216), (98, 130, 234), (119, 154, 247), (141, 176, 254),
-                 (163, 194, 254), (185, 208, 249), (204, 217, 237), (221, 220, 220), (236, 211, 197),
-                 (245, 196, 172), (247, 176, 147), (244, 152, 122), (235, 125, 98), (221, 95, 75),
-                 (202, 59, 55), (180, 4, 38)],
-}
-
 
 def _np(a: ArrayLike) -> np.ndarray:
     if isinstance(a, torch.Tensor):
@@ -107,27 +86,12 @@ def normalise(
 # -- colour maps --------------------------------------------------------------------------------
 @lru_cache(maxsize=32)
 def colour_table(cmap: str = DEFAULT_CMAP, n: int = 256) -> np.ndarray:
-    """``n``×3 uint8 lookup table of a colour map (matplotlib's if installed, else built in)."""
+    """``n``×3 uint8 lookup table of a matplotlib colour map."""
     try:
-        from matplotlib import colormaps
-    except ImportError:  # pragma: no cover - matplotlib comes with captum
-        colormaps = None
-    if colormaps is not None:
-        try:
-            rgba = colormaps[cmap](np.linspace(0.0, 1.0, n))
-        except (KeyError, ValueError):
-            raise InvalidInputError(f"unknown colour map {cmap!r}") from None
-        return np.round(rgba[:, :3] * 255).astype(np.uint8)
-    return _builtin_table(cmap, n)
-
-
-def _builtin_table(cmap: str, n: int = 256) -> np.ndarray:
-    if cmap not in _BUILTIN:
-        raise InvalidInputError(f"unknown colour map {cmap!r}; built in: {', '.join(_BUILTIN)}")
-    anchors = np.array(_BUILTIN[cmap], dtype=np.float64)
-    pos = np.linspace(0.0, 1.0, len(anchors))
-    t = np.linspace(0.0, 1.0, n)
-    return np.round(np.stack([np.interp(t, pos, anchors[:, c]) for c in range(3)], axis=1)).astype(np.uint8)
+        rgba = colormaps[cmap](np.linspace(0.0, 1.0, n))
+    except (KeyError, ValueError):
+        raise InvalidInputError(f"unknown colour map {cmap!r}") from None
+    return np.round(rgba[:, :3] * 255).astype(np.uint8)
 
 
 def colourise(heat: ArrayLike, cmap: str | None = None, signed: bool | None = None) -> np.ndarray:
