@@ -20,9 +20,8 @@ except XAIError as err:
     st.stop()
 
 st.title("Evaluate")
-gt = ctx.info.has_ground_truth
-methods_all = [m for m in METHODS if gt or not METHODS.get(m).needs_ground_truth]
-metrics_all = [m for m in METRICS if gt or not METRICS.get(m).needs_ground_truth]
+methods_all = services.usable(METHODS, ctx.info)
+metrics_all = services.usable(METRICS, ctx.info)
 with st.form("evaluate"):
     methods = st.multiselect("Methods", methods_all,
                              default=[m for m in ("random", "gradient", "smoothgrad", "gradcam") if m in methods_all])

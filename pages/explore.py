@@ -2,6 +2,8 @@
 Thin: widgets and calls into xai_core.services / xai_core.viz only."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import streamlit as st
 
@@ -27,7 +29,7 @@ except XAIError as err:
 
 st.title("Explore")
 st.caption(info.description)
-available = [m for m in METHODS if not (METHODS.get(m).needs_ground_truth and not info.has_ground_truth)]
+available = services.usable(METHODS, info)
 left, right = st.columns([1, 3])
 with left:
     index = st.number_input("Test sample", 0, len(ctx.test) - 1, 0)
@@ -50,7 +52,7 @@ if upload is not None:
 
 try:
     if image_tensor is not None:
-        methods = [m for m in methods if not METHODS.get(m).needs_ground_truth]
+        methods = [m for m in methods if m in services.usable(METHODS, replace(info, has_ground_truth=False))]
         batch, explanations = services.explain_images(ctx, methods, image_tensor[None])
     else:
         batch, explanations = services.explain_indices(ctx, methods, [int(index)])
@@ -79,4 +81,6 @@ if methods:
         col.image(viz.overlay(image, h), caption=f"{name} overlay", width="stretch")
     st.image(viz.colourbar(vertical=False, cmap=viz.DEFAULT_DIVERGING_CMAP if sign == "all" else viz.DEFAULT_CMAP),
              caption="colour scale: low → high", width=300)
-st.caption(f"Preset: {preset} · black box {ctx.record.get('arch', '?')} · test accuracy {ctx.record.get('test_accuracy', float('nan')):.3f}")
+accuracy = ctx.record.get("test_accuracy")
+st.caption(f"Preset: {preset} · black box {ctx.record.get('arch', '?')}"
+           + (f" · test accuracy {accuracy:.3f}" if accuracy is not None else " · pretrained"))

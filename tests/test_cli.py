@@ -118,3 +118,10 @@ def test_user_torchscript_model(capsys, tmp_path):
     code, _, err = run(capsys, "explain", "--dataset", "hard_mnist", "--preset", "smoke", "--index", "0",
                        "--methods", "gradient", "--model", str(bad), "--out", str(out))
     assert code == 2 and "not a TorchScript model" in err and err.count("\n") == 1
+
+
+def test_train_pretrained_black_box_reports_no_accuracy(capsys):
+    """`natural` uses the pretrained ImageNet model: nothing is trained and no accuracy is invented."""
+    code, out, err = run(capsys, "train", "--dataset", "natural", "--preset", "smoke")
+    assert code == 0, err
+    assert "pretrained, nothing to train" in out

@@ -100,7 +100,9 @@ def cmd_train(args: argparse.Namespace) -> None:
     ctx = services.load_context(
         args.dataset, args.preset, device=args.device, seed=args.seed, progress=tqdm_progress("black box")
     )
-    print(f"black box for {args.dataset} ({args.preset}): test accuracy {ctx.record.get('test_accuracy', float('nan')):.4f}")
+    accuracy = ctx.record.get("test_accuracy")
+    state = f"test accuracy {accuracy:.4f}" if accuracy is not None else "pretrained, nothing to train"
+    print(f"black box for {args.dataset} ({args.preset}): {state}")
     for name in args.methods or []:
         services.build_explainer(ctx, name, tqdm_progress(name))
         print(f"{name}: ready")

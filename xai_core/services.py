@@ -71,18 +71,24 @@ def load_context(
 
 def check_methods(names: list[str], info: DatasetInfo | None = None) -> list[str]:
     """Validate method names (and ground-truth needs) before any work starts."""
-    for name in names:
-        cls = METHODS.get(name)
-        if info is not None and cls.needs_ground_truth and not info.has_ground_truth:
-            raise XAIError(f"method {name!r} needs ground-truth masks, which {info.name} does not have")
-    return names
+    return _check(METHODS, names, info)
 
 
 def check_metrics(names: list[str], info: DatasetInfo | None = None) -> list[str]:
+    """Validate metric names (and ground-truth needs) before any work starts."""
+    return _check(METRICS, names, info)
+
+
+def usable(registry: Any, info: DatasetInfo) -> list[str]:
+    """The names in ``METHODS`` or ``METRICS`` that work on ``info`` (ground truth where needed)."""
+    return [n for n in registry if info.has_ground_truth or not registry.get(n).needs_ground_truth]
+
+
+def _check(registry: Any, names: list[str], info: DatasetInfo | None) -> list[str]:
     for name in names:
-        metric = METRICS.get(name)
-        if info is not None and metric.needs_ground_truth and not info.has_ground_truth:
-            raise XAIError(f"metric {name!r} needs ground-truth masks, which {info.name} does not have")
+        entry = registry.get(name)  # unknown names raise here
+        if info is not None and entry.needs_ground_truth and not info.has_ground_truth:
+            raise XAIError(f"{registry.kind} {name!r} needs ground-truth masks, which {info.name} does not have")
     return names
 
 
