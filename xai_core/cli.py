@@ -140,6 +140,13 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     print(f"wrote {args.json}")
 
 
+def cmd_assets(args: argparse.Namespace) -> None:
+    from .models import write_shipped_black_boxes
+
+    for path in write_shipped_black_boxes(device=args.device, progress=tqdm_progress("black box")):
+        print(f"wrote {path}")
+
+
 def cmd_bench(args: argparse.Namespace) -> None:
     from .bench import run_bench
 
@@ -189,6 +196,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--json", required=True)
     sp.add_argument("--model", default=None, help="evaluate on your TorchScript classifier instead of the black box")
     sp.set_defaults(fn=cmd_evaluate)
+
+    sp = sub.add_parser("assets", help="regenerate the black boxes shipped in assets/ with the current code")
+    sp.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
+    sp.set_defaults(fn=cmd_assets)
 
     sp = sub.add_parser("bench", help="timings: training, ms/image per method, deletion throughput")
     common(sp, dataset=False)

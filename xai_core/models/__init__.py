@@ -6,7 +6,9 @@ from .archs import ARCHS, DEFAULT_ARCHS, PRETRAINED, build_model, default_arch
 from .inference import accuracy, predict
 from .normalize import Normalized
 from .torchscript import load_user_model
-from .training import MODEL_FORMAT, TRAIN_TABLE, TrainConfig, load_black_box, train_black_box, train_config
+from .training import (
+    MODEL_FORMAT, TRAIN_TABLE, TrainConfig, load_black_box, train_black_box, train_config, write_shipped_black_boxes,
+)
 
 __all__ = [
     "ARCHS",
@@ -24,4 +26,5 @@ __all__ = [
     "predict",
     "train_black_box",
     "train_config",
+    "write_shipped_black_boxes",
 ]

@@ -25,6 +25,7 @@ from ..errors import XAIError
 from ..presets import check_preset
 from ..progress import Progress, no_progress
 from ..store import ArtifactStore
+from .assets import SHIPPED, shipped_payload, write_asset
 from .archs import ARCHS, PRETRAINED, build_model, default_arch
 from .inference import accuracy
 from .normalize import Normalized
@@ -194,12 +195,15 @@ def load_black_box(
     progress: Progress = no_progress,
     train_if_missing: bool = True,
     arch: str | None = None,
+    use_assets: bool = True,
 ) -> tuple[Normalized, dict[str, Any]]:
     """The black box for ``dataset`` at ``preset``: loaded from ``store`` when cached, else
     trained (``train_if_missing``) and cached. Pretrained architectures are built directly.
     ``arch`` overrides :func:`default_arch` (same training settings; its own cache entry).
     Returns the model in eval mode on ``device`` and its training record (plus
-    ``from_cache``). A corrupt or unloadable cache entry is deleted and rebuilt."""
+    ``from_cache``). A corrupt or unloadable cache entry is deleted and rebuilt. With
+    ``use_assets`` an empty store is first seeded from a current shipped black box
+    (:mod:`.assets`) instead of training."""
     from ..data import dataset_info, get_dataset  # lazy: data imports nothing from models
 
     check_preset(preset)
@@ -228,7 +232,12 @@ def load_black_box(
         return {"state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}, "record": record}
 
     for attempt in range(2):
-        cached = store.load(KIND, spec)
+        cached, from_asset = store.load(KIND, spec), False
+        if cached is None and use_assets and arch == default_arch(info):
+            cached = shipped_payload(dataset, preset, seed, spec)
+            from_asset = cached is not None
+            if from_asset:
+                store.save(KIND, spec, cached)
         if cached is None and not train_if_missing:
             raise XAIError(
                 f"no trained black box for {dataset} (preset {preset}, seed {seed}); "
@@ -246,8 +255,27 @@ def load_black_box(
                 raise XAIError(f"cached black box for {dataset} cannot be loaded: {first}") from None
             store.path(KIND, spec).unlink(missing_ok=True)
             continue
-        record["from_cache"] = cached is not None
+        record["from_cache"], record["from_asset"] = cached is not None, from_asset
         if cached is not None:
-            progress(1, 1, f"loaded cached {arch} for {dataset} ({preset})")
+            progress(1, 1, f"loaded {'shipped' if from_asset else 'cached'} {arch} for {dataset} ({preset})")
         return model.to(dev).eval(), record
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def write_shipped_black_boxes(
+    store: ArtifactStore | None = None, device: torch.device | str = "cpu", progress: Progress = no_progress
+) -> list[str]:
+    """Regenerate ``assets/black_boxes/`` with the current code: each shipped (dataset, preset,
+    seed) is loaded from the store or trained, never from the old asset. Returns the paths."""
+    from ..data import dataset_info
+
+    store = store or ArtifactStore()
+    written = []
+    for dataset, preset, seed in SHIPPED:
+        model, record = load_black_box(dataset, preset, seed=seed, device=device, store=store,
+                                       progress=progress, use_assets=False)
+        info = dataset_info(dataset, preset)
+        spec = black_box_spec(info.spec(), record["arch"], train_config(dataset, preset), seed)
+        state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+        written.append(str(write_asset(dataset, preset, seed, spec, {"state_dict": state, "record": record})))
+    return written
