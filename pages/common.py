@@ -1,13 +1,16 @@
-"""What every page shares: the sidebar (dataset, preset, device) and the cached dataset + black box."""
+"""What every page shares: the sidebar (dataset, preset, device) and the caches over xai_core —
+one dataset + black box per (dataset, preset) and server process, explanations per sample."""
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import streamlit as st
 
 from xai_core import services
 from xai_core.data import dataset_names
 from xai_core.device import describe_device, resolve_device
+from xai_core.uploads import load_upload
 
 
 @st.cache_resource(show_spinner=False)
@@ -24,10 +27,30 @@ def context(dataset: str, preset: str) -> services.Context:
     return ctx
 
 
+@st.cache_resource(show_spinner="Classifying the test split …")
+def predicted_labels(dataset: str, preset: str):
+    """(labels, predictions) of the test split, for the sample picker's filters."""
+    return services.predicted_labels(context(dataset, preset))
+
+
+@st.cache_data(max_entries=500, show_spinner=False)
+def explanation(dataset: str, preset: str, method: str, index: int) -> dict[str, Any]:
+    """One method on one test sample (numpy arrays); cached so revisiting a sample is instant."""
+    _, out = services.explain_indices(context(dataset, preset), [method], [index])
+    return services.first_as_arrays(out[method])
+
+
+@st.cache_data(max_entries=100, show_spinner=False)
+def upload_explanation(dataset: str, preset: str, method: str, data: bytes, name: str) -> dict[str, Any]:
+    """One method on an uploaded image (keyed by its bytes), explained for the model's top-1."""
+    ctx = context(dataset, preset)
+    _, out = services.explain_images(ctx, [method], load_upload(data, ctx.info, name)[None])
+    return services.first_as_arrays(out[method])
+
+
 def sidebar() -> tuple[str, str]:
     """Draw the shared sidebar; returns (dataset, preset). Choices persist across pages."""
     with st.sidebar:
-        st.header("Attribution Explorer")
         names = dataset_names()
         default = st.session_state.get("dataset", "hard_mnist")
         dataset = st.selectbox("Dataset", names, index=names.index(default))
@@ -36,5 +59,16 @@ def sidebar() -> tuple[str, str]:
         preset = st.radio("Preset", presets, index=presets.index(preset_default), horizontal=True,
                           help="quick: CPU-sized; paper: the paper's resolution (GPU recommended)")
         st.session_state["dataset"], st.session_state["preset"] = dataset, preset
-        st.caption(describe_device(resolve_device("auto")))
+        st.caption(f"Compute: {describe_device(resolve_device('auto'))}")
     return dataset, preset
+
+
+def load_or_stop(dataset: str, preset: str) -> services.Context:
+    """The context, or an error box and the end of this page's run."""
+    from xai_core.errors import XAIError
+
+    try:
+        return context(dataset, preset)
+    except XAIError as err:
+        st.error(str(err))
+        st.stop()

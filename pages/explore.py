@@ -1,48 +1,56 @@
-"""Explore: a dataset sample, the black box's prediction and every chosen method's map side by side.
-Thin: widgets and calls into xai_core.services / xai_core.viz only."""
+"""Explore: a dataset sample (or an upload), the black box's prediction, and every chosen
+method's map side by side. Thin: widgets and calls into pages.common / xai_core only."""
 from __future__ import annotations
 
-from dataclasses import replace
+import random
 
 import numpy as np
 import streamlit as st
 
-from pages.common import context, sidebar
+from pages import common
 from xai_core import services, viz
-from xai_core.data import dataset_info
+from xai_core.data.base import DatasetInfo
 from xai_core.errors import XAIError
 from xai_core.methods import METHODS
-from xai_core.models import predict
 from xai_core.uploads import EXTENSIONS, load_upload
 
 DEFAULT_METHODS = ["gradient", "input_x_gradient", "smoothgrad", "integrated_gradients", "gradcam"]
 
-
-dataset, preset = sidebar()
-
-try:
-    info = dataset_info(dataset, preset)
-    ctx = context(dataset, preset)
-except XAIError as err:
-    st.error(str(err))
-    st.stop()
+dataset, preset = common.sidebar()
+ctx = common.load_or_stop(dataset, preset)
+info: DatasetInfo = ctx.info
 
 st.title("Explore")
 st.caption(info.description)
-available = services.usable(METHODS, info)
-left, right = st.columns([1, 3])
-with left:
-    index = st.number_input("Test sample", 0, len(ctx.test) - 1, 0)
-with right:
-    methods = st.multiselect("Methods", available, default=[m for m in DEFAULT_METHODS if m in available])
-with st.expander("Heatmap display"):
-    c1, c2, c3 = st.columns(3)
-    mode = c1.radio("Colour scale", viz.MODES, format_func=lambda m: m.replace("_", "-"))
-    sign = c2.selectbox("Sign", viz.SIGNS)
-    clip = c3.slider("Clip at percentile", 90.0, 100.0, 99.0, 0.5)
 
+
+def pick_sample() -> int:
+    """Class / outcome filters, a sample selector and a random button; returns the test index."""
+    labels, preds = common.predicted_labels(dataset, preset)
+    known = bool((labels >= 0).all())
+    c1, c2, c3, c4 = st.columns([2, 2, 2, 1], vertical_alignment="bottom")
+    cls = c1.selectbox("Class", ["any", *info.class_names], disabled=not known,
+                       help="only samples of this label")
+    outcome = c2.selectbox("Prediction", services.OUTCOMES, disabled=not known,
+                           help="correct: the black box predicts the label; misclassified: it does not")
+    options = services.sample_indices(labels, preds, None if cls == "any" else info.class_names.index(cls),
+                                      outcome if known else "all")
+    if not options:
+        st.warning("No test sample matches these filters; showing sample 0.")
+        return 0
+    if st.session_state.get("sample") not in options:
+        st.session_state["sample"] = options[0]
+    c4.button("🎲 Random", on_click=lambda: st.session_state.update(sample=random.choice(options)),
+              help="a random sample among those matching the filters")
+    c3.selectbox(f"Test sample ({len(options)} match)", options, key="sample",
+                 format_func=lambda i: f"#{i} · {info.class_names[int(labels[i])]}" if known else f"#{i}")
+    return int(st.session_state["sample"])
+
+
+index = pick_sample()
 upload = st.file_uploader("…or upload your own image", type=list(EXTENSIONS),
-                          help="PNG, JPEG, WebP or BMP; explained for the model's own top-1 class")
+                          help="PNG, JPEG, WebP or BMP; grayscale, RGB, RGBA or 16-bit; explained for the "
+                               "black box's own top-1 class")
 image_tensor = None
 if upload is not None:
     try:
@@ -50,37 +58,63 @@ if upload is not None:
     except XAIError as err:
         st.error(f"Could not use this upload: {err}. Showing the dataset sample instead.")
 
-try:
-    if image_tensor is not None:
-        methods = [m for m in methods if m in services.usable(METHODS, replace(info, has_ground_truth=False))]
-        batch, explanations = services.explain_images(ctx, methods, image_tensor[None])
-    else:
-        batch, explanations = services.explain_indices(ctx, methods, [int(index)])
-except XAIError as err:
-    st.error(str(err))
-    st.stop()
+has_truth = info.has_ground_truth and image_tensor is None
+available = services.usable(METHODS, info if has_truth else services.without_ground_truth(info))
+methods = st.multiselect("Methods", available, default=[m for m in DEFAULT_METHODS if m in available],
+                         help="Each method's map appears in its own column; the About page explains them.")
+with st.expander("Heatmap display"):
+    c1, c2, c3, c4 = st.columns(4)
+    mode = c1.radio("Colour scale", viz.MODES, format_func=lambda m: m.replace("_", "-"),
+                    help="per-image: each map uses its own range; shared: one range across methods")
+    sign = c2.selectbox("Sign", viz.SIGNS, help="which sign of the scores to show (all: diverging colours)")
+    clip = c3.slider("Clip at percentile", 90.0, 100.0, 99.0, 0.5, help="saturate the top scores")
+    contour = c4.toggle("Ground-truth outline on maps", value=True, disabled=not has_truth,
+                        help="signal vs distractor: the green outline is the true object")
 
-image = viz.to_uint8(batch.x[0].cpu())
-probs = predict(ctx.black_box, batch.x).softmax(1)[0].cpu()
-top = probs.topk(min(3, len(probs)))
-label = int(batch.y[0])
-st.markdown(
-    f"**Label:** {info.class_names[label] if label >= 0 else 'unknown'} · **Prediction:** "
-    + ", ".join(f"{info.class_names[int(i)]} ({float(p):.1%})" for p, i in zip(top.values, top.indices))
-)
+if image_tensor is not None:
+    x, mask, label = image_tensor, None, -1
+else:
+    x, label, mask = ctx.test.sample(index)
+with st.spinner("Explaining …"):
+    try:
+        maps = {m: common.upload_explanation(dataset, preset, m, upload.getvalue(), upload.name)
+                if image_tensor is not None else common.explanation(dataset, preset, m, index) for m in methods}
+    except XAIError as err:
+        st.error(str(err))
+        st.stop()
 
-cols = st.columns(2 + len(methods))
+image = viz.to_uint8(x)
+top = services.top_k(ctx, x, k=3)
+left, right = st.columns([1, 2])
+left.markdown(f"**Label:** {info.class_names[label] if label >= 0 else 'unknown'}  \n"
+              f"**Prediction:** {top[0][0]} ({top[0][1]:.1%})")
+right.dataframe({"class": [c for c, _ in top], "probability": [p for _, p in top]}, hide_index=True,
+                column_config={"probability": st.column_config.ProgressColumn(format="percent", min_value=0.0,
+                                                                                max_value=1.0)})
+
+cols = st.columns(2 + max(len(methods), 1))
 cols[0].image(image, caption="image", width="stretch")
-if batch.masks is not None:
-    cols[1].image(viz.contour_overlay(image, batch.masks[0].cpu()), caption="ground truth", width="stretch")
+if mask is not None:
+    cols[1].image(viz.contour_overlay(image, mask), caption="ground truth", width="stretch")
 if methods:
-    stack = [explanations[m].scores[0].cpu() for m in methods]
-    heat, scales = viz.render_heatmaps(np.stack([s.numpy() for s in stack]), mode=mode, sign=sign, clip_percentile=clip)
+    heat, _ = viz.render_heatmaps(np.stack([maps[m]["scores"] for m in methods]), mode=mode, sign=sign,
+                                  clip_percentile=clip)
     for col, name, h in zip(cols[2:], methods, heat):
-        col.image(h, caption=name, width="stretch")
-        col.image(viz.overlay(image, h), caption=f"{name} overlay", width="stretch")
+        shown = viz.contour_overlay(h, mask) if mask is not None and contour else h
+        col.image(shown, caption=name, width="stretch")
+        col.image(viz.overlay(image, h), caption=f"{name} · overlay", width="stretch")
+        view = maps[name]
+        if view["selection"] is not None:
+            col.image(viz.to_uint8(view["selection"].astype(np.float32)), caption=f"{name} · selection",
+                      width="stretch")
+        for key, extra in view["extras"].items():
+            col.image(viz.to_uint8(viz.normalise(extra) if extra.ndim == 2 else extra),
+                      caption=f"{name} · {key}", width="stretch")
     st.image(viz.colourbar(vertical=False, cmap=viz.DEFAULT_DIVERGING_CMAP if sign == "all" else viz.DEFAULT_CMAP),
              caption="colour scale: low → high", width=300)
+else:
+    st.info("Pick one or more methods above to see their maps.")
+
 accuracy = ctx.record.get("test_accuracy")
 st.caption(f"Preset: {preset} · black box {ctx.record.get('arch', '?')}"
            + (f" · test accuracy {accuracy:.3f}" if accuracy is not None else " · pretrained"))

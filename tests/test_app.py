@@ -29,9 +29,30 @@ def test_explore_shows_image_and_method_maps(app):
 def test_changing_methods_and_sample(app):
     app.run()
     app.multiselect[0].set_value(["ground_truth", "random"]).run()
-    app.number_input[0].set_value(5).run()
+    app.selectbox(key="sample").set_value(5).run()
     assert not app.exception, app.exception
     assert not app.error
+    assert "ground_truth · overlay" in [im.caption for im in _images(app)]
+
+
+def _images(app):
+    return [im for el in app.get("image") for im in el.proto.imgs]
+
+
+def test_sample_filters_pick_matching_samples(app):
+    app.run()
+    boxes = {b.label: b for b in app.selectbox}
+    boxes["Class"].set_value("3").run()
+    boxes = {b.label: b for b in app.selectbox}
+    sample = app.selectbox(key="sample")
+    assert sample.options and all(o.endswith("· 3") for o in sample.options)
+    boxes["Prediction"].set_value("misclassified").run()
+    assert not app.exception, app.exception
+    before = app.selectbox(key="sample").value
+    for _ in range(5):  # the random button picks among the matching samples
+        app.button[0].click().run()
+    assert app.selectbox(key="sample").value in [int(o.split()[0][1:]) for o in app.selectbox(key="sample").options]
+    assert not app.exception and before is not None
 
 
 def _png(seed: int = 0) -> bytes:

@@ -35,6 +35,13 @@ class Context:
     device: torch.device
     seed: int
     store: ArtifactStore
+    _explainers: dict[str, Explainer] = dataclasses.field(default_factory=dict, repr=False)
+
+    def explainer(self, method: str, progress: Progress = no_progress) -> Explainer:
+        """The method on this black box, built (and fitted) once per context."""
+        if method not in self._explainers:
+            self._explainers[method] = build_explainer(self, method, progress)
+        return self._explainers[method]
 
     def fill(self) -> torch.Tensor:
         """The dataset mean colour (C), the fill every perturbation metric names."""
@@ -130,18 +137,61 @@ def explain_batch(
     ctx: Context, methods: list[str], batch: Batch, progress: Progress = no_progress
 ) -> tuple[Batch, dict[str, Explanation]]:
     """Explain one batch with each method, targets = labels (model top-1 where unknown)."""
-    check_methods(methods, ctx.info if batch.masks is not None else _without_ground_truth(ctx.info))
+    check_methods(methods, ctx.info if batch.masks is not None else without_ground_truth(ctx.info))
     batch = batch.to(ctx.device)
     target = targets_for(ctx.black_box, batch.x, batch.y)
     out = {}
     for i, name in enumerate(methods):
         progress(i, len(methods), f"explaining with {name}")
-        out[name] = build_explainer(ctx, name).explain(batch.x, target, batch.masks)
+        out[name] = ctx.explainer(name).explain(batch.x, target, batch.masks)
     progress(len(methods), len(methods), "done")
     return batch, out
 
 
-def _without_ground_truth(info: DatasetInfo) -> DatasetInfo:
+def predicted_labels(ctx: Context) -> tuple[torch.Tensor, torch.Tensor]:
+    """(labels, black-box top-1) for every test image: what the sample picker filters on."""
+    labels, preds = [], []
+    for b in ctx.test.loader(batch_size=256):
+        labels.append(b.y)
+        preds.append(predict(ctx.black_box, b.x.to(ctx.device)).argmax(1).cpu())
+    return torch.cat(labels), torch.cat(preds)
+
+
+OUTCOMES = ("all", "correct", "misclassified")
+
+
+def sample_indices(labels: torch.Tensor, predictions: torch.Tensor, label: int | None = None,
+                   outcome: str = "all") -> list[int]:
+    """Test indices whose label is ``label`` (None: any) and whose prediction is ``outcome``."""
+    if outcome not in OUTCOMES:
+        raise XAIError(f"outcome must be one of {OUTCOMES}, not {outcome!r}")
+    keep = torch.ones_like(labels, dtype=torch.bool) if label is None else labels == label
+    if outcome != "all":
+        keep &= (predictions == labels) == (outcome == "correct")
+    return keep.nonzero().flatten().tolist()
+
+
+def top_k(ctx: Context, x: torch.Tensor, k: int = 3) -> list[tuple[str, float]]:
+    """The black box's ``k`` most probable classes for one image (C×H×W): (name, probability)."""
+    probs = predict(ctx.black_box, x[None].to(ctx.device)).softmax(1)[0].cpu()
+    top = probs.topk(min(k, len(probs)))
+    return [(ctx.info.class_names[int(i)], float(p)) for p, i in zip(top.values, top.indices)]
+
+
+def first_as_arrays(explanation: Explanation) -> dict[str, Any]:
+    """The first image's scores, selection and image-shaped extras as numpy arrays (for the
+    dashboard's caches, which pickle their values)."""
+    extras = {k: v[0].detach().cpu().float().numpy() for k, v in explanation.extras.items() if v.ndim >= 3}
+    selection = explanation.selection
+    return {
+        "scores": explanation.scores[0].cpu().numpy(),
+        "selection": None if selection is None else selection[0].cpu().numpy(),
+        "extras": extras,
+        "settings": explanation.settings,
+    }
+
+
+def without_ground_truth(info: DatasetInfo) -> DatasetInfo:
     return dataclasses.replace(info, has_ground_truth=False)
 
 
@@ -167,7 +217,7 @@ def evaluate(
     total = len(methods) * ((n + batch_size - 1) // batch_size)
     done = 0
     for name in methods:
-        explainer = build_explainer(ctx, name, progress)
+        explainer = ctx.explainer(name, progress)
         method_settings[name] = explainer.settings()
         per_metric: dict[str, list[dict[str, torch.Tensor]]] = {m: [] for m in metrics}
         seconds = 0.0
