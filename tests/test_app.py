@@ -92,3 +92,71 @@ def test_evaluate_page_draws_curves_and_table(monkeypatch):
     charts = at.get("plotly_chart")
     assert len(charts) == 2  # pixel_perturbation and deletion
     assert at.get("arrow_data_frame") or at.dataframe
+
+
+@pytest.fixture
+def trained_method():
+    """A registered toy trained method: fit stores a per-dataset constant, explain returns it."""
+    import torch
+
+    from xai_core.methods.base import METHODS, Explainer
+
+    class Toy(Explainer):
+        """toy trained method (tests only)"""
+
+        name, kind = "toy_trained", "trained"
+
+        def _spec(self):
+            return {"dataset": self.info.name, "preset": self.preset, "seed": self.seed}
+
+        def is_fitted(self, store):
+            return store.exists("toy", self._spec())
+
+        def fit(self, train, store, progress):
+            def build():
+                for step in range(3):
+                    progress(step + 1, 3, "fitting", loss=1.0 / (step + 1))
+                return {"value": torch.tensor(float(len(train)))}
+            self.value = store.get_or_create("toy", self._spec(), build)["value"]
+
+        def _attribute(self, x, target, masks):
+            return self.value.expand(len(x), *x.shape[2:]).clone()
+
+    METHODS.register(Toy.name)(Toy)
+    yield Toy.name
+    METHODS.unregister(Toy.name)
+
+
+def test_train_page_trains_black_box_and_fits_method_in_background(monkeypatch, tmp_path, trained_method):
+    from xai_core import services
+    from xai_core.jobs import MANAGER
+
+    monkeypatch.setenv("XAI_APP_PRESET", "smoke")
+    monkeypatch.setenv("XAI_CACHE_DIR", str(tmp_path / "cache"))  # nothing trained yet
+    at = AppTest.from_file(str(ROOT / "pages" / "train.py"), default_timeout=300)
+    at.run()
+    assert not at.exception, at.exception
+    table = at.dataframe[0].value.set_index("dataset")
+    assert table.loc["hard_mnist", "state"] == "not trained" and table.loc["natural", "state"] == "pretrained"
+    assert "train it first" in at.info[0].value
+
+    # train the black box in the background: one job per key, however often it is started
+    next(b for b in at.selectbox if b.label == "Train the black box of").set_value("hard_mnist")
+    next(b for b in at.button if b.label == "Train").click().run()
+    key = "black_box/hard_mnist/smoke/0"
+    assert services.train_black_box_job("hard_mnist", "smoke") is MANAGER.get(key)
+    assert MANAGER.wait(key, timeout=300).status == "done"
+    at.run()
+    assert at.dataframe[0].value.set_index("dataset").loc["hard_mnist", "state"] == "trained"
+    assert any("black box · hard_mnist" in m.value for m in at.markdown)  # the job list
+
+    # the toy method needs fitting: start it as a job, wait, and the page shows it ready
+    assert next(b for b in at.selectbox if b.label == "Fit method").options == [trained_method]
+    next(b for b in at.button if b.label == "Fit").click().run()
+    job = MANAGER.wait(f"fit/hard_mnist/smoke/0/{trained_method}", timeout=300)
+    assert job.status == "done", job.error
+    assert [h["loss"] for h in job.history] == [1.0, 0.5, 1.0 / 3]
+    at.run()
+    methods = at.dataframe[1].value.set_index("method")
+    assert bool(methods.loc[trained_method, "ready"]) and not any(b.label == "Fit" for b in at.button)
+    assert at.get("plotly_chart")  # the fit job's loss curve

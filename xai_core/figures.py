@@ -62,3 +62,16 @@ def curves_csv(result: dict[str, Any]) -> str:
             if isinstance(v, dict) and "x" in v:
                 writer.writerows([method, metric, x, y] for x, y in zip(v["x"], v["y"]))
     return buf.getvalue()
+
+
+def history_figure(history: list[dict[str, float]], title: str = "") -> go.Figure | None:
+    """A background job's reported metrics (loss, accuracy …) against its step; None if none."""
+    names = sorted({k for h in history for k in h if k != "step"})
+    if not names:
+        return None
+    fig = go.Figure()
+    for name in names:
+        points = [(h["step"], h[name]) for h in history if name in h]
+        fig.add_trace(go.Scatter(x=[p[0] for p in points], y=[p[1] for p in points], mode="lines", name=name))
+    fig.update_layout(title=title, xaxis_title="step", margin={"l": 40, "r": 10, "t": 40, "b": 40}, height=300)
+    return fig

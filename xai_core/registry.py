@@ -27,6 +27,11 @@ class Registry(Generic[T]):
 
         return deco
 
+    def unregister(self, name: str) -> None:
+        """Remove an entry (plugins and tests that register temporary entries)."""
+        self.get(name)
+        del self._items[name], self._help[name]
+
     def get(self, name: str) -> T:
         try:
             return self._items[name]

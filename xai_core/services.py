@@ -10,13 +10,15 @@ from typing import Any
 import torch
 from torch import nn
 
-from .data import dataset_info, get_dataset
+from .data import dataset_info, dataset_names, get_dataset
 from .data.base import Batch, DatasetInfo, ImageDataset
 from .device import resolve_device
-from .errors import XAIError
+from .errors import MissingDataError, XAIError
 from .methods import METHODS, Explainer, Explanation
+from .methods.base import NEEDS
 from .metrics import METRICS, EvalInputs, aggregate, aggregate_scalar, merge_batches
-from .models import load_black_box, load_user_model, predict
+from .jobs import MANAGER, Job
+from .models import black_box_state, load_black_box, load_user_model, predict
 from .presets import check_preset
 from .progress import Progress, no_progress
 from .store import ArtifactStore
@@ -267,3 +269,48 @@ def evaluate(
 def _spread(metric: Any, per_image: dict[str, torch.Tensor]) -> dict[str, Any]:
     mean, std, n = aggregate_scalar(per_image[metric.primary])
     return {"mean": mean, "std": std, "n": n}
+
+
+# -- what is trained, and training in the background (the Train page) ------------------------
+def black_box_rows(preset: str, seed: int = 0, store: ArtifactStore | None = None) -> list[dict[str, Any]]:
+    """One row per dataset: architecture, state (pretrained/trained/shipped/not trained/no data),
+    test accuracy and training time where known."""
+    rows = []
+    for name in dataset_names():
+        try:
+            st = black_box_state(name, preset, seed, store)
+        except MissingDataError as err:
+            rows.append({"dataset": name, "architecture": "", "state": f"no data: {err}",
+                         "test accuracy": None, "training s": None})
+            continue
+        rec = st["record"]
+        rows.append({"dataset": name, "architecture": st["arch"], "state": st["state"],
+                     "test accuracy": rec.get("test_accuracy"), "training s": rec.get("train_seconds")})
+    return rows
+
+
+def method_rows(ctx: Context) -> list[dict[str, Any]]:
+    """One row per method usable on the context's dataset: kind, what it needs, whether ready."""
+    rows = []
+    for name in usable(METHODS, ctx.info):
+        cls = METHODS.get(name)
+        ready = cls(ctx.black_box, ctx.info, preset=ctx.preset, device=ctx.device, seed=ctx.seed).is_fitted(ctx.store)
+        rows.append({"method": name, "kind": cls.kind, "needs": NEEDS[cls.kind], "ready": ready,
+                     "about": METHODS.describe(name)})
+    return rows
+
+
+def train_black_box_job(dataset: str, preset: str, seed: int = 0, store: ArtifactStore | None = None) -> Job:
+    """Train (or load) a black box in the background; one job per (dataset, preset, seed)."""
+    def work(progress: Progress) -> dict[str, Any]:
+        return load_context(dataset, preset, seed=seed, store=store, progress=progress).record
+
+    return MANAGER.submit(f"black_box/{dataset}/{preset}/{seed}", f"black box · {dataset} ({preset})", work)
+
+
+def fit_method_job(ctx: Context, method: str) -> Job:
+    """Fit a trained method in the background; one job per (dataset, preset, seed, method)."""
+    check_methods([method], ctx.info)
+    return MANAGER.submit(f"fit/{ctx.dataset}/{ctx.preset}/{ctx.seed}/{method}",
+                          f"{method} · {ctx.dataset} ({ctx.preset})",
+                          lambda progress: ctx.explainer(method, progress).settings())

@@ -25,6 +25,15 @@ from ..registry import Registry
 from ..store import ArtifactStore
 
 
+#: what each kind of method needs before it can explain (the Train page shows it)
+NEEDS = {
+    "reference": "nothing (a bound every table shows)",
+    "post-hoc": "the black box only",
+    "trained": "the black box, then its own training (cached once per dataset)",
+    "per-instance": "the black box; an optimisation per image at explain time",
+}
+
+
 @dataclass
 class Explanation:
     """What a method says about a batch of images."""
@@ -69,6 +78,10 @@ class Explainer:
 
     def fit(self, train: ImageDataset, store: ArtifactStore, progress: Progress = no_progress) -> None:
         """Train what the method needs (cached in ``store``). Post-hoc methods need nothing."""
+
+    def is_fitted(self, store: ArtifactStore) -> bool:
+        """Whether ``fit`` would only load from ``store`` (trained methods override)."""
+        return True
 
     # -- explaining ----------------------------------------------------------------------
     def settings(self) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from .inference import accuracy, predict
 from .normalize import Normalized
 from .torchscript import load_user_model
 from .training import (
-    MODEL_FORMAT, TRAIN_TABLE, TrainConfig, load_black_box, train_black_box, train_config, write_shipped_black_boxes,
+    MODEL_FORMAT, TRAIN_TABLE, black_box_state, TrainConfig, load_black_box, train_black_box, train_config, write_shipped_black_boxes,
 )
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "Normalized",
     "TrainConfig",
     "accuracy",
+    "black_box_state",
     "build_model",
     "default_arch",
     "load_black_box",

@@ -262,6 +262,29 @@ def load_black_box(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def black_box_state(
+    dataset: str, preset: str = "quick", seed: int = 0, store: ArtifactStore | None = None
+) -> dict[str, Any]:
+    """Whether the black box for (dataset, preset, seed) is ready, without training or loading
+    it into a model: ``state`` is pretrained, trained, shipped or not trained (plus its record)."""
+    from ..data import dataset_info
+
+    store = store or ArtifactStore()
+    info = dataset_info(dataset, preset)
+    arch = default_arch(info)
+    if arch in PRETRAINED:
+        return {"arch": arch, "state": "pretrained", "record": {}}
+    config = train_config(dataset, preset)
+    spec = black_box_spec(info.spec(), arch, config, seed)
+    payload = store.load(KIND, spec)
+    if payload is not None:
+        return {"arch": arch, "state": "trained", "record": payload["record"]}
+    shipped = shipped_payload(dataset, preset, seed, spec)
+    if shipped is not None:
+        return {"arch": arch, "state": "shipped", "record": shipped["record"]}
+    return {"arch": arch, "state": "not trained", "record": {}, "epochs": config.epochs}
+
+
 def write_shipped_black_boxes(
     store: ArtifactStore | None = None, device: torch.device | str = "cpu", progress: Progress = no_progress
 ) -> list[str]:

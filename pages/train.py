@@ -1,0 +1,73 @@
+"""Train: what each method needs, what is already built, and background jobs with live progress.
+Jobs belong to the server process, so they survive page switches and reloads, and two users who
+start the same job share it. Thin: widgets and calls into xai_core.services only."""
+from __future__ import annotations
+
+import streamlit as st
+
+from pages import common
+from xai_core import figures, services
+from xai_core.jobs import MANAGER
+
+dataset, preset = common.sidebar()
+st.title("Train")
+st.caption("Black boxes and trained methods are built once, cached on disk, and picked up by every page.")
+
+st.subheader(f"Black boxes ({preset} preset)")
+rows = services.black_box_rows(preset)
+st.dataframe(rows, hide_index=True, width="stretch",
+             column_config={"test accuracy": st.column_config.NumberColumn(format="%.3f"),
+                            "training s": st.column_config.NumberColumn(format="%.0f")})
+trainable = [r["dataset"] for r in rows if r["state"] == "not trained"]
+if trainable:
+    c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+    choice = c1.selectbox("Train the black box of", trainable,
+                          index=trainable.index(dataset) if dataset in trainable else 0)
+    if c2.button("Train", type="primary"):
+        services.train_black_box_job(choice, preset)
+else:
+    st.success("Every available black box at this preset is ready.")
+
+st.subheader(f"Methods on {dataset}")
+state = next(r["state"] for r in rows if r["dataset"] == dataset)
+if state not in ("trained", "shipped", "pretrained"):
+    st.info(f"The {dataset} black box is {state}: train it first (above); the methods explain it.")
+else:
+    ctx = common.load_or_stop(dataset, preset)
+    methods = services.method_rows(ctx)
+    st.dataframe(methods, hide_index=True, width="stretch")
+    unfitted = [m["method"] for m in methods if not m["ready"]]
+    if unfitted:
+        c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+        method = c1.selectbox("Fit method", unfitted)
+        if c2.button("Fit", type="primary"):
+            services.fit_method_job(ctx, method)
+    elif not any(m["kind"] == "trained" for m in methods):
+        st.caption("No method here needs training: post-hoc and reference methods explain the black box directly.")
+
+
+def draw_jobs() -> None:
+    jobs = sorted(MANAGER.jobs(), key=lambda j: j.started or 0, reverse=True)
+    if not jobs:
+        st.caption("No jobs yet in this server process.")
+        return
+    for job in jobs:
+        with st.container(border=True):
+            eta = job.eta_seconds
+            st.markdown(f"**{job.title}** — {job.status}"
+                        + (f" · ETA {eta:.0f} s" if eta is not None else "")
+                        + (f" · took {job.finished - job.started:.0f} s" if job.finished and job.started else ""))
+            st.progress(job.fraction, text=job.message or " ")
+            if job.error:
+                st.error(job.error)
+            fig = figures.history_figure(job.history)
+            if fig is not None:
+                st.plotly_chart(fig, width="stretch", key=f"job-{job.key}")
+    if not any(j.active for j in jobs) and st.session_state.pop("jobs_were_active", False):
+        st.rerun()  # refresh the tables above once the last job has finished
+    st.session_state["jobs_were_active"] = any(j.active for j in jobs)
+
+
+st.subheader("Jobs")
+active = any(j.active for j in MANAGER.jobs())
+st.fragment(draw_jobs, run_every=1.0 if active else None)()
