@@ -9,5 +9,8 @@ pages = [
     st.Page("pages/explore.py", title="Explore", icon="🔍", default=True),
     st.Page("pages/train.py", title="Train", icon="🏋️"),
     st.Page("pages/evaluate.py", title="Evaluate", icon="📈"),
+    st.Page("pages/ablations.py", title="Ablations", icon="🧪"),
+    st.Page("pages/signal_distractor.py", title="Signal vs Distractor", icon="🎯"),
+    st.Page("pages/about.py", title="About", icon="📖"),
 ]
 st.navigation(pages).run()

@@ -160,3 +160,40 @@ def test_train_page_trains_black_box_and_fits_method_in_background(monkeypatch, 
     methods = at.dataframe[1].value.set_index("method")
     assert bool(methods.loc[trained_method, "ready"]) and not any(b.label == "Fit" for b in at.button)
     assert at.get("plotly_chart")  # the fit job's loss curve
+
+
+def _page(name: str, monkeypatch) -> AppTest:
+    monkeypatch.setenv("XAI_APP_PRESET", "smoke")
+    at = AppTest.from_file(str(ROOT / "pages" / name), default_timeout=300)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_ablations_page_runs_the_resolution_sweep(monkeypatch):
+    at = _page("ablations.py", monkeypatch)
+    assert at.info and not at.get("plotly_chart")
+    at.button[0].click().run()
+    assert not at.exception and not at.error, at.exception
+    assert len(at.get("plotly_chart")) == 1
+    table = at.dataframe[0].value
+    assert list(table["method"]) == ["gradient", "smoothgrad", "gradcam"] and "u=8" in table.columns
+    assert len(at.get("image")) >= 3 * 4  # example maps: one per method and block size
+
+
+def test_signal_distractor_page_compares_and_overlays(monkeypatch):
+    at = _page("signal_distractor.py", monkeypatch)
+    assert len(at.get("image")) == 6 * 5  # 6 samples × (image + 4 default methods), no run needed
+    at.button[0].click().run()
+    assert not at.exception and not at.error, at.exception
+    assert len(at.get("plotly_chart")) == 2
+    assert {"mass_in_signal", "iou"} <= set(at.dataframe[0].value.columns)
+
+
+def test_about_page_describes_every_available_method(monkeypatch):
+    from xai_core.methods import METHODS
+
+    at = _page("about.py", monkeypatch)
+    text = " ".join(m.value for m in at.markdown)
+    assert all(f"`{name}`, available" in text for name in METHODS)
+    assert "Deletion" in text and "Pixel perturbation" in text

@@ -35,6 +35,8 @@ def test_datasets_and_methods_json(capsys):
         (["evaluate", "--dataset", "hard_mnist", "--methods", "gradient", "--metrics", "nope", "--json", "x.json"], "unknown metric 'nope'"),
         (["explain", "--dataset", "imagefolder:/does/not/exist", "--index", "0", "--methods", "gradient", "--out", "o"], "/does/not/exist"),
         (["evaluate", "--dataset", "mnist", "--preset", "smoke", "--methods", "gradient", "--metrics", "iou", "--json", "x.json"], "ground-truth"),
+        (["ablate", "--dataset", "hard_mnist", "--methods", "gradient", "--factors", "2,x", "--json", "x.json"], "--factors"),
+        (["ablate", "--dataset", "mnist", "--methods", "gradient", "--metric", "mass_in_signal", "--json", "x.json"], "ground-truth"),
     ],
 )
 def test_bad_input_is_one_line(capsys, tmp_path, monkeypatch, argv, message):
@@ -125,3 +127,13 @@ def test_train_pretrained_black_box_reports_no_accuracy(capsys):
     code, out, err = run(capsys, "train", "--dataset", "natural", "--preset", "smoke")
     assert code == 0, err
     assert "pretrained, nothing to train" in out
+
+
+def test_ablate_writes_the_sweep(capsys, tmp_path):
+    out = tmp_path / "ablation.json"
+    code, stdout, err = run(capsys, "ablate", "--dataset", "hard_mnist", "--preset", "smoke", "--methods",
+                            "gradient", "--metric", "deletion", "--factors", "1,4", "--n", "8", "--json", str(out))
+    assert code == 0, err
+    result = json.loads(out.read_text())
+    assert result["factors"] == [1, 4] and set(result["summary"]["gradient"]) == {"1", "4"}
+    assert "gradient: u=1:" in stdout

@@ -31,3 +31,19 @@ def test_table_and_csv():
     assert rows[0] == {"method": "a", "iou": "0.5000 ± 0.1000", "deletion AUC": 0.475, "ms / image": 1.0}
     parsed = list(csv.DictReader(io.StringIO(figures.curves_csv(RESULT))))
     assert len(parsed) == 6 and parsed[4] == {"method": "b", "metric": "deletion", "x": "0.5", "y": "0.8"}
+
+
+def test_scalar_history_and_ablation_figures():
+    bars = figures.scalar_figure(RESULT, "iou")
+    assert list(bars.data[0].x) == ["a", "b"] and list(bars.data[0].y) == [0.5, 0.25]
+    assert list(bars.data[0].error_y.array) == [0.1, 0.05]
+
+    assert figures.history_figure([{"step": 1.0}]) is None  # nothing but steps: no chart
+    hist = figures.history_figure([{"step": 1.0, "loss": 2.0}, {"step": 2.0, "loss": 1.0, "acc": 0.5}])
+    assert [t.name for t in hist.data] == ["acc", "loss"] and list(hist.data[1].y) == [2.0, 1.0]
+
+    ablation = {"dataset": "d", "preset": "smoke", "n": 3, "metric": "deletion", "higher_is_better": False,
+                "factors": [1, 2, 4], "summary": {"a": {1: 0.3, 2: 0.4, 4: 0.5}}}
+    fig = figures.ablation_figure(ablation)
+    assert list(fig.data[0].x) == [1, 2, 4] and list(fig.data[0].y) == [0.3, 0.4, 0.5]
+    assert "AUC" in fig.layout.yaxis.title.text and "lower is better" in fig.layout.yaxis.title.text

@@ -382,3 +382,19 @@ def test_registry_accepts_cli_style_string_overrides():
     ins = METRICS.get("insertion")(inp, steps="3", blur_sigma="1.5", blur_kernel="5")
     assert ins["probability"].shape == (3, 3)
     assert METRICS.get("pxap")(inp, thresholds="none")["pxap"].shape == (3,)
+
+
+def test_mass_in_signal_by_hand():
+    from xai_core.metrics import mass_in_signal
+
+    gt = torch.zeros(4, 4, 4, dtype=torch.bool)
+    gt[:, :2, :2] = True  # a quarter of the image
+    s = torch.zeros(4, 4, 4)
+    s[0][gt[0]] = 1.0  # all mass on the signal
+    s[1] = 1.0  # uniform: the area fraction
+    s[2, 3, 3], s[2, 0, 0], s[2, 1, 1] = 3.0, 1.0, -5.0  # negative scores carry no mass
+    s[3] = -1.0  # no positive mass at all
+    out = mass_in_signal(s, gt)
+    assert out[:3].tolist() == [1.0, 0.25, 0.25] and math.isnan(out[3])
+    assert math.isnan(mass_in_signal(torch.ones(1, 4, 4), torch.zeros(1, 4, 4, dtype=torch.bool))[0])
+    assert METRICS.get("mass_in_signal").needs_ground_truth

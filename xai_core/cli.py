@@ -140,6 +140,26 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     print(f"wrote {args.json}")
 
 
+def cmd_ablate(args: argparse.Namespace) -> None:
+    from . import services
+    from .ablations import resolution_ablation, resolution_factors
+
+    info = dataset_info(args.dataset, args.preset)
+    services.check_methods(args.methods, info)
+    services.check_metrics([args.metric], info)
+    factors = args.factors or resolution_factors(info.image_size)
+    if not all(str(u).isdigit() and int(u) >= 1 for u in factors):
+        raise XAIError(f"--factors must be positive integers, got {','.join(map(str, factors))}")
+    factors = [int(u) for u in factors]
+    ctx = services.load_context(args.dataset, args.preset, device=args.device, seed=args.seed,
+                                progress=tqdm_progress("black box"))
+    result = resolution_ablation(ctx, args.methods, args.metric, factors, args.n, tqdm_progress("ablate"))
+    _write_json(args.json, result)
+    for method, by_u in result["summary"].items():
+        print(f"{method}: " + ", ".join(f"u={u}: {v:.4f}" for u, v in by_u.items()))
+    print(f"wrote {args.json}")
+
+
 def cmd_assets(args: argparse.Namespace) -> None:
     from .models import write_shipped_black_boxes
 
@@ -196,6 +216,15 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--json", required=True)
     sp.add_argument("--model", default=None, help="evaluate on your TorchScript classifier instead of the black box")
     sp.set_defaults(fn=cmd_evaluate)
+
+    sp = sub.add_parser("ablate", help="resolution ablation: a metric on maps averaged over u x u blocks, JSON out")
+    common(sp)
+    sp.add_argument("--methods", type=_csv, required=True)
+    sp.add_argument("--metric", default="pixel_perturbation")
+    sp.add_argument("--factors", type=_csv, default=None, help="block sizes, default 1,2,4,8,16 as the size allows")
+    sp.add_argument("--n", type=int, default=100)
+    sp.add_argument("--json", required=True)
+    sp.set_defaults(fn=cmd_ablate)
 
     sp = sub.add_parser("assets", help="regenerate the black boxes shipped in assets/ with the current code")
     sp.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))

@@ -75,3 +75,35 @@ def history_figure(history: list[dict[str, float]], title: str = "") -> go.Figur
         fig.add_trace(go.Scatter(x=[p[0] for p in points], y=[p[1] for p in points], mode="lines", name=name))
     fig.update_layout(title=title, xaxis_title="step", margin={"l": 40, "r": 10, "t": 40, "b": 40}, height=300)
     return fig
+
+
+def ablation_figure(result: dict[str, Any]) -> go.Figure:
+    """A resolution ablation: one line per method, the metric's summary value against u."""
+    metric = result["metric"]
+    fig = go.Figure()
+    for method, by_u in result["summary"].items():
+        us = sorted(by_u, key=int)
+        fig.add_trace(go.Scatter(x=[int(u) for u in us], y=[by_u[u] for u in us], mode="lines+markers", name=method))
+    kind = "AUC" if METRICS.get(metric).kind == "curve" else "mean"
+    better = {True: "higher is better", False: "lower is better"}.get(result["higher_is_better"], "")
+    fig.update_layout(
+        title=f"{metric} {kind} vs map resolution — {result['dataset']} ({result['preset']}), n = {result['n']}",
+        xaxis={"title": "block size u (map averaged over u×u pixels)", "type": "log", "tickvals": result["factors"]},
+        yaxis_title=f"{metric} {kind} ({better})" if better else f"{metric} {kind}",
+        legend_title="method", margin={"l": 40, "r": 10, "t": 50, "b": 40}, height=420,
+    )
+    return fig
+
+
+def scalar_figure(result: dict[str, Any], metric: str) -> go.Figure:
+    """A scalar metric per method as bars with ±1 std error bars."""
+    methods = list(result["results"])
+    spread = result.get("spread", {})
+    fig = go.Figure(go.Bar(
+        x=methods, y=[result["results"][m][metric] for m in methods],
+        error_y={"type": "data", "array": [spread.get(m, {}).get(metric, {}).get("std") or 0.0 for m in methods]},
+    ))
+    fig.update_layout(title=f"{metric} — {result['dataset']} ({result['preset']}), n = {result['n']}",
+                      yaxis_title=metric, xaxis_title="method", margin={"l": 40, "r": 10, "t": 50, "b": 40},
+                      height=380)
+    return fig

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import dataclasses
 from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -205,8 +206,10 @@ def evaluate(
     *,
     batch_size: int = 50,
     progress: Progress = no_progress,
+    postprocess: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> dict[str, Any]:
-    """Evaluate methods × metrics on the first ``n`` test images; returns the CLI's JSON shape."""
+    """Evaluate methods × metrics on the first ``n`` test images; returns the CLI's JSON shape.
+    ``postprocess`` transforms every map before scoring (e.g. the resolution ablation)."""
     check_methods(methods, ctx.info)
     check_metrics(metrics, ctx.info)
     n = min(n, len(ctx.test))
@@ -235,7 +238,7 @@ def evaluate(
                 x=batch.x,
                 labels=batch.y,
                 target=target,
-                scores=expl.scores.to(ctx.device),
+                scores=(expl.scores if postprocess is None else postprocess(expl.scores)).to(ctx.device),
                 masks=batch.masks,
                 fill=ctx.fill(),
             )

@@ -27,7 +27,7 @@ from .base import (
     register_metric,
     summary,
 )
-from .localisation import PXAP_THRESHOLDS, average_precision, iou, minmax_normalise, pxap
+from .localisation import PXAP_THRESHOLDS, average_precision, iou, mass_in_signal, minmax_normalise, pxap
 from .perturbation import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_FRACTIONS,
@@ -59,6 +59,10 @@ def _float_list(v: Any) -> list[float] | None:
 
 def _iou(inputs: EvalInputs, s: dict[str, Any]) -> dict[str, torch.Tensor]:
     return {"iou": iou(inputs.scores, inputs.masks)}
+
+
+def _mass_in_signal(inputs: EvalInputs, s: dict[str, Any]) -> dict[str, torch.Tensor]:
+    return {"mass_in_signal": mass_in_signal(inputs.scores, inputs.masks)}
 
 
 def _pxap(inputs: EvalInputs, s: dict[str, Any]) -> dict[str, torch.Tensor]:
@@ -112,6 +116,15 @@ register_metric(Metric(
     },
 ))
 register_metric(Metric(
+    name="mass_in_signal", kind="scalar", needs_ground_truth=True, fn=_mass_in_signal, primary="mass_in_signal",
+    description="Signal vs distractor: share of the map's positive mass inside the ground truth (Arras et al.)",
+    settings={
+        "mass": "positive scores only, max(s, 0)",
+        "chance": "a uniform map scores the ground truth's area fraction",
+        "empty_ground_truth": EMPTY_GT + "; so are all-non-positive maps",
+    },
+))
+register_metric(Metric(
     name="pixel_perturbation", kind="curve", needs_ground_truth=False, fn=_pixel_perturbation,
     primary="accuracy", x_label="fraction of pixels kept (top of the ranking)",
     description="DiET pixel perturbation: keep the top-p pixels, fill the rest, accuracy and agreement",
@@ -162,7 +175,7 @@ register_metric(Metric(
 __all__ = [
     "METRICS", "X_KEY", "EvalInputs", "Metric", "aggregate", "aggregate_curves", "aggregate_scalar",
     "evaluate_metric", "merge_batches", "pick_fill", "pick_model", "register_metric", "summary",
-    "PXAP_THRESHOLDS", "average_precision", "iou", "minmax_normalise", "pxap",
+    "PXAP_THRESHOLDS", "average_precision", "iou", "mass_in_signal", "minmax_normalise", "pxap",
     "DEFAULT_BATCH_SIZE", "DEFAULT_FRACTIONS", "DEFAULT_STEPS", "CurveResult", "PixelPerturbationResult",
     "default_blur_sigma", "deletion", "gaussian_blur", "insertion", "normalised_auc", "pixel_perturbation",
     "step_counts", "fraction_to_count", "pixel_ranks", "top_fraction_mask", "top_k_mask",

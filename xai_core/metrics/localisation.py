@@ -93,3 +93,16 @@ def pxap(
     th = torch.as_tensor(thresholds, dtype=torch.float64, device=s.device).sort().values
     bins = torch.searchsorted(th, s.reshape(s.shape[0], -1).contiguous(), right=True)  # 0 = below τ_1
     return average_precision(bins.view_as(s).double(), gt)
+
+
+def mass_in_signal(scores: torch.Tensor, gt_masks: torch.Tensor) -> torch.Tensor:
+    """Relevance mass accuracy (Arras et al., 2022), per image (B): the share of the map's
+    positive mass inside the ground truth, ``Σ_GT max(s, 0) / Σ max(s, 0)``. 1 = all relevance on
+    the signal, 0 = all on the distractors; a uniform map scores the GT's area fraction.
+    Empty GT or an all-non-positive map → NaN."""
+    scores, gt = _check(scores, gt_masks)
+    pos = scores.double().clamp_min(0).flatten(1)
+    total = pos.sum(1)
+    inside = (pos * gt.flatten(1)).sum(1)
+    ok = (total > 0) & gt.flatten(1).any(1)
+    return torch.where(ok, inside / total.clamp_min(1e-300), torch.full_like(total, math.nan))

@@ -1,0 +1,97 @@
+"""About: one paragraph per method with its paper, and how to read each chart."""
+from __future__ import annotations
+
+import streamlit as st
+
+from pages import common
+from xai_core.methods import METHODS
+
+common.sidebar()
+st.title("About")
+st.markdown(
+    "Attribution Explorer compares feature-attribution methods on images: five published methods, the classic "
+    "post-hoc baselines, and the evaluation protocols their papers use, side by side on the same black box. "
+    "Every result names its settings (fill colour, steps, target class) so numbers stay comparable."
+)
+
+# (method name in the registry, title, paper, paragraph)
+PUBLISHED = [
+    ("diet", "DiET — Distractor Erasure Tuning",
+     "Bhalla, Srinivas & Lakkaraju. Discriminative Feature Attributions: Bridging Post Hoc Explainability and "
+     "Inherent Interpretability. NeurIPS 2023.",
+     "Learns a low-resolution binary mask per training image together with a copy of the black box, tuned so that "
+     "it predicts the same class from the masked image as the black box does from the full one. The mask keeps "
+     "only the discriminative pixels (the signal) and erases distractors, which are filled with the mean colour."),
+    ("dorar", "DoRaR — Double-sided Remove and Reconstruct",
+     "Qin, Amariucai, Qiao, Guan & Fu. A Comprehensive and Reliable Feature Attribution Method: Double-sided "
+     "Remove and Reconstruct (DoRaR).",
+     "Trains a selector that picks the important features and checks them from both sides: the selected pixels "
+     "alone must keep the prediction, the remaining pixels must lose it, and a reconstruction step keeps the "
+     "masked images in-distribution so the check is not fooled by artefacts."),
+    ("comet", "COMET — Comprehensive attribution with a feature detector",
+     "Zhang, Lee & Wang. Comprehensive Attribution: Inherently Explainable Vision Model with Feature Detector.",
+     "An inherently explainable model: a feature detector produces a mask and the classifier sees only the masked "
+     "image, trained so that the mask covers all discriminative evidence (not just the easiest part) and the "
+     "complement carries none."),
+    ("input_iba", "InputIBA (with IBA) — information-bottleneck attribution",
+     "Zhang, Khakzar, Li, Farshad, Kim & Navab. Fine-Grained Neural Network Explanation by Identifying Input "
+     "Features with Predictive Information. NeurIPS 2021 (IBA: Schulz et al., ICLR 2020).",
+     "Per image, optimises how much noise each feature can take while the prediction survives: IBA at a hidden "
+     "layer gives a coarse map, which (through a learned generative prior) guides a second bottleneck on the "
+     "input itself for a fine-grained map, measured in bits of predictive information."),
+    ("meed", "MEED with AIL — Adversarial Infidelity Learning",
+     "Liang, Bai, Cao, Bai & Wang. Adversarial Infidelity Learning for Model Interpretation. KDD 2020.",
+     "Trains an explainer that selects the top-k features an approximator needs to reproduce the black box, "
+     "while an adversary learns from the unselected features: the explainer is pushed to leave nothing "
+     "predictive behind, which counters explanations that encode the label in the mask's shape."),
+]
+BASELINES = [
+    ("gradient", "Gradient (saliency)", "Simonyan, Vedaldi & Zisserman, ICLR workshop 2014.",
+     "The absolute gradient of the class score with respect to each pixel: where a tiny change moves the score."),
+    ("input_x_gradient", "Input × Gradient", "Shrikumar et al., 2016.",
+     "The gradient times the input: a first-order estimate of each pixel's contribution."),
+    ("smoothgrad", "SmoothGrad", "Smilkov et al., 2017.",
+     "Gradients averaged over noisy copies of the image, which removes much of the gradient's speckle."),
+    ("integrated_gradients", "Integrated Gradients", "Sundararajan, Taly & Yan, ICML 2017.",
+     "Gradients integrated along a straight path from a baseline (here the dataset mean colour) to the image; "
+     "the attributions sum to the score difference."),
+    ("gradcam", "Grad-CAM", "Selvaraju et al., ICCV 2017.",
+     "Feature maps of the last convolutional layer weighted by their pooled gradients, upsampled: coarse but "
+     "class-specific."),
+    ("fullgrad", "FullGrad", "Srinivas & Fleuret, NeurIPS 2019.",
+     "Input gradients plus the bias gradients of every layer, aggregated over the network."),
+    ("random", "Random (reference)", "—", "A random map: the chance level every metric should beat."),
+    ("ground_truth", "Ground truth (reference)", "—",
+     "The true object mask, where the dataset has one: the best any localisation metric can do."),
+]
+
+
+def describe(entries: list[tuple[str, str, str, str]]) -> None:
+    for name, title, paper, text in entries:
+        state = "available" if name in METHODS else "coming soon"
+        st.markdown(f"**{title}** (`{name}`, {state}) — {text}  \n*{paper}*")
+
+
+st.header("Published methods")
+describe(PUBLISHED)
+st.header("Baselines and references")
+describe(BASELINES)
+
+st.header("How to read the charts")
+st.markdown("""
+- **Heatmaps** (Explore): brighter = more important for the explained class (the label, or the model's top-1 for
+  uploads). *Per-image* scaling makes each map use its full colour range; *shared* keeps one range so methods
+  can be compared by brightness. The green outline is the ground-truth object.
+- **Pixel perturbation** (Evaluate): keep only the top p % of pixels by the map, fill the rest with the dataset's
+  mean colour, and measure accuracy. Higher curves mean the map found the pixels the model needs.
+- **Deletion**: remove the most important pixels first; the target probability should fall fast.
+  **Lower** area under the curve is better.
+- **Insertion**: put the most important pixels back into a blurred image first; the probability should rise
+  fast. **Higher** area is better.
+- **IoU** and **PxAP**: overlap of the map with the ground-truth mask (top pixels vs mask; precision-recall
+  over thresholds). **Mass in signal**: share of the positive attribution inside the mask; the random map's
+  value is the chance level.
+- **Resolution ablation** (Ablations): the same metric after averaging each map over u×u blocks; a flat line
+  means the method's evidence is coarse, a falling one that it relied on fine detail.
+- Every chart prints its settings (fill, steps, model, n) beside it: compare numbers only under equal settings.
+""")
