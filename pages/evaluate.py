@@ -48,11 +48,16 @@ if not stored:
 result = stored[1]
 st.caption(f"dataset {result['dataset']} · preset {result['preset']} · n = {result['n']} · "
            f"fill: {result['settings']['fill']['name']} · target: {result['settings']['target']}")
-st.dataframe(figures.scalar_rows(result), width="stretch")
+rows = figures.scalar_rows(result)
+st.dataframe(rows, width="stretch", hide_index=True)
 for metric in figures.curve_metrics(result):
     chart, settings = st.columns([3, 1])
     chart.plotly_chart(figures.curve_figure(result, metric), width="stretch")
+    settings.caption("Settings")
     settings.json(result["settings"]["metrics"][metric], expanded=False)
-c1, c2 = st.columns(2)
+    settings.download_button("Figure (PNG)", figures.curve_png(result, metric), f"{metric}.png", "image/png",
+                             key=f"png-{metric}")
+c1, c2, c3 = st.columns(3)
 c1.download_button("Download results (JSON)", json.dumps(result, indent=2), "evaluation.json", "application/json")
-c2.download_button("Download curves (CSV)", figures.curves_csv(result), "curves.csv", "text/csv")
+c2.download_button("Download table (CSV)", figures.rows_csv(rows), "table.csv", "text/csv")
+c3.download_button("Download curves (CSV)", figures.curves_csv(result), "curves.csv", "text/csv")

@@ -92,6 +92,8 @@ def test_evaluate_page_draws_curves_and_table(monkeypatch):
     charts = at.get("plotly_chart")
     assert len(charts) == 2  # pixel_perturbation and deletion
     assert at.get("arrow_data_frame") or at.dataframe
+    labels = [d.proto.label for d in at.get("download_button")]
+    assert labels.count("Figure (PNG)") == 2 and "Download table (CSV)" in labels
 
 
 @pytest.fixture

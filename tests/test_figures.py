@@ -47,3 +47,13 @@ def test_scalar_history_and_ablation_figures():
     fig = figures.ablation_figure(ablation)
     assert list(fig.data[0].x) == [1, 2, 4] and list(fig.data[0].y) == [0.3, 0.4, 0.5]
     assert "AUC" in fig.layout.yaxis.title.text and "lower is better" in fig.layout.yaxis.title.text
+
+
+def test_png_and_table_csv_exports():
+    png = figures.curve_png(RESULT, "deletion")
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
+    from PIL import Image
+
+    assert Image.open(io.BytesIO(png)).size[0] > 500
+    parsed = list(csv.DictReader(io.StringIO(figures.rows_csv(figures.scalar_rows(RESULT)))))
+    assert parsed[1]["method"] == "b" and parsed[1]["deletion AUC"] == "0.7"

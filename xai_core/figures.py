@@ -107,3 +107,36 @@ def scalar_figure(result: dict[str, Any], metric: str) -> go.Figure:
                       yaxis_title=metric, xaxis_title="method", margin={"l": 40, "r": 10, "t": 50, "b": 40},
                       height=380)
     return fig
+
+
+def curve_png(result: dict[str, Any], metric: str, dpi: int = 150) -> bytes:
+    """The :func:`curve_figure` chart as a static PNG (matplotlib, no browser needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    chart = curve_figure(result, metric)
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    for trace in chart.data:
+        ax.plot(list(trace.x), list(trace.y), marker="o", markersize=3, label=trace.name)
+    layout = chart.layout
+    ax.set(title=layout.title.text, xlabel=layout.xaxis.title.text, ylabel=layout.yaxis.title.text)
+    ax.title.set_fontsize(9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    buf = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buf, format="png", dpi=dpi)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def rows_csv(rows: list[dict[str, Any]]) -> str:
+    """A table (list of row dicts, e.g. :func:`scalar_rows`) as CSV."""
+    buf = io.StringIO()
+    columns = list(dict.fromkeys(k for r in rows for k in r))
+    writer = csv.DictWriter(buf, fieldnames=columns)
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue()
