@@ -17,9 +17,10 @@ echo "==> installing Python packages (requirements-dev.txt)"
 # foolbox ships 20 labelled ImageNet photos for the `natural` dataset; we read its data files only.
 .venv/bin/python -m pip install -q --no-deps foolbox==3.3.4
 
-# Optional Debian packages: Fashion-MNIST data, and Chromium for the real-browser tests.
+# Optional Debian packages: Fashion-MNIST data, and (for `test`) Chromium for the real-browser tests,
+# which Playwright drives as a system browser (no browser download).
 debs=(dataset-fashion-mnist)
-# (the real-browser tests of the dashboard issue will add chromium and chromium-driver here)
+[ "$mode" = test ] && debs+=(chromium chromium-driver)
 missing=()
 for p in "${debs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -29,7 +30,8 @@ if [ ${#missing[@]} -gt 0 ]; then
       || echo "note: could not install ${missing[*]}; the features that need them are skipped"
   else
     echo "note: optional Debian packages missing (run as root to install): ${missing[*]}"
-    echo "      without dataset-fashion-mnist the fashion_mnist dataset is unavailable; the rest works."
+    echo "      without dataset-fashion-mnist the fashion_mnist dataset is unavailable; without chromium the"
+    echo "      real-browser tests are skipped; the rest works."
   fi
 fi
 
