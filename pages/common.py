@@ -48,8 +48,16 @@ def upload_explanation(dataset: str, preset: str, method: str, data: bytes, name
     return services.first_as_arrays(out[method])
 
 
+#: widget keys whose values survive visits to other pages (Streamlit drops a widget's state when a
+#: run does not draw it; re-assigning the value makes it user state, which is kept)
+PERSISTENT_KEYS = ("sample", "explore_methods")
+
+
 def sidebar() -> tuple[str, str]:
     """Draw the shared sidebar; returns (dataset, preset). Choices persist across pages."""
+    for key in PERSISTENT_KEYS:
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]
     with st.sidebar:
         names = dataset_names()
         default = st.session_state.get("dataset", "hard_mnist")

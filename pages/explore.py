@@ -60,7 +60,10 @@ if upload is not None:
 
 has_truth = info.has_ground_truth and image_tensor is None
 available = services.usable(METHODS, info if has_truth else services.without_ground_truth(info))
-methods = st.multiselect("Methods", available, default=[m for m in DEFAULT_METHODS if m in available],
+if "explore_methods" not in st.session_state:
+    st.session_state["explore_methods"] = [m for m in DEFAULT_METHODS if m in available]
+st.session_state["explore_methods"] = [m for m in st.session_state["explore_methods"] if m in available]
+methods = st.multiselect("Methods", available, key="explore_methods",
                          help="Each method's map appears in its own column; the About page explains them.")
 with st.expander("Heatmap display"):
     c1, c2, c3, c4 = st.columns(4)

@@ -20,7 +20,7 @@ echo "==> installing Python packages (requirements-dev.txt)"
 # Optional Debian packages: Fashion-MNIST data, and (for `test`) Chromium for the real-browser tests,
 # which Playwright drives as a system browser (no browser download).
 debs=(dataset-fashion-mnist)
-[ "$mode" = test ] && debs+=(chromium chromium-driver)
+[ "$mode" = test ] && debs+=(chromium chromium-driver fonts-noto-color-emoji)
 missing=()
 for p in "${debs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

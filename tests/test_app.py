@@ -199,3 +199,14 @@ def test_about_page_describes_every_available_method(monkeypatch):
     text = " ".join(m.value for m in at.markdown)
     assert all(f"`{name}`, available" in text for name in METHODS)
     assert "Deletion" in text and "Pixel perturbation" in text
+
+
+def test_explore_choices_survive_a_visit_to_another_page(app):
+    app.run()
+    app.multiselect[0].set_value(["random", "gradcam"]).run()
+    app.selectbox(key="sample").set_value(7).run()
+    app.switch_page("pages/about.py").run()
+    assert not app.exception
+    app.switch_page("pages/explore.py").run()
+    assert not app.exception, app.exception
+    assert app.multiselect[0].value == ["random", "gradcam"] and app.selectbox(key="sample").value == 7

@@ -1,0 +1,90 @@
+"""The dashboard in a real browser: a Streamlit server + Debian's Chromium driven by Playwright.
+
+One test walks through the app in order (a → d) so that the whole thing runs in one pytest(-xdist)
+worker against one server. Screenshots go to $XAI_SCREENSHOT_DIR or artifacts/screenshots/.
+"""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from playwright.sync_api import Page, expect
+
+from .driver import (
+    IMAGES, RUN_TIMEOUT_MS, assert_method_images, assert_no_exception, choose_methods, chosen, go_to,
+    methods_box, nav_links, screenshot, step, wait_idle,
+)
+
+pytestmark = pytest.mark.e2e
+METHODS = ["gradient", "gradcam", "smoothgrad"]
+RUN_BUTTONS = {"Ablations": "Run ablation", "Signal vs Distractor": "Compare"}
+
+
+def png_bytes(seed: int = 0) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(seed).integers(0, 256, (48, 40, 3), dtype=np.uint8)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def test_dashboard_in_browser(page: Page, app_url: str, screenshot_dir: Path, tmp_path: Path) -> None:
+    step("a. Explore (home page): three methods → their maps")
+    page.goto(app_url)
+    expect(page.locator(IMAGES).first).to_be_visible(timeout=RUN_TIMEOUT_MS)
+    wait_idle(page)
+    assert_no_exception(page, "Explore (start)")
+    choose_methods(page, METHODS)
+    assert_method_images(page, METHODS)
+    assert_no_exception(page, "Explore (methods)")
+    screenshot(page, screenshot_dir, "explore")
+
+    step("b. Evaluate: run the default evaluation → curves as plotly charts")
+    links = nav_links(page)
+    assert {"Explore", "Evaluate"} <= links.keys(), f"navigation: {list(links)}"
+    go_to(page, "Evaluate")
+    page.get_by_role("button", name="Run evaluation").click()
+    expect(page.locator('[data-testid="stPlotlyChart"], .js-plotly-plot').first).to_be_visible(timeout=RUN_TIMEOUT_MS)
+    wait_idle(page)
+    assert_no_exception(page, "Evaluate")
+    screenshot(page, screenshot_dir, "evaluate")
+
+    step("c. Explore again: a good upload is explained (no label), a broken one gives an error")
+    go_to(page, "Explore")
+    expect(page.locator(IMAGES).first).to_be_visible(timeout=RUN_TIMEOUT_MS)
+    good, broken = tmp_path / "photo.png", tmp_path / "broken.png"
+    good.write_bytes(png_bytes())
+    broken.write_bytes(b"not an image")
+    uploader = page.locator('[data-testid="stFileUploader"] input[type=file]')
+    uploader.set_input_files(str(good))
+    expect(page.locator('[data-testid="stMain"]')).to_contain_text("Label: unknown", timeout=RUN_TIMEOUT_MS)
+    wait_idle(page)
+    assert_no_exception(page, "Explore (upload)")
+    upload_error = page.locator('[data-testid="stAlert"]').filter(has_text="Could not use this upload")
+    expect(upload_error).to_have_count(0)
+    assert chosen(methods_box(page)) == METHODS  # the choice survived the visit to Evaluate
+    assert_method_images(page, METHODS)
+    screenshot(page, screenshot_dir, "upload")
+
+    uploader.set_input_files(str(broken))
+    expect(upload_error).to_be_visible(timeout=RUN_TIMEOUT_MS)
+    wait_idle(page)
+    assert_no_exception(page, "Explore (broken upload)")
+    expect(page.locator(IMAGES).first).to_be_visible()  # the dataset sample is shown instead
+    assert page.locator(IMAGES).count() >= 2
+    screenshot(page, screenshot_dir, "upload_error")
+
+    step(f"d. the other pages render without an exception: {[t for t in links if t not in ('Explore', 'Evaluate')]}")
+    for title in links:
+        if title in ("Explore", "Evaluate"):
+            continue
+        step(f"   {title}")
+        go_to(page, title)
+        if title in RUN_BUTTONS:  # pages with a form: run it and see a chart
+            page.get_by_role("button", name=RUN_BUTTONS[title]).click()
+            expect(page.locator('[data-testid="stPlotlyChart"]').first).to_be_visible(timeout=RUN_TIMEOUT_MS)
+            wait_idle(page)
+        assert_no_exception(page, title)
+        screenshot(page, screenshot_dir, title.lower().replace(" ", "_"))
