@@ -13,8 +13,8 @@ from xai_core.errors import XAIError
 from xai_core.methods import METHODS
 from xai_core.metrics import METRICS
 
-dataset, preset = common.sidebar()
-ctx = common.load_or_stop(dataset, preset)
+selection = common.sidebar()
+ctx = common.load_or_stop(selection)
 st.title("Ablations")
 st.markdown("**Map resolution.** Each map is averaged over u×u pixel blocks before scoring. A method whose "
             "score holds up at large u explains with coarse regions; one that drops relied on fine detail. "
@@ -35,17 +35,18 @@ with st.form("ablation"):
 if run and methods and factors:
     bar = st.progress(0.0, text="ablation …")
     try:
-        st.session_state["ablation_result"] = ablations.resolution_ablation(
+        st.session_state["ablation_result"] = selection, ablations.resolution_ablation(
             ctx, methods, metric, sorted(factors), n,
             progress=lambda d, t, msg="", **_: bar.progress(min(1.0, d / max(t, 1)), text=msg))
     except XAIError as err:
         st.error(str(err))
     bar.empty()
 
-result = st.session_state.get("ablation_result")
-if not result or result["dataset"] != dataset or result["preset"] != preset:
+stored = st.session_state.get("ablation_result")
+if not stored or stored[0] != selection:
     st.info("Choose methods, a metric and block sizes, then run the ablation.")
     st.stop()
+result = stored[1]
 st.plotly_chart(figures.ablation_figure(result), width="stretch")
 st.dataframe([{"method": m, **{f"u={u}": v for u, v in by_u.items()}} for m, by_u in result["summary"].items()],
              hide_index=True, width="stretch")
@@ -55,7 +56,7 @@ st.download_button("Download ablation (JSON)", json.dumps(result, indent=2, defa
 st.subheader("What the coarser maps look like")
 index = st.number_input("Test sample", 0, len(ctx.test) - 1, 0)
 for method in result["summary"]:
-    maps = ablations.downscaled_maps(common.explanation(dataset, preset, method, int(index))["scores"],
+    maps = ablations.downscaled_maps(common.explanation(*selection, method, int(index))["scores"],
                                      result["factors"])
     heat, _ = viz.render_heatmaps(np.stack(maps))
     cols = st.columns(len(maps) + 1)

@@ -1,60 +1,72 @@
-"""What every page shares: the sidebar (dataset, preset, device) and the caches over xai_core —
-one dataset + black box per (dataset, preset) and server process, explanations per sample."""
+"""What every page shares: the sidebar (dataset, model, preset, device) and the caches over
+xai_core — one dataset + model per choice and server process, explanations per sample."""
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, NamedTuple
 
 import streamlit as st
 
 from xai_core import services
-from xai_core.data import dataset_names
+from xai_core.data import dataset_info, dataset_names
 from xai_core.device import describe_device, resolve_device
+from xai_core.errors import XAIError
 from xai_core.uploads import load_upload
+
+USER_MODEL = "your TorchScript model"
+#: widget keys whose values survive visits to other pages (Streamlit drops a widget's state when a
+#: run does not draw it; re-assigning the value makes it user state, which is kept)
+PERSISTENT_KEYS = ("sample", "explore_methods", "model_choice")
+
+
+class Selection(NamedTuple):
+    """The sidebar's choice: a dataset, a preset and a model ("" = the dataset's default black
+    box, an architecture name, or ``torchscript:PATH`` for an uploaded model)."""
+
+    dataset: str
+    preset: str
+    model: str
 
 
 @st.cache_resource(show_spinner=False)
-def context(dataset: str, preset: str) -> services.Context:
-    """Dataset + black box, trained on first use with a progress bar; one per server process."""
+def context(dataset: str, preset: str, model: str = "") -> services.Context:
+    """Dataset + model, trained on first use with a progress bar; one per server process."""
     bar = st.progress(0.0, text=f"Preparing {dataset} ({preset}) …")
 
     def report(done: int, total: int, message: str = "", **metrics) -> None:
         extra = " ".join(f"{k}={v:.3f}" for k, v in metrics.items() if isinstance(v, float))
         bar.progress(min(1.0, done / max(total, 1)), text=f"Black box: {message} {extra}")
 
-    ctx = services.load_context(dataset, preset, progress=report)
+    path = model.removeprefix("torchscript:") if model.startswith("torchscript:") else None
+    ctx = services.load_context(dataset, preset, progress=report, model_path=path,
+                                arch=None if path else (model or None))
     bar.empty()
     return ctx
 
 
 @st.cache_resource(show_spinner="Classifying the test split …")
-def predicted_labels(dataset: str, preset: str):
+def predicted_labels(dataset: str, preset: str, model: str = ""):
     """(labels, predictions) of the test split, for the sample picker's filters."""
-    return services.predicted_labels(context(dataset, preset))
+    return services.predicted_labels(context(dataset, preset, model))
 
 
 @st.cache_data(max_entries=500, show_spinner=False)
-def explanation(dataset: str, preset: str, method: str, index: int) -> dict[str, Any]:
+def explanation(dataset: str, preset: str, model: str, method: str, index: int) -> dict[str, Any]:
     """One method on one test sample (numpy arrays); cached so revisiting a sample is instant."""
-    _, out = services.explain_indices(context(dataset, preset), [method], [index])
+    _, out = services.explain_indices(context(dataset, preset, model), [method], [index])
     return services.first_as_arrays(out[method])
 
 
 @st.cache_data(max_entries=100, show_spinner=False)
-def upload_explanation(dataset: str, preset: str, method: str, data: bytes, name: str) -> dict[str, Any]:
+def upload_explanation(dataset: str, preset: str, model: str, method: str, data: bytes, name: str) -> dict[str, Any]:
     """One method on an uploaded image (keyed by its bytes), explained for the model's top-1."""
-    ctx = context(dataset, preset)
+    ctx = context(dataset, preset, model)
     _, out = services.explain_images(ctx, [method], load_upload(data, ctx.info, name)[None])
     return services.first_as_arrays(out[method])
 
 
-#: widget keys whose values survive visits to other pages (Streamlit drops a widget's state when a
-#: run does not draw it; re-assigning the value makes it user state, which is kept)
-PERSISTENT_KEYS = ("sample", "explore_methods")
-
-
-def sidebar() -> tuple[str, str]:
-    """Draw the shared sidebar; returns (dataset, preset). Choices persist across pages."""
+def sidebar() -> Selection:
+    """Draw the shared sidebar and return the choice. Choices persist across pages."""
     for key in PERSISTENT_KEYS:
         if key in st.session_state:
             st.session_state[key] = st.session_state[key]
@@ -67,16 +79,41 @@ def sidebar() -> tuple[str, str]:
         preset = st.radio("Preset", presets, index=presets.index(preset_default), horizontal=True,
                           help="quick: CPU-sized; paper: the paper's resolution (GPU recommended)")
         st.session_state["dataset"], st.session_state["preset"] = dataset, preset
+        model = _model_choice(dataset, preset)
         st.caption(f"Compute: {describe_device(resolve_device('auto'))}")
-    return dataset, preset
+    return Selection(dataset, preset, model)
 
 
-def load_or_stop(dataset: str, preset: str) -> services.Context:
-    """The context, or an error box and the end of this page's run."""
-    from xai_core.errors import XAIError
-
+def _model_choice(dataset: str, preset: str) -> str:
+    """The Model selector: the dataset's default black box, another architecture (trained on first
+    use), or an uploaded TorchScript classifier (pixel input in [0, 1], logits out)."""
     try:
-        return context(dataset, preset)
+        choices = services.model_choices(dataset_info(dataset, preset))
+    except XAIError:
+        return ""  # the page reports the dataset's own error
+    options = choices + [USER_MODEL]
+    if st.session_state.get("model_choice") not in options:
+        st.session_state["model_choice"] = choices[0]
+    choice = st.selectbox("Model", options, key="model_choice",
+                          format_func=lambda a: f"{a} (default black box)" if a == choices[0] else a,
+                          help="other architectures are trained on first use and cached")
+    if choice == choices[0]:
+        return ""
+    if choice != USER_MODEL:
+        return choice
+    upload = st.file_uploader("TorchScript classifier (.pt)", type=["pt", "pth"],
+                              help="torch.jit.save(torch.jit.script(model), path); input pixels in [0, 1], "
+                                   "output logits over the dataset's classes. Never unpickled.")
+    if upload is None:
+        st.info("Upload a model, or pick another one above.")
+        return ""
+    return f"torchscript:{services.save_user_model(upload.getvalue())}"
+
+
+def load_or_stop(selection: Selection) -> services.Context:
+    """The context, or an error box and the end of this page's run."""
+    try:
+        return context(*selection)
     except XAIError as err:
         st.error(str(err))
         st.stop()

@@ -10,14 +10,10 @@ from xai_core import figures, services
 from xai_core.errors import XAIError
 from xai_core.methods import METHODS
 from xai_core.metrics import METRICS
-from pages.common import context, sidebar
+from pages import common
 
-dataset, preset = sidebar()
-try:
-    ctx = context(dataset, preset)
-except XAIError as err:
-    st.error(str(err))
-    st.stop()
+selection = common.sidebar()
+ctx = common.load_or_stop(selection)
 
 st.title("Evaluate")
 methods_all = services.usable(METHODS, ctx.info)
@@ -30,11 +26,10 @@ with st.form("evaluate"):
     n = st.slider("Test images", 4, min(500, len(ctx.test)), min(20, len(ctx.test)))
     run = st.form_submit_button("Run evaluation", type="primary")
 
-key = (dataset, preset, tuple(methods), tuple(metrics), n)
 if run and methods and metrics:
     bar = st.progress(0.0, text="evaluating …")
     try:
-        st.session_state["evaluation"] = (key, services.evaluate(
+        st.session_state["evaluation"] = (selection, services.evaluate(
             ctx, methods, metrics, n,
             progress=lambda d, t, msg="", **_: bar.progress(min(1.0, d / max(t, 1)), text=msg)))
     except XAIError as err:
@@ -42,7 +37,7 @@ if run and methods and metrics:
     bar.empty()
 
 stored = st.session_state.get("evaluation")
-if not stored:
+if not stored or stored[0] != selection:
     st.info("Choose methods and metrics, then run the evaluation.")
     st.stop()
 result = stored[1]

@@ -16,8 +16,8 @@ from xai_core.uploads import EXTENSIONS, load_upload
 
 DEFAULT_METHODS = ["gradient", "input_x_gradient", "smoothgrad", "integrated_gradients", "gradcam"]
 
-dataset, preset = common.sidebar()
-ctx = common.load_or_stop(dataset, preset)
+selection = common.sidebar()
+ctx = common.load_or_stop(selection)
 info: DatasetInfo = ctx.info
 
 st.title("Explore")
@@ -26,7 +26,7 @@ st.caption(info.description)
 
 def pick_sample() -> int:
     """Class / outcome filters, a sample selector and a random button; returns the test index."""
-    labels, preds = common.predicted_labels(dataset, preset)
+    labels, preds = common.predicted_labels(*selection)
     known = bool((labels >= 0).all())
     c1, c2, c3, c4 = st.columns([2, 2, 2, 1], vertical_alignment="bottom")
     cls = c1.selectbox("Class", ["any", *info.class_names], disabled=not known,
@@ -78,13 +78,15 @@ if image_tensor is not None:
     x, mask, label = image_tensor, None, -1
 else:
     x, label, mask = ctx.test.sample(index)
+maps = {}
 with st.spinner("Explaining …"):
-    try:
-        maps = {m: common.upload_explanation(dataset, preset, m, upload.getvalue(), upload.name)
-                if image_tensor is not None else common.explanation(dataset, preset, m, index) for m in methods}
-    except XAIError as err:
-        st.error(str(err))
-        st.stop()
+    for m in methods:
+        try:
+            maps[m] = (common.upload_explanation(*selection, m, upload.getvalue(), upload.name)
+                       if image_tensor is not None else common.explanation(*selection, m, index))
+        except XAIError as err:  # one method failing (e.g. Grad-CAM on a TorchScript model) spares the rest
+            st.warning(f"{m}: {err}")
+methods = [m for m in methods if m in maps]
 
 image = viz.to_uint8(x)
 top = services.top_k(ctx, x, k=3)
@@ -119,5 +121,5 @@ else:
     st.info("Pick one or more methods above to see their maps.")
 
 accuracy = ctx.record.get("test_accuracy")
-st.caption(f"Preset: {preset} · black box {ctx.record.get('arch', '?')}"
+st.caption(f"Preset: {ctx.preset} · model {ctx.record.get('arch', '?')}"
            + (f" · test accuracy {accuracy:.3f}" if accuracy is not None else " · pretrained"))

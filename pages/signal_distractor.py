@@ -10,11 +10,11 @@ from xai_core import figures, services, viz
 from xai_core.errors import XAIError
 from xai_core.methods import METHODS
 
-dataset, preset = common.sidebar()
-ctx = common.load_or_stop(dataset, preset)
+selection = common.sidebar()
+ctx = common.load_or_stop(selection)
 st.title("Signal vs Distractor")
 if not ctx.info.has_ground_truth:
-    st.info(f"{dataset} has no ground-truth masks. Pick a dataset that has them (hard_mnist, spurious_patch, "
+    st.info(f"{ctx.dataset} has no ground-truth masks. Pick a dataset that has them (hard_mnist, spurious_patch, "
             "parts, or an image folder with masks) to compare signal and distractor.")
     st.stop()
 st.markdown("The green outline is the **signal**: the pixels that define the label. Everything else is a "
@@ -31,15 +31,16 @@ with st.form("signal"):
 if run and methods:
     bar = st.progress(0.0, text="evaluating …")
     try:
-        st.session_state["signal_result"] = services.evaluate(
+        st.session_state["signal_result"] = selection, services.evaluate(
             ctx, methods, ["mass_in_signal", "iou"], n,
             progress=lambda d, t, msg="", **_: bar.progress(min(1.0, d / max(t, 1)), text=msg))
     except XAIError as err:
         st.error(str(err))
     bar.empty()
 
-result = st.session_state.get("signal_result")
-if result and result["dataset"] == dataset and result["preset"] == preset:
+stored = st.session_state.get("signal_result")
+if stored and stored[0] == selection:
+    result = stored[1]
     left, right = st.columns(2)
     left.plotly_chart(figures.scalar_figure(result, "mass_in_signal"), width="stretch")
     right.plotly_chart(figures.scalar_figure(result, "iou"), width="stretch")
@@ -59,7 +60,7 @@ for index in indices:
     cols[0].image(viz.contour_overlay(image, mask), caption=f"#{index} · {ctx.info.class_names[label]}",
                   width="stretch")
     if shown:
-        heat, _ = viz.render_heatmaps(np.stack([common.explanation(dataset, preset, m, index)["scores"]
+        heat, _ = viz.render_heatmaps(np.stack([common.explanation(*selection, m, index)["scores"]
                                                 for m in shown]))
         for col, m, h in zip(cols[1:], shown, heat):
             col.image(viz.contour_overlay(h, mask), caption=m, width="stretch")

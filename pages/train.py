@@ -9,7 +9,8 @@ from pages import common
 from xai_core import figures, services
 from xai_core.jobs import MANAGER
 
-dataset, preset = common.sidebar()
+selection = common.sidebar()
+dataset, preset = selection.dataset, selection.preset
 st.title("Train")
 st.caption("Black boxes and trained methods are built once, cached on disk, and picked up by every page.")
 
@@ -33,7 +34,7 @@ state = next(r["state"] for r in rows if r["dataset"] == dataset)
 if state not in ("trained", "shipped", "pretrained"):
     st.info(f"The {dataset} black box is {state}: train it first (above); the methods explain it.")
 else:
-    ctx = common.load_or_stop(dataset, preset)
+    ctx = common.load_or_stop(selection)
     methods = services.method_rows(ctx)
     st.dataframe(methods, hide_index=True, width="stretch")
     unfitted = [m["method"] for m in methods if not m["ready"]]

@@ -210,3 +210,44 @@ def test_explore_choices_survive_a_visit_to_another_page(app):
     app.switch_page("pages/explore.py").run()
     assert not app.exception, app.exception
     assert app.multiselect[0].value == ["random", "gradcam"] and app.selectbox(key="sample").value == 7
+
+
+def _torchscript_bytes(tmp_path) -> bytes:
+    """A scripted pixel-input classifier for hard_mnist smoke (3×32×32 → 10 logits)."""
+    import warnings
+
+    import torch
+    from torch import nn
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                        nn.Linear(4, 10))
+    path = tmp_path / "model.pt"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        torch.jit.save(torch.jit.script(net), str(path))
+    return path.read_bytes()
+
+
+def test_sidebar_model_choice_other_architecture_and_torchscript_upload(app, tmp_path):
+    app.run()
+    box = app.sidebar.selectbox(key="model_choice")
+    assert box.value == "cnn_light" and "small_cnn" in box.options[1] and box.options[-1] == "your TorchScript model"
+
+    box.set_value("small_cnn").run()  # another architecture: trained on first use, then explained
+    assert not app.exception, app.exception
+    assert any("model small_cnn" in c.value for c in app.main.caption)
+    assert len(app.get("image")) >= 2 + 2 * len(app.multiselect[0].value)
+
+    app.sidebar.selectbox(key="model_choice").set_value("your TorchScript model").run()
+    assert app.sidebar.info  # asks for the file
+    app.sidebar.file_uploader[0].upload("model.pt", _torchscript_bytes(tmp_path), "application/octet-stream").run()
+    assert not app.exception, app.exception
+    assert any("model torchscript:" in c.value for c in app.main.caption)
+    warned = " ".join(w.value for w in app.warning)
+    assert "gradcam" in warned  # Grad-CAM needs a Python model: a warning, the other methods still shown
+    assert "gradient · overlay" in [im.caption for im in _images(app)]
+
+    app.sidebar.file_uploader[0].upload("model.pt", b"not a model", "application/octet-stream").run()
+    assert not app.exception
+    assert "not a TorchScript model" in app.error[0].value

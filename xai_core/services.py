@@ -5,7 +5,11 @@ from __future__ import annotations
 import time
 import dataclasses
 from dataclasses import dataclass
+import hashlib
+import os
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -19,7 +23,7 @@ from .methods import METHODS, Explainer, Explanation
 from .methods.base import NEEDS
 from .metrics import METRICS, EvalInputs, aggregate, aggregate_scalar, merge_batches
 from .jobs import MANAGER, Job
-from .models import black_box_state, load_black_box, load_user_model, predict
+from .models import ARCHS, PRETRAINED, black_box_state, default_arch, load_black_box, load_user_model, predict
 from .presets import check_preset
 from .progress import Progress, no_progress
 from .store import ArtifactStore
@@ -61,9 +65,11 @@ def load_context(
     progress: Progress = no_progress,
     train_if_missing: bool = True,
     model_path: str | None = None,
+    arch: str | None = None,
 ) -> Context:
     """Dataset + test split + black box (trained now, with progress, unless cached), or the
-    user's TorchScript classifier at ``model_path`` (pixel-space input) instead of the black box."""
+    user's TorchScript classifier at ``model_path`` (pixel-space input) instead of the black box.
+    ``arch`` picks another architecture than the dataset's default (trained and cached apart)."""
     check_preset(preset)
     store = store or ArtifactStore()
     dev = device if isinstance(device, torch.device) else resolve_device(device)
@@ -74,9 +80,32 @@ def load_context(
         record: dict[str, Any] = {"arch": f"torchscript:{model_path}", "user_model": True}
     else:
         model, record = load_black_box(
-            dataset, preset, seed=seed, device=dev, store=store, progress=progress, train_if_missing=train_if_missing
+            dataset, preset, seed=seed, device=dev, store=store, progress=progress, train_if_missing=train_if_missing,
+            arch=arch,
         )
     return Context(dataset, preset, info, test, model, record, dev, seed, store)
+
+
+def save_user_model(data: bytes, store: ArtifactStore | None = None) -> Path:
+    """Keep an uploaded model file in the store under its content hash (written atomically) and
+    return its path; nothing is loaded here (see :func:`xai_core.models.load_user_model`)."""
+    store = store or ArtifactStore()
+    folder = store.root / "user_models"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{hashlib.sha256(data).hexdigest()[:24]}.pt"
+    if not path.exists():
+        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    return path
+
+
+def model_choices(info: DatasetInfo) -> list[str]:
+    """Architectures that can explain ``info``: its default first, then the others that build for it."""
+    default = default_arch(info)
+    others = [a for a in ARCHS if a != default and a not in PRETRAINED]
+    return [default] + ([] if default in PRETRAINED else others)
 
 
 def check_methods(names: list[str], info: DatasetInfo | None = None) -> list[str]:
