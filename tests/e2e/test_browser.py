@@ -41,6 +41,16 @@ def test_dashboard_in_browser(page: Page, app_url: str, screenshot_dir: Path, tm
     assert_no_exception(page, "Explore (methods)")
     screenshot(page, screenshot_dir, "explore")
 
+    step("a2. a second tab at the same time gets its own session with attributions")
+    other = page.context.new_page()
+    other.goto(app_url)
+    expect(other.locator('[data-testid="stImageCaption"]').get_by_text("gradient · overlay", exact=True)).to_be_visible(
+        timeout=RUN_TIMEOUT_MS)
+    wait_idle(other)
+    assert_no_exception(other, "second tab")
+    other.close()
+    assert chosen(methods_box(page)) == METHODS  # the first tab kept its own choice
+
     step("b. Evaluate: run the default evaluation → curves as plotly charts")
     links = nav_links(page)
     assert {"Explore", "Evaluate"} <= links.keys(), f"navigation: {list(links)}"
