@@ -9,7 +9,6 @@ import streamlit as st
 
 from pages import common
 from xai_core import ablations, figures, services, viz
-from xai_core.errors import XAIError
 from xai_core.methods import METHODS
 from xai_core.metrics import METRICS
 
@@ -33,20 +32,13 @@ with st.form("ablation"):
     run = st.form_submit_button("Run ablation", type="primary")
 
 if run and methods and factors:
-    bar = st.progress(0.0, text="ablation …")
-    try:
-        st.session_state["ablation_result"] = selection, ablations.resolution_ablation(
-            ctx, methods, metric, sorted(factors), n,
-            progress=lambda d, t, msg="", **_: bar.progress(min(1.0, d / max(t, 1)), text=msg))
-    except XAIError as err:
-        st.error(str(err))
-    bar.empty()
+    common.run_stored("ablation_result", selection, "ablation …", lambda progress: ablations.resolution_ablation(
+        ctx, methods, metric, sorted(factors), n, progress=progress))
 
-stored = st.session_state.get("ablation_result")
-if not stored or stored[0] != selection:
+result = common.stored_result("ablation_result", selection)
+if result is None:
     st.info("Choose methods, a metric and block sizes, then run the ablation.")
     st.stop()
-result = stored[1]
 st.plotly_chart(figures.ablation_figure(result), width="stretch")
 st.dataframe([{"method": m, **{f"u={u}": v for u, v in by_u.items()}} for m, by_u in result["summary"].items()],
              hide_index=True, width="stretch")

@@ -110,6 +110,25 @@ def _model_choice(dataset: str, preset: str) -> str:
     return f"torchscript:{services.save_user_model(upload.getvalue())}"
 
 
+def run_stored(key: str, selection: Selection, label: str, work) -> None:
+    """Run ``work(progress)`` under a progress bar and keep ``(selection, result)`` in the session
+    under ``key`` (see :func:`stored_result`); an :class:`XAIError` becomes an error box."""
+    bar = st.progress(0.0, text=label)
+    try:
+        st.session_state[key] = selection, work(
+            lambda d, t, msg="", **_: bar.progress(min(1.0, d / max(t, 1)), text=msg or label))
+    except XAIError as err:
+        st.error(str(err))
+    finally:
+        bar.empty()
+
+
+def stored_result(key: str, selection: Selection) -> Any:
+    """The result :func:`run_stored` kept under ``key``, if it was made for this selection."""
+    stored = st.session_state.get(key)
+    return stored[1] if stored and stored[0] == selection else None
+
+
 def load_or_stop(selection: Selection) -> services.Context:
     """The context, or an error box and the end of this page's run."""
     try:

@@ -7,7 +7,6 @@ import json
 import streamlit as st
 
 from xai_core import figures, services
-from xai_core.errors import XAIError
 from xai_core.methods import METHODS
 from xai_core.metrics import METRICS
 from pages import common
@@ -27,20 +26,13 @@ with st.form("evaluate"):
     run = st.form_submit_button("Run evaluation", type="primary")
 
 if run and methods and metrics:
-    bar = st.progress(0.0, text="evaluating …")
-    try:
-        st.session_state["evaluation"] = (selection, services.evaluate(
-            ctx, methods, metrics, n,
-            progress=lambda d, t, msg="", **_: bar.progress(min(1.0, d / max(t, 1)), text=msg)))
-    except XAIError as err:
-        st.error(str(err))
-    bar.empty()
+    common.run_stored("evaluation", selection, "evaluating …",
+                      lambda progress: services.evaluate(ctx, methods, metrics, n, progress=progress))
 
-stored = st.session_state.get("evaluation")
-if not stored or stored[0] != selection:
+result = common.stored_result("evaluation", selection)
+if result is None:
     st.info("Choose methods and metrics, then run the evaluation.")
     st.stop()
-result = stored[1]
 st.caption(f"dataset {result['dataset']} · preset {result['preset']} · n = {result['n']} · "
            f"fill: {result['settings']['fill']['name']} · target: {result['settings']['target']}")
 rows = figures.scalar_rows(result)

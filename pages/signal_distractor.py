@@ -7,7 +7,6 @@ import streamlit as st
 
 from pages import common
 from xai_core import figures, services, viz
-from xai_core.errors import XAIError
 from xai_core.methods import METHODS
 
 selection = common.sidebar()
@@ -29,18 +28,11 @@ with st.form("signal"):
     n = st.slider("Test images", 4, min(500, len(ctx.test)), min(50, len(ctx.test)))
     run = st.form_submit_button("Compare", type="primary")
 if run and methods:
-    bar = st.progress(0.0, text="evaluating …")
-    try:
-        st.session_state["signal_result"] = selection, services.evaluate(
-            ctx, methods, ["mass_in_signal", "iou"], n,
-            progress=lambda d, t, msg="", **_: bar.progress(min(1.0, d / max(t, 1)), text=msg))
-    except XAIError as err:
-        st.error(str(err))
-    bar.empty()
+    common.run_stored("signal_result", selection, "evaluating …", lambda progress: services.evaluate(
+        ctx, methods, ["mass_in_signal", "iou"], n, progress=progress))
 
-stored = st.session_state.get("signal_result")
-if stored and stored[0] == selection:
-    result = stored[1]
+result = common.stored_result("signal_result", selection)
+if result is not None:
     left, right = st.columns(2)
     left.plotly_chart(figures.scalar_figure(result, "mass_in_signal"), width="stretch")
     right.plotly_chart(figures.scalar_figure(result, "iou"), width="stretch")
