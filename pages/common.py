@@ -53,8 +53,9 @@ def predicted_labels(dataset: str, preset: str, model: str = ""):
 @st.cache_data(max_entries=500, show_spinner=False)
 def explanation(dataset: str, preset: str, model: str, method: str, index: int) -> dict[str, Any]:
     """One method on one test sample (numpy arrays); cached so revisiting a sample is instant."""
-    _, out = services.explain_indices(context(dataset, preset, model), [method], [index])
-    return services.first_as_arrays(out[method])
+    ctx = context(dataset, preset, model)
+    _, out = services.explain_indices(ctx, [method], [index])
+    return services.first_as_arrays(out[method], ctx.info.class_names)
 
 
 @st.cache_data(max_entries=100, show_spinner=False)
@@ -62,7 +63,7 @@ def upload_explanation(dataset: str, preset: str, model: str, method: str, data:
     """One method on an uploaded image (keyed by its bytes), explained for the model's top-1."""
     ctx = context(dataset, preset, model)
     _, out = services.explain_images(ctx, [method], load_upload(data, ctx.info, name)[None])
-    return services.first_as_arrays(out[method])
+    return services.first_as_arrays(out[method], ctx.info.class_names)
 
 
 def sidebar() -> Selection:
@@ -127,6 +128,35 @@ def stored_result(key: str, selection: Selection) -> Any:
     """The result :func:`run_stored` kept under ``key``, if it was made for this selection."""
     stored = st.session_state.get(key)
     return stored[1] if stored and stored[0] == selection else None
+
+
+def training_notice(ctx: services.Context, methods: list[str]) -> list[str]:
+    """For trained methods not fitted yet: a "train now" button (a background job) and its live
+    progress instead of blocking the page. Returns the methods that are ready."""
+    from xai_core.jobs import MANAGER
+
+    ready = [m for m in methods if services.is_ready(ctx, m)]
+    for method in (m for m in methods if m not in ready):
+        key = services.fit_job_key(ctx, method)
+        job = MANAGER.get(key)
+        if job is None or not job.active:
+            c1, c2 = st.columns([4, 1], vertical_alignment="center")
+            c1.info(f"**{method}** needs training on {ctx.dataset} first (cached afterwards)."
+                    + (f" The last attempt failed: {job.error}" if job and job.error else ""))
+            if c2.button(f"Train {method} now", key=f"train-{method}"):
+                services.fit_method_job(ctx, method)
+                st.rerun()
+        else:
+            st.fragment(lambda job=job: _job_line(job), run_every=1.0)()
+    return ready
+
+
+def _job_line(job) -> None:
+    """One running job's progress; reruns the page when it has finished."""
+    if not job.active:
+        st.rerun(scope="app")
+    eta = f" · about {job.eta_seconds:.0f} s left" if job.eta_seconds is not None else ""
+    st.progress(job.fraction, text=f"Training {job.title}: {job.message}{eta} (also on the Train page)")
 
 
 def load_or_stop(selection: Selection) -> services.Context:

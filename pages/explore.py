@@ -78,6 +78,7 @@ if image_tensor is not None:
     x, mask, label = image_tensor, None, -1
 else:
     x, label, mask = ctx.test.sample(index)
+methods = common.training_notice(ctx, methods)
 maps = {}
 with st.spinner("Explaining …"):
     for m in methods:
@@ -114,7 +115,9 @@ if methods:
                       width="stretch")
         for key, extra in view["extras"].items():
             col.image(viz.to_uint8(viz.normalise(extra) if extra.ndim == 2 else extra),
-                      caption=f"{name} · {key}", width="stretch")
+                      caption=f"{name} · {key.replace('_', ' ')}", width="stretch")
+        if view["predictions"]:
+            col.caption(" · ".join(f"{k.replace('_', ' ')}: {v}" for k, v in view["predictions"].items()))
     st.image(viz.colourbar(vertical=False, cmap=viz.DEFAULT_DIVERGING_CMAP if sign == "all" else viz.DEFAULT_CMAP),
              caption="colour scale: low → high", width=300)
 else:

@@ -19,7 +19,7 @@ if not ctx.info.has_ground_truth:
 st.markdown("The green outline is the **signal**: the pixels that define the label. Everything else is a "
             "**distractor**. *mass in signal* is the share of a map's positive mass inside the outline (the "
             "`random` reference gives the chance level); *IoU* compares the map's top pixels with the outline. "
-            "The model-side view (accuracy when masking signal vs distractor, DiET's Table 6) comes with DiET.")
+            "Below, the model side: accuracy when part of the signal or of the distractors is erased.")
 
 methods_all = services.usable(METHODS, ctx.info)
 with st.form("signal"):
@@ -41,6 +41,18 @@ if result is not None:
 else:
     st.info("Choose methods, then compare. The overlays below need no run.")
     shown = methods
+
+st.subheader("Which pixels do the models need? (DiET's Table 6)")
+st.caption("Accuracy when a random fraction of the distractor pixels, of the signal pixels, or of all pixels is "
+           "replaced by the dataset mean colour; the same pixels for every model. Tuned models of fitted trained "
+           "methods (DiET's f_v) are compared with the black box.")
+tuned = [m for m in methods_all if METHODS.get(m).kind == "trained" and services.is_ready(ctx, m)]
+if st.button("Mask signal vs distractor"):
+    common.run_stored("masking_result", selection, "masking …",
+                      lambda progress: services.region_masking(ctx, tuned, n=200))
+masking = common.stored_result("masking_result", selection)
+if masking is not None:
+    st.dataframe(figures.masking_rows(masking), hide_index=True, width="stretch")
 
 st.subheader("Overlays: the map with the signal outlined")
 start = st.number_input("First test sample", 0, max(0, len(ctx.test) - 6), 0, step=6)

@@ -153,14 +153,18 @@ def test_train_page_trains_black_box_and_fits_method_in_background(monkeypatch, 
     assert any("black box · hard_mnist" in m.value for m in at.markdown)  # the job list
 
     # the toy method needs fitting: start it as a job, wait, and the page shows it ready
-    assert next(b for b in at.selectbox if b.label == "Fit method").options == [trained_method]
+    fit_box = next(b for b in at.selectbox if b.label == "Fit method")
+    assert trained_method in fit_box.options and "diet" in fit_box.options  # the trained methods not yet fitted
+    fit_box.set_value(trained_method)
     next(b for b in at.button if b.label == "Fit").click().run()
-    job = MANAGER.wait(f"fit/hard_mnist/smoke/0/{trained_method}", timeout=300)
+    key = next(j.key for j in MANAGER.jobs() if j.key.endswith(f"/{trained_method}"))
+    job = MANAGER.wait(key, timeout=300)
     assert job.status == "done", job.error
     assert [h["loss"] for h in job.history] == [1.0, 0.5, 1.0 / 3]
     at.run()
     methods = at.dataframe[1].value.set_index("method")
-    assert bool(methods.loc[trained_method, "ready"]) and not any(b.label == "Fit" for b in at.button)
+    assert bool(methods.loc[trained_method, "ready"]) and not bool(methods.loc["diet", "ready"])
+    assert next(b for b in at.selectbox if b.label == "Fit method").options == ["diet"]
     assert at.get("plotly_chart")  # the fit job's loss curve
 
 
@@ -251,3 +255,32 @@ def test_sidebar_model_choice_other_architecture_and_torchscript_upload(app, tmp
     app.sidebar.file_uploader[0].upload("model.pt", b"not a model", "application/octet-stream").run()
     assert not app.exception
     assert "not a TorchScript model" in app.error[0].value
+
+
+def test_explore_offers_to_train_a_method_that_needs_it(app, trained_method, monkeypatch, tmp_path):
+    from xai_core.jobs import MANAGER
+
+    import streamlit as st
+
+    monkeypatch.setenv("XAI_CACHE_DIR", str(tmp_path / "cache"))  # nothing fitted yet
+    st.cache_resource.clear()  # contexts cached by earlier tests in this process hold fitted methods
+    st.cache_data.clear()
+    app.run()
+    app.multiselect[0].set_value(["gradient", trained_method]).run()
+    assert not app.exception, app.exception
+    assert any(trained_method in i.value and "needs training" in i.value for i in app.info)
+    assert "gradient · overlay" in [im.caption for im in _images(app)]  # the others do not wait
+    next(b for b in app.button if b.label == f"Train {trained_method} now").click().run()
+    key = next(j.key for j in MANAGER.jobs() if j.key.endswith(f"/{trained_method}"))
+    MANAGER.wait(key, timeout=300)
+    app.run()
+    assert not app.exception, app.exception
+    assert f"{trained_method} · overlay" in [im.caption for im in _images(app)]
+
+
+def test_signal_distractor_page_masking_table(monkeypatch):
+    at = _page("signal_distractor.py", monkeypatch)
+    next(b for b in at.button if b.label == "Mask signal vs distractor").click().run()
+    assert not at.exception and not at.error, at.exception
+    table = at.dataframe[0].value
+    assert list(table["masked"]) == ["distractor", "signal", "random"] and "80%" in table.columns

@@ -140,3 +140,9 @@ def rows_csv(rows: list[dict[str, Any]]) -> str:
     writer.writeheader()
     writer.writerows(rows)
     return buf.getvalue()
+
+
+def masking_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """:func:`xai_core.services.region_masking` as table rows: model × region, one column per fraction."""
+    return [{"model": model, "masked": region, **{f"{p:.0%}": round(a, 3) for p, a in zip(result["fractions"], accs)}}
+            for model, regions in result["models"].items() for region, accs in regions.items()]

@@ -21,7 +21,7 @@ from .device import resolve_device
 from .errors import MissingDataError, XAIError
 from .methods import METHODS, Explainer, Explanation
 from .methods.base import NEEDS
-from .metrics import METRICS, EvalInputs, aggregate, aggregate_scalar, merge_batches
+from .metrics import METRICS, REGIONS, EvalInputs, aggregate, aggregate_scalar, merge_batches, region_masking_accuracy
 from .jobs import MANAGER, Job
 from .models import ARCHS, PRETRAINED, black_box_state, default_arch, load_black_box, load_user_model, predict
 from .presets import check_preset
@@ -210,15 +210,25 @@ def top_k(ctx: Context, x: torch.Tensor, k: int = 3) -> list[tuple[str, float]]:
     return [(ctx.info.class_names[int(i)], float(p)) for p, i in zip(top.values, top.indices)]
 
 
-def first_as_arrays(explanation: Explanation) -> dict[str, Any]:
-    """The first image's scores, selection and image-shaped extras as numpy arrays (for the
-    dashboard's caches, which pickle their values)."""
-    extras = {k: v[0].detach().cpu().float().numpy() for k, v in explanation.extras.items() if v.ndim >= 3}
+def first_as_arrays(explanation: Explanation, class_names: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The first image's scores, selection and extras as numpy arrays (for the dashboard's caches,
+    which pickle their values). Image-shaped extras stay arrays; class-probability extras
+    (``*_probs``, B×K) become a "class (p)" line under ``predictions``."""
+    images, predictions = {}, {}
+    for key, value in explanation.extras.items():
+        first = value[0].detach().cpu().float()
+        if first.ndim >= 2:
+            images[key] = first.numpy()
+        elif key.endswith("_probs") and first.ndim == 1:
+            p, k = first.max(0)
+            name = class_names[int(k)] if int(k) < len(class_names) else str(int(k))
+            predictions[key.removesuffix("_probs")] = f"{name} ({float(p):.1%})"
     selection = explanation.selection
     return {
         "scores": explanation.scores[0].cpu().numpy(),
         "selection": None if selection is None else selection[0].cpu().numpy(),
-        "extras": extras,
+        "extras": images,
+        "predictions": predictions,
         "settings": explanation.settings,
     }
 
@@ -270,6 +280,7 @@ def evaluate(
                 scores=(expl.scores if postprocess is None else postprocess(expl.scores)).to(ctx.device),
                 masks=batch.masks,
                 fill=ctx.fill(),
+                selection=expl.selection,
             )
             for m in metrics:
                 per_metric[m].append(METRICS.get(m)(inputs))
@@ -298,6 +309,35 @@ def evaluate(
     }
 
 
+MASKING_FRACTIONS = (0.2, 0.5, 0.8)
+
+
+def region_masking(
+    ctx: Context, methods: list[str] = (), n: int = 200, fractions: tuple[float, ...] = MASKING_FRACTIONS,
+    batch_size: int = 100,
+) -> dict[str, Any]:
+    """DiET's Table 6 for the black box and for every model a chosen method explains instead (DiET's
+    f_v): mean accuracy when masking a fraction of the distractor, the signal or random pixels.
+    Returns {"fractions", "n", "fill", "models": {model: {region: [accuracy per fraction]}}}."""
+    if not ctx.info.has_ground_truth:
+        raise XAIError(f"signal vs distractor masking needs ground-truth masks, which {ctx.dataset} does not have")
+    models = {"black box": ctx.black_box}
+    for m in methods:
+        explained = ctx.explainer(m).explained_model
+        if explained is not ctx.black_box:
+            models[f"{m} (tuned model)"] = explained
+    n = min(n, len(ctx.test))
+    out: dict[str, Any] = {}
+    for name, model in models.items():
+        parts = []
+        for start in range(0, n, batch_size):
+            batch = ctx.test.batch(list(range(start, min(n, start + batch_size)))).to(ctx.device)
+            parts.append(region_masking_accuracy(model, batch.x, batch.y, batch.masks, fractions, ctx.fill(),
+                                                 seed=ctx.seed + start))
+        out[name] = {r: torch.cat([p[r] for p in parts]).mean(0).tolist() for r in REGIONS}
+    return {"fractions": list(fractions), "n": n, "fill": "dataset mean colour", "models": out}
+
+
 def _spread(metric: Any, per_image: dict[str, torch.Tensor]) -> dict[str, Any]:
     mean, std, n = aggregate_scalar(per_image[metric.primary])
     return {"mean": mean, "std": std, "n": n}
@@ -321,15 +361,18 @@ def black_box_rows(preset: str, seed: int = 0, store: ArtifactStore | None = Non
     return rows
 
 
+def is_ready(ctx: Context, method: str) -> bool:
+    """Whether ``method`` can explain now (trained methods: fitted for this black box and cached)."""
+    if method in ctx._explainers or METHODS.get(method).kind != "trained":
+        return True
+    cls = METHODS.get(method)
+    return cls(ctx.black_box, ctx.info, preset=ctx.preset, device=ctx.device, seed=ctx.seed).is_fitted(ctx.store)
+
+
 def method_rows(ctx: Context) -> list[dict[str, Any]]:
     """One row per method usable on the context's dataset: kind, what it needs, whether ready."""
-    rows = []
-    for name in usable(METHODS, ctx.info):
-        cls = METHODS.get(name)
-        ready = cls(ctx.black_box, ctx.info, preset=ctx.preset, device=ctx.device, seed=ctx.seed).is_fitted(ctx.store)
-        rows.append({"method": name, "kind": cls.kind, "needs": NEEDS[cls.kind], "ready": ready,
-                     "about": METHODS.describe(name)})
-    return rows
+    return [{"method": name, "kind": METHODS.get(name).kind, "needs": NEEDS[METHODS.get(name).kind],
+             "ready": is_ready(ctx, name), "about": METHODS.describe(name)} for name in usable(METHODS, ctx.info)]
 
 
 def train_black_box_job(dataset: str, preset: str, seed: int = 0, store: ArtifactStore | None = None) -> Job:
@@ -340,9 +383,12 @@ def train_black_box_job(dataset: str, preset: str, seed: int = 0, store: Artifac
     return MANAGER.submit(f"black_box/{dataset}/{preset}/{seed}", f"black box · {dataset} ({preset})", work)
 
 
+def fit_job_key(ctx: Context, method: str) -> str:
+    return f"fit/{ctx.dataset}/{ctx.preset}/{ctx.seed}/{ctx.record.get('arch', '')}/{method}"
+
+
 def fit_method_job(ctx: Context, method: str) -> Job:
-    """Fit a trained method in the background; one job per (dataset, preset, seed, method)."""
+    """Fit a trained method in the background; one job per (dataset, preset, seed, model, method)."""
     check_methods([method], ctx.info)
-    return MANAGER.submit(f"fit/{ctx.dataset}/{ctx.preset}/{ctx.seed}/{method}",
-                          f"{method} · {ctx.dataset} ({ctx.preset})",
+    return MANAGER.submit(fit_job_key(ctx, method), f"{method} · {ctx.dataset} ({ctx.preset})",
                           lambda progress: ctx.explainer(method, progress).settings())

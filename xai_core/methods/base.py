@@ -83,6 +83,11 @@ class Explainer:
         """Whether ``fit`` would only load from ``store`` (trained methods override)."""
         return True
 
+    @property
+    def explained_model(self) -> nn.Module:
+        """The model whose behaviour this method explains (methods that tune a copy override)."""
+        return self.model
+
     # -- explaining ----------------------------------------------------------------------
     def settings(self) -> dict[str, Any]:
         """The method's settings, printed beside every result."""

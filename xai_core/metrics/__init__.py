@@ -36,10 +36,13 @@ from .perturbation import (
     PixelPerturbationResult,
     default_blur_sigma,
     deletion,
+    REGIONS,
+    faithfulness,
     gaussian_blur,
     insertion,
     normalised_auc,
     pixel_perturbation,
+    region_masking_accuracy,
     step_counts,
 )
 from .ranking import fraction_to_count, pixel_ranks, top_fraction_mask, top_k_mask
@@ -63,6 +66,11 @@ def _iou(inputs: EvalInputs, s: dict[str, Any]) -> dict[str, torch.Tensor]:
 
 def _mass_in_signal(inputs: EvalInputs, s: dict[str, Any]) -> dict[str, torch.Tensor]:
     return {"mass_in_signal": mass_in_signal(inputs.scores, inputs.masks)}
+
+
+def _faithfulness(inputs: EvalInputs, s: dict[str, Any]) -> dict[str, torch.Tensor]:
+    r = faithfulness(inputs.model, inputs.black_box, inputs.x, inputs.selection, pick_fill(inputs, s["fill"]))
+    return {"faithfulness_original": r["original"], "faithfulness_simplified": r["simplified"]}
 
 
 def _pxap(inputs: EvalInputs, s: dict[str, Any]) -> dict[str, torch.Tensor]:
@@ -139,6 +147,24 @@ register_metric(Metric(
         "batch_size": DEFAULT_BATCH_SIZE,
     },
 ))
+FAITHFULNESS_SETTINGS = {
+    "original": "argmax f_v(x) == argmax f_b(x)",
+    "simplified": "argmax f_v(x_s) == argmax f_b(x), x_s = the image on the method's binary selection, "
+                  "the fill elsewhere (NaN for methods without a selection)",
+    "fill": "dataset_mean",
+    "f_v": "the explanation's model (DiET: the tuned model; post-hoc methods: the black box itself)",
+}
+register_metric(Metric(
+    name="faithfulness", kind="scalar", needs_ground_truth=False, fn=_faithfulness, primary="faithfulness_original",
+    description="DiET faithfulness on original data: f_v's prediction agrees with f_b's",
+    settings=FAITHFULNESS_SETTINGS,
+))
+register_metric(Metric(
+    name="faithfulness_simplified", kind="scalar", needs_ground_truth=False, fn=_faithfulness,
+    primary="faithfulness_simplified",
+    description="DiET faithfulness on simplified data: f_v on the method's kept pixels agrees with f_b on the image",
+    settings=FAITHFULNESS_SETTINGS,
+))
 register_metric(Metric(
     name="deletion", kind="curve", needs_ground_truth=False, fn=_deletion, primary="probability",
     x_label="fraction of pixels removed (most important first)", higher_is_better=False,
@@ -175,7 +201,7 @@ register_metric(Metric(
 __all__ = [
     "METRICS", "X_KEY", "EvalInputs", "Metric", "aggregate", "aggregate_curves", "aggregate_scalar",
     "evaluate_metric", "merge_batches", "pick_fill", "pick_model", "register_metric", "summary",
-    "PXAP_THRESHOLDS", "average_precision", "iou", "mass_in_signal", "minmax_normalise", "pxap",
+    "PXAP_THRESHOLDS", "REGIONS", "average_precision", "faithfulness", "region_masking_accuracy", "iou", "mass_in_signal", "minmax_normalise", "pxap",
     "DEFAULT_BATCH_SIZE", "DEFAULT_FRACTIONS", "DEFAULT_STEPS", "CurveResult", "PixelPerturbationResult",
     "default_blur_sigma", "deletion", "gaussian_blur", "insertion", "normalised_auc", "pixel_perturbation",
     "step_counts", "fraction_to_count", "pixel_ranks", "top_fraction_mask", "top_k_mask",

@@ -42,6 +42,7 @@ class EvalInputs:
     masks: torch.Tensor | None  # B×H×W bool ground truth, or None
     fill: torch.Tensor  # C, the dataset mean colour in pixel space
     progress: Progress = field(default=no_progress)
+    selection: torch.Tensor | None = None  # B×H×W bool, where the method defines a binary mask (DiET)
 
 
 MetricFn = Callable[[EvalInputs, dict[str, Any]], dict[str, torch.Tensor]]

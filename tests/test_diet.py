@@ -1,0 +1,131 @@
+"""DiET (SPEC §1): tuning is cached, explanations are binary masks from the tuned model, and the
+test-time masks find the pixels a model actually uses."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from xai_core.data.base import DatasetInfo, TensorImageDataset
+from xai_core.methods import METHODS
+from xai_core.methods.diet import DiET, model_fingerprint, simplify, upsample
+from xai_core.metrics import faithfulness
+from xai_core.store import ArtifactStore
+
+INFO = DatasetInfo("patches", "smoke", 16, 3, 3, ("r", "g", "b"), (0.5,) * 3, (0.25,) * 3, True)
+
+
+class PatchNet(nn.Module):
+    """Reads only the top-left 8×8 patch: class k = the patch's dominant channel k."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scale = nn.Parameter(torch.tensor(20.0))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.scale * (x[:, :, :8, :8].mean((2, 3)) - 0.5)
+
+
+def patch_data(n: int, seed: int = 0) -> TensorImageDataset:
+    """Grey noise everywhere, a saturated colour patch (the class) in the top-left 8×8."""
+    g = torch.Generator().manual_seed(seed)
+    x = 0.5 + 0.1 * torch.randn(n, 3, 16, 16, generator=g)
+    y = torch.randint(0, 3, (n,), generator=g)
+    x[:, :, :8, :8] = 0.2
+    x[torch.arange(n), y, :8, :8] = 0.95
+    masks = torch.zeros(n, 16, 16, dtype=torch.bool)
+    masks[:, :8, :8] = True
+    return TensorImageDataset(INFO, "train", (x.clamp(0, 1) * 255).round().to(torch.uint8), y, masks)
+
+
+@pytest.fixture
+def fitted(tmp_path):
+    store = ArtifactStore(tmp_path)
+    explainer = DiET(PatchNet().eval(), INFO, preset="smoke", test_steps=25)
+    steps = []
+    assert not explainer.is_fitted(store)
+    explainer.fit(patch_data(64), store, lambda d, t, m="", **kw: steps.append((d, t, kw)))
+    return explainer, store, steps
+
+
+def test_fit_reports_rounds_and_is_cached(fitted):
+    explainer, store, steps = fitted
+    assert "diet" in METHODS and explainer.kind == "trained"
+    assert steps[-1][0] == steps[-1][1] and any("mask_loss" in kw for _, _, kw in steps)
+    assert any("model_loss" in kw for _, _, kw in steps)
+    assert explainer.is_fitted(store)
+    again = DiET(PatchNet().eval(), INFO, preset="smoke", test_steps=25)
+    calls = []
+    again.fit(patch_data(64), store, lambda *a, **kw: calls.append(a))
+    assert calls == []  # loaded from the store, not retrained
+    assert all(torch.equal(a, b) for a, b in zip(again.tuned.state_dict().values(),
+                                                 explainer.tuned.state_dict().values()))
+    other_box = PatchNet().eval()
+    with torch.no_grad():
+        other_box.scale.fill_(5.0)
+    assert model_fingerprint(other_box) != model_fingerprint(explainer.model)  # a new black box, a new entry
+    assert not DiET(other_box, INFO, preset="smoke").is_fitted(store)
+
+
+def test_test_time_masks_keep_the_pixels_the_model_reads(fitted):
+    explainer, _, _ = fitted
+    data = patch_data(8, seed=1)
+    batch = data.batch(list(range(8)))
+    out = explainer.explain(batch.x, batch.y)
+    assert out.scores.shape == (8, 16, 16) and out.scores.min() >= 0 and out.scores.max() <= 1
+    assert out.selection.dtype == torch.bool and out.model is explainer.tuned
+    kept_signal = out.selection[:, :8, :8].float().mean()
+    kept_rest = out.selection.float().mean() * 4 / 3 - kept_signal / 3  # the other three quadrants
+    # sparse and on the signal: a part of the patch is enough to keep the prediction, nothing else is kept
+    assert kept_signal >= 0.5 and kept_rest < 0.05, (kept_signal, kept_rest)
+    assert out.extras["simplified"].shape == batch.x.shape
+    assert (out.extras["f_v_probs"].argmax(1) == batch.y).all()
+    assert (out.extras["f_v_probs_simplified"].argmax(1) == batch.y).all()  # the mask keeps the evidence
+
+
+def test_explain_is_deterministic_and_batch_independent(fitted):
+    explainer, _, _ = fitted
+    x = patch_data(4, seed=2).batch([0, 1, 2, 3]).x
+    y = torch.zeros(4, dtype=torch.long)
+    full = explainer.explain(x, y)
+    one = explainer.explain(x[2:3], y[2:3])
+    assert torch.allclose(one.scores[0], full.scores[2], atol=1e-5)
+    assert torch.equal(explainer.explain(x, y).selection, full.selection)
+
+
+def test_simplify_and_upsample():
+    x = torch.rand(2, 3, 8, 8)
+    m = torch.zeros(2, 1, 2, 2)
+    m[0, 0, 0, 0] = 1
+    up = upsample(m, (8, 8), "nearest")
+    assert up[0, 0, :4, :4].all() and up[0, 0, 4:, :].sum() == 0 and up[1].sum() == 0
+    xs = simplify(x, up, torch.tensor([0.1, 0.2, 0.3]))
+    assert torch.equal(xs[0, :, :4, :4], x[0, :, :4, :4])
+    assert torch.allclose(xs[1, :, 0, 0], torch.tensor([0.1, 0.2, 0.3]))
+
+
+def test_faithfulness_metric():
+    box = PatchNet().eval()
+    x = patch_data(6).batch(list(range(6))).x
+    same = faithfulness(box, box, x, None, [0.5] * 3)
+    assert same["original"].tolist() == [1.0] * 6 and all(math.isnan(v) for v in same["simplified"].tolist())
+    keep_patch = torch.zeros(6, 16, 16, dtype=torch.bool)
+    keep_patch[:, :8, :8] = True
+    assert faithfulness(box, box, x, keep_patch, [0.5] * 3)["simplified"].tolist() == [1.0] * 6
+    drop_patch = ~keep_patch  # the fill replaces the evidence: predictions fall to the fill's class
+    assert faithfulness(box, box, x, drop_patch, [0.5] * 3)["simplified"].mean() < 0.7
+
+
+def test_region_masking_accuracy_separates_signal_from_distractor():
+    from xai_core.metrics import region_masking_accuracy
+
+    data = patch_data(30, seed=3)
+    batch = data.batch(list(range(30)))
+    out = region_masking_accuracy(PatchNet().eval(), batch.x, batch.y, batch.masks, [0.0, 0.5, 1.0], [0.5] * 3)
+    assert set(out) == {"distractor", "signal", "random"} and out["signal"].shape == (30, 3)
+    assert out["distractor"].mean(0).tolist() == [1.0, 1.0, 1.0]  # the model never reads the distractors
+    assert out["signal"][:, 0].mean() == 1.0 and out["signal"][:, 2].mean() < 0.6  # erasing the patch hurts
+    again = region_masking_accuracy(PatchNet().eval(), batch.x, batch.y, batch.masks, [0.0, 0.5, 1.0], [0.5] * 3)
+    assert all(torch.equal(out[k], again[k]) for k in out)  # seeded
