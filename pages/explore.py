@@ -117,7 +117,7 @@ if methods:
             col.image(viz.to_uint8(viz.normalise(extra) if extra.ndim == 2 else extra),
                       caption=f"{name} · {key.replace('_', ' ')}", width="stretch")
         if view["predictions"]:
-            col.caption(" · ".join(f"{k.replace('_', ' ')}: {v}" for k, v in view["predictions"].items()))
+            col.caption(" · ".join(f"{k}: {v}" for k, v in view["predictions"].items()))
     st.image(viz.colourbar(vertical=False, cmap=viz.DEFAULT_DIVERGING_CMAP if sign == "all" else viz.DEFAULT_CMAP),
              caption="colour scale: low → high", width=300)
 else:

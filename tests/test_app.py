@@ -284,3 +284,19 @@ def test_signal_distractor_page_masking_table(monkeypatch):
     assert not at.exception and not at.error, at.exception
     table = at.dataframe[0].value
     assert list(table["masked"]) == ["distractor", "signal", "random"] and "80%" in table.columns
+
+
+def test_explore_shows_diet_views_after_training(app):
+    from xai_core.jobs import MANAGER
+
+    app.run()
+    app.multiselect[0].set_value(["diet"]).run()
+    button = [b for b in app.button if b.label == "Train diet now"]
+    if button:  # not fitted in this run's cache yet: train it in the background (smoke: seconds)
+        button[0].click().run()
+        MANAGER.wait(next(j.key for j in MANAGER.jobs() if j.key.endswith("/diet")), timeout=600)
+        app.run()
+    assert not app.exception, app.exception
+    captions = [im.caption for im in _images(app)]
+    assert {"diet", "diet · overlay", "diet · selection", "diet · simplified"} <= set(captions)
+    assert any("f_v(x):" in c.value and "f_b(x):" in c.value for c in app.main.caption)

@@ -81,8 +81,8 @@ def test_test_time_masks_keep_the_pixels_the_model_reads(fitted):
     # sparse and on the signal: a part of the patch is enough to keep the prediction, nothing else is kept
     assert kept_signal >= 0.5 and kept_rest < 0.05, (kept_signal, kept_rest)
     assert out.extras["simplified"].shape == batch.x.shape
-    assert (out.extras["f_v_probs"].argmax(1) == batch.y).all()
-    assert (out.extras["f_v_probs_simplified"].argmax(1) == batch.y).all()  # the mask keeps the evidence
+    assert (out.extras["f_v(x)_probs"].argmax(1) == batch.y).all()
+    assert (out.extras["f_v(x_s)_probs"].argmax(1) == batch.y).all()  # the mask keeps the evidence
 
 
 def test_explain_is_deterministic_and_batch_independent(fitted):

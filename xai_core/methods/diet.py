@@ -236,7 +236,7 @@ class DiET(Explainer):
         selection = upsample(m, size, "nearest")[:, 0] > 0.5
         with torch.no_grad():
             xs = simplify(x, selection[:, None].float(), fill)
-            extras = {"simplified": xs, "f_v_probs": pv, "f_v_probs_simplified": F.softmax(fv(xs), 1),
-                      "f_b_probs": F.softmax(self.model.to(self.device)(x), 1)}
+            extras = {"simplified": xs, "f_v(x)_probs": pv, "f_v(x_s)_probs": F.softmax(fv(xs), 1),
+                      "f_b(x)_probs": F.softmax(self.model.to(self.device)(x), 1)}
         return Explanation(scores=scores.detach().float(), model=fv, settings=self.settings(),
                            selection=selection, extras=extras)
