@@ -137,3 +137,12 @@ def test_ablate_writes_the_sweep(capsys, tmp_path):
     result = json.loads(out.read_text())
     assert result["factors"] == [1, 4] and set(result["summary"]["gradient"]) == {"1", "4"}
     assert "gradient: u=1:" in stdout
+
+
+def test_evaluate_prints_na_for_metrics_a_method_cannot_score(capsys, tmp_path):
+    out = tmp_path / "e.json"
+    code, stdout, err = run(capsys, "evaluate", "--dataset", "hard_mnist", "--preset", "smoke", "--methods", "gradient",
+                            "--metrics", "faithfulness,faithfulness_simplified,deletion", "--n", "4", "--json", str(out))
+    assert code == 0, err
+    assert "faithfulness=1.0000" in stdout and "faithfulness_simplified=n/a" in stdout and "(AUC)" in stdout
+    assert json.loads(out.read_text())["results"]["gradient"]["faithfulness_simplified"] is None

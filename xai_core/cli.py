@@ -133,9 +133,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     result = services.evaluate(ctx, args.methods, args.metrics, args.n, progress=tqdm_progress("evaluate"))
     _write_json(args.json, result)
     for method, values in result["results"].items():
-        summary = ", ".join(
-            f"{k}={v:.4f}" if isinstance(v, (int, float)) else f"{k}(auc)={v['auc']:.4f}" for k, v in values.items()
-        )
+        summary = ", ".join(f"{k}={_short(v)}" for k, v in values.items())
         print(f"{method}: {summary}")
     print(f"wrote {args.json}")
 
@@ -165,6 +163,13 @@ def cmd_assets(args: argparse.Namespace) -> None:
 
     for path in write_shipped_black_boxes(device=args.device, progress=tqdm_progress("black box")):
         print(f"wrote {path}")
+
+
+def _short(value: Any) -> str:
+    """One metric value for the console: a number, a curve's AUC, or n/a (nothing to score)."""
+    if value is None:
+        return "n/a"
+    return f"{value:.4f}" if isinstance(value, (int, float)) else f"{value['auc']:.4f} (AUC)"
 
 
 def cmd_bench(args: argparse.Namespace) -> None:
