@@ -10,6 +10,7 @@ import streamlit as st
 from pages import common
 from xai_core import ablations, figures, services, viz
 from xai_core.methods import METHODS
+from xai_core.jobs import MANAGER
 from xai_core.metrics import METRICS
 
 selection = common.sidebar()
@@ -35,23 +36,57 @@ if run and methods and factors:
     common.run_stored("ablation_result", selection, "ablation …", lambda progress: ablations.resolution_ablation(
         ctx, methods, metric, sorted(factors), n, progress=progress))
 
+
+
+def show_resolution(result: dict) -> None:
+    """The resolution ablation's chart, table, download and example maps."""
+    st.plotly_chart(figures.ablation_figure(result), width="stretch")
+    st.dataframe([{"method": m, **{f"u={u}": v for u, v in by_u.items()}} for m, by_u in result["summary"].items()],
+                 hide_index=True, width="stretch")
+    st.download_button("Download ablation (JSON)", json.dumps(result, indent=2, default=str), "ablation.json",
+                       "application/json")
+    st.subheader("What the coarser maps look like")
+    index = st.number_input("Test sample", 0, len(ctx.test) - 1, 0)
+    for method in result["summary"]:
+        maps = ablations.downscaled_maps(common.explanation(*selection, method, int(index))["scores"],
+                                         result["factors"])
+        heat, _ = viz.render_heatmaps(np.stack(maps))
+        cols = st.columns(len(maps) + 1)
+        cols[0].markdown(f"**{method}**")
+        for col, u, h in zip(cols[1:], result["factors"], heat):
+            col.image(h, caption=f"u = {u}", width="stretch")
+
+
 result = common.stored_result("ablation_result", selection)
 if result is None:
     st.info("Choose methods, a metric and block sizes, then run the ablation.")
-    st.stop()
-st.plotly_chart(figures.ablation_figure(result), width="stretch")
-st.dataframe([{"method": m, **{f"u={u}": v for u, v in by_u.items()}} for m, by_u in result["summary"].items()],
-             hide_index=True, width="stretch")
-st.download_button("Download ablation (JSON)", json.dumps(result, indent=2, default=str), "ablation.json",
-                   "application/json")
+else:
+    show_resolution(result)
 
-st.subheader("What the coarser maps look like")
-index = st.number_input("Test sample", 0, len(ctx.test) - 1, 0)
-for method in result["summary"]:
-    maps = ablations.downscaled_maps(common.explanation(*selection, method, int(index))["scores"],
-                                     result["factors"])
-    heat, _ = viz.render_heatmaps(np.stack(maps))
-    cols = st.columns(len(maps) + 1)
-    cols[0].markdown(f"**{method}**")
-    for col, u, h in zip(cols[1:], result["factors"], heat):
-        col.image(h, caption=f"u = {u}", width="stretch")
+st.header("Method setting sweep")
+sweepable = [m for m in methods_all if METHODS.get(m).sweeps]
+if not sweepable:
+    st.info("No method available here declares a setting to sweep.")
+    st.stop()
+st.markdown("Refit a method for each value of one of its settings and score it, e.g. DiET's mask scale u "
+            "(the paper's Figure 5: u = 8 was best at 224 px). Each value is a separate fit, cached; this runs "
+            "in the background and survives page switches.")
+with st.form("sweep"):
+    c1, c2, c3, c4 = st.columns(4)
+    method = c1.selectbox("Method", sweepable)
+    setting = c2.selectbox("Setting", list(METHODS.get(method).sweeps))
+    values = c3.multiselect("Values", METHODS.get(method).sweeps[setting],
+                            default=[v for v in METHODS.get(method).sweeps[setting] if v <= ctx.info.image_size // 4])
+    sweep_metric = c4.selectbox("Metric ", metrics_all, index=metrics_all.index("pixel_perturbation"))
+    start = st.form_submit_button("Run sweep")
+if start and values:
+    job = services.sweep_job(ctx, method, setting, sorted(values), sweep_metric, n)
+    st.session_state["sweep_job"] = selection, job.key
+sweep_key = common.stored_result("sweep_job", selection)
+if sweep_key is not None:
+    common.show_job(sweep_key)
+    job = MANAGER.get(sweep_key)
+    if job is not None and job.status == "done":
+        st.plotly_chart(figures.ablation_figure(job.result), width="stretch", key="sweep-chart")
+        st.download_button("Download sweep (JSON)", json.dumps(job.result, indent=2, default=str), "sweep.json",
+                           "application/json")

@@ -147,16 +147,32 @@ def training_notice(ctx: services.Context, methods: list[str]) -> list[str]:
                 services.fit_method_job(ctx, method)
                 st.rerun()
         else:
-            st.fragment(lambda job=job: _job_line(job), run_every=1.0)()
+            show_job(key)
     return ready
 
 
-def _job_line(job) -> None:
-    """One running job's progress; reruns the page when it has finished."""
+def show_job(key: str) -> None:
+    """A background job's live progress (refreshed every second while it runs; the page reruns
+    once it finishes), or its error."""
+    from xai_core.jobs import MANAGER
+
+    job = MANAGER.get(key)
+    if job is None:
+        return
+    if job.error:
+        st.error(f"{job.title} failed: {job.error}")
+    elif job.active:
+        st.fragment(lambda: _job_line(key), run_every=1.0)()
+
+
+def _job_line(key: str) -> None:
+    from xai_core.jobs import MANAGER
+
+    job = MANAGER.get(key)
     if not job.active:
         st.rerun(scope="app")
     eta = f" · about {job.eta_seconds:.0f} s left" if job.eta_seconds is not None else ""
-    st.progress(job.fraction, text=f"Training {job.title}: {job.message}{eta} (also on the Train page)")
+    st.progress(job.fraction, text=f"{job.title}: {job.message}{eta} (also on the Train page)")
 
 
 def load_or_stop(selection: Selection) -> services.Context:

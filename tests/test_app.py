@@ -300,3 +300,19 @@ def test_explore_shows_diet_views_after_training(app):
     captions = [im.caption for im in _images(app)]
     assert {"diet", "diet · overlay", "diet · selection", "diet · simplified"} <= set(captions)
     assert any("f_v(x):" in c.value and "f_b(x):" in c.value for c in app.main.caption)
+
+
+def test_ablations_page_sweeps_diet_mask_scale_in_background(monkeypatch):
+    from xai_core.jobs import MANAGER
+
+    at = _page("ablations.py", monkeypatch)
+    assert next(s for s in at.selectbox if s.label == "Method").value == "diet"
+    next(m for m in at.multiselect if m.label == "Values").set_value([4, 8])
+    next(b for b in at.button if b.label == "Run sweep").click().run()
+    assert not at.exception, at.exception
+    job = MANAGER.wait(next(j.key for j in MANAGER.jobs() if j.key.startswith("sweep/hard_mnist/smoke")), 600)
+    assert job.status == "done", job.error
+    at.run()
+    assert not at.exception, at.exception
+    assert len(at.get("plotly_chart")) == 1 and set(job.result["summary"]["diet"]) == {4, 8}
+    assert "Download sweep (JSON)" in [d.proto.label for d in at.get("download_button")]

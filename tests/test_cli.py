@@ -146,3 +146,17 @@ def test_evaluate_prints_na_for_metrics_a_method_cannot_score(capsys, tmp_path):
     assert code == 0, err
     assert "faithfulness=1.0000" in stdout and "faithfulness_simplified=n/a" in stdout and "(AUC)" in stdout
     assert json.loads(out.read_text())["results"]["gradient"]["faithfulness_simplified"] is None
+
+
+def test_ablate_sweeps_a_method_setting(capsys, tmp_path):
+    out = tmp_path / "sweep.json"
+    code, stdout, err = run(capsys, "ablate", "--dataset", "hard_mnist", "--preset", "smoke", "--methods", "diet",
+                            "--sweep", "u=4,8", "--metric", "iou", "--n", "8", "--json", str(out))
+    assert code == 0, err
+    result = json.loads(out.read_text())
+    assert result["setting"] == "u" and set(result["summary"]["diet"]) == {"4", "8"}
+    assert result["runs"]["diet"]["4"]["settings"]["methods"]["diet (u = 4)"]["u"] == 4
+    assert "diet: u=4:" in stdout
+    code, _, err = run(capsys, "ablate", "--dataset", "hard_mnist", "--preset", "smoke", "--methods", "gradient",
+                       "--sweep", "u=4", "--json", str(out))
+    assert code == 2 and "no sweepable setting 'u'" in err

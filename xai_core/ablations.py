@@ -1,9 +1,10 @@
-"""Ablations that apply to any method's maps.
+"""Ablations.
 
 Resolution: each map averaged over u×u pixel blocks and brought back to full size, so a metric
-sees the same ranking at a coarser grain. It is the post-hoc counterpart of DiET's
-mask-downscaling ablation (DiET learns its mask at 1/u resolution; that sweep arrives with the
-DiET method and uses the same page and figure).
+sees the same ranking at a coarser grain; it applies to any method.
+Setting sweep: one method refitted and re-evaluated for each value of one of its settings, e.g.
+DiET's mask scale u (the paper's mask-downscaling ablation, its Figure 5). Both return the same
+shape, drawn by :func:`xai_core.figures.ablation_figure`.
 """
 from __future__ import annotations
 
@@ -60,4 +61,38 @@ def resolution_ablation(
             summary[m][u] = value["auc"] if isinstance(value, dict) else value
     return {"dataset": ctx.dataset, "preset": ctx.preset, "n": min(n, len(ctx.test)), "metric": metric,
             "higher_is_better": METRICS.get(metric).higher_is_better, "factors": factors,
+            "summary": summary, "runs": runs}
+
+
+def setting_sweep(
+    ctx: Any, method: str, setting: str, values: list[Any], metric: str, n: int, progress: Progress = no_progress
+) -> dict[str, Any]:
+    """Fit (cached per value) and evaluate ``method`` with ``setting`` = each of ``values``:
+    {"summary": {method: {value: metric value}}, "runs": {value: evaluate() JSON}, ...}."""
+    from .data import get_dataset
+    from .methods import METHODS
+    from .services import check_methods, check_metrics, evaluate
+
+    check_methods([method], ctx.info)
+    check_metrics([metric], ctx.info)
+    cls = METHODS.get(method)
+    train = get_dataset(ctx.dataset, "train", ctx.preset, store=ctx.store) if cls.kind == "trained" else None
+    runs, summary = {}, {method: {}}
+    for i, value in enumerate(values):
+        def sub(done: int, total: int, message: str = "", **metrics: Any) -> None:
+            progress(2 * i + min(1.0, done / max(total, 1)), 2 * len(values), f"{setting} = {value}: {message}",
+                     **metrics)
+
+        explainer = cls(ctx.black_box, ctx.info, preset=ctx.preset, device=ctx.device, seed=ctx.seed,
+                        **{setting: value})
+        if explainer.needs_fit:
+            explainer.fit(train, ctx.store, sub)
+        label = f"{method} ({setting} = {value})"
+        runs[value] = evaluate(ctx, [label], [metric], n, explainers={label: explainer},
+                               progress=lambda d, t, m="", **_: progress(2 * i + 1 + d / max(t, 1), 2 * len(values),
+                                                                         f"{setting} = {value}: evaluating"))
+        result = runs[value]["results"][label][metric]
+        summary[method][value] = result["auc"] if isinstance(result, dict) else result
+    return {"dataset": ctx.dataset, "preset": ctx.preset, "n": min(n, len(ctx.test)), "metric": metric,
+            "higher_is_better": METRICS.get(metric).higher_is_better, "factors": list(values), "setting": setting,
             "summary": summary, "runs": runs}

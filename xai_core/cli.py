@@ -140,22 +140,56 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 def cmd_ablate(args: argparse.Namespace) -> None:
     from . import services
-    from .ablations import resolution_ablation, resolution_factors
+    from .ablations import resolution_ablation, resolution_factors, setting_sweep
 
     info = dataset_info(args.dataset, args.preset)
     services.check_methods(args.methods, info)
     services.check_metrics([args.metric], info)
-    factors = args.factors or resolution_factors(info.image_size)
-    if not all(str(u).isdigit() and int(u) >= 1 for u in factors):
-        raise XAIError(f"--factors must be positive integers, got {','.join(map(str, factors))}")
-    factors = [int(u) for u in factors]
+    if args.sweep:
+        setting, values = _parse_sweep(args.sweep, args.methods)
+    else:
+        factors = args.factors or resolution_factors(info.image_size)
+        if not all(str(u).isdigit() and int(u) >= 1 for u in factors):
+            raise XAIError(f"--factors must be positive integers, got {','.join(map(str, factors))}")
+        factors = [int(u) for u in factors]
     ctx = services.load_context(args.dataset, args.preset, device=args.device, seed=args.seed,
                                 progress=tqdm_progress("black box"))
-    result = resolution_ablation(ctx, args.methods, args.metric, factors, args.n, tqdm_progress("ablate"))
+    if args.sweep:
+        runs = [setting_sweep(ctx, m, setting, values, args.metric, args.n, tqdm_progress(m)) for m in args.methods]
+        result = {**runs[0], "summary": {k: v for r in runs for k, v in r["summary"].items()},
+                  "runs": {m: r["runs"] for m, r in zip(args.methods, runs)}}
+    else:
+        setting = "u"
+        result = resolution_ablation(ctx, args.methods, args.metric, factors, args.n, tqdm_progress("ablate"))
     _write_json(args.json, result)
-    for method, by_u in result["summary"].items():
-        print(f"{method}: " + ", ".join(f"u={u}: {v:.4f}" for u, v in by_u.items()))
+    for method, by_value in result["summary"].items():
+        print(f"{method}: " + ", ".join(f"{setting}={u}: {_short(v)}" for u, v in by_value.items()))
     print(f"wrote {args.json}")
+
+
+def _parse_sweep(text: str, methods: list[str]) -> tuple[str, list[Any]]:
+    """``SETTING=v1,v2,…`` → (setting, values as int / float / str); the setting must be one every
+    method declares in its ``sweeps``."""
+    from .methods import METHODS
+
+    setting, _, raw = text.partition("=")
+    values = [_number(v) for v in raw.split(",") if v.strip()]
+    if not setting or not values:
+        raise XAIError(f"--sweep must look like SETTING=v1,v2 (e.g. u=2,4,8), got {text!r}")
+    for m in methods:
+        if setting not in METHODS.get(m).sweeps:
+            known = ", ".join(METHODS.get(m).sweeps) or "none"
+            raise XAIError(f"method {m!r} has no sweepable setting {setting!r} (sweepable: {known})")
+    return setting, values
+
+
+def _number(text: str) -> Any:
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text.strip()
 
 
 def cmd_assets(args: argparse.Namespace) -> None:
@@ -222,11 +256,14 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--model", default=None, help="evaluate on your TorchScript classifier instead of the black box")
     sp.set_defaults(fn=cmd_evaluate)
 
-    sp = sub.add_parser("ablate", help="resolution ablation: a metric on maps averaged over u x u blocks, JSON out")
+    sp = sub.add_parser("ablate", help="resolution ablation (maps averaged over u x u blocks) or a method-setting "
+                                       "sweep (--sweep u=2,4,8 for DiET), JSON out")
     common(sp)
     sp.add_argument("--methods", type=_csv, required=True)
     sp.add_argument("--metric", default="pixel_perturbation")
     sp.add_argument("--factors", type=_csv, default=None, help="block sizes, default 1,2,4,8,16 as the size allows")
+    sp.add_argument("--sweep", default=None,
+                    help="refit each method per value of one of its settings instead, e.g. u=2,4,8 for DiET")
     sp.add_argument("--n", type=int, default=100)
     sp.add_argument("--json", required=True)
     sp.set_defaults(fn=cmd_ablate)

@@ -86,9 +86,12 @@ def ablation_figure(result: dict[str, Any]) -> go.Figure:
         fig.add_trace(go.Scatter(x=[int(u) for u in us], y=[by_u[u] for u in us], mode="lines+markers", name=method))
     kind = "AUC" if METRICS.get(metric).kind == "curve" else "mean"
     better = {True: "higher is better", False: "lower is better"}.get(result["higher_is_better"], "")
+    setting = result.get("setting")
+    x_title = f"{setting} ({', '.join(result['summary'])})" if setting else "block size u (map averaged over u×u pixels)"
     fig.update_layout(
-        title=f"{metric} {kind} vs map resolution — {result['dataset']} ({result['preset']}), n = {result['n']}",
-        xaxis={"title": "block size u (map averaged over u×u pixels)", "type": "log", "tickvals": result["factors"]},
+        title=f"{metric} {kind} vs {setting or 'map resolution'} — {result['dataset']} ({result['preset']}), "
+              f"n = {result['n']}",
+        xaxis={"title": x_title, "type": "log", "tickvals": result["factors"]},
         yaxis_title=f"{metric} {kind} ({better})" if better else f"{metric} {kind}",
         legend_title="method", margin={"l": 40, "r": 10, "t": 50, "b": 40}, height=420,
     )

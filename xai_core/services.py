@@ -246,10 +246,13 @@ def evaluate(
     batch_size: int = 50,
     progress: Progress = no_progress,
     postprocess: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    explainers: dict[str, Explainer] | None = None,
 ) -> dict[str, Any]:
     """Evaluate methods × metrics on the first ``n`` test images; returns the CLI's JSON shape.
-    ``postprocess`` transforms every map before scoring (e.g. the resolution ablation)."""
-    check_methods(methods, ctx.info)
+    ``postprocess`` transforms every map before scoring (e.g. the resolution ablation);
+    ``explainers`` maps labels in ``methods`` to prepared explainers (e.g. one per setting)."""
+    explainers = explainers or {}
+    check_methods([m for m in methods if m not in explainers], ctx.info)
     check_metrics(metrics, ctx.info)
     n = min(n, len(ctx.test))
     if n <= 0:
@@ -261,7 +264,7 @@ def evaluate(
     total = len(methods) * ((n + batch_size - 1) // batch_size)
     done = 0
     for name in methods:
-        explainer = ctx.explainer(name, progress)
+        explainer = explainers.get(name) or ctx.explainer(name, progress)
         method_settings[name] = explainer.settings()
         per_metric: dict[str, list[dict[str, torch.Tensor]]] = {m: [] for m in metrics}
         seconds = 0.0
@@ -381,6 +384,16 @@ def train_black_box_job(dataset: str, preset: str, seed: int = 0, store: Artifac
         return load_context(dataset, preset, seed=seed, store=store, progress=progress).record
 
     return MANAGER.submit(f"black_box/{dataset}/{preset}/{seed}", f"black box · {dataset} ({preset})", work)
+
+
+def sweep_job(ctx: Context, method: str, setting: str, values: list[Any], metric: str, n: int) -> Job:
+    """A method-setting sweep (refits per value: minutes) in the background; one job per request."""
+    from .ablations import setting_sweep
+
+    key = (f"sweep/{ctx.dataset}/{ctx.preset}/{ctx.seed}/{ctx.record.get('arch', '')}/{method}/{setting}="
+           f"{','.join(map(str, values))}/{metric}/{n}")
+    return MANAGER.submit(key, f"{method} {setting} sweep · {ctx.dataset} ({ctx.preset})",
+                          lambda progress: setting_sweep(ctx, method, setting, values, metric, n, progress))
 
 
 def fit_job_key(ctx: Context, method: str) -> str:

@@ -52,6 +52,7 @@ class Explainer:
     kind: ClassVar[str] = "post-hoc"
     signed: ClassVar[bool] = False  # scores can be negative
     needs_ground_truth: ClassVar[bool] = False
+    sweeps: ClassVar[dict[str, tuple[Any, ...]]] = {}  # settings worth an ablation sweep, with their values
     batch_size: int = 64  # initial chunk size; halved automatically on out-of-memory
 
     def __init__(

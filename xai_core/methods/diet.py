@@ -86,6 +86,7 @@ class DiET(Explainer):
 
     name = "diet"
     kind = "trained"
+    sweeps = {"u": (1, 2, 4, 8, 16)}  # the paper's mask-downscaling ablation (its Figure 5)
 
     def __init__(self, model: nn.Module, info, **kwargs: Any) -> None:
         super().__init__(model, info, **kwargs)
@@ -131,15 +132,18 @@ class DiET(Explainer):
         gen = torch.Generator().manual_seed(self.seed)
         torch.manual_seed(self.seed)
         n = len(train) if c["train_images"] is None else min(len(train), int(c["train_images"]))
-        data = train.batch(list(range(n)))
-        x_all = data.x
-        size = tuple(x_all.shape[-2:])
-        low = (size[0] // c["u"], size[1] // c["u"])
-        masks = torch.ones(n, 1, *low)
+        size = (self.info.image_size, self.info.image_size)
+        masks = torch.ones(n, 1, size[0] // c["u"], size[1] // c["u"])
         fb = self.model.to(dev).eval()
         fv = copy.deepcopy(self.model).to(dev)
-        with torch.no_grad():
-            target = torch.cat([F.softmax(fb(x_all[i:i + 256].to(dev)), 1).cpu() for i in range(0, n, 256)])
+
+        def load(idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            """A batch of training images (fetched per batch: paper-size splits do not fit in memory)
+            and f_b's softmax on them."""
+            x = train.batch(idx.tolist()).x.to(dev)
+            with torch.no_grad():
+                return x, F.softmax(fb(x), 1)
+
         opt_model = torch.optim.Adam(fv.parameters(), lr=c["model_lr"])
         mean = torch.tensor(self.info.mean)
         history: list[dict[str, float]] = []
@@ -160,7 +164,7 @@ class DiET(Explainer):
             for epoch in range(c["mask_epochs"]):
                 total_loss = 0.0
                 for idx in batches(c["mask_batch_size"]):
-                    x, q, pb = x_all[idx].to(dev), fills(len(idx)).to(dev), target[idx].to(dev)
+                    (x, pb), q = load(idx), fills(len(idx)).to(dev)
                     m = masks[idx].to(dev).requires_grad_(True)
                     with torch.no_grad():
                         pv = F.softmax(fv(x), 1)
@@ -186,7 +190,7 @@ class DiET(Explainer):
             for epoch in range(c["model_epochs"]):
                 total_loss = 0.0
                 for idx in batches(c["batch_size"]):
-                    x, q, pb = x_all[idx].to(dev), fills(len(idx)).to(dev), target[idx].to(dev)
+                    (x, pb), q = load(idx), fills(len(idx)).to(dev)
                     xs = simplify(x, upsample(masks[idx].to(dev), size, c["upsample"]), q)
                     pv, pvs = F.softmax(fv(x), 1), F.softmax(fv(xs), 1)
                     loss = ((pb - pv).abs().sum(1) + (pv - pvs).abs().sum(1)).mean()
