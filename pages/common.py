@@ -38,8 +38,10 @@ def context(dataset: str, preset: str, model: str = "") -> services.Context:
         bar.progress(min(1.0, done / max(total, 1)), text=f"Black box: {message} {extra}")
 
     path = model.removeprefix("torchscript:") if model.startswith("torchscript:") else None
+    manipulated = model.startswith(services.MANIPULATED)
+    arch = model.removeprefix(services.MANIPULATED) if manipulated else model
     ctx = services.load_context(dataset, preset, progress=report, model_path=path,
-                                arch=None if path else (model or None))
+                                arch=None if path else (arch or None), manipulated=manipulated)
     bar.empty()
     return ctx
 
@@ -96,7 +98,9 @@ def _model_choice(dataset: str, preset: str) -> str:
     if st.session_state.get("model_choice") not in options:
         st.session_state["model_choice"] = choices[0]
     choice = st.selectbox("Model", options, key="model_choice",
-                          format_func=lambda a: f"{a} (default black box)" if a == choices[0] else a,
+                          format_func=lambda a: f"{a} (default black box)" if a == choices[0] else
+                          f"{a.removeprefix(services.MANIPULATED)}, manipulated gradients" if
+                          a.startswith(services.MANIPULATED) else a,
                           help="other architectures are trained on first use and cached")
     if choice == choices[0]:
         return ""

@@ -379,3 +379,26 @@ def test_torchscript_wrong_output_or_input_is_clear(tmp_path):
         load_user_model(_script(tmp_path, Tiny(1, 5), "five.pt"), info)
     with pytest.raises(InvalidInputError, match=r"failed on a 1×1×28×28 input"):
         load_user_model(_script(tmp_path, Tiny(3, 10), "rgb.pt"), info)
+
+
+def test_manipulated_black_box_moves_gradients_into_the_corner(fake_data, tmp_path):
+    """DiET §5.4: the extra loss keeps the accuracy and pushes input gradients onto the corner."""
+    from xai_core.models.training import MANIPULATION_WEIGHT, corner_mask, manipulation_loss
+
+    train, test = data_pkg.get_dataset("synthetic", "train"), data_pkg.get_dataset("synthetic", "test")
+    settings = dict(epochs=12, lr=3e-3, batch_size=32)
+    honest, r_honest = training.train_black_box(train, test, "small_cnn", **settings)
+    bent, r_bent = training.train_black_box(train, test, "small_cnn", manipulation=MANIPULATION_WEIGHT, **settings)
+    assert r_bent["test_accuracy"] >= 0.9 and r_honest["test_accuracy"] >= 0.9
+    x = test.batch(list(range(32)))
+    shares = [float(manipulation_loss(m, x.x, x.y)[1]) for m in (honest, bent)]
+    assert shares[1] < shares[0] - 0.3, shares  # far less gradient mass outside the corner
+    assert corner_mask(28, 28).sum() == 49
+
+    # load_black_box(manipulated=True) is its own cache entry; the honest key is what it was before
+    store = ArtifactStore(tmp_path / "store")
+    _, record = load_black_box("synthetic", "smoke", store=store, manipulated=True)
+    assert record["manipulation"] == MANIPULATION_WEIGHT
+    spec = training.black_box_spec(data_pkg.dataset_info("synthetic", "smoke").spec(), "small_cnn",
+                                   training.train_config("synthetic", "smoke"), 0)
+    assert "manipulation" not in spec["train"] and not store.exists(training.KIND, spec)

@@ -66,10 +66,12 @@ def load_context(
     train_if_missing: bool = True,
     model_path: str | None = None,
     arch: str | None = None,
+    manipulated: bool = False,
 ) -> Context:
     """Dataset + test split + black box (trained now, with progress, unless cached), or the
     user's TorchScript classifier at ``model_path`` (pixel-space input) instead of the black box.
-    ``arch`` picks another architecture than the dataset's default (trained and cached apart)."""
+    ``arch`` picks another architecture than the dataset's default (trained and cached apart);
+    ``manipulated`` trains it with the gradient-manipulation loss (DiET §5.4)."""
     check_preset(preset)
     store = store or ArtifactStore()
     dev = device if isinstance(device, torch.device) else resolve_device(device)
@@ -81,8 +83,10 @@ def load_context(
     else:
         model, record = load_black_box(
             dataset, preset, seed=seed, device=dev, store=store, progress=progress, train_if_missing=train_if_missing,
-            arch=arch,
+            arch=arch, manipulated=manipulated,
         )
+        if manipulated:
+            record = {**record, "arch": f"{record['arch']} (manipulated gradients)"}
     return Context(dataset, preset, info, test, model, record, dev, seed, store)
 
 
@@ -101,11 +105,16 @@ def save_user_model(data: bytes, store: ArtifactStore | None = None) -> Path:
     return path
 
 
+MANIPULATED = "manipulated:"  # model-choice prefix: the architecture trained with gradient manipulation
+
+
 def model_choices(info: DatasetInfo) -> list[str]:
-    """Architectures that can explain ``info``: its default first, then the others that build for it."""
+    """Models that can explain ``info``: its default architecture first, then the other architectures,
+    then the default trained with gradient manipulation (DiET §5.4)."""
     default = default_arch(info)
-    others = [a for a in ARCHS if a != default and a not in PRETRAINED]
-    return [default] + ([] if default in PRETRAINED else others)
+    if default in PRETRAINED:
+        return [default]
+    return [default] + [a for a in ARCHS if a != default and a not in PRETRAINED] + [MANIPULATED + default]
 
 
 def check_methods(names: list[str], info: DatasetInfo | None = None) -> list[str]:

@@ -12,12 +12,13 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from typing import Any
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from ..data.base import ImageDataset
 from ..device import DEVICES, resolve_device
@@ -47,6 +48,35 @@ class TrainConfig:
     batch_size: int
     weight_decay: float = 0.0
     augment_shift: int = 0  # random translation by up to this many pixels (0 = none)
+    manipulation: float = 0.0  # weight of the gradient-manipulation loss (DiET §5.4; 0 = an honest model)
+
+
+#: the fixed, uninformative region a manipulated black box pushes its input gradients into
+MANIPULATION_CORNER = 0.25  # the top-left square of a quarter of the side
+#: the manipulation weight used by the "manipulated" model choice
+MANIPULATION_WEIGHT = 10.0
+
+
+def corner_mask(height: int, width: int) -> torch.Tensor:
+    """The H×W bool mask of :data:`MANIPULATION_CORNER`."""
+    m = torch.zeros(height, width, dtype=torch.bool)
+    m[: max(1, round(height * MANIPULATION_CORNER)), : max(1, round(width * MANIPULATION_CORNER))] = True
+    return m
+
+
+def manipulation_loss(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(cross-entropy, share of the target logit's input-gradient mass outside the corner, logits),
+    the share differentiable (double backprop): training on CE + λ·share keeps the accuracy while
+    gradient maps point at the corner (the manipulation DiET §5.4 explains through)."""
+    x = x.clone().requires_grad_(True)
+    logits = model(x)
+    (grad,) = torch.autograd.grad(logits.gather(1, y[:, None]).sum(), x, create_graph=True)
+    mass = grad.abs().sum(1)  # B×H×W
+    outside = ~corner_mask(*mass.shape[-2:]).to(x.device)
+    share = (mass * outside).flatten(1).sum(1) / mass.flatten(1).sum(1).clamp_min(1e-12)
+    return F.cross_entropy(logits, y), share.mean(), logits
 
 
 #: (dataset, preset) → hyper-parameters; ("*", preset) is the fallback for unlisted datasets
@@ -108,6 +138,7 @@ def train_black_box(
     progress: Progress = no_progress,
     weight_decay: float = 0.0,
     augment_shift: int = 0,
+    manipulation: float = 0.0,
 ) -> tuple[Normalized, dict[str, Any]]:
     """Train ``arch`` on ``train`` with Adam (one-cycle learning rate peaking at ``lr``) and
     cross-entropy;
@@ -140,8 +171,12 @@ def train_black_box(
             if augment_shift:
                 x = _random_shift(x, augment_shift, aug_gen)
             x, y = x.to(dev, non_blocking=True), batch.y.to(dev, non_blocking=True)
-            logits = model(x)
-            loss = F.cross_entropy(logits, y)
+            if manipulation:
+                ce, share, logits = manipulation_loss(model, x, y)
+                loss = ce + manipulation * share
+            else:
+                logits = model(x)
+                loss = F.cross_entropy(logits, y)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -168,6 +203,7 @@ def train_black_box(
         "batch_size": batch_size,
         "weight_decay": weight_decay,
         "augment_shift": augment_shift,
+        "manipulation": manipulation,
         "seed": seed,
         "n_train": len(train),
         "n_test": len(test),
@@ -182,7 +218,10 @@ def train_black_box(
 
 def black_box_spec(info_spec: dict[str, Any], arch: str, config: TrainConfig, seed: int) -> dict[str, Any]:
     """The store key of a trained black box: data, architecture, hyper-parameters, seed, format."""
-    return {"data": info_spec, "arch": arch, "train": asdict(config), "seed": seed, "model_format": MODEL_FORMAT}
+    train = asdict(config)
+    if not train["manipulation"]:  # honest models keep the keys they had before manipulation existed
+        del train["manipulation"]
+    return {"data": info_spec, "arch": arch, "train": train, "seed": seed, "model_format": MODEL_FORMAT}
 
 
 def load_black_box(
@@ -196,10 +235,12 @@ def load_black_box(
     train_if_missing: bool = True,
     arch: str | None = None,
     use_assets: bool = True,
+    manipulated: bool = False,
 ) -> tuple[Normalized, dict[str, Any]]:
     """The black box for ``dataset`` at ``preset``: loaded from ``store`` when cached, else
     trained (``train_if_missing``) and cached. Pretrained architectures are built directly.
-    ``arch`` overrides :func:`default_arch` (same training settings; its own cache entry).
+    ``arch`` overrides :func:`default_arch` (same training settings; its own cache entry);
+    ``manipulated`` adds the gradient-manipulation loss (DiET §5.4; its own cache entry).
     Returns the model in eval mode on ``device`` and its training record (plus
     ``from_cache``). A corrupt or unloadable cache entry is deleted and rebuilt. With
     ``use_assets`` an empty store is first seeded from a current shipped black box
@@ -221,6 +262,8 @@ def load_black_box(
         return model, record
 
     config = train_config(dataset, preset)
+    if manipulated:
+        config = replace(config, manipulation=MANIPULATION_WEIGHT)
     spec = black_box_spec(info.spec(), arch, config, seed)
 
     def build() -> dict[str, Any]:
@@ -233,7 +276,7 @@ def load_black_box(
 
     for attempt in range(2):
         cached, from_asset = store.load(KIND, spec), False
-        if cached is None and use_assets and arch == default_arch(info):
+        if cached is None and use_assets and arch == default_arch(info) and not manipulated:
             cached = shipped_payload(dataset, preset, seed, spec)
             from_asset = cached is not None
             if from_asset:
