@@ -97,9 +97,8 @@ def cmd_train(args: argparse.Namespace) -> None:
 
     if args.methods:
         services.check_methods(args.methods, dataset_info(args.dataset, args.preset))
-    ctx = services.load_context(
-        args.dataset, args.preset, device=args.device, seed=args.seed, progress=tqdm_progress("black box")
-    )
+    ctx = services.load_context(args.dataset, args.preset, device=args.device, seed=args.seed,
+                                manipulated=args.manipulated, progress=tqdm_progress("black box"))
     accuracy = ctx.record.get("test_accuracy")
     state = f"test accuracy {accuracy:.4f}" if accuracy is not None else "pretrained, nothing to train"
     print(f"black box for {args.dataset} ({args.preset}): {state}")
@@ -114,6 +113,7 @@ def cmd_explain(args: argparse.Namespace) -> None:
 
     services.check_methods(args.methods, dataset_info(args.dataset, args.preset))
     ctx = services.load_context(args.dataset, args.preset, device=args.device, seed=args.seed,
+                                manipulated=args.manipulated,
                                 progress=tqdm_progress("black box"), model_path=args.model)
     if not 0 <= args.index < len(ctx.test):
         raise XAIError(f"--index {args.index} out of range: {args.dataset} test split has {len(ctx.test)} images")
@@ -129,6 +129,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     services.check_methods(args.methods, info)
     services.check_metrics(args.metrics, info)
     ctx = services.load_context(args.dataset, args.preset, device=args.device, seed=args.seed,
+                                manipulated=args.manipulated,
                                 progress=tqdm_progress("black box"), model_path=args.model)
     result = services.evaluate(ctx, args.methods, args.metrics, args.n, progress=tqdm_progress("evaluate"))
     _write_json(args.json, result)
@@ -153,6 +154,7 @@ def cmd_ablate(args: argparse.Namespace) -> None:
             raise XAIError(f"--factors must be positive integers, got {','.join(map(str, factors))}")
         factors = [int(u) for u in factors]
     ctx = services.load_context(args.dataset, args.preset, device=args.device, seed=args.seed,
+                                manipulated=args.manipulated,
                                 progress=tqdm_progress("black box"))
     if args.sweep:
         runs = [setting_sweep(ctx, m, setting, values, args.metric, args.n, tqdm_progress(m)) for m in args.methods]
@@ -228,6 +230,9 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--preset", default="quick", choices=PRESETS)
         sp.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
         sp.add_argument("--seed", type=int, default=0)
+        if dataset:
+            sp.add_argument("--manipulated", action="store_true",
+                            help="the black box trained with gradient manipulation (DiET §5.4) instead")
 
     for name, fn in (("datasets", cmd_datasets), ("methods", cmd_methods)):
         sp = sub.add_parser(name, help=f"list {name}")

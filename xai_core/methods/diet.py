@@ -158,57 +158,55 @@ class DiET(Explainer):
         def fills(k: int) -> torch.Tensor:
             return (mean + c["fill_sigma"] * torch.randn(k, len(mean), generator=gen)).clamp(0, 1)
 
+        def mask_epoch(w: float) -> float:
+            """(1) One epoch of mask steps against the frozen f_v; returns the mean loss."""
+            total_loss = 0.0
+            for idx in batches(c["mask_batch_size"]):
+                (x, pb), q = load(idx), fills(len(idx)).to(dev)
+                m = masks[idx].to(dev).requires_grad_(True)
+                with torch.no_grad():
+                    pv = F.softmax(fv(x), 1)
+                loss = self._mask_loss(fv, x, m, q, pv, w, size) + (pb - pv).abs().sum(1).sum()  # + t1 (constant in m)
+                (grad,) = torch.autograd.grad(loss, m)
+                masks[idx] = (m - c["mask_lr"] / PAPER_BATCH * grad).clamp(0, 1).detach().cpu()
+                total_loss += float(loss.detach())
+            return total_loss / n
+
+        def model_epoch() -> float:
+            """(2) One epoch of Adam steps on f_v with t1 + t2 and the rounded masks; returns the mean loss."""
+            total_loss = 0.0
+            for idx in batches(c["batch_size"]):
+                (x, pb), q = load(idx), fills(len(idx)).to(dev)
+                xs = simplify(x, upsample(masks[idx].to(dev), size, c["upsample"]), q)
+                pv, pvs = F.softmax(fv(x), 1), F.softmax(fv(xs), 1)
+                loss = ((pb - pv).abs().sum(1) + (pv - pvs).abs().sum(1)).mean()
+                opt_model.zero_grad()
+                loss.backward()
+                opt_model.step()
+                total_loss += float(loss.detach()) * len(idx)
+            return total_loss / n
+
         for r in range(c["rounds"]):
-            w = c["sparsity_weights"][r]
-            # (1) masks against the frozen f_v
-            fv.eval().requires_grad_(False)
-            last = None
-            for epoch in range(c["mask_epochs"]):
-                total_loss = 0.0
-                for idx in batches(c["mask_batch_size"]):
-                    (x, pb), q = load(idx), fills(len(idx)).to(dev)
-                    m = masks[idx].to(dev).requires_grad_(True)
-                    with torch.no_grad():
-                        pv = F.softmax(fv(x), 1)
-                    loss = self._mask_loss(fv, x, m, q, pv, w, size) + (pb - pv).abs().sum(1).sum()
-                    (grad,) = torch.autograd.grad(loss, m)
-                    masks[idx] = (m - c["mask_lr"] / PAPER_BATCH * grad).clamp(0, 1).detach().cpu()
-                    total_loss += float(loss.detach())
-                step += 1
-                mean_loss = total_loss / n
-                history.append({"round": r, "stage": 0.0, "mask_loss": mean_loss,
-                                "sparsity": float(masks.mean())})
-                progress(step, total, f"round {r + 1}/{c['rounds']}: masks, epoch {epoch + 1}",
-                         mask_loss=mean_loss, kept=float(masks.mean()))
-                if last is not None and abs(last - mean_loss) <= c["converged"] * abs(last):
-                    step += c["mask_epochs"] - epoch - 1
-                    break
-                last = mean_loss
-            unrounded = masks.clone()
-            masks = torch.floor(masks + c["round_offsets"][r] + 0.5).clamp(0, 1)  # round(m + offset)
-            # (2) f_v on t1 + t2 with the rounded masks
-            fv.train().requires_grad_(True)
-            last = None
-            for epoch in range(c["model_epochs"]):
-                total_loss = 0.0
-                for idx in batches(c["batch_size"]):
-                    (x, pb), q = load(idx), fills(len(idx)).to(dev)
-                    xs = simplify(x, upsample(masks[idx].to(dev), size, c["upsample"]), q)
-                    pv, pvs = F.softmax(fv(x), 1), F.softmax(fv(xs), 1)
-                    loss = ((pb - pv).abs().sum(1) + (pv - pvs).abs().sum(1)).mean()
-                    opt_model.zero_grad()
-                    loss.backward()
-                    opt_model.step()
-                    total_loss += float(loss.detach()) * len(idx)
-                step += 1
-                mean_loss = total_loss / n
-                history.append({"round": r, "stage": 1.0, "model_loss": mean_loss, "sparsity": float(masks.mean())})
-                progress(step, total, f"round {r + 1}/{c['rounds']}: f_v, epoch {epoch + 1}",
-                         model_loss=mean_loss, kept=float(masks.mean()))
-                if last is not None and abs(last - mean_loss) <= c["converged"] * abs(last):
-                    step += c["model_epochs"] - epoch - 1
-                    break
-                last = mean_loss
+            for stage, epochs, run in (("masks", c["mask_epochs"], lambda: mask_epoch(c["sparsity_weights"][r])),
+                                       ("f_v", c["model_epochs"], model_epoch)):
+                if stage == "f_v":
+                    unrounded = masks.clone()
+                    masks = torch.floor(masks + c["round_offsets"][r] + 0.5).clamp(0, 1)  # round(m + offset)
+                    fv.train().requires_grad_(True)
+                else:
+                    fv.eval().requires_grad_(False)
+                key = "mask_loss" if stage == "masks" else "model_loss"
+                last = None
+                for epoch in range(epochs):  # until the loss changes by < `converged` between epochs
+                    loss = run()
+                    step += 1
+                    history.append({"round": r, key: loss, "kept": float(masks.mean())})
+                    progress(step, total, f"round {r + 1}/{c['rounds']}: {stage}, epoch {epoch + 1}",
+                             **{key: loss, "kept": float(masks.mean())})
+                    if last is not None and abs(last - loss) <= c["converged"] * abs(last):
+                        step += epochs - epoch - 1
+                        break
+                    last = loss
         fv.eval()
         progress(total, total, "done")
         return {"state_dict": {k: v.detach().cpu() for k, v in fv.state_dict().items()},
