@@ -133,8 +133,11 @@ def test_train_page_trains_black_box_and_fits_method_in_background(monkeypatch, 
     from xai_core import services
     from xai_core.jobs import MANAGER
 
+    import streamlit as st
+
     monkeypatch.setenv("XAI_APP_PRESET", "smoke")
     monkeypatch.setenv("XAI_CACHE_DIR", str(tmp_path / "cache"))  # nothing trained yet
+    st.cache_resource.clear()  # contexts cached by earlier tests in this process hold fitted methods
     at = AppTest.from_file(str(ROOT / "pages" / "train.py"), default_timeout=300)
     at.run()
     assert not at.exception, at.exception

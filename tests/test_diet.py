@@ -129,3 +129,19 @@ def test_region_masking_accuracy_separates_signal_from_distractor():
     assert out["signal"][:, 0].mean() == 1.0 and out["signal"][:, 2].mean() < 0.6  # erasing the patch hurts
     again = region_masking_accuracy(PatchNet().eval(), batch.x, batch.y, batch.masks, [0.0, 0.5, 1.0], [0.5] * 3)
     assert all(torch.equal(out[k], again[k]) for k in out)  # seeded
+
+
+def test_pixel_perturbation_on_f_v_or_on_f_b():
+    """Figure 3 scores DiET's maps on its tuned model and on the black box: two metrics, two models."""
+    from xai_core.metrics import METRICS, EvalInputs
+
+    class Wrong(nn.Module):  # an "explained model" that always says class 0
+        def forward(self, x):
+            return torch.tensor([[9.0, 0.0, 0.0]]).expand(len(x), 3)
+
+    batch = patch_data(9, seed=4).batch(list(range(9)))
+    inputs = EvalInputs(model=Wrong(), black_box=PatchNet().eval(), x=batch.x, labels=batch.y, target=batch.y,
+                        scores=batch.masks.float(), masks=batch.masks, fill=torch.full((3,), 0.5))
+    on_fv = METRICS.get("pixel_perturbation")(inputs)["accuracy"][:, -1]
+    on_fb = METRICS.get("pixel_perturbation_black_box")(inputs)["accuracy"][:, -1]
+    assert on_fb.mean() == 1.0 and on_fv.mean() == (batch.y == 0).float().mean()

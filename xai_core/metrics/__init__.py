@@ -8,6 +8,7 @@ can be printed next to each result.
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import torch
@@ -132,7 +133,7 @@ register_metric(Metric(
         "empty_ground_truth": EMPTY_GT + "; so are all-non-positive maps",
     },
 ))
-register_metric(Metric(
+PIXEL_PERTURBATION = register_metric(Metric(
     name="pixel_perturbation", kind="curve", needs_ground_truth=False, fn=_pixel_perturbation,
     primary="accuracy", x_label="fraction of pixels kept (top of the ranking)",
     description="DiET pixel perturbation: keep the top-p pixels, fill the rest, accuracy and agreement",
@@ -146,6 +147,11 @@ register_metric(Metric(
         "ties": TIES,
         "batch_size": DEFAULT_BATCH_SIZE,
     },
+))
+register_metric(dataclasses.replace(
+    PIXEL_PERTURBATION, name="pixel_perturbation_black_box",
+    description="DiET pixel perturbation scored on the black box f_b (for DiET's maps: the paper's Figure 3)",
+    settings={**PIXEL_PERTURBATION.settings, "model": "black_box"},
 ))
 FAITHFULNESS_SETTINGS = {
     "original": "argmax f_v(x) == argmax f_b(x)",
