@@ -58,10 +58,8 @@ def resolution_ablation(
         runs[u] = evaluate(ctx, methods, [metric], n, progress=sub, postprocess=lambda s, u=u: block_average(s, u))
         for m in methods:
             value = runs[u]["results"][m][metric]
-            summary[m][u] = value["auc"] if isinstance(value, dict) else value
-    return {"dataset": ctx.dataset, "preset": ctx.preset, "n": min(n, len(ctx.test)), "metric": metric,
-            "higher_is_better": METRICS.get(metric).higher_is_better, "factors": factors,
-            "summary": summary, "runs": runs}
+            summary[m][u] = value
+    return _result(ctx, metric, n, factors, summary, runs)
 
 
 def setting_sweep(
@@ -92,7 +90,13 @@ def setting_sweep(
                                progress=lambda d, t, m="", **_: progress(2 * i + 1 + d / max(t, 1), 2 * len(values),
                                                                          f"{setting} = {value}: evaluating"))
         result = runs[value]["results"][label][metric]
-        summary[method][value] = result["auc"] if isinstance(result, dict) else result
+        summary[method][value] = result
+    return {**_result(ctx, metric, n, list(values), summary, runs), "setting": setting}
+
+
+def _result(ctx: Any, metric: str, n: int, factors: list[Any], summary: dict, runs: dict) -> dict[str, Any]:
+    """The shape both ablations return; a curve's summary value is its AUC, a scalar's its mean."""
+    summary = {m: {u: v["auc"] if isinstance(v, dict) else v for u, v in by_u.items()} for m, by_u in summary.items()}
     return {"dataset": ctx.dataset, "preset": ctx.preset, "n": min(n, len(ctx.test)), "metric": metric,
-            "higher_is_better": METRICS.get(metric).higher_is_better, "factors": list(values), "setting": setting,
+            "higher_is_better": METRICS.get(metric).higher_is_better, "factors": factors,
             "summary": summary, "runs": runs}

@@ -2,13 +2,11 @@
 explainers, explain samples, evaluate methods × metrics. Nothing here knows about Streamlit."""
 from __future__ import annotations
 
-import time
 import dataclasses
-from dataclasses import dataclass
 import hashlib
-import os
-import tempfile
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +18,13 @@ from .data.base import Batch, DatasetInfo, ImageDataset
 from .device import resolve_device
 from .errors import MissingDataError, XAIError
 from .methods import METHODS, Explainer, Explanation
+from .jobs import MANAGER, Job
 from .methods.base import NEEDS
 from .metrics import METRICS, REGIONS, EvalInputs, aggregate, aggregate_scalar, merge_batches, region_masking_accuracy
-from .jobs import MANAGER, Job
 from .models import ARCHS, PRETRAINED, black_box_state, default_arch, load_black_box, load_user_model, predict
 from .presets import check_preset
 from .progress import Progress, no_progress
-from .store import ArtifactStore
+from .store import ArtifactStore, atomic_write
 
 
 @dataclass
@@ -94,15 +92,8 @@ def save_user_model(data: bytes, store: ArtifactStore | None = None) -> Path:
     """Keep an uploaded model file in the store under its content hash (written atomically) and
     return its path; nothing is loaded here (see :func:`xai_core.models.load_user_model`)."""
     store = store or ArtifactStore()
-    folder = store.root / "user_models"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{hashlib.sha256(data).hexdigest()[:24]}.pt"
-    if not path.exists():
-        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    return path
+    path = store.root / "user_models" / f"{hashlib.sha256(data).hexdigest()[:24]}.pt"
+    return path if path.exists() else atomic_write(path, lambda fh: fh.write(data))
 
 
 MANIPULATED = "manipulated:"  # model-choice prefix: the architecture trained with gradient manipulation
@@ -325,7 +316,7 @@ MASKING_FRACTIONS = (0.2, 0.5, 0.8)
 
 
 def region_masking(
-    ctx: Context, methods: list[str] = (), n: int = 200, fractions: tuple[float, ...] = MASKING_FRACTIONS,
+    ctx: Context, methods: Sequence[str] = (), n: int = 200, fractions: tuple[float, ...] = MASKING_FRACTIONS,
     batch_size: int = 100,
 ) -> dict[str, Any]:
     """DiET's Table 6 for the black box and for every model a chosen method explains instead (DiET's

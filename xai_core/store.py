@@ -14,7 +14,7 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import torch
 from filelock import FileLock
@@ -34,6 +34,23 @@ def spec_hash(kind: str, spec: dict[str, Any]) -> str:
     """Stable hash of a JSON-able spec (keys sorted; tuples and lists hash alike)."""
     blob = json.dumps({"kind": kind, "spec": spec, "format": FORMAT_VERSION}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+
+def atomic_write(path: Path, write: Callable[[BinaryIO], Any]) -> Path:
+    """Write ``path`` through ``write(file)`` into a temporary file beside it, then rename: readers
+    see the old file or the whole new one, never a partial one (a failed write leaves no trace)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
 
 
 class ArtifactStore:
@@ -65,17 +82,7 @@ class ArtifactStore:
 
     def save(self, kind: str, spec: dict[str, Any], payload: dict[str, Any]) -> Path:
         path = self.path(kind, spec)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                torch.save({**payload, _COMPLETE: True}, fh)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write(path, lambda fh: torch.save({**payload, _COMPLETE: True}, fh))
         path.with_suffix(".json").write_text(json.dumps({"kind": kind, "spec": spec}, indent=1, default=str))
         return path
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from ..store import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -56,15 +56,9 @@ def shipped_payload(dataset: str, preset: str, seed: int, spec: dict[str, Any]) 
 
 def write_asset(dataset: str, preset: str, seed: int, spec: dict[str, Any], payload: dict[str, Any]) -> Path:
     """Write one shipped black box atomically."""
-    path = asset_path(dataset, preset, seed)
-    path.parent.mkdir(parents=True, exist_ok=True)
     record = {k: v for k, v in payload["record"].items() if k != "from_cache"}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "wb") as fh:
-        torch.save({"spec": json.dumps(spec, sort_keys=True, default=str),
-                    "state_dict": payload["state_dict"], "record": record}, fh)
-    os.replace(tmp, path)
-    return path
+    blob = {"spec": json.dumps(spec, sort_keys=True, default=str), "state_dict": payload["state_dict"], "record": record}
+    return atomic_write(asset_path(dataset, preset, seed), lambda fh: torch.save(blob, fh))
 
 
 def _canonical(spec: dict[str, Any]) -> str:
