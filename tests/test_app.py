@@ -9,6 +9,15 @@ from streamlit.testing.v1 import AppTest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _last_job(kind: str, name: str = ""):
+    """The newest job of ``kind`` ("fit", "sweep", …) whose target ends with ``name``: tests
+    in one process share the job manager, so older jobs of earlier tests are still listed."""
+    from xai_core.jobs import MANAGER
+
+    jobs = [j for j in MANAGER.jobs() if j.key.startswith(kind + "/") and j.key.split("@")[0].endswith(name)]
+    return max(jobs, key=lambda j: j.created)
+
+
 @pytest.fixture
 def app(monkeypatch):
     monkeypatch.setenv("XAI_APP_PRESET", "smoke")
@@ -148,9 +157,10 @@ def test_train_page_trains_black_box_and_fits_method_in_background(monkeypatch, 
     # train the black box in the background: one job per key, however often it is started
     next(b for b in at.selectbox if b.label == "Train the black box of").set_value("hard_mnist")
     next(b for b in at.button if b.label == "Train").click().run()
-    key = "black_box/hard_mnist/smoke/0"
-    assert services.train_black_box_job("hard_mnist", "smoke") is MANAGER.get(key)
-    assert MANAGER.wait(key, timeout=300).status == "done"
+    job = _last_job("black_box")
+    assert job.key.startswith("black_box/hard_mnist/smoke/0@")
+    assert services.train_black_box_job("hard_mnist", "smoke") is MANAGER.get(job.key)
+    assert MANAGER.wait(job.key, timeout=300).status == "done"
     at.run()
     assert at.dataframe[0].value.set_index("dataset").loc["hard_mnist", "state"] == "trained"
     assert any("black box · hard_mnist" in m.value for m in at.markdown)  # the job list
@@ -160,8 +170,7 @@ def test_train_page_trains_black_box_and_fits_method_in_background(monkeypatch, 
     assert trained_method in fit_box.options and "diet" in fit_box.options  # the trained methods not yet fitted
     fit_box.set_value(trained_method)
     next(b for b in at.button if b.label == "Fit").click().run()
-    key = next(j.key for j in MANAGER.jobs() if j.key.endswith(f"/{trained_method}"))
-    job = MANAGER.wait(key, timeout=300)
+    job = MANAGER.wait(_last_job("fit", f"/{trained_method}").key, timeout=300)
     assert job.status == "done", job.error
     assert [h["loss"] for h in job.history] == [1.0, 0.5, 1.0 / 3]
     at.run()
@@ -274,8 +283,7 @@ def test_explore_offers_to_train_a_method_that_needs_it(app, trained_method, mon
     assert any(trained_method in i.value and "needs training" in i.value for i in app.info)
     assert "gradient · overlay" in [im.caption for im in _images(app)]  # the others do not wait
     next(b for b in app.button if b.label == f"Train {trained_method} now").click().run()
-    key = next(j.key for j in MANAGER.jobs() if j.key.endswith(f"/{trained_method}"))
-    MANAGER.wait(key, timeout=300)
+    assert MANAGER.wait(_last_job("fit", f"/{trained_method}").key, timeout=300).status == "done"
     app.run()
     assert not app.exception, app.exception
     assert f"{trained_method} · overlay" in [im.caption for im in _images(app)]
@@ -297,7 +305,7 @@ def test_explore_shows_diet_views_after_training(app):
     button = [b for b in app.button if b.label == "Train diet now"]
     if button:  # not fitted in this run's cache yet: train it in the background (smoke: seconds)
         button[0].click().run()
-        MANAGER.wait(next(j.key for j in MANAGER.jobs() if j.key.endswith("/diet")), timeout=600)
+        assert MANAGER.wait(_last_job("fit", "/diet").key, timeout=600).status == "done"
         app.run()
     assert not app.exception, app.exception
     captions = [im.caption for im in _images(app)]
@@ -313,7 +321,7 @@ def test_ablations_page_sweeps_diet_mask_scale_in_background(monkeypatch):
     next(m for m in at.multiselect if m.label == "Values").set_value([4, 8])
     next(b for b in at.button if b.label == "Run sweep").click().run()
     assert not at.exception, at.exception
-    job = MANAGER.wait(next(j.key for j in MANAGER.jobs() if j.key.startswith("sweep/hard_mnist/smoke")), 600)
+    job = MANAGER.wait(_last_job("sweep/hard_mnist/smoke").key, 600)
     assert job.status == "done", job.error
     at.run()
     assert not at.exception, at.exception

