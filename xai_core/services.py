@@ -237,6 +237,22 @@ def without_ground_truth(info: DatasetInfo) -> DatasetInfo:
     return dataclasses.replace(info, has_ground_truth=False)
 
 
+def _reexplainer(
+    ctx: Context, method: str, x: torch.Tensor, target: torch.Tensor, masks: torch.Tensor | None,
+    postprocess: Callable[[torch.Tensor], torch.Tensor] | None,
+) -> Callable[[nn.Module], torch.Tensor]:
+    """``model → scores``: a fresh explainer of ``method`` on ``model`` (fitted first where a
+    non-trained method needs it, e.g. feature statistics), explaining this batch again."""
+    def reexplain(model: nn.Module) -> torch.Tensor:
+        e = METHODS.get(method)(model, ctx.info, preset=ctx.preset, device=ctx.device, seed=ctx.seed)
+        if e.needs_fit:
+            e.fit(get_dataset(ctx.dataset, "train", ctx.preset, store=ctx.store), ctx.store)
+        scores = e.explain(x, target, masks).scores
+        return (scores if postprocess is None else postprocess(scores)).to(ctx.device)
+
+    return reexplain
+
+
 def evaluate(
     ctx: Context,
     methods: list[str],
@@ -266,6 +282,9 @@ def evaluate(
     for name in methods:
         explainer = explainers.get(name) or ctx.explainer(name, progress)
         method_settings[name] = explainer.settings()
+        # sanity re-explains with randomised models: not for trained methods (a refit per step) nor for
+        # prepared explainers with custom settings (label not a method name)
+        rerunnable = name in METHODS and METHODS.get(name).kind != "trained"
         per_metric: dict[str, list[dict[str, torch.Tensor]]] = {m: [] for m in metrics}
         seconds = 0.0
         for start in range(0, n, batch_size):
@@ -284,6 +303,7 @@ def evaluate(
                 masks=batch.masks,
                 fill=ctx.fill(),
                 selection=expl.selection,
+                reexplain=_reexplainer(ctx, name, batch.x, target, batch.masks, postprocess) if rerunnable else None,
             )
             for m in metrics:
                 per_metric[m].append(METRICS.get(m)(inputs))

@@ -1,10 +1,10 @@
 """Batched, device-side evaluation metrics and the ``METRICS`` registry.
 
 Pure functions over tensors live in one module per family (:mod:`.ranking`,
-:mod:`.perturbation`, :mod:`.localisation`); :mod:`.base` holds the uniform interface
-(:class:`EvalInputs`, :class:`Metric`, :func:`aggregate`). This module registers the built-in
-metrics; every setting (fill, score type, steps, blur) is named in ``Metric.settings`` so it
-can be printed next to each result.
+:mod:`.perturbation`, :mod:`.localisation`, :mod:`.sensitivity`, :mod:`.sanity`); :mod:`.base`
+holds the uniform interface (:class:`EvalInputs`, :class:`Metric`, :func:`aggregate`). This
+module registers the built-in metrics; every setting (fill, score type, steps, blur) is named in
+``Metric.settings`` so it can be printed next to each result.
 """
 from __future__ import annotations
 
@@ -28,7 +28,18 @@ from .base import (
     register_metric,
     summary,
 )
-from .localisation import PXAP_THRESHOLDS, average_precision, iou, mass_in_signal, minmax_normalise, pxap
+from .localisation import (
+    EHR_BASE_THRESHOLD,
+    EHR_QUANTILE_LEVELS,
+    PXAP_THRESHOLDS,
+    average_precision,
+    ehr,
+    ehr_normalise,
+    iou,
+    mass_in_signal,
+    minmax_normalise,
+    pxap,
+)
 from .perturbation import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_FRACTIONS,
@@ -47,6 +58,16 @@ from .perturbation import (
     step_counts,
 )
 from .ranking import fraction_to_count, pixel_ranks, top_fraction_mask, top_k_mask
+from .sanity import (
+    DEFAULT_SANITY_STEPS,
+    SanityResult,
+    cascade,
+    cascade_counts,
+    parametrised_layers,
+    sanity_check,
+    ssim_maps,
+)
+from .sensitivity import DEFAULT_MASKS_PER_N, DEFAULT_N_FRACTIONS, SensitivityResult, sensitivity_counts, sensitivity_n
 
 TIES = "stable descending sort: equal scores rank by row-major pixel index, lower first; NaN last"
 EMPTY_GT = "images with an empty ground truth are NaN and left out of the mean (n counts the rest)"
@@ -59,6 +80,18 @@ def _float_list(v: Any) -> list[float] | None:
     if isinstance(v, str):
         v = [p for p in v.split(",") if p.strip()]
     return [float(e) for e in v]
+
+
+def _int_list(v: Any) -> list[int] | None:
+    floats = _float_list(v)
+    return None if floats is None else [int(round(e)) for e in floats]
+
+
+def _bool(v: Any) -> bool:
+    """A boolean setting; CLI-style strings "false", "no", "0", "off" are False."""
+    if isinstance(v, str):
+        return v.strip().lower() not in ("false", "no", "0", "off", "")
+    return bool(v)
 
 
 def _iou(inputs: EvalInputs, s: dict[str, Any]) -> dict[str, torch.Tensor]:
@@ -102,6 +135,32 @@ def _insertion(inputs: EvalInputs, s: dict[str, Any]) -> dict[str, torch.Tensor]
         batch_size=int(s["batch_size"]), progress=inputs.progress,
     )
     return {X_KEY: r.fractions, "probability": r.probabilities}
+
+
+def _ehr(inputs: EvalInputs, s: dict[str, Any]) -> dict[str, torch.Tensor]:
+    return {"ehr": ehr(inputs.scores, inputs.masks, int(s["quantile_levels"]), float(s["base_threshold"]),
+                       str(s["normalisation"]))}
+
+
+def _sensitivity_n(inputs: EvalInputs, s: dict[str, Any]) -> dict[str, torch.Tensor]:
+    r = sensitivity_n(
+        pick_model(inputs, s["model"]), inputs.x, inputs.target, inputs.scores, _float_list(s["fractions"]),
+        counts=_int_list(s["counts"]), masks_per_n=int(s["masks_per_n"]), fill=pick_fill(inputs, s["fill"]),
+        seed=int(s["seed"]), batch_size=int(s["batch_size"]), progress=inputs.progress,
+    )
+    return {X_KEY: r.fractions, "correlation": r.correlation}
+
+
+def _sanity(inputs: EvalInputs, s: dict[str, Any]) -> dict[str, torch.Tensor]:
+    r = sanity_check(
+        inputs.model, inputs.scores, inputs.reexplain, int(s["steps"]), include_norm=_bool(s["include_norm"]),
+        absolute=_bool(s["absolute"]), seed=int(s["seed"]), progress=inputs.progress,
+    )
+    return {X_KEY: r.fractions, "ssim": r.ssim}
+
+
+def _example_counts(h: int, w: int) -> str:
+    return ", ".join(map(str, sensitivity_counts(h * w)))
 
 
 register_metric(Metric(
@@ -203,6 +262,66 @@ register_metric(Metric(
         "batch_size": DEFAULT_BATCH_SIZE,
     },
 ))
+register_metric(Metric(
+    name="ehr", kind="scalar", needs_ground_truth=True, fn=_ehr, primary="ehr",
+    description="InputIBA EHR: heat inside the ground truth per pixel above each quantile threshold, "
+                "AUC over thresholds",
+    settings={
+        "quantile_levels": EHR_QUANTILE_LEVELS,  # q = 0, 1/(Q-1), …, 1
+        "base_threshold": EHR_BASE_THRESHOLD,  # normalised heat below it is ignored (not counted, no quantile)
+        "normalisation": "max",  # max: clip < 0, divide by the max; minmax; none (maps already in [0, 1])
+        "threshold": "t_q = min(q-quantile of the heat >= base_threshold, 0.99 * max heat); keep heat >= t_q",
+        "ratio": "sum of heat on ground-truth pixels above t_q / number of pixels above t_q (paper §4.5)",
+        "auc": "trapezoid over q in [0, 1]",
+        "no_heat": "a map with no heat above base_threshold scores 0",
+        "empty_ground_truth": EMPTY_GT,
+    },
+))
+register_metric(Metric(
+    name="sensitivity_n", kind="curve", needs_ground_truth=False, fn=_sensitivity_n, primary="correlation",
+    x_label="n, pixels removed at random, as a fraction of the image's pixels",
+    description="Sensitivity-n: Pearson r between the target-logit drop and the attribution inside n random pixels",
+    settings={
+        "fractions": DEFAULT_N_FRACTIONS,  # log-spaced, 1 % … 80 % of H·W
+        "counts": None,  # absolute n values (pixels); replaces fractions when given
+        "n": "round(fraction*H*W), at least 1, duplicates dropped; x = n/(H*W). "
+             f"At 28x28: {_example_counts(28, 28)}; at 32x32: {_example_counts(32, 32)}; "
+             f"at 224x224: {_example_counts(224, 224)}",
+        "masks_per_n": DEFAULT_MASKS_PER_N,  # InputIBA: 200
+        "sets": "random n-pixel sets drawn once per n from the seed, the same for every image and method",
+        "seed": 0,
+        "fill": "dataset_mean",
+        "score": "Pearson r over the sets, per image, of the target-logit drop and the attribution summed over "
+                 "the set (NaN where either is constant, e.g. a constant map)",
+        "output_change": "drop of the target logit (not softmax): f(x)[t] - f(x with the set filled)[t]",
+        "auc": "trapezoid over the fraction of pixels, divided by its range (mean height)",
+        "model": "explained",
+        "batch_size": DEFAULT_BATCH_SIZE,
+    },
+))
+register_metric(Metric(
+    name="sanity", kind="curve", needs_ground_truth=False, fn=_sanity, primary="ssim",
+    x_label="fraction of parametrised layers randomised (output layer first)", higher_is_better=False,
+    description="Sanity check (cascading randomisation): SSIM of the map with the original as layers are "
+                "re-initialised from the top (lower = the map depends on the weights)",
+    settings={
+        "steps": DEFAULT_SANITY_STEPS,  # evaluations: 0 layers, then counts spread over 1 … L, ending at L
+        "layers": "modules with parameters of their own (Conv, Linear, BatchNorm, …) in registration order "
+                  "(named_modules); L = their count, x = k/L",
+        "order": "cascading from the top: step k re-initialises the last k layers (output side) of a copy",
+        "include_norm": True,  # normalisation layers count as layers (reset: weight 1, bias 0, running stats 0/1)
+        "reinit": "reset_parameters() (PyTorch's initialisation) seeded by seed + layer index from the top; "
+                  "modules without it: N(0, own std^2); global RNG untouched",
+        "seed": 0,
+        "randomised_model": "the explained model (the black box for post-hoc methods), deep-copied",
+        "absolute": True,  # |s| before normalising (Adebayo et al.); False keeps the sign
+        "normalisation": "each map min-max to [0, 1] on its own",
+        "score": "SSIM with the original map: scikit-image structural_similarity, data_range=1, "
+                 "7x7 uniform window (smaller odd window under 7 px); step 0 is the original itself (1)",
+        "not_rerunnable": "NaN curves where the method cannot re-explain with another model (trained methods: "
+                          "refitting per step is too slow; prepared explainers with custom settings)",
+    },
+))
 
 __all__ = [
     "METRICS", "X_KEY", "EvalInputs", "Metric", "aggregate", "aggregate_curves", "aggregate_scalar",
@@ -211,4 +330,8 @@ __all__ = [
     "DEFAULT_BATCH_SIZE", "DEFAULT_FRACTIONS", "DEFAULT_STEPS", "CurveResult", "PixelPerturbationResult",
     "default_blur_sigma", "deletion", "gaussian_blur", "insertion", "normalised_auc", "pixel_perturbation",
     "step_counts", "fraction_to_count", "pixel_ranks", "top_fraction_mask", "top_k_mask",
+    "EHR_BASE_THRESHOLD", "EHR_QUANTILE_LEVELS", "ehr", "ehr_normalise",
+    "DEFAULT_MASKS_PER_N", "DEFAULT_N_FRACTIONS", "SensitivityResult", "sensitivity_counts", "sensitivity_n",
+    "DEFAULT_SANITY_STEPS", "SanityResult", "cascade", "cascade_counts", "parametrised_layers", "sanity_check",
+    "ssim_maps",
 ]

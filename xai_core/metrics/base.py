@@ -43,6 +43,9 @@ class EvalInputs:
     fill: torch.Tensor  # C, the dataset mean colour in pixel space
     progress: Progress = field(default=no_progress)
     selection: torch.Tensor | None = None  # B×H×W bool, where the method defines a binary mask (DiET)
+    # explain this batch's x/target again with another model (B×H×W scores); None when the method
+    # cannot be re-run on another model (trained methods would need refitting)
+    reexplain: Callable[[nn.Module], torch.Tensor] | None = None
 
 
 MetricFn = Callable[[EvalInputs, dict[str, Any]], dict[str, torch.Tensor]]

@@ -14,6 +14,10 @@ from ..errors import InvalidInputError
 from .ranking import top_k_mask
 
 PXAP_THRESHOLDS: tuple[float, ...] = tuple(round(0.05 * i, 2) for i in range(20))  # 0, 0.05, …, 0.95
+EHR_QUANTILE_LEVELS = 11  # q = 0, 0.1, …, 1 (the InputIBA authors' code)
+EHR_BASE_THRESHOLD = 0.1  # normalised heat below this is ignored (the authors' code)
+EHR_TOP_CAP = 0.99  # a threshold never exceeds 0.99 × the map's maximum (the authors' code)
+EHR_NORMALISATIONS = ("max", "minmax", "none")
 
 
 def _check(scores: torch.Tensor, gt_masks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -106,3 +110,59 @@ def mass_in_signal(scores: torch.Tensor, gt_masks: torch.Tensor) -> torch.Tensor
     inside = (pos * gt.flatten(1)).sum(1)
     ok = (total > 0) & gt.flatten(1).any(1)
     return torch.where(ok, inside / total.clamp_min(1e-300), torch.full_like(total, math.nan))
+
+
+def ehr_normalise(scores: torch.Tensor, normalisation: str = "max") -> torch.Tensor:
+    """Maps to [0, 1] for EHR: ``"max"`` clips negatives to 0 and divides by the map's maximum
+    (a positive background stays visible, all-non-positive maps become 0); ``"minmax"`` is
+    :func:`minmax_normalise`; ``"none"`` takes the scores as they are (already in [0, 1])."""
+    if normalisation == "minmax":
+        return minmax_normalise(scores)
+    if normalisation == "none":
+        return scores.double()
+    if normalisation != "max":
+        raise InvalidInputError(f"normalisation must be one of {EHR_NORMALISATIONS}, got {normalisation!r}")
+    pos = scores.double().clamp_min(0).flatten(1)
+    top = pos.amax(1, keepdim=True)
+    out = torch.where(top > 0, pos / torch.where(top > 0, top, torch.ones_like(top)), torch.zeros_like(pos))
+    return out.view_as(scores)
+
+
+def ehr(
+    scores: torch.Tensor,
+    gt_masks: torch.Tensor,
+    quantile_levels: int = EHR_QUANTILE_LEVELS,
+    base_threshold: float = EHR_BASE_THRESHOLD,
+    normalisation: str = "max",
+) -> torch.Tensor:
+    """InputIBA's Effective Heat Ratio (§4.5, Appendix F), per image (B): normalise the map
+    (:func:`ehr_normalise`), ignore heat below ``base_threshold``; at each quantile level q in
+    0 … 1 take the threshold ``t_q = min(quantile_q(heat ≥ base), 0.99·max)`` and the ratio
+    ``Σ heat over GT pixels with heat ≥ t_q / #{pixels with heat ≥ t_q}`` (the paper's "sum of
+    attribution within the bounding box divided by the total number of pixels above this
+    threshold"); EHR = trapezoid area of the ratios over q ∈ [0, 1]. Heat outside the GT and
+    weak heat inside it both lower the score; no heat at all scores 0. Empty GT → NaN.
+
+    Appendix F (GT = a quarter of the image): (a) 1 inside / 0 outside scores 1 and (b) 1 inside /
+    0.25 outside 0.4375 under every normalisation but ``"minmax"`` (which maps (b) onto (a)).
+    (c) 0.25 inside / 0 outside scores 0.25 only with ``"none"``: any per-map rescaling turns it
+    into (a), so it ties with (a) at 1 (the paper's lower (c) needs maps on an absolute scale)."""
+    scores, gt = _check(scores, gt_masks)
+    if int(quantile_levels) < 2:
+        raise InvalidInputError(f"quantile_levels must be at least 2, got {quantile_levels}")
+    b = scores.shape[0]
+    s = ehr_normalise(scores, normalisation).reshape(b, -1)
+    g = gt.reshape(b, -1)
+    poi = s >= float(base_threshold)
+    heat = torch.where(poi, s, torch.zeros_like(s))
+    levels = torch.linspace(0.0, 1.0, int(quantile_levels), dtype=torch.float64, device=s.device)
+    t = torch.nanquantile(torch.where(poi, s, torch.full_like(s, math.nan)), levels, dim=1).T  # B×Q
+    t = torch.minimum(t, EHR_TOP_CAP * heat.amax(1, keepdim=True))
+    ratios = torch.zeros_like(t)
+    for k in range(t.shape[1]):  # one B×N pass per level (a B×Q×N tensor is large at 224 px)
+        above = heat >= t[:, k : k + 1]  # NaN threshold (no heat at all) selects nothing: ratio 0
+        count = above.sum(1)
+        inside = torch.where(above & g, heat, torch.zeros_like(heat)).sum(1)
+        ratios[:, k] = torch.where(count > 0, inside / count.clamp_min(1), torch.zeros_like(inside))
+    area = torch.trapezoid(ratios, levels, dim=1)
+    return torch.where(g.any(1), area, torch.full_like(area, math.nan))

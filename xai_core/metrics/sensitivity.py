@@ -1,0 +1,127 @@
+"""Sensitivity-n (Ancona et al., 2018), as InputIBA §4.4.1 runs it: remove n random pixels, and
+ask whether the attribution inside them predicts how much the target logit drops.
+
+For each n, ``masks_per_n`` random sets of n pixels are drawn once from a seeded generator and
+shared by every image (so every method is scored on the same sets, whatever the batching); the
+Pearson correlation over the sets, per image, is one point of the curve.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ..errors import InvalidInputError
+from ..progress import Progress, no_progress
+from .perturbation import DEFAULT_BATCH_SIZE, Fill, _check_inputs, _take, as_fill, eval_mode, model_device
+
+#: 8 log-spaced fractions of the pixels, 1 % … 80 % (InputIBA: n from 10^0 to 10^5 of 224² px)
+DEFAULT_N_FRACTIONS: tuple[float, ...] = tuple(round(0.01 * 80.0 ** (i / 7), 4) for i in range(8))
+DEFAULT_MASKS_PER_N = 100  # InputIBA: 200
+
+
+@dataclass
+class SensitivityResult:
+    """A sensitivity-n curve per image."""
+
+    fractions: torch.Tensor  # T float: n / (H·W)
+    counts: torch.Tensor  # T long: n, pixels removed per set
+    correlation: torch.Tensor  # B×T: Pearson r over the sets (NaN where undefined)
+
+
+def sensitivity_counts(n_pixels: int, fractions: Sequence[float] = DEFAULT_N_FRACTIONS,
+                       counts: Sequence[int] | None = None) -> list[int]:
+    """The n values: ``counts`` as given, else ``round(f·H·W)`` for each fraction (at least 1);
+    clipped to [1, H·W], sorted, duplicates dropped."""
+    raw = [int(c) for c in counts] if counts is not None else [round(float(f) * n_pixels) for f in fractions]
+    out = sorted({min(n_pixels, max(1, c)) for c in raw})
+    if not out:
+        raise InvalidInputError("sensitivity-n needs at least one n")
+    return out
+
+
+def random_pixel_sets(n_pixels: int, n: int, sets: int, generator: torch.Generator) -> torch.Tensor:
+    """``sets``×``n_pixels`` bool, each row exactly ``n`` pixels drawn uniformly without replacement."""
+    idx = torch.rand(sets, n_pixels, generator=generator).argsort(1)[:, :n]
+    return torch.zeros(sets, n_pixels, dtype=torch.bool).scatter_(1, idx, True)
+
+
+def pearson(a: torch.Tensor, b: torch.Tensor, scale_b: torch.Tensor | None = None,
+            rel_tol: float = 1e-6) -> torch.Tensor:
+    """Row-wise Pearson correlation of B×M tensors (float64). NaN where a row is constant: its
+    standard deviation is below ``rel_tol`` times its largest magnitude (for ``b``, times
+    ``scale_b`` (B) where given, e.g. the unperturbed logit, so float32 noise counts as constant)."""
+    a, b = a.double(), b.double()
+    da, db = a - a.mean(1, keepdim=True), b - b.mean(1, keepdim=True)
+    sa, sb = da.norm(dim=1), db.norm(dim=1)
+    m = math.sqrt(a.shape[1])
+    ref_b = b.abs().amax(1) if scale_b is None else torch.maximum(b.abs().amax(1), scale_b.double().abs())
+    ok = (sa > rel_tol * m * a.abs().amax(1)) & (sb > rel_tol * m * ref_b) & (sa > 0) & (sb > 0)
+    r = (da * db).sum(1) / (sa * sb).clamp_min(1e-300)
+    return torch.where(ok, r.clamp(-1.0, 1.0), torch.full_like(r, math.nan))
+
+
+def sensitivity_n(
+    model: nn.Module,
+    x: torch.Tensor,
+    target: torch.Tensor,
+    scores: torch.Tensor,
+    fractions: Sequence[float] = DEFAULT_N_FRACTIONS,
+    *,
+    counts: Sequence[int] | None = None,
+    masks_per_n: int = DEFAULT_MASKS_PER_N,
+    fill: Fill,
+    seed: int = 0,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    progress: Progress = no_progress,
+) -> SensitivityResult:
+    """Sensitivity-n per image: for each n (:func:`sensitivity_counts`), replace each of
+    ``masks_per_n`` random n-pixel sets by ``fill``, and correlate (Pearson, over the sets) the
+    drop of the target *logit*, ``f(x)[t] − f(x_S)[t]``, with the attribution summed over the set.
+    An exactly additive attribution of the model with this fill scores 1 at every n."""
+    _check_inputs(x, scores, target)
+    if masks_per_n < 2:
+        raise InvalidInputError(f"masks_per_n must be at least 2 (a correlation), got {masks_per_n}")
+    device = model_device(model, x.device)
+    x, target = x.to(device), target.to(device).long()
+    b_n, _, h, w = x.shape
+    hw = h * w
+    ns = sensitivity_counts(hw, fractions, counts)
+    flat_scores = scores.detach().to(device).reshape(b_n, hw).double()
+    q = as_fill(fill, x)
+    g = torch.Generator().manual_seed(int(seed))
+    out = torch.full((b_n, len(ns)), math.nan, dtype=torch.float64)
+    total, done = len(ns) * b_n * masks_per_n, 0
+    bs = max(1, int(batch_size))
+    with torch.inference_mode(), eval_mode(model):
+        base = torch.cat([model(x[i : i + bs]).float().gather(1, target[i : i + bs, None]).squeeze(1)
+                          for i in range(0, b_n, bs)])
+        for t, n in enumerate(ns):
+            sets = random_pixel_sets(hw, n, masks_per_n, g).to(device)  # same sets for every image
+            attributed = flat_scores @ sets.double().T  # B×M
+            logits = torch.empty(b_n * masks_per_n, dtype=torch.float32, device=device)
+            p = 0
+            while p < b_n * masks_per_n:
+                e = min(b_n * masks_per_n, p + bs)
+                idx = torch.arange(p, e, device=device)
+                b, m = idx // masks_per_n, idx % masks_per_n
+                try:
+                    images = torch.where(sets[m].view(-1, 1, h, w), _take(q, b), x[b])
+                    logits[p:e] = model(images).float().gather(1, target[b, None]).squeeze(1)
+                except torch.OutOfMemoryError:
+                    if bs == 1:
+                        raise
+                    bs = max(1, bs // 2)
+                    if torch.cuda.is_available():
+                        torch.cuda.empty_cache()
+                    continue
+                progress(done + e, total, "sensitivity-n")
+                p = e
+            done += b_n * masks_per_n
+            drop = base[:, None] - logits.view(b_n, masks_per_n)
+            out[:, t] = pearson(attributed, drop, scale_b=base).cpu()
+    cnt = torch.tensor(ns, dtype=torch.long)
+    return SensitivityResult(cnt.double() / hw, cnt, out)
