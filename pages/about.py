@@ -38,7 +38,13 @@ PUBLISHED = [
      "Features with Predictive Information. NeurIPS 2021 (IBA: Schulz et al., ICLR 2020).",
      "Per image, optimises how much noise each feature can take while the prediction survives: IBA at a hidden "
      "layer gives a coarse map, which (through a learned generative prior) guides a second bottleneck on the "
-     "input itself for a fine-grained map, measured in bits of predictive information."),
+     "input itself for a fine-grained map. Explore shows IBA's feature capacity, the prior λ_G and the final "
+     "input mask side by side; the bottleneck layer is a deep layer at about 1/8 of the input."),
+    ("iba", "IBA — Information Bottleneck Attribution",
+     "Schulz, Sixt, Tombari & Landgraf. Restricting the Flow: Information Bottlenecks for Attribution. ICLR 2020.",
+     "Per image, replaces a hidden layer's features by a mix of the features and noise, λ·R + (1−λ)·ε, and "
+     "learns the mix so that the prediction survives with as little information as possible. The map is the "
+     "information (bits) each location still lets through, resized to the input: coarse but faithful."),
     ("meed", "MEED with AIL — Adversarial Infidelity Learning",
      "Liang, Bai, Cao, Bai & Wang. Adversarial Infidelity Learning for Model Interpretation. KDD 2020.",
      "Trains an explainer that selects the top-k features an approximator needs to reproduce the black box, "
@@ -91,6 +97,12 @@ st.markdown("""
 - **IoU** and **PxAP**: overlap of the map with the ground-truth mask (top pixels vs mask; precision-recall
   over thresholds). **Mass in signal**: share of the positive attribution inside the mask; the random map's
   value is the chance level.
+- **Sensitivity-n**: remove n random pixels many times; the correlation between the map's sum over those
+  pixels and the drop of the class score. Higher = the map predicts what removing pixels does.
+- **Sanity** (cascading randomisation): re-initialise the model's layers from the top down and compare the new
+  map with the original (SSIM). A method that explains the model must change: **lower** is better.
+- **EHR** (effective heat ratio): the share of the map's heat above each quantile threshold that lies inside
+  the ground truth, averaged over thresholds: rewards maps that are both on the object and sharp.
 - **Resolution ablation** (Ablations): the same metric after averaging each map over u×u blocks; a flat line
   means the method's evidence is coarse, a falling one that it relied on fine detail.
 - Every chart prints its settings (fill, steps, model, n) beside it: compare numbers only under equal settings.

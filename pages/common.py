@@ -11,6 +11,7 @@ from xai_core import services
 from xai_core.data import dataset_info, dataset_names
 from xai_core.device import describe_device, resolve_device
 from xai_core.errors import XAIError
+from xai_core.progress import Progress, no_progress
 from xai_core.uploads import load_upload
 
 USER_MODEL = "your TorchScript model"
@@ -52,19 +53,39 @@ def predicted_labels(dataset: str, preset: str, model: str = ""):
     return services.predicted_labels(context(dataset, preset, model))
 
 
+class ProgressBar:
+    """A Progress callback drawn as a bar that appears on the first report (cached results
+    report nothing, so show nothing) and disappears on :meth:`close`."""
+
+    def __init__(self) -> None:
+        self._bar = None
+
+    def __call__(self, done: int, total: int, message: str = "", **metrics: Any) -> None:
+        if self._bar is None:
+            self._bar = st.progress(0.0)
+        self._bar.progress(min(1.0, done / total) if total else 0.0, text=message)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.empty()
+
+
 @st.cache_data(max_entries=500, show_spinner=False)
-def explanation(dataset: str, preset: str, model: str, method: str, index: int) -> dict[str, Any]:
-    """One method on one test sample (numpy arrays); cached so revisiting a sample is instant."""
+def explanation(dataset: str, preset: str, model: str, method: str, index: int,
+                _progress: Progress = no_progress) -> dict[str, Any]:
+    """One method on one test sample (numpy arrays); cached so revisiting a sample is instant.
+    ``_progress`` (not part of the cache key) hears the stages of per-instance methods."""
     ctx = context(dataset, preset, model)
-    _, out = services.explain_indices(ctx, [method], [index])
+    _, out = services.explain_indices(ctx, [method], [index], _progress)
     return services.first_as_arrays(out[method], ctx.info.class_names)
 
 
 @st.cache_data(max_entries=100, show_spinner=False)
-def upload_explanation(dataset: str, preset: str, model: str, method: str, data: bytes, name: str) -> dict[str, Any]:
+def upload_explanation(dataset: str, preset: str, model: str, method: str, data: bytes, name: str,
+                       _progress: Progress = no_progress) -> dict[str, Any]:
     """One method on an uploaded image (keyed by its bytes), explained for the model's top-1."""
     ctx = context(dataset, preset, model)
-    _, out = services.explain_images(ctx, [method], load_upload(data, ctx.info, name)[None])
+    _, out = services.explain_images(ctx, [method], load_upload(data, ctx.info, name)[None], _progress)
     return services.first_as_arrays(out[method], ctx.info.class_names)
 
 

@@ -82,11 +82,13 @@ methods = common.training_notice(ctx, methods)
 maps = {}
 with st.spinner("Explaining …"):
     for m in methods:
+        bar = common.ProgressBar()  # per-instance methods (IBA, InputIBA) report their stages
         try:
-            maps[m] = (common.upload_explanation(*selection, m, upload.getvalue(), upload.name)
-                       if image_tensor is not None else common.explanation(*selection, m, index))
+            maps[m] = (common.upload_explanation(*selection, m, upload.getvalue(), upload.name, bar)
+                       if image_tensor is not None else common.explanation(*selection, m, index, bar))
         except XAIError as err:  # one method failing (e.g. Grad-CAM on a TorchScript model) spares the rest
             st.warning(f"{m}: {err}")
+        bar.close()
 methods = [m for m in methods if m in maps]
 
 image = viz.to_uint8(x)
@@ -115,7 +117,7 @@ if methods:
                       width="stretch")
         for key, extra in view["extras"].items():
             col.image(viz.to_uint8(viz.normalise(extra) if extra.ndim == 2 else extra),
-                      caption=f"{name} · {key.replace('_', ' ')}", width="stretch")
+                      caption=f"{name} · {key}", width="stretch")
         if view["predictions"]:
             col.caption(" · ".join(f"{k}: {v}" for k, v in view["predictions"].items()))
     st.image(viz.colourbar(vertical=False, cmap=viz.DEFAULT_DIVERGING_CMAP if sign == "all" else viz.DEFAULT_CMAP),

@@ -327,3 +327,21 @@ def test_ablations_page_sweeps_diet_mask_scale_in_background(monkeypatch):
     assert not at.exception, at.exception
     assert len(at.get("plotly_chart")) == 1 and set(job.result["summary"]["diet"]) == {4, 8}
     assert "Download sweep (JSON)" in [d.proto.label for d in at.get("download_button")]
+
+
+def test_explore_shows_input_iba_stages_side_by_side(app):
+    app.run()
+    app.multiselect[0].set_value(["iba", "input_iba"]).run()
+    assert not app.exception, app.exception
+    captions = [im.caption for im in _images(app)]
+    assert {"iba", "input_iba", "input_iba · feature capacity (IBA, bits)", "input_iba · input prior λ_G"} <= set(captions)
+
+
+def test_evaluate_page_draws_sanity_and_sensitivity_curves(monkeypatch):
+    at = _page("evaluate.py", monkeypatch)
+    next(m for m in at.multiselect if m.label == "Methods").set_value(["gradient", "iba"])
+    next(m for m in at.multiselect if m.label == "Metrics").set_value(["sanity", "sensitivity_n"])
+    at.slider[0].set_value(4)
+    at.button[0].click().run()
+    assert not at.exception and not at.error, at.exception
+    assert len(at.get("plotly_chart")) == 2

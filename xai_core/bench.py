@@ -35,6 +35,27 @@ def _time_method(ctx: services.Context, name: str, n: int, repeats: int = 2) -> 
     return 1000.0 * best / len(batch.x)
 
 
+def _per_instance(presets: list[str], sizes: list[int], device: str, seed: int, progress: Progress) -> dict[str, Any]:
+    """Seconds per 224-px image for the per-instance methods (IBA, InputIBA) on ``natural``, per
+    preset and batch size B (B images optimised together). No warm-up: one run is seconds to minutes."""
+    names = [m for m in METHODS if METHODS.get(m).kind == "per-instance"]
+    out: dict[str, Any] = {}
+    for preset in presets:
+        ctx = services.load_context(NATURAL, preset, device=device, seed=seed)
+        for name in names:
+            explainer = services.build_explainer(ctx, name)  # feature statistics: cached, not timed
+            for b in sizes:
+                progress(0, 1, f"{name} ({preset}) on {b} image(s) of {NATURAL}")
+                batch = ctx.test.batch(list(range(min(b, len(ctx.test))))).to(ctx.device)
+                target = services.targets_for(ctx.black_box, batch.x, batch.y)
+                _sync(ctx.device)
+                t0 = time.perf_counter()
+                explainer.explain(batch.x, target)
+                _sync(ctx.device)
+                out.setdefault(f"{name}@{preset}", {})[f"B={len(batch.x)}"] = (time.perf_counter() - t0) / len(batch.x)
+    return out
+
+
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -67,9 +88,13 @@ def run_bench(
     device: str = "auto",
     seed: int = 0,
     train_datasets: list[str] | None = None,
+    bottleneck_presets: list[str] | None = None,
+    bottleneck_batches: list[int] | None = None,
     progress: Progress = no_progress,
 ) -> dict[str, Any]:
-    """Run every benchmark and return one JSON-able dict naming machine, device, preset and date."""
+    """Run every benchmark and return one JSON-able dict naming machine, device, preset and date.
+    ``bottleneck_presets`` (default: ``preset``) and ``bottleneck_batches`` (default 1 and 16) set
+    the per-instance timings at 224 px."""
     methods = methods or [m for m in METHODS if METHODS.get(m).kind in ("post-hoc", "reference")]
     result: dict[str, Any] = {
         "date": dt.datetime.now().isoformat(timespec="seconds"),
@@ -97,4 +122,6 @@ def run_bench(
         progress(i, len(nat_methods), f"{name} on {NATURAL}")
         result["ms_per_image"][key][name] = _time_method(ctx=nat, name=name, n=min(n, 8), repeats=1)
     result["deletion_throughput"] = _deletion_throughput(nat, min(n, 8))
+    result["seconds_per_image_224px"] = _per_instance(
+        bottleneck_presets or [preset], bottleneck_batches or [1, 16], device, seed, progress)
     return result

@@ -213,7 +213,8 @@ def cmd_bench(args: argparse.Namespace) -> None:
 
     result = run_bench(
         dataset=args.dataset, preset=args.preset, methods=args.methods, n=args.n, device=args.device,
-        seed=args.seed, train_datasets=args.train, progress=tqdm_progress("bench"),
+        seed=args.seed, train_datasets=args.train, bottleneck_presets=args.bottleneck_presets,
+        bottleneck_batches=[int(b) for b in args.bottleneck_batches], progress=tqdm_progress("bench"),
     )
     _write_json(args.json, result)
     print(json.dumps(result, indent=2))
@@ -284,6 +285,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--n", type=int, default=32)
     sp.add_argument("--train", type=_csv, default=["hard_mnist", "spurious_patch", "mnist38"],
                     help="datasets whose black-box training time/accuracy to report")
+    sp.add_argument("--bottleneck-presets", type=_csv, default=None,
+                    help="presets at which to time IBA/InputIBA on 224-px photos (default: --preset)")
+    sp.add_argument("--bottleneck-batches", type=_csv, default=["1", "16"],
+                    help="batch sizes B for those timings (B images optimised together)")
     sp.add_argument("--json", required=True)
     sp.set_defaults(fn=cmd_bench)
     return p

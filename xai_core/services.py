@@ -175,9 +175,14 @@ def explain_batch(
     out = {}
     for i, name in enumerate(methods):
         progress(i, len(methods), f"explaining with {name}")
-        out[name] = ctx.explainer(name).explain(batch.x, target, batch.masks)
+        stage = _prefixed(progress, f"{name}: ")  # fitting or per-image optimisation stages
+        out[name] = ctx.explainer(name, stage).explain(batch.x, target, batch.masks, progress=stage)
     progress(len(methods), len(methods), "done")
     return batch, out
+
+
+def _prefixed(progress: Progress, prefix: str) -> Progress:
+    return lambda done, total, message="", **metrics: progress(done, total, prefix + message, **metrics)
 
 
 def predicted_labels(ctx: Context) -> tuple[torch.Tensor, torch.Tensor]:

@@ -1,0 +1,126 @@
+"""IBA and InputIBA (SPEC §4): the bottleneck finds the pixels a model reads, the KL terms match
+the paper's formulas, statistics are cached per model, and batching does not change the maps."""
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from test_diet import INFO, patch_data
+from xai_core.errors import XAIError
+from xai_core.methods import METHODS
+from xai_core.methods.bottleneck import bottleneck_layer, expands_at_layer, feature_kl, layer_output
+from xai_core.methods.iba import IBA
+from xai_core.methods.input_iba import InputIBA, input_kl
+
+from xai_core.store import ArtifactStore
+
+
+class PatchFeatureNet(nn.Module):
+    """A 1×1-conv feature layer (identity at start), then a head that reads only the top-left 8×8
+    of the features: class k = the patch's dominant channel k."""
+
+    iba_layer = "features"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.features = nn.Sequential(nn.Conv2d(3, 3, 1), nn.ReLU())
+        with torch.no_grad():
+            self.features[0].weight.copy_(torch.eye(3).view(3, 3, 1, 1))
+            self.features[0].bias.zero_()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return 20.0 * (self.features(x)[:, :, :8, :8].mean((2, 3)) - 0.5)
+
+
+def _explainer(cls, store, **config):
+    explainer = cls(PatchFeatureNet().eval(), INFO, preset="smoke", **config)
+    explainer.fit(patch_data(64), store)
+    return explainer
+
+
+def _inside_share(maps: torch.Tensor) -> torch.Tensor:
+    """Share of each map's (non-negative) mass inside the 8×8 patch the model reads (chance 0.25)."""
+    m = maps.clamp_min(0)
+    return m[:, :8, :8].sum((1, 2)) / m.sum((1, 2))
+
+
+def test_kl_terms_match_the_papers_formulas():
+    lam = torch.tensor([0.0, 0.3, 0.9])
+    r = torch.tensor([1.5, -0.5, 2.0])
+    expected = -torch.log(1 - lam) + ((1 - lam) ** 2 + (lam * r) ** 2) / 2 - 0.5  # KL(N(λr,(1−λ)²) ‖ N(0,1))
+    assert torch.allclose(feature_kl(lam, r), expected)
+    assert torch.allclose(feature_kl(torch.zeros(3), r), torch.zeros(3), atol=1e-6)  # all noise: no information
+    # Proposition 3: with no prior (λ_G = 0) it is IBA's KL on the input; a prior that keeps the pixel costs nothing
+    assert torch.allclose(input_kl(lam, torch.zeros(3), r), feature_kl(lam, r), atol=1e-6)
+    assert torch.allclose(input_kl(lam, torch.ones(3), r), torch.zeros(3), atol=1e-6)
+    assert (input_kl(lam[1:], torch.full((2,), 0.5), r[1:]) < feature_kl(lam[1:], r[1:])).all()
+
+
+def test_iba_and_input_iba_find_the_patch_the_model_reads(tmp_path):
+    store = ArtifactStore(tmp_path)
+    data = patch_data(6, seed=1)
+    x, y = data.batch(list(range(6))).x, data.batch(list(range(6))).y
+    assert {"iba", "input_iba"} <= set(METHODS) and METHODS.get("input_iba").kind == "per-instance"
+    iba = _explainer(IBA, store, steps=30).explain(x, y)
+    assert iba.scores.shape == (6, 16, 16) and (_inside_share(iba.scores) > 0.7).all()  # chance: 0.25
+    stages = []
+    out = _explainer(InputIBA, store, steps=30, input_steps=20).explain(
+        x, y, progress=lambda d, t, m="", **kw: stages.append(m.split(" ")[0]))
+    assert {"1/3", "2/3", "3/3"} <= set(stages)  # the three stages report progress
+    assert set(out.extras) == {"feature capacity (IBA, bits)", "input prior λ_G"}
+    assert ((out.scores >= 0) & (out.scores <= 1)).all()
+    share = _inside_share(out.scores)
+    assert (share > 0.4).all() and share.mean() > 0.55, share
+    assert (_inside_share(out.extras["input prior λ_G"]) > 0.6).all()  # the prior follows IBA's capacity
+
+
+def test_batched_explanations_match_one_at_a_time_up_to_noise(tmp_path):
+    explainer = _explainer(IBA, ArtifactStore(tmp_path), steps=10)
+    data = patch_data(4, seed=2)
+    x, y = data.batch([0, 1, 2, 3]).x, data.batch([0, 1, 2, 3]).y
+    together = explainer.explain(x, y).scores
+    alone = torch.cat([explainer.explain(x[i:i + 1], y[i:i + 1]).scores for i in range(4)])
+    corr = torch.corrcoef(torch.stack([together.flatten(), alone.flatten()]))[0, 1]
+    assert corr > 0.95, corr
+    assert torch.equal(explainer.explain(x, y).scores, together)  # seeded: the same call gives the same maps
+
+
+def test_feature_statistics_are_cached_per_model(tmp_path):
+    store = ArtifactStore(tmp_path)
+    first = _explainer(IBA, store)
+    assert first.stats is not None and first.stats.images == 64 and first.stats.mean.shape == (3, 16, 16)
+    assert len(list((tmp_path / "feature_stats").glob("*.pt"))) == 1
+    _explainer(IBA, store)  # same weights: loaded
+    assert len(list((tmp_path / "feature_stats").glob("*.pt"))) == 1
+    other = PatchFeatureNet()
+    with torch.no_grad():
+        other.features[0].bias.fill_(0.1)
+    IBA(other.eval(), INFO, preset="smoke").fit(patch_data(64), store)  # new weights: new statistics
+    assert len(list((tmp_path / "feature_stats").glob("*.pt"))) == 2
+
+
+def test_bottleneck_layer_errors_are_clear():
+    with pytest.raises(XAIError, match="named layers"):
+        bottleneck_layer(nn.Linear(2, 2), None)
+    with pytest.raises(XAIError, match="no layer 'nope'"):
+        bottleneck_layer(PatchFeatureNet(), "nope")
+    assert bottleneck_layer(PatchFeatureNet(), None)[0] == "features"
+
+
+def test_batch_expands_at_a_chain_layer_but_not_inside_a_skip_connection():
+    class Skip(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.inner = nn.Conv2d(3, 3, 3, padding=1)
+            self.head = nn.Linear(3, 2)
+
+        def forward(self, x):
+            return self.head((x + self.inner(x)).mean((2, 3)))  # x skips around `inner`
+
+    x = torch.rand(2, 3, 8, 8)
+    net = PatchFeatureNet().eval()
+    assert expands_at_layer(net, net.features, x)
+    skip = Skip().eval()
+    assert not expands_at_layer(skip, skip.inner, x)
+    assert layer_output(net, net.features, x).shape == (2, 3, 8, 8)
