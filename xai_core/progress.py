@@ -11,3 +11,8 @@ class Progress(Protocol):
 
 def no_progress(done: int, total: int, message: str = "", **metrics: Any) -> None:
     """The default: report nothing."""
+
+
+def prefixed(progress: Progress, prefix: str) -> Progress:
+    """``progress`` with ``prefix`` before every message (a stage or a method's name)."""
+    return lambda done, total, message="", **metrics: progress(done, total, prefix + message, **metrics)

@@ -23,7 +23,7 @@ from .methods.base import NEEDS
 from .metrics import METRICS, REGIONS, EvalInputs, aggregate, aggregate_scalar, merge_batches, region_masking_accuracy
 from .models import ARCHS, PRETRAINED, black_box_state, default_arch, load_black_box, load_user_model, predict
 from .presets import check_preset
-from .progress import Progress, no_progress
+from .progress import Progress, no_progress, prefixed
 from .store import ArtifactStore, atomic_write
 
 
@@ -175,14 +175,10 @@ def explain_batch(
     out = {}
     for i, name in enumerate(methods):
         progress(i, len(methods), f"explaining with {name}")
-        stage = _prefixed(progress, f"{name}: ")  # fitting or per-image optimisation stages
+        stage = prefixed(progress, f"{name}: ")  # fitting or per-image optimisation stages
         out[name] = ctx.explainer(name, stage).explain(batch.x, target, batch.masks, progress=stage)
     progress(len(methods), len(methods), "done")
     return batch, out
-
-
-def _prefixed(progress: Progress, prefix: str) -> Progress:
-    return lambda done, total, message="", **metrics: progress(done, total, prefix + message, **metrics)
 
 
 def predicted_labels(ctx: Context) -> tuple[torch.Tensor, torch.Tensor]:

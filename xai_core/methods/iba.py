@@ -10,7 +10,7 @@ import torch
 from ..data.base import ImageDataset
 from ..progress import Progress, no_progress
 from ..store import ArtifactStore
-from .base import Explainer, Explanation, register
+from .base import Explainer, register
 from .bottleneck import (
     FeatureStats,
     bottleneck_layer,
@@ -34,6 +34,7 @@ class BottleneckExplainer(Explainer):
     """Shared base of IBA and InputIBA: the feature layer, its cached statistics, the settings."""
 
     kind = "per-instance"
+    scores_note: str = ""
     batch_size = 16  # images optimised together (each with its own noise samples)
     defaults: dict[str, dict[str, Any]] = FEATURE_DEFAULTS
 
@@ -56,7 +57,7 @@ class BottleneckExplainer(Explainer):
     def settings(self) -> dict[str, Any]:
         stats = f"mean/std per unit over {self.stats.images} training images" if self.stats else "not estimated"
         return {**self.config, "feature_stats": stats, "target": "the label where known, else the prediction",
-                "noise": "N(μ_R, σ_R) per unit (IBA's prior)"}
+                "noise": "N(μ_R, σ_R) per unit (IBA's prior)", "scores": self.scores_note}
 
     def _feature_bottleneck(self, x: torch.Tensor, target: torch.Tensor, gen: torch.Generator, label: str):
         if self.stats is None:
@@ -80,11 +81,8 @@ class IBA(BottleneckExplainer):
 
     name = "iba"
 
+    scores_note = "capacity summed over channels (bits), bilinear to the input"
+
     def _attribute(self, x, target, masks):
         fb = self._feature_bottleneck(x, target, self._generator(x), "IBA on features")
         return capacity_map(fb.capacity, tuple(x.shape[-2:]))
-
-    def explain(self, x, target, masks=None, progress: Progress = no_progress) -> Explanation:
-        out = super().explain(x, target, masks, progress)
-        out.settings["scores"] = "capacity summed over channels (bits), bilinear to the input"
-        return out

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from ..progress import Progress, no_progress
+from ..progress import Progress, no_progress, prefixed
 from .base import Explanation, register
 from .bottleneck import capacity_map, frozen, input_normalisation, smooth
 from .iba import FEATURE_DEFAULTS, BottleneckExplainer
@@ -58,10 +58,11 @@ class InputIBA(BottleneckExplainer):
     name = "input_iba"
     defaults = INPUT_DEFAULTS
 
+    scores_note = "input mask Λ averaged over channels"
+
     def settings(self) -> dict[str, Any]:
         return {**super().settings(), "input_noise": "N(0, 1) in the model's normalised input space",
-                "prior_init": "feature capacity resized to the input, scaled to [0.01, 0.99]",
-                "scores": "input mask Λ averaged over channels"}
+                "prior_init": "feature capacity resized to the input, scaled to [0.01, 0.99]"}
 
     def explain(self, x, target, masks=None, progress: Progress = no_progress) -> Explanation:
         """Runs the three stages per chunk of images; extras hold the feature capacity map and
@@ -84,7 +85,7 @@ class InputIBA(BottleneckExplainer):
             self.model, self.layer, x, fb, self.stats, epochs=c["gan_epochs"], samples=c["gan_samples"],
             batch=c["gan_batch"], critic_steps=c["critic_steps"], lr=c["gan_lr"], clip=c["gan_clip"],
             critic_width=c["critic_width"], local_sigma=c["local_sigma"], gen=gen,
-            cpu_gen=torch.Generator().manual_seed(self.seed), progress=_staged(self.progress, "2/3 "),
+            cpu_gen=torch.Generator().manual_seed(self.seed), progress=prefixed(self.progress, "2/3 "),
         )
         lam = self._input_bottleneck(x, target, prior.lam, gen)
         return {"scores": lam.mean(1), "feature capacity (IBA, bits)": capacity_map(fb.capacity, size),
@@ -113,7 +114,3 @@ class InputIBA(BottleneckExplainer):
                 self.progress(step + 1, steps, "3/3 input bottleneck", loss=float(loss.detach().mean()))
         with torch.no_grad():
             return smooth(torch.sigmoid(alpha), c["input_sigma"])
-
-
-def _staged(progress: Progress, prefix: str) -> Progress:
-    return lambda done, total, message="", **m: progress(done, total, prefix + message, **m)
