@@ -345,3 +345,13 @@ def test_evaluate_page_draws_sanity_and_sensitivity_curves(monkeypatch):
     at.button[0].click().run()
     assert not at.exception and not at.error, at.exception
     assert len(at.get("plotly_chart")) == 2
+
+
+def test_uploaded_photo_explained_by_input_iba_on_the_pretrained_model(app):
+    app.run()
+    app.sidebar.selectbox[0].set_value("natural").run()
+    app.multiselect[0].set_value(["input_iba"]).run()
+    app.file_uploader[0].upload("photo.png", _png(1), "image/png").run()
+    assert not app.exception and not app.error, app.exception
+    captions = [im.caption for im in _images(app)]
+    assert {"input_iba", "input_iba · input prior λ_G", "input_iba · feature capacity (IBA, bits)"} <= set(captions)
