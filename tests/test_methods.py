@@ -169,3 +169,18 @@ def test_out_of_memory_halves_the_chunk(tiny_net, tiny_info):
 
     assert torch.equal(run_chunked(fn, 7, owner), torch.arange(7))
     assert owner.batch_size == 2 and seen[0] == (0, 2)
+
+
+def test_expanding_methods_bound_the_values_per_pass(tiny_net, tiny_info):
+    """IG and SmoothGrad run the model on steps / samples copies of each image: at 224 px the
+    chunk shrinks so that one pass stays near PASS_VALUES (2^24) input values."""
+    import dataclasses
+
+    from xai_core.methods.captum_base import PASS_VALUES
+
+    big = dataclasses.replace(tiny_info, image_size=224)
+    ig = METHODS.get("integrated_gradients")(tiny_net, big, preset="quick")
+    sg = METHODS.get("smoothgrad")(tiny_net, big, preset="quick")
+    per_image = 3 * 224 * 224
+    assert ig.batch_size == PASS_VALUES // (per_image * 32) == 3 and sg.batch_size == PASS_VALUES // (per_image * 16)
+    assert METHODS.get("integrated_gradients")(tiny_net, tiny_info, preset="quick").batch_size == 64  # small images

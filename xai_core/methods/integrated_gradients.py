@@ -22,6 +22,9 @@ class IntegratedGradients(CaptumExplainer):
     def _captum(self):
         return _IG(self.model)
 
+    def _expansion(self) -> int:
+        return int(self.config["steps"])
+
     def _kwargs(self, x):
         return {
             "baselines": fill_colour(self.info, x),

@@ -22,6 +22,9 @@ class SmoothGrad(CaptumExplainer):
     def _captum(self):
         return NoiseTunnel(Saliency(self.model))
 
+    def _expansion(self) -> int:
+        return int(self.config["samples"])
+
     def _kwargs(self, x):
         return {
             "nt_type": "smoothgrad",
