@@ -391,7 +391,7 @@ def test_manipulated_black_box_moves_gradients_into_the_corner(fake_data, tmp_pa
     bent, r_bent = training.train_black_box(train, test, "small_cnn", manipulation=MANIPULATION_WEIGHT, **settings)
     assert r_bent["test_accuracy"] >= 0.9 and r_honest["test_accuracy"] >= 0.9
     x = test.batch(list(range(32)))
-    shares = [float(manipulation_loss(m, x.x, x.y)[1]) for m in (honest, bent)]
+    shares = [float(manipulation_loss(m, x.x, x.y)[1].detach()) for m in (honest, bent)]
     assert shares[1] < shares[0] - 0.3, shares  # far less gradient mass outside the corner
     assert corner_mask(28, 28).sum() == 49
 

@@ -160,6 +160,27 @@ def _take(t: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return t if t.shape[0] == 1 else t[b]
 
 
+def fill_in_batches(
+    out: torch.Tensor, batch_size: int, fn: Callable[[torch.Tensor], torch.Tensor], done: Callable[[int], None]
+) -> None:
+    """``out[p:q] = fn(arange(p, q))`` chunk by chunk (``batch_size`` rows per forward), halving
+    the chunk on CUDA out-of-memory; ``done(q)`` after each chunk (progress)."""
+    bs, p = max(1, int(batch_size)), 0
+    while p < len(out):
+        q = min(len(out), p + bs)
+        try:
+            out[p:q] = fn(torch.arange(p, q, device=out.device))
+        except torch.OutOfMemoryError:
+            if bs == 1:
+                raise
+            bs = max(1, bs // 2)
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+            continue
+        p = q
+        done(p)
+
+
 def _run_steps(
     model: nn.Module,
     top: torch.Tensor,
@@ -179,25 +200,14 @@ def _run_steps(
     flat_ranks = ranks.reshape(b_n, -1)
     total = b_n * t_n
     out = torch.empty(total, dtype=torch.float32, device=ranks.device)
-    bs, p = max(1, int(batch_size)), 0
+
+    def forward(idx: torch.Tensor) -> torch.Tensor:
+        b, t = idx // t_n, idx % t_n
+        sel = (flat_ranks[b] < counts[t].unsqueeze(1)).view(-1, 1, h, w)
+        return reduce(model(torch.where(sel, _take(top, b), _take(rest, b))), b).float()
+
     with torch.inference_mode(), eval_mode(model):
-        while p < total:
-            q = min(total, p + bs)
-            idx = torch.arange(p, q, device=ranks.device)
-            b, t = idx // t_n, idx % t_n
-            try:
-                sel = (flat_ranks[b] < counts[t].unsqueeze(1)).view(-1, 1, h, w)
-                images = torch.where(sel, _take(top, b), _take(rest, b))
-                out[p:q] = reduce(model(images), b).float()
-            except torch.OutOfMemoryError:
-                if bs == 1:
-                    raise
-                bs = max(1, bs // 2)
-                if torch.cuda.is_available():
-                    torch.cuda.empty_cache()
-                continue
-            p = q
-            progress(p, total, message)
+        fill_in_batches(out, batch_size, forward, lambda done: progress(done, total, message))
     return out.view(b_n, t_n)
 
 

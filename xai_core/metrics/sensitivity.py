@@ -16,7 +16,9 @@ from torch import nn
 
 from ..errors import InvalidInputError
 from ..progress import Progress, no_progress
-from .perturbation import DEFAULT_BATCH_SIZE, Fill, _check_inputs, _take, as_fill, eval_mode, model_device
+from .perturbation import (
+    DEFAULT_BATCH_SIZE, Fill, _check_inputs, _take, as_fill, eval_mode, fill_in_batches, model_device,
+)
 
 #: 8 log-spaced fractions of the pixels, 1 % … 80 % (InputIBA: n from 10^0 to 10^5 of 224² px)
 DEFAULT_N_FRACTIONS: tuple[float, ...] = tuple(round(0.01 * 80.0 ** (i / 7), 4) for i in range(8))
@@ -103,23 +105,13 @@ def sensitivity_n(
             sets = random_pixel_sets(hw, n, masks_per_n, g).to(device)  # same sets for every image
             attributed = flat_scores @ sets.double().T  # B×M
             logits = torch.empty(b_n * masks_per_n, dtype=torch.float32, device=device)
-            p = 0
-            while p < b_n * masks_per_n:
-                e = min(b_n * masks_per_n, p + bs)
-                idx = torch.arange(p, e, device=device)
+
+            def forward(idx: torch.Tensor) -> torch.Tensor:
                 b, m = idx // masks_per_n, idx % masks_per_n
-                try:
-                    images = torch.where(sets[m].view(-1, 1, h, w), _take(q, b), x[b])
-                    logits[p:e] = model(images).float().gather(1, target[b, None]).squeeze(1)
-                except torch.OutOfMemoryError:
-                    if bs == 1:
-                        raise
-                    bs = max(1, bs // 2)
-                    if torch.cuda.is_available():
-                        torch.cuda.empty_cache()
-                    continue
-                progress(done + e, total, "sensitivity-n")
-                p = e
+                images = torch.where(sets[m].view(-1, 1, h, w), _take(q, b), x[b])
+                return model(images).float().gather(1, target[b, None]).squeeze(1)
+
+            fill_in_batches(logits, bs, forward, lambda e: progress(done + e, total, "sensitivity-n"))
             done += b_n * masks_per_n
             drop = base[:, None] - logits.view(b_n, masks_per_n)
             out[:, t] = pearson(attributed, drop, scale_b=base).cpu()
