@@ -72,20 +72,22 @@ class ProgressBar:
 
 @st.cache_data(max_entries=500, show_spinner=False)
 def explanation(dataset: str, preset: str, model: str, method: str, index: int,
-                _progress: Progress = no_progress) -> dict[str, Any]:
+                _progress: Progress = no_progress, layer: str = "") -> dict[str, Any]:
     """One method on one test sample (numpy arrays); cached so revisiting a sample is instant.
-    ``_progress`` (not part of the cache key) hears the stages of per-instance methods."""
+    ``_progress`` (not part of the cache key) hears the stages of per-instance methods; ``layer``
+    moves a bottleneck method's layer ("" = the model's default)."""
     ctx = context(dataset, preset, model)
-    _, out = services.explain_indices(ctx, [method], [index], _progress)
+    _, out = services.explain_indices(ctx, [method], [index], _progress, services.layer_configs([method], layer))
     return services.first_as_arrays(out[method], ctx.info.class_names)
 
 
 @st.cache_data(max_entries=100, show_spinner=False)
 def upload_explanation(dataset: str, preset: str, model: str, method: str, data: bytes, name: str,
-                       _progress: Progress = no_progress) -> dict[str, Any]:
+                       _progress: Progress = no_progress, layer: str = "") -> dict[str, Any]:
     """One method on an uploaded image (keyed by its bytes), explained for the model's top-1."""
     ctx = context(dataset, preset, model)
-    _, out = services.explain_images(ctx, [method], load_upload(data, ctx.info, name)[None], _progress)
+    _, out = services.explain_images(ctx, [method], load_upload(data, ctx.info, name)[None], _progress,
+                                     services.layer_configs([method], layer))
     return services.first_as_arrays(out[method], ctx.info.class_names)
 
 

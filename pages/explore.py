@@ -74,6 +74,14 @@ with st.expander("Heatmap display"):
     contour = c4.toggle("Ground-truth outline on maps", value=True, disabled=not has_truth,
                         help="signal vs distractor: the green outline is the true object")
 
+layer = ""
+layers, default_layer = services.bottleneck_layers(ctx)
+if layers and any(METHODS.get(m).takes_layer for m in methods):
+    layer = st.selectbox("Bottleneck layer (IBA, InputIBA)", layers, index=layers.index(default_layer),
+                         help="where the information bottleneck sits; the default is a deep layer at about "
+                              "1/8 of the input (the paper: VGG16 conv4_1)")
+    layer = "" if layer == default_layer else layer
+
 if image_tensor is not None:
     x, mask, label = image_tensor, None, -1
 else:
@@ -84,8 +92,8 @@ with st.spinner("Explaining …"):
     for m in methods:
         bar = common.ProgressBar()  # per-instance methods (IBA, InputIBA) report their stages
         try:
-            maps[m] = (common.upload_explanation(*selection, m, upload.getvalue(), upload.name, bar)
-                       if image_tensor is not None else common.explanation(*selection, m, index, bar))
+            maps[m] = (common.upload_explanation(*selection, m, upload.getvalue(), upload.name, bar, layer)
+                       if image_tensor is not None else common.explanation(*selection, m, index, bar, layer))
         except XAIError as err:  # one method failing (e.g. Grad-CAM on a TorchScript model) spares the rest
             st.warning(f"{m}: {err}")
         bar.close()

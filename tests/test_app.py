@@ -335,6 +335,10 @@ def test_explore_shows_input_iba_stages_side_by_side(app):
     assert not app.exception, app.exception
     captions = [im.caption for im in _images(app)]
     assert {"iba", "input_iba", "input_iba · feature capacity (IBA, bits)", "input_iba · input prior λ_G"} <= set(captions)
+    layer_box = next(b for b in app.selectbox if b.label.startswith("Bottleneck layer"))
+    assert layer_box.value == "net.features.2" and "net.features.1" in layer_box.options  # smoke: cnn_light
+    layer_box.set_value("net.features.1").run()
+    assert not app.exception and "iba" in [im.caption for im in _images(app)], app.exception
 
 
 def test_evaluate_page_draws_sanity_and_sensitivity_curves(monkeypatch):

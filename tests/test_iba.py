@@ -124,3 +124,18 @@ def test_batch_expands_at_a_chain_layer_but_not_inside_a_skip_connection():
     skip = Skip().eval()
     assert not expands_at_layer(skip, skip.inner, x)
     assert layer_output(net, net.features, x).shape == (2, 3, 8, 8)
+
+
+def test_bottleneck_layer_is_chosen_by_name_from_services_and_cli(tmp_path, capsys):
+    from xai_core import services
+    from xai_core.cli import main
+
+    ctx = services.load_context("hard_mnist", "smoke")
+    layers, default = services.bottleneck_layers(ctx)
+    assert default in layers and "net.features.1" in layers and "net" not in layers  # feature maps only
+    assert services.layer_configs(["gradient", "iba"], "net.features.1") == {"iba": {"layer": "net.features.1"}}
+    _, out = services.explain_indices(ctx, ["iba"], [0], configs=services.layer_configs(["iba"], "net.features.1"))
+    assert out["iba"].settings["layer"] == "net.features.1" and ctx.explainer("iba").settings()["layer"] == default
+    assert main(["explain", "--dataset", "hard_mnist", "--preset", "smoke", "--index", "0", "--methods", "iba",
+                 "--layer", "net.nope", "--out", str(tmp_path)]) == 2
+    assert "no layer 'net.nope'" in capsys.readouterr().err

@@ -117,7 +117,8 @@ def cmd_explain(args: argparse.Namespace) -> None:
                                 progress=tqdm_progress("black box"), model_path=args.model)
     if not 0 <= args.index < len(ctx.test):
         raise XAIError(f"--index {args.index} out of range: {args.dataset} test split has {len(ctx.test)} images")
-    batch, explanations = services.explain_indices(ctx, args.methods, [args.index], tqdm_progress("explain"))
+    batch, explanations = services.explain_indices(ctx, args.methods, [args.index], tqdm_progress("explain"),
+                                                   services.layer_configs(args.methods, args.layer))
     written = save_explanations(Path(args.out), ctx, batch, explanations)
     print(f"wrote {len(written)} files to {args.out}")
 
@@ -131,7 +132,8 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     ctx = services.load_context(args.dataset, args.preset, device=args.device, seed=args.seed,
                                 manipulated=args.manipulated,
                                 progress=tqdm_progress("black box"), model_path=args.model)
-    result = services.evaluate(ctx, args.methods, args.metrics, args.n, progress=tqdm_progress("evaluate"))
+    result = services.evaluate(ctx, args.methods, args.metrics, args.n, progress=tqdm_progress("evaluate"),
+                               configs=services.layer_configs(args.methods, args.layer))
     _write_json(args.json, result)
     for method, values in result["results"].items():
         summary = ", ".join(f"{k}={_short(v)}" for k, v in values.items())
@@ -220,6 +222,10 @@ def cmd_bench(args: argparse.Namespace) -> None:
     print(json.dumps(result, indent=2))
 
 
+LAYER_HELP = ("the bottleneck layer of iba / input_iba, by its dotted name (e.g. net.features.1); "
+              "default: the model's own (about 1/8 of the input)")
+
+
 # -- parser --------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m xai_core", description="Attribution Explorer backend")
@@ -251,6 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--methods", type=_csv, required=True)
     sp.add_argument("--out", required=True)
     sp.add_argument("--model", default=None, help="explain your TorchScript classifier (pixel input in [0,1]) instead")
+    sp.add_argument("--layer", default=None, help=LAYER_HELP)
     sp.set_defaults(fn=cmd_explain)
 
     sp = sub.add_parser("evaluate", help="methods x metrics on n test images, JSON out")
@@ -260,6 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--n", type=int, default=100)
     sp.add_argument("--json", required=True)
     sp.add_argument("--model", default=None, help="evaluate on your TorchScript classifier instead of the black box")
+    sp.add_argument("--layer", default=None, help=LAYER_HELP)
     sp.set_defaults(fn=cmd_evaluate)
 
     sp = sub.add_parser("ablate", help="resolution ablation (maps averaged over u x u blocks) or a method-setting "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,11 +42,13 @@ class Context:
     store: ArtifactStore
     _explainers: dict[str, Explainer] = dataclasses.field(default_factory=dict, repr=False)
 
-    def explainer(self, method: str, progress: Progress = no_progress) -> Explainer:
-        """The method on this black box, built (and fitted) once per context."""
-        if method not in self._explainers:
-            self._explainers[method] = build_explainer(self, method, progress)
-        return self._explainers[method]
+    def explainer(self, method: str, progress: Progress = no_progress, **config: Any) -> Explainer:
+        """The method on this black box, built (and fitted) once per context and ``config``
+        (settings that differ from the preset's, e.g. IBA's ``layer``)."""
+        key = method if not config else f"{method}{sorted(config.items())}"
+        if key not in self._explainers:
+            self._explainers[key] = build_explainer(self, method, progress, **config)
+        return self._explainers[key]
 
     def fill(self) -> torch.Tensor:
         """The dataset mean colour (C), the fill every perturbation metric names."""
@@ -131,13 +133,31 @@ def _check(registry: Any, names: list[str], info: DatasetInfo | None) -> list[st
     return names
 
 
-def build_explainer(ctx: Context, method: str, progress: Progress = no_progress) -> Explainer:
-    """Instantiate a method on the context's black box, fitting it first if it is a trained method."""
+def build_explainer(ctx: Context, method: str, progress: Progress = no_progress, **config: Any) -> Explainer:
+    """Instantiate a method on the context's black box, fitting it first if it needs fitting."""
     cls = METHODS.get(method)
-    explainer = cls(ctx.black_box, ctx.info, preset=ctx.preset, device=ctx.device, seed=ctx.seed)
+    explainer = cls(ctx.black_box, ctx.info, preset=ctx.preset, device=ctx.device, seed=ctx.seed, **config)
     if explainer.needs_fit:
         explainer.fit(get_dataset(ctx.dataset, "train", ctx.preset, store=ctx.store), ctx.store, progress)
     return explainer
+
+
+def bottleneck_layers(ctx: Context) -> tuple[list[str], str | None]:
+    """Layers an information bottleneck (IBA, InputIBA) can sit on, and the model's default;
+    ([], None) for models that cannot be hooked (TorchScript)."""
+    from .methods.bottleneck import layer_choices
+
+    default = getattr(ctx.black_box, "iba_layer", None)
+    if not default:
+        return [], None
+    example = torch.zeros(1, ctx.info.channels, ctx.info.image_size, ctx.info.image_size, device=ctx.device)
+    return layer_choices(ctx.black_box, example), default
+
+
+def layer_configs(methods: Sequence[str], layer: str | None) -> dict[str, dict[str, str]]:
+    """``configs`` that move every method taking a layer (IBA, InputIBA) to ``layer`` (None or
+    "" = each model's default)."""
+    return {m: {"layer": layer} for m in methods if layer and METHODS.get(m).takes_layer}
 
 
 def targets_for(model: nn.Module, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -148,27 +168,34 @@ def targets_for(model: nn.Module, x: torch.Tensor, labels: torch.Tensor) -> torc
     return torch.where(labels >= 0, labels, pred)
 
 
+Configs = Mapping[str, Mapping[str, Any]]  # method -> settings that differ from its preset's
+
+
 def explain_indices(
-    ctx: Context, methods: list[str], indices: list[int], progress: Progress = no_progress
+    ctx: Context, methods: list[str], indices: list[int], progress: Progress = no_progress,
+    configs: Configs | None = None,
 ) -> tuple[Batch, dict[str, Explanation]]:
     """Explain test samples ``indices`` with each method: (batch, {method: explanation})."""
-    return explain_batch(ctx, methods, ctx.test.batch(indices), progress)
+    return explain_batch(ctx, methods, ctx.test.batch(indices), progress, configs)
 
 
 def explain_images(
-    ctx: Context, methods: list[str], images: torch.Tensor, progress: Progress = no_progress
+    ctx: Context, methods: list[str], images: torch.Tensor, progress: Progress = no_progress,
+    configs: Configs | None = None,
 ) -> tuple[Batch, dict[str, Explanation]]:
     """Explain user images (B×C×H×W in [0, 1], e.g. from :func:`xai_core.uploads.load_upload`);
     without labels, each image's target is the model's own top-1."""
     n = len(images)
     batch = Batch(images, torch.full((n,), -1, dtype=torch.long), None, torch.arange(n))
-    return explain_batch(ctx, methods, batch, progress)
+    return explain_batch(ctx, methods, batch, progress, configs)
 
 
 def explain_batch(
-    ctx: Context, methods: list[str], batch: Batch, progress: Progress = no_progress
+    ctx: Context, methods: list[str], batch: Batch, progress: Progress = no_progress,
+    configs: Configs | None = None,
 ) -> tuple[Batch, dict[str, Explanation]]:
-    """Explain one batch with each method, targets = labels (model top-1 where unknown)."""
+    """Explain one batch with each method (``configs[method]`` overrides its settings), targets =
+    labels (model top-1 where unknown)."""
     check_methods(methods, ctx.info if batch.masks is not None else without_ground_truth(ctx.info))
     batch = batch.to(ctx.device)
     target = targets_for(ctx.black_box, batch.x, batch.y)
@@ -176,7 +203,8 @@ def explain_batch(
     for i, name in enumerate(methods):
         progress(i, len(methods), f"explaining with {name}")
         stage = prefixed(progress, f"{name}: ")  # fitting or per-image optimisation stages
-        out[name] = ctx.explainer(name, stage).explain(batch.x, target, batch.masks, progress=stage)
+        explainer = ctx.explainer(name, stage, **dict((configs or {}).get(name, {})))
+        out[name] = explainer.explain(batch.x, target, batch.masks, progress=stage)
     progress(len(methods), len(methods), "done")
     return batch, out
 
@@ -264,6 +292,7 @@ def evaluate(
     progress: Progress = no_progress,
     postprocess: Callable[[torch.Tensor], torch.Tensor] | None = None,
     explainers: dict[str, Explainer] | None = None,
+    configs: Configs | None = None,
 ) -> dict[str, Any]:
     """Evaluate methods × metrics on the first ``n`` test images; returns the CLI's JSON shape.
     ``postprocess`` transforms every map before scoring (e.g. the resolution ablation);
@@ -281,7 +310,7 @@ def evaluate(
     total = len(methods) * ((n + batch_size - 1) // batch_size)
     done = 0
     for name in methods:
-        explainer = explainers.get(name) or ctx.explainer(name, progress)
+        explainer = explainers.get(name) or ctx.explainer(name, progress, **dict((configs or {}).get(name, {})))
         method_settings[name] = explainer.settings()
         # sanity re-explains with randomised models: not for trained methods (a refit per step) nor for
         # prepared explainers with custom settings (label not a method name)

@@ -54,6 +54,7 @@ class Explainer:
     signed: ClassVar[bool] = False  # scores can be negative
     needs_ground_truth: ClassVar[bool] = False
     sweeps: ClassVar[dict[str, tuple[Any, ...]]] = {}  # settings worth an ablation sweep, with their values
+    takes_layer: ClassVar[bool] = False  # accepts ``layer=`` (a named layer of the model, e.g. IBA's bottleneck)
     batch_size: int = 64  # initial chunk size; halved automatically on out-of-memory
     progress: Progress = staticmethod(no_progress)  # set by explain() for the current call
 

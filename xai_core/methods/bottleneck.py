@@ -45,6 +45,23 @@ def bottleneck_layer(model: nn.Module, name: str | None) -> tuple[str, nn.Module
         raise XAIError(f"the model has no layer {name!r}; e.g. {', '.join(layers)}") from None
 
 
+def layer_choices(model: nn.Module, example: torch.Tensor, depth: int = 3) -> list[str]:
+    """Named layers a bottleneck can sit on, in registration order: convolutions and blocks of
+    layers at most ``depth`` levels deep whose output on ``example`` is a B×C×h×w feature map."""
+    candidates = {n: m for n, m in model.named_modules()
+                  if n and n.count(".") < depth and (isinstance(m, nn.Conv2d) or len(list(m.children())) > 0)}
+    spatial: set[str] = set()
+    hooks = [m.register_forward_hook(lambda _m, _i, out, n=n: spatial.add(n) if torch.is_tensor(out)
+                                     and out.ndim == 4 else None) for n, m in candidates.items()]
+    try:
+        with torch.no_grad(), frozen(model):
+            model(example)
+    finally:
+        for h in hooks:
+            h.remove()
+    return [n for n in candidates if n in spatial]
+
+
 @contextmanager
 def replaced_output(layer: nn.Module, fn: Callable[[torch.Tensor], torch.Tensor]) -> Iterator[None]:
     """Within the block, ``layer``'s output ``R`` is replaced by ``fn(R)``."""

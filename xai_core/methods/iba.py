@@ -34,6 +34,7 @@ class BottleneckExplainer(Explainer):
     """Shared base of IBA and InputIBA: the feature layer, its cached statistics, the settings."""
 
     kind = "per-instance"
+    takes_layer = True
     scores_note: str = ""
     batch_size = 16  # images optimised together (each with its own noise samples)
     defaults: dict[str, dict[str, Any]] = FEATURE_DEFAULTS
