@@ -35,7 +35,8 @@ def test_corrupt_entry_is_rebuilt(tmp_path):
     store = ArtifactStore(tmp_path)
     store.save("model", {"s": 1}, {"w": torch.ones(3)})
     store.path("model", {"s": 1}).write_bytes(b"\x00garbage, not a torch file")
-    assert store.load("model", {"s": 1}) is None
+    assert store.exists("model", {"s": 1})  # exists() only looks at the file (cheap); load() validates
+    assert store.load("model", {"s": 1}) is None and not store.exists("model", {"s": 1})
     out = store.get_or_create("model", {"s": 1}, lambda: {"w": torch.zeros(3)})
     assert torch.equal(out["w"], torch.zeros(3))
     assert torch.equal(store.load("model", {"s": 1})["w"], torch.zeros(3))

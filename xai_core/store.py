@@ -63,7 +63,11 @@ class ArtifactStore:
         return self.root / kind / f"{spec_hash(kind, spec)}.pt"
 
     def exists(self, kind: str, spec: dict[str, Any]) -> bool:
-        return self.load(kind, spec) is not None
+        """Whether the entry is on disk, without reading it (pages ask on every rerun). Entries are
+        written atomically, so a present file is complete; :meth:`load` still validates it and
+        a corrupt one is rebuilt by :meth:`get_or_create`."""
+        path = self.path(kind, spec)
+        return path.is_file() and path.stat().st_size > 0
 
     def load(self, kind: str, spec: dict[str, Any]) -> dict[str, Any] | None:
         """The entry, or None when absent; a corrupt entry is deleted and None returned."""
