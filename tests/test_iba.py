@@ -139,3 +139,23 @@ def test_bottleneck_layer_is_chosen_by_name_from_services_and_cli(tmp_path, caps
     assert main(["explain", "--dataset", "hard_mnist", "--preset", "smoke", "--index", "0", "--methods", "iba",
                  "--layer", "net.nope", "--out", str(tmp_path)]) == 2
     assert "no layer 'net.nope'" in capsys.readouterr().err
+
+
+def test_batched_critics_are_independent_per_image():
+    """B critics in one module (grouped convolutions, batched matmuls) = B separate small critics."""
+    import torch.nn.functional as F
+
+    from xai_core.methods.input_prior import BatchedCritic
+
+    critic = BatchedCritic(2, 3, (8, 8), 4, torch.Generator().manual_seed(0), torch.device("cpu"))
+    f = torch.randn(5, 2, 3, 8, 8)
+    out = critic(f)
+    assert out.shape == (5, 2)
+    for b in range(2):
+        h = f[:, b]
+        for weight, stride in zip(critic.convs, critic.strides):
+            h = F.leaky_relu(F.conv2d(h, weight[b * 4:(b + 1) * 4], stride=stride, padding=1), 0.2)
+        h = F.leaky_relu(h.flatten(1) @ critic.fc1[b], 0.2)
+        assert torch.allclose((h @ critic.fc2[b])[:, 0], out[:, b], atol=1e-5)
+    critic.clip_(0.01)
+    assert all(p.abs().max() <= 0.01 for p in critic.parameters())

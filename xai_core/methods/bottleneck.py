@@ -165,28 +165,23 @@ def estimate_stats(
     """Mean, std and activity of ``layer``'s units over ``n`` training images (cycling through
     flipped, shifted copies when the split is smaller than ``n``)."""
     gen = torch.Generator().manual_seed(seed)
-    total = s1 = s2 = nonzero = None
+    sums: list[torch.Tensor] = []  # Σr, Σr², #(r ≠ 0) per unit
     seen, epoch = 0, 0
     with torch.no_grad(), frozen(model):
         while seen < n:
             for batch in data.loader(batch_size=batch_size):
                 x = batch.x[: n - seen]
-                if epoch:
-                    x = _augmented(x, gen)
-                r = layer_output(model, layer, x.to(device)).double()
-                if s1 is None:
-                    s1, s2, nonzero = r.sum(0), (r * r).sum(0), (r != 0).sum(0)
-                else:
-                    s1, s2, nonzero = s1 + r.sum(0), s2 + (r * r).sum(0), nonzero + (r != 0).sum(0)
+                r = layer_output(model, layer, (_augmented(x, gen) if epoch else x).to(device)).double()
+                parts = [r.sum(0), (r * r).sum(0), (r != 0).sum(0).double()]
+                sums = parts if not sums else [a + b for a, b in zip(sums, parts)]
                 seen += len(x)
                 progress(seen, n, "feature statistics")
                 if seen >= n:
                     break
             epoch += 1
-    total = float(seen)
-    mean = s1 / total
-    std = (s2 / total - mean**2).clamp_min(0).sqrt()
-    return FeatureStats(mean.float(), std.float().clamp_min(MIN_STD), (nonzero / total) > ACTIVE_SHARE, seen)
+    mean, mean_sq, active = (t / seen for t in sums)
+    std = (mean_sq - mean**2).clamp_min(0).sqrt()
+    return FeatureStats(mean.float(), std.float().clamp_min(MIN_STD), active > ACTIVE_SHARE, seen)
 
 
 def cached_stats(

@@ -32,16 +32,13 @@ class BatchedCritic(nn.Module):
         super().__init__()
         self.b, self.width = images, width
         h, w = size
-        convs, cin = [], channels
-        for _ in range(3):  # stride 2 while the map is larger than 1 pixel
+        convs, self.strides, cin = [], [], channels
+        for _ in range(3):  # 3×3 convolutions (no bias), stride 2 while the map is larger than 1 pixel
             convs.append(self._param((images * width, cin, 3, 3), cin * 9, gen, device))
-            cin = width
+            stride = 2 if min(h, w) > 1 else 1
+            self.strides.append(stride)
+            h, w, cin = -(-h // stride), -(-w // stride), width  # ceil: padding 1
         self.convs = nn.ParameterList(convs)
-        self.strides = []
-        for _ in range(3):
-            s = 2 if min(h, w) > 1 else 1
-            self.strides.append(s)
-            h, w = (h + 1) // s if s == 2 else h, (w + 1) // s if s == 2 else w
         flat = width * h * w
         self.fc1 = self._param((images, flat, width), flat, gen, device)
         self.fc2 = self._param((images, width, 1), width, gen, device)
