@@ -2,7 +2,11 @@
 xai_core — one dataset + model per choice and server process, explanations per sample."""
 from __future__ import annotations
 
+import hashlib
 import os
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import streamlit as st
@@ -54,8 +58,8 @@ def predicted_labels(dataset: str, preset: str, model: str = ""):
 
 
 class ProgressBar:
-    """A Progress callback drawn as a bar that appears on the first report (cached results
-    report nothing, so show nothing) and disappears on :meth:`close`."""
+    """A Progress callback drawn as a bar that appears on the first report and disappears on
+    :meth:`close` (cache hits report nothing, so show nothing)."""
 
     def __init__(self) -> None:
         self._bar = None
@@ -70,25 +74,69 @@ class ProgressBar:
             self._bar.empty()
 
 
-@st.cache_data(max_entries=500, show_spinner=False)
+class LRU:
+    """A thread-safe least-recently-used map (shared by every session of the server)."""
+
+    def __init__(self, max_entries: int) -> None:
+        self.max_entries = max_entries
+        self._items: OrderedDict[Any, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Any) -> Any:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+            return self._items.get(key)
+
+    def put(self, key: Any, value: Any) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.max_entries:
+                self._items.popitem(last=False)
+
+
+@st.cache_resource
+def _explanations() -> LRU:
+    """Explanations per (dataset, preset, model, method, sample or upload, layer), at most 500.
+    Not ``st.cache_data``: that replays the elements a cached call drew (the stage progress bar),
+    which breaks when the call ran in another session."""
+    return LRU(500)
+
+
+def _cached(key: tuple, compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    cache = _explanations()
+    hit = cache.get(key)
+    if hit is None:
+        hit = compute()
+        cache.put(key, hit)
+    return hit
+
+
 def explanation(dataset: str, preset: str, model: str, method: str, index: int,
-                _progress: Progress = no_progress, layer: str = "") -> dict[str, Any]:
+                progress: Progress = no_progress, layer: str = "") -> dict[str, Any]:
     """One method on one test sample (numpy arrays); cached so revisiting a sample is instant.
-    ``_progress`` (not part of the cache key) hears the stages of per-instance methods; ``layer``
-    moves a bottleneck method's layer ("" = the model's default)."""
-    ctx = context(dataset, preset, model)
-    _, out = services.explain_indices(ctx, [method], [index], _progress, services.layer_configs([method], layer))
-    return services.first_as_arrays(out[method], ctx.info.class_names)
+    ``progress`` hears the stages of per-instance methods; ``layer`` moves a bottleneck method's
+    layer ("" = the model's default)."""
+    def compute() -> dict[str, Any]:
+        ctx = context(dataset, preset, model)
+        _, out = services.explain_indices(ctx, [method], [index], progress, services.layer_configs([method], layer))
+        return services.first_as_arrays(out[method], ctx.info.class_names)
+
+    return _cached(("sample", dataset, preset, model, method, index, layer), compute)
 
 
-@st.cache_data(max_entries=100, show_spinner=False)
 def upload_explanation(dataset: str, preset: str, model: str, method: str, data: bytes, name: str,
-                       _progress: Progress = no_progress, layer: str = "") -> dict[str, Any]:
+                       progress: Progress = no_progress, layer: str = "") -> dict[str, Any]:
     """One method on an uploaded image (keyed by its bytes), explained for the model's top-1."""
-    ctx = context(dataset, preset, model)
-    _, out = services.explain_images(ctx, [method], load_upload(data, ctx.info, name)[None], _progress,
-                                     services.layer_configs([method], layer))
-    return services.first_as_arrays(out[method], ctx.info.class_names)
+    def compute() -> dict[str, Any]:
+        ctx = context(dataset, preset, model)
+        _, out = services.explain_images(ctx, [method], load_upload(data, ctx.info, name)[None], progress,
+                                         services.layer_configs([method], layer))
+        return services.first_as_arrays(out[method], ctx.info.class_names)
+
+    digest = hashlib.sha256(data).hexdigest()
+    return _cached(("upload", dataset, preset, model, method, digest, name, layer), compute)
 
 
 def sidebar() -> Selection:

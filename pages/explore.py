@@ -123,9 +123,9 @@ if methods:
         if view["selection"] is not None:
             col.image(viz.to_uint8(view["selection"].astype(np.float32)), caption=f"{name} · selection",
                       width="stretch")
-        for key, extra in view["extras"].items():
-            col.image(viz.to_uint8(viz.normalise(extra) if extra.ndim == 2 else extra),
-                      caption=f"{name} · {key}", width="stretch")
+        for key, extra in view["extras"].items():  # 2-D extras are maps (IBA's capacity, λ_G): coloured alike
+            shown = viz.render_heatmaps(extra[None], clip_percentile=clip)[0][0] if extra.ndim == 2 else extra
+            col.image(viz.to_uint8(shown), caption=f"{name} · {key}", width="stretch")
         if view["predictions"]:
             col.caption(" · ".join(f"{k}: {v}" for k, v in view["predictions"].items()))
     st.image(viz.colourbar(vertical=False, cmap=viz.DEFAULT_DIVERGING_CMAP if sign == "all" else viz.DEFAULT_CMAP),

@@ -339,6 +339,8 @@ def test_explore_shows_input_iba_stages_side_by_side(app):
     assert layer_box.value == "net.features.2" and "net.features.1" in layer_box.options  # smoke: cnn_light
     layer_box.set_value("net.features.1").run()
     assert not app.exception and "iba" in [im.caption for im in _images(app)], app.exception
+    app.run()  # cached now: the stage bar a cache hit replays must not stay on screen
+    assert not app.get("progress")
 
 
 def test_evaluate_page_draws_sanity_and_sensitivity_curves(monkeypatch):

@@ -51,6 +51,17 @@ def test_dashboard_in_browser(page: Page, app_url: str, screenshot_dir: Path, tm
     other.close()
     assert chosen(methods_box(page)) == METHODS  # the first tab kept its own choice
 
+    step("a3. IBA and InputIBA: the final map beside IBA's capacity map and the prior λ_G")
+    choose_methods(page, ["iba", "input_iba"])
+    captions = page.locator('[data-testid="stImageCaption"]')
+    for caption in ("iba", "input_iba", "input_iba · feature capacity (IBA, bits)", "input_iba · input prior λ_G"):
+        expect(captions.get_by_text(caption, exact=True).first).to_be_visible(timeout=RUN_TIMEOUT_MS)
+    wait_idle(page)
+    assert_no_exception(page, "Explore (IBA, InputIBA)")
+    screenshot(page, screenshot_dir, "explore_iba")
+    choose_methods(page, METHODS)
+    assert_method_images(page, METHODS)
+
     step("b. Evaluate: run the default evaluation → curves as plotly charts")
     links = nav_links(page)
     assert {"Explore", "Evaluate"} <= links.keys(), f"navigation: {list(links)}"
