@@ -57,3 +57,15 @@ def test_png_and_table_csv_exports():
     assert Image.open(io.BytesIO(png)).size[0] > 500
     parsed = list(csv.DictReader(io.StringIO(figures.rows_csv(figures.scalar_rows(RESULT)))))
     assert parsed[1]["method"] == "b" and parsed[1]["deletion AUC"] == "0.7"
+
+
+def test_unscored_curves_show_n_a():
+    """A curve nobody could score (sanity for a trained method: all None, AUC None) still draws."""
+    from xai_core.cli import _short
+
+    result = {**RESULT, "results": {**RESULT["results"],
+                                    "c": {"deletion": {"x": [0, 0.5, 1], "y": [None] * 3, "auc": None, "n": 0}}}}
+    assert [t.name for t in figures.curve_figure(result, "deletion").data][-1] == "c (AUC n/a)"
+    assert figures.scalar_rows(result)[-1]["deletion AUC"] is None
+    assert figures.curve_png(result, "deletion")[:4] == b"\x89PNG"
+    assert _short(result["results"]["c"]["deletion"]) == "n/a" and _short(None) == "n/a" and _short(0.5) == "0.5000"

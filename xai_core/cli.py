@@ -205,9 +205,9 @@ def cmd_assets(args: argparse.Namespace) -> None:
 
 def _short(value: Any) -> str:
     """One metric value for the console: a number, a curve's AUC, or n/a (nothing to score)."""
-    if value is None:
-        return "n/a"
-    return f"{value:.4f}" if isinstance(value, (int, float)) else f"{value['auc']:.4f} (AUC)"
+    if isinstance(value, dict):
+        return "n/a" if value.get("auc") is None else f"{value['auc']:.4f} (AUC)"
+    return "n/a" if value is None else f"{value:.4f}"
 
 
 def cmd_bench(args: argparse.Namespace) -> None:

@@ -25,8 +25,8 @@ def curve_figure(result: dict[str, Any], metric: str) -> go.Figure:
         curve = values.get(metric)
         if not isinstance(curve, dict):
             continue
-        fig.add_trace(go.Scatter(x=curve["x"], y=curve["y"], mode="lines+markers",
-                                 name=f"{method} (AUC {curve['auc']:.3f})"))
+        auc = "n/a" if curve.get("auc") is None else f"{curve['auc']:.3f}"  # n/a: not scored (e.g. sanity, trained)
+        fig.add_trace(go.Scatter(x=curve["x"], y=curve["y"], mode="lines+markers", name=f"{method} (AUC {auc})"))
     fig.update_layout(
         title=f"{metric} — {result['dataset']} ({result['preset']}), n = {result['n']}",
         xaxis_title=METRICS.get(metric).x_label, yaxis_title=METRICS.get(metric).settings.get("score", "score"),
@@ -42,7 +42,7 @@ def scalar_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
         row: dict[str, Any] = {"method": method}
         for metric, v in values.items():
             if isinstance(v, dict):
-                row[f"{metric} AUC"] = round(v["auc"], 4)
+                row[f"{metric} AUC"] = None if v.get("auc") is None else round(v["auc"], 4)
             elif v is not None:
                 spread = result.get("spread", {}).get(method, {}).get(metric, {})
                 std = spread.get("std")
