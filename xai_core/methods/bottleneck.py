@@ -10,6 +10,7 @@ Everything is in the layer's *normalised* units ``r = (R − μ_R) / σ_R``: the
 """
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -136,6 +137,29 @@ def input_normalisation(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor
     return mean.to(x.device), std.to(x.device)
 
 
+class ImageNoise:
+    """One random stream per image, seeded from the image's pixels and the method's seed: an
+    image gets the same noise, hence the same map, whichever batch it is explained in (the
+    dashboard's single image and an evaluation's batch agree)."""
+
+    def __init__(self, x: torch.Tensor, seed: int) -> None:
+        self.device = x.device
+        pixels = x.detach().float().cpu().numpy()
+        self.generators = [
+            torch.Generator(device=x.device).manual_seed(
+                int.from_bytes(hashlib.sha256(p.tobytes() + str(seed).encode()).digest()[:7], "little"))
+            for p in pixels
+        ]
+
+    def randn(self, *shape: int) -> torch.Tensor:
+        """B×shape standard normal draws, row b from image b's stream."""
+        return torch.stack([torch.randn(shape, generator=g, device=self.device) for g in self.generators])
+
+    def rand(self, *shape: int) -> torch.Tensor:
+        """B×shape uniform [0, 1) draws, row b from image b's stream."""
+        return torch.stack([torch.rand(shape, generator=g, device=self.device) for g in self.generators])
+
+
 # -- feature statistics ---------------------------------------------------------------------
 @dataclass
 class FeatureStats:
@@ -225,7 +249,7 @@ class FeatureBottleneck:
 
 def optimise_feature_bottleneck(
     model: nn.Module, layer: nn.Module, x: torch.Tensor, target: torch.Tensor, stats: FeatureStats, *,
-    beta: float, steps: int, lr: float, samples: int, sigma: float, init: float, gen: torch.Generator,
+    beta: float, steps: int, lr: float, samples: int, sigma: float, init: float, noise: ImageNoise,
     expand: bool = False, progress: Progress = no_progress, label: str = "IBA on features",
 ) -> FeatureBottleneck:
     """IBA: per image, ``min_α CE(target) + β·mean KL`` with Adam, ``samples`` noise draws a step.
@@ -240,7 +264,7 @@ def optimise_feature_bottleneck(
         history = []
         for step in range(steps):
             lam = smooth(torch.sigmoid(alpha), sigma)
-            eps = torch.randn((b, samples, *r.shape[1:]), generator=gen, device=r.device)
+            eps = noise.randn(samples, *r.shape[1:])
             z = (lam[:, None] * r[:, None] + (1 - lam[:, None]) * eps).flatten(0, 1) * stats.std + stats.mean
             ce = F.cross_entropy(forward_with(model, layer, x, z, samples, expand), tgt, reduction="none").view(b, samples)
             kl = feature_kl(lam, r) * stats.active

@@ -13,6 +13,7 @@ from ..store import ArtifactStore
 from .base import Explainer, register
 from .bottleneck import (
     FeatureStats,
+    ImageNoise,
     bottleneck_layer,
     cached_stats,
     capacity_map,
@@ -60,7 +61,7 @@ class BottleneckExplainer(Explainer):
         return {**self.config, "feature_stats": stats, "target": "the label where known, else the prediction",
                 "noise": "N(μ_R, σ_R) per unit (IBA's prior)", "scores": self.scores_note}
 
-    def _feature_bottleneck(self, x: torch.Tensor, target: torch.Tensor, gen: torch.Generator, label: str):
+    def _feature_bottleneck(self, x: torch.Tensor, target: torch.Tensor, noise: ImageNoise, label: str):
         if self.stats is None:
             raise RuntimeError("call fit() first (services.build_explainer does)")
         if self._expand is None:
@@ -68,12 +69,12 @@ class BottleneckExplainer(Explainer):
         c = self.config
         return optimise_feature_bottleneck(
             self.model, self.layer, x, target, self.stats, beta=c["beta"], steps=c["steps"], lr=c["lr"],
-            samples=c["samples"], sigma=c["sigma"], init=c["init"], gen=gen, expand=self._expand,
+            samples=c["samples"], sigma=c["sigma"], init=c["init"], noise=noise, expand=self._expand,
             progress=self.progress, label=label,
         )
 
-    def _generator(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.Generator(device=x.device).manual_seed(self.seed)
+    def _noise(self, x: torch.Tensor) -> ImageNoise:
+        return ImageNoise(x, self.seed)
 
 
 @register
@@ -85,5 +86,5 @@ class IBA(BottleneckExplainer):
     scores_note = "capacity summed over channels (bits), bilinear to the input"
 
     def _attribute(self, x, target, masks):
-        fb = self._feature_bottleneck(x, target, self._generator(x), "IBA on features")
+        fb = self._feature_bottleneck(x, target, self._noise(x), "IBA on features")
         return capacity_map(fb.capacity, tuple(x.shape[-2:]))

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 
 from ..progress import Progress, no_progress, prefixed
 from .base import Explanation, register
-from .bottleneck import capacity_map, frozen, input_normalisation, smooth
+from .bottleneck import ImageNoise, capacity_map, frozen, input_normalisation, smooth
 from .iba import FEATURE_DEFAULTS, BottleneckExplainer
 from .input_prior import train_input_prior
 
@@ -79,20 +79,20 @@ class InputIBA(BottleneckExplainer):
 
     def _stages(self, x: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
         c, size = self.config, tuple(x.shape[-2:])
-        gen = self._generator(x)
-        fb = self._feature_bottleneck(x, target, gen, "1/3 IBA on features")
+        noise = self._noise(x)
+        fb = self._feature_bottleneck(x, target, noise, "1/3 IBA on features")
         prior = train_input_prior(
             self.model, self.layer, x, fb, self.stats, epochs=c["gan_epochs"], samples=c["gan_samples"],
             batch=c["gan_batch"], critic_steps=c["critic_steps"], lr=c["gan_lr"], clip=c["gan_clip"],
-            critic_width=c["critic_width"], local_sigma=c["local_sigma"], gen=gen,
-            cpu_gen=torch.Generator().manual_seed(self.seed), progress=prefixed(self.progress, "2/3 "),
+            critic_width=c["critic_width"], local_sigma=c["local_sigma"], noise=noise,
+            progress=prefixed(self.progress, "2/3 "),
         )
-        lam = self._input_bottleneck(x, target, prior.lam, gen)
+        lam = self._input_bottleneck(x, target, prior.lam, noise)
         return {"scores": lam.mean(1), "feature capacity (IBA, bits)": capacity_map(fb.capacity, size),
                 "input prior λ_G": prior.lam[:, 0]}
 
     def _input_bottleneck(self, x: torch.Tensor, target: torch.Tensor, lam_g: torch.Tensor,
-                          gen: torch.Generator) -> torch.Tensor:
+                          noise: ImageNoise) -> torch.Tensor:
         """Λ = smooth(sigmoid(α)); min CE(target; Λx + (1 − Λ)ε) + β_in·mean KL (Proposition 3)."""
         c, b, s = self.config, len(x), int(self.config["input_samples"])
         mean, std = input_normalisation(self.model, x)
@@ -104,7 +104,7 @@ class InputIBA(BottleneckExplainer):
         with frozen(self.model):
             for step in range(steps):
                 lam = smooth(torch.sigmoid(alpha), c["input_sigma"])
-                eps = torch.randn((b, s, *x.shape[1:]), generator=gen, device=x.device)
+                eps = noise.randn(s, *x.shape[1:])
                 z = (lam[:, None] * xn[:, None] + (1 - lam[:, None]) * eps).flatten(0, 1) * std + mean
                 ce = F.cross_entropy(self.model(z), tgt, reduction="none").view(b, s).mean(1)
                 loss = ce + c["input_beta"] * input_kl(lam, lam_g, xn).flatten(1).mean(1)

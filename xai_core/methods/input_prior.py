@@ -21,32 +21,32 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..progress import Progress, no_progress
-from .bottleneck import FeatureBottleneck, FeatureStats, frozen, input_normalisation, layer_output
+from .bottleneck import FeatureBottleneck, FeatureStats, ImageNoise, frozen, input_normalisation, layer_output
 
 
 class BatchedCritic(nn.Module):
     """B critics, one per image: input N×B×C×h×w feature maps, output N×B scores."""
 
-    def __init__(self, images: int, channels: int, size: tuple[int, int], width: int, gen: torch.Generator,
-                 device: torch.device) -> None:
+    def __init__(self, noise: ImageNoise, channels: int, size: tuple[int, int], width: int) -> None:
         super().__init__()
+        images = len(noise.generators)
         self.b, self.width = images, width
         h, w = size
         convs, self.strides, cin = [], [], channels
         for _ in range(3):  # 3×3 convolutions (no bias), stride 2 while the map is larger than 1 pixel
-            convs.append(self._param((images * width, cin, 3, 3), cin * 9, gen, device))
+            convs.append(self._param(noise, (width, cin, 3, 3), cin * 9).flatten(0, 1))
             stride = 2 if min(h, w) > 1 else 1
             self.strides.append(stride)
             h, w, cin = -(-h // stride), -(-w // stride), width  # ceil: padding 1
-        self.convs = nn.ParameterList(convs)
+        self.convs = nn.ParameterList([nn.Parameter(c) for c in convs])
         flat = width * h * w
-        self.fc1 = self._param((images, flat, width), flat, gen, device)
-        self.fc2 = self._param((images, width, 1), width, gen, device)
+        self.fc1 = nn.Parameter(self._param(noise, (flat, width), flat))
+        self.fc2 = nn.Parameter(self._param(noise, (width, 1), width))
 
     @staticmethod
-    def _param(shape, fan_in: int, gen: torch.Generator, device: torch.device) -> nn.Parameter:
-        bound = 1 / math.sqrt(fan_in)  # PyTorch's default uniform initialisation
-        return nn.Parameter(((torch.rand(shape, generator=gen) * 2 - 1) * bound).to(device))
+    def _param(noise: ImageNoise, shape: tuple[int, ...], fan_in: int) -> torch.Tensor:
+        """B×shape weights, image b's from its own stream (PyTorch's default uniform bound)."""
+        return (noise.rand(*shape) * 2 - 1) / math.sqrt(fan_in)
 
     def forward(self, f: torch.Tensor) -> torch.Tensor:
         n = f.shape[0]
@@ -84,7 +84,7 @@ def initial_mask(capacity: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 def train_input_prior(
     model: nn.Module, layer: nn.Module, x: torch.Tensor, fb: FeatureBottleneck, stats: FeatureStats,
     *, epochs: int, samples: int, batch: int, critic_steps: int, lr: float, clip: float, critic_width: int,
-    local_sigma: float, gen: torch.Generator, cpu_gen: torch.Generator, progress: Progress = no_progress,
+    local_sigma: float, noise: ImageNoise, progress: Progress = no_progress,
 ) -> InputPrior:
     """Fit λ_G (and the generator noise μ_G, σ_G, in normalised input units) so that the features
     of ``Z_G`` are distributed like ``Z* = λ*·r + (1 − λ*)·ε`` (both in the layer's normalised
@@ -98,7 +98,7 @@ def train_input_prior(
     alpha = torch.logit(init).clone().requires_grad_(True)
     mu = torch.zeros_like(x, requires_grad=True)
     sigma = torch.ones_like(x, requires_grad=True)
-    critic = BatchedCritic(b, fb.r.shape[1], tuple(fb.r.shape[-2:]), critic_width, cpu_gen, x.device)
+    critic = BatchedCritic(noise, fb.r.shape[1], tuple(fb.r.shape[-2:]), critic_width)
     opt_g = torch.optim.RMSprop([alpha, mu, sigma], lr=lr)
     opt_c = torch.optim.RMSprop(critic.parameters(), lr=lr)
     xn = (x - mean) / std
@@ -106,14 +106,14 @@ def train_input_prior(
     def fake(grad: bool) -> torch.Tensor:  # batch×B×C×h×w, features of Z_G in normalised units
         with torch.set_grad_enabled(grad):
             lam = torch.sigmoid(alpha)
-            local = xn[None] + local_sigma * torch.randn((batch, *x.shape), generator=gen, device=x.device)
-            eps = mu[None] + sigma.abs()[None] * torch.randn((batch, *x.shape), generator=gen, device=x.device)
+            local = xn[None] + local_sigma * noise.randn(batch, *x.shape[1:]).transpose(0, 1)
+            eps = mu[None] + sigma.abs()[None] * noise.randn(batch, *x.shape[1:]).transpose(0, 1)
             z = (lam[None] * local + (1 - lam[None]) * eps).flatten(0, 1) * std + mean
             f = (layer_output(model, layer, z) - stats.mean) / stats.std
             return f.view(batch, b, *f.shape[1:])
 
     def real() -> torch.Tensor:
-        eps = torch.randn((batch, *fb.r.shape), generator=gen, device=x.device)
+        eps = noise.randn(batch, *fb.r.shape[1:]).transpose(0, 1)
         return fb.lam[None] * fb.r[None] + (1 - fb.lam[None]) * eps
 
     updates = epochs * math.ceil(samples / batch)
