@@ -57,7 +57,6 @@ class InputIBA(BottleneckExplainer):
 
     name = "input_iba"
     defaults = INPUT_DEFAULTS
-
     scores_note = "input mask Λ averaged over channels"
 
     def settings(self) -> dict[str, Any]:
@@ -73,9 +72,6 @@ class InputIBA(BottleneckExplainer):
             parts.append(self._stages(x[i:i + self.batch_size], target[i:i + self.batch_size]))
         cat = {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
         return Explanation(scores=cat.pop("scores"), model=self.model, settings=self.settings(), extras=cat)
-
-    def _attribute(self, x, target, masks):
-        return self._stages(x, target)["scores"]
 
     def _stages(self, x: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
         c, size = self.config, tuple(x.shape[-2:])
