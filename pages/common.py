@@ -57,6 +57,12 @@ def predicted_labels(dataset: str, preset: str, model: str = ""):
     return services.predicted_labels(context(dataset, preset, model))
 
 
+@st.cache_resource(show_spinner=False)
+def bottleneck_layers(dataset: str, preset: str, model: str = "") -> tuple[list[str], str | None]:
+    """The layers IBA/InputIBA can use and the default (found by one forward pass, so cached)."""
+    return services.bottleneck_layers(context(dataset, preset, model))
+
+
 class ProgressBar:
     """A Progress callback drawn as a bar that appears on the first report and disappears on
     :meth:`close` (cache hits report nothing, so show nothing)."""

@@ -75,8 +75,9 @@ with st.expander("Heatmap display"):
                         help="signal vs distractor: the green outline is the true object")
 
 layer = ""
-layers, default_layer = services.bottleneck_layers(ctx)
-if layers and any(METHODS.get(m).takes_layer for m in methods):
+layers, default_layer = (common.bottleneck_layers(*selection) if any(METHODS.get(m).takes_layer for m in methods)
+                         else ([], None))
+if layers:
     layer = st.selectbox("Bottleneck layer (IBA, InputIBA)", layers, index=layers.index(default_layer),
                          help="where the information bottleneck sits; the default is a deep layer at about "
                               "1/8 of the input (the paper: VGG16 conv4_1)")

@@ -166,3 +166,21 @@ def test_batched_critics_are_independent_per_image():
         assert torch.allclose((h @ critic.fc2[b])[:, 0], out[:, b], atol=1e-5)
     critic.clip_(0.01)
     assert all(p.abs().max() <= 0.01 for p in critic.parameters())
+
+
+def test_sanity_reexplains_with_the_same_layer(monkeypatch):
+    """The cascading-randomisation metric rebuilds the method with the settings it was evaluated with."""
+    from xai_core import services
+
+    built = []
+    real = services.build_explainer
+
+    def spy(ctx, method, progress=None, **kwargs):
+        built.append((method, kwargs.get("layer"), kwargs.get("model") is not None))
+        return real(ctx, method, **({"progress": progress} if progress else {}), **kwargs)
+
+    monkeypatch.setattr(services, "build_explainer", spy)
+    ctx = services.load_context("hard_mnist", "smoke")
+    services.evaluate(ctx, ["iba"], ["sanity"], n=2, configs=services.layer_configs(["iba"], "net.features.1"))
+    randomised = [b for b in built if b[2]]
+    assert randomised and all(layer == "net.features.1" for _, layer, _ in randomised)

@@ -133,10 +133,11 @@ def _check(registry: Any, names: list[str], info: DatasetInfo | None) -> list[st
     return names
 
 
-def build_explainer(ctx: Context, method: str, progress: Progress = no_progress, **config: Any) -> Explainer:
-    """Instantiate a method on the context's black box, fitting it first if it needs fitting."""
+def build_explainer(ctx: Context, method: str, progress: Progress = no_progress, *, model: nn.Module | None = None,
+                    **config: Any) -> Explainer:
+    """Instantiate a method on the context's black box (or ``model``), fitting it first if it needs fitting."""
     cls = METHODS.get(method)
-    explainer = cls(ctx.black_box, ctx.info, preset=ctx.preset, device=ctx.device, seed=ctx.seed, **config)
+    explainer = cls(model or ctx.black_box, ctx.info, preset=ctx.preset, device=ctx.device, seed=ctx.seed, **config)
     if explainer.needs_fit:
         explainer.fit(get_dataset(ctx.dataset, "train", ctx.preset, store=ctx.store), ctx.store, progress)
     return explainer
@@ -267,16 +268,13 @@ def without_ground_truth(info: DatasetInfo) -> DatasetInfo:
 
 
 def _reexplainer(
-    ctx: Context, method: str, x: torch.Tensor, target: torch.Tensor, masks: torch.Tensor | None,
-    postprocess: Callable[[torch.Tensor], torch.Tensor] | None,
+    ctx: Context, method: str, config: Mapping[str, Any], x: torch.Tensor, target: torch.Tensor,
+    masks: torch.Tensor | None, postprocess: Callable[[torch.Tensor], torch.Tensor] | None,
 ) -> Callable[[nn.Module], torch.Tensor]:
-    """``model → scores``: a fresh explainer of ``method`` on ``model`` (fitted first where a
-    non-trained method needs it, e.g. feature statistics), explaining this batch again."""
+    """``model → scores``: a fresh explainer of ``method`` (same ``config``) on ``model``, fitted
+    first where a non-trained method needs it (e.g. feature statistics), explaining this batch again."""
     def reexplain(model: nn.Module) -> torch.Tensor:
-        e = METHODS.get(method)(model, ctx.info, preset=ctx.preset, device=ctx.device, seed=ctx.seed)
-        if e.needs_fit:
-            e.fit(get_dataset(ctx.dataset, "train", ctx.preset, store=ctx.store), ctx.store)
-        scores = e.explain(x, target, masks).scores
+        scores = build_explainer(ctx, method, model=model, **config).explain(x, target, masks).scores
         return (scores if postprocess is None else postprocess(scores)).to(ctx.device)
 
     return reexplain
@@ -310,7 +308,8 @@ def evaluate(
     total = len(methods) * ((n + batch_size - 1) // batch_size)
     done = 0
     for name in methods:
-        explainer = explainers.get(name) or ctx.explainer(name, progress, **dict((configs or {}).get(name, {})))
+        config = dict((configs or {}).get(name, {}))
+        explainer = explainers.get(name) or ctx.explainer(name, progress, **config)
         method_settings[name] = explainer.settings()
         # sanity re-explains with randomised models: not for trained methods (a refit per step) nor for
         # prepared explainers with custom settings (label not a method name)
@@ -333,7 +332,8 @@ def evaluate(
                 masks=batch.masks,
                 fill=ctx.fill(),
                 selection=expl.selection,
-                reexplain=_reexplainer(ctx, name, batch.x, target, batch.masks, postprocess) if rerunnable else None,
+                reexplain=(_reexplainer(ctx, name, config, batch.x, target, batch.masks, postprocess)
+                           if rerunnable else None),
             )
             for m in metrics:
                 per_metric[m].append(METRICS.get(m)(inputs))
