@@ -1,5 +1,5 @@
-"""Ablations: how a method's scores change when its map is coarsened to u×u blocks. DiET's own
-mask-downscaling sweep uses the same view once DiET is available. Thin: widgets + xai_core calls."""
+"""Ablations: how a method's scores change when its map is coarsened to u×u blocks, and a sweep over one
+of a method's own settings (DiET's mask scale u). Thin: widgets + xai_core calls."""
 from __future__ import annotations
 
 import json
@@ -18,7 +18,7 @@ ctx = common.load_or_stop(selection)
 st.title("Ablations")
 st.markdown("**Map resolution.** Each map is averaged over u×u pixel blocks before scoring. A method whose "
             "score holds up at large u explains with coarse regions; one that drops relied on fine detail. "
-            "DiET learns its mask at 1/u resolution; its own sweep appears here when DiET is available.")
+            "DiET learns its mask at 1/u resolution: sweep its u under *Method setting sweep* below.")
 
 methods_all = services.usable(METHODS, ctx.info)
 metrics_all = services.usable(METRICS, ctx.info)
@@ -57,6 +57,24 @@ def show_resolution(result: dict) -> None:
             col.image(h, caption=f"u = {u}", width="stretch")
 
 
+def show_sweep(result: dict) -> None:
+    """A setting sweep: the metric against the setting, its curve per value, and each value's map of a sample."""
+    st.plotly_chart(figures.ablation_figure(result), width="stretch", key="sweep-chart")
+    curves = ablations.sweep_curves(result)
+    if result["metric"] in figures.curve_metrics(curves):
+        st.plotly_chart(figures.curve_figure(curves, result["metric"]), width="stretch", key="sweep-curves")
+    st.download_button("Download sweep (JSON)", json.dumps(result, indent=2, default=str), "sweep.json",
+                       "application/json")
+    (method,) = result["summary"]
+    setting, values = result["setting"], result["factors"]
+    st.subheader(f"{method}'s map per {setting}")
+    index = int(st.number_input("Test sample", 0, len(ctx.test) - 1, 0, key="sweep-sample"))
+    maps = [common.explanation(*selection, method, index, config=((setting, v),))["scores"] for v in values]
+    heat, _ = viz.render_heatmaps(np.stack(maps))
+    for col, v, h in zip(st.columns(len(values)), values, heat):
+        col.image(h, caption=f"{setting} = {v}", width="stretch")
+
+
 result = common.stored_result("ablation_result", selection)
 if result is None:
     st.info("Choose methods, a metric and block sizes, then run the ablation.")
@@ -87,6 +105,4 @@ if sweep_key is not None:
     common.show_job(sweep_key)
     job = MANAGER.get(sweep_key)
     if job is not None and job.status == "done":
-        st.plotly_chart(figures.ablation_figure(job.result), width="stretch", key="sweep-chart")
-        st.download_button("Download sweep (JSON)", json.dumps(job.result, indent=2, default=str), "sweep.json",
-                           "application/json")
+        show_sweep(job.result)

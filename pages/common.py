@@ -120,16 +120,18 @@ def _cached(key: tuple, compute: Callable[[], dict[str, Any]]) -> dict[str, Any]
 
 
 def explanation(dataset: str, preset: str, model: str, method: str, index: int,
-                progress: Progress = no_progress, layer: str = "") -> dict[str, Any]:
+                progress: Progress = no_progress, layer: str = "",
+                config: tuple[tuple[str, Any], ...] = ()) -> dict[str, Any]:
     """One method on one test sample (numpy arrays); cached so revisiting a sample is instant.
     ``progress`` hears the stages of per-instance methods; ``layer`` moves a bottleneck method's
-    layer ("" = the model's default)."""
+    layer ("" = the model's default); ``config`` overrides other settings (e.g. DiET's u in a sweep)."""
     def compute() -> dict[str, Any]:
         ctx = context(dataset, preset, model)
-        _, out = services.explain_indices(ctx, [method], [index], progress, services.layer_configs([method], layer))
+        configs = {method: {**services.layer_configs([method], layer).get(method, {}), **dict(config)}}
+        _, out = services.explain_indices(ctx, [method], [index], progress, configs)
         return services.first_as_arrays(out[method], ctx.info.class_names)
 
-    return _cached(("sample", dataset, preset, model, method, index, layer), compute)
+    return _cached(("sample", dataset, preset, model, method, index, layer, config), compute)
 
 
 def upload_explanation(dataset: str, preset: str, model: str, method: str, data: bytes, name: str,

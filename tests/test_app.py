@@ -325,8 +325,10 @@ def test_ablations_page_sweeps_diet_mask_scale_in_background(monkeypatch):
     assert job.status == "done", job.error
     at.run()
     assert not at.exception, at.exception
-    assert len(at.get("plotly_chart")) == 1 and set(job.result["summary"]["diet"]) == {4, 8}
+    # the metric against u, and the pixel-perturbation curve of every u
+    assert len(at.get("plotly_chart")) == 2 and set(job.result["summary"]["diet"]) == {4, 8}
     assert "Download sweep (JSON)" in [d.proto.label for d in at.get("download_button")]
+    assert {"u = 4", "u = 8"} <= {im.caption for im in _images(at)}  # DiET's own mask of the sample per u
 
 
 def test_explore_shows_input_iba_stages_side_by_side(app):

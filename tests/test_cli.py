@@ -151,12 +151,18 @@ def test_evaluate_prints_na_for_metrics_a_method_cannot_score(capsys, tmp_path):
 def test_ablate_sweeps_a_method_setting(capsys, tmp_path):
     out = tmp_path / "sweep.json"
     code, stdout, err = run(capsys, "ablate", "--dataset", "hard_mnist", "--preset", "smoke", "--methods", "diet",
-                            "--sweep", "u=4,8", "--metric", "iou", "--n", "8", "--json", str(out))
+                            "--sweep", "u=4,8", "--metric", "iou", "--n", "8", "--json", str(out),
+                            "--examples", str(tmp_path / "ex"), "--index", "3")
     assert code == 0, err
     result = json.loads(out.read_text())
     assert result["setting"] == "u" and set(result["summary"]["diet"]) == {"4", "8"}
     assert result["runs"]["diet"]["4"]["settings"]["methods"]["diet (u = 4)"]["u"] == 4
     assert "diet: u=4:" in stdout
+    for u, cells in (4, "8×8"), (8, "4×4"):  # each value's own mask of sample 3
+        folder = tmp_path / "ex" / f"diet_u={u}"
+        assert (folder / "00003_diet_selection.png").exists()
+        manifest = json.loads((folder / "explanation.json").read_text())
+        assert manifest["samples"][0]["index"] == 3 and manifest["samples"][0]["methods"]["diet"]["mask_resolution"] == cells
     code, _, err = run(capsys, "ablate", "--dataset", "hard_mnist", "--preset", "smoke", "--methods", "gradient",
                        "--sweep", "u=4", "--json", str(out))
     assert code == 2 and "no sweepable setting 'u'" in err

@@ -96,6 +96,25 @@ def test_explain_is_deterministic_and_batch_independent(fitted):
     assert torch.equal(explainer.explain(x, y).selection, full.selection)
 
 
+def test_single_stage_scores_are_continuous_and_selection_is_their_rounding(fitted):
+    """The authors' inference: one stage of SGD, no rounding in between; the selection is round(m + 0.4)."""
+    explainer, _, _ = fitted
+    explainer.config.update(upsample="nearest", test_rounds=1)
+    out = explainer.explain(patch_data(6, seed=5).batch(list(range(6))).x, None)
+    assert ((out.scores > 0) & (out.scores < 1)).any()  # continuous, not binary
+    assert torch.equal(out.selection, out.scores + 0.4 >= 0.5)
+    assert "no rounding" in explainer.settings()["test_time"]
+
+
+def test_lrs_scale_with_mask_cells_and_fill_sigma_defaults_to_dataset_std():
+    box = PatchNet().eval()
+    assert DiET(box, INFO, preset="quick").lr_scale == 1.0  # the preset's u = 4
+    assert DiET(box, INFO, preset="quick", u=2).lr_scale == 4.0  # 4× the cells, 1/4 the pull on each
+    assert DiET(box, INFO, preset="quick", u=8).lr_scale == 0.25
+    assert DiET(box, INFO)._fill_sigma() == [0.25] * 3  # the paper's N(μ(D), σ²(D))
+    assert DiET(box, INFO, fill_sigma=0.05)._fill_sigma() == [0.05] * 3
+
+
 def test_simplify_and_upsample():
     x = torch.rand(2, 3, 8, 8)
     m = torch.zeros(2, 1, 2, 2)

@@ -94,6 +94,13 @@ def setting_sweep(
     return {**_result(ctx, metric, n, list(values), summary, runs), "setting": setting}
 
 
+def sweep_curves(result: dict[str, Any]) -> dict[str, Any]:
+    """A setting sweep's runs as one evaluate()-shaped result, one "method" per value (e.g.
+    "diet (u = 4)"), so the curve chart draws the metric's curve for every value."""
+    runs = list(result["runs"].values())
+    return {**runs[0], "results": {label: r for run in runs for label, r in run["results"].items()}}
+
+
 def _result(ctx: Any, metric: str, n: int, factors: list[Any], summary: dict, runs: dict) -> dict[str, Any]:
     """The shape both ablations return; a curve's summary value is its AUC, a scalar's its mean."""
     summary = {m: {u: v["auc"] if isinstance(v, dict) else v for u, v in by_u.items()} for m, by_u in summary.items()}

@@ -115,12 +115,16 @@ def cmd_explain(args: argparse.Namespace) -> None:
     ctx = services.load_context(args.dataset, args.preset, device=args.device, seed=args.seed,
                                 manipulated=args.manipulated,
                                 progress=tqdm_progress("black box"), model_path=args.model)
-    if not 0 <= args.index < len(ctx.test):
-        raise XAIError(f"--index {args.index} out of range: {args.dataset} test split has {len(ctx.test)} images")
+    _check_index(args, ctx)
     batch, explanations = services.explain_indices(ctx, args.methods, [args.index], tqdm_progress("explain"),
                                                    services.layer_configs(args.methods, args.layer))
     written = save_explanations(Path(args.out), ctx, batch, explanations)
     print(f"wrote {len(written)} files to {args.out}")
+
+
+def _check_index(args: argparse.Namespace, ctx: Any) -> None:
+    if not 0 <= args.index < len(ctx.test):
+        raise XAIError(f"--index {args.index} out of range: {args.dataset} test split has {len(ctx.test)} images")
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
@@ -158,10 +162,14 @@ def cmd_ablate(args: argparse.Namespace) -> None:
     ctx = services.load_context(args.dataset, args.preset, device=args.device, seed=args.seed,
                                 manipulated=args.manipulated,
                                 progress=tqdm_progress("black box"))
+    if args.examples:
+        _check_index(args, ctx)  # before any refit
     if args.sweep:
         runs = [setting_sweep(ctx, m, setting, values, args.metric, args.n, tqdm_progress(m)) for m in args.methods]
         result = {**runs[0], "summary": {k: v for r in runs for k, v in r["summary"].items()},
                   "runs": {m: r["runs"] for m, r in zip(args.methods, runs)}}
+        if args.examples:
+            _sweep_examples(ctx, args, setting, values)
     else:
         setting = "u"
         result = resolution_ablation(ctx, args.methods, args.metric, factors, args.n, tqdm_progress("ablate"))
@@ -169,6 +177,19 @@ def cmd_ablate(args: argparse.Namespace) -> None:
     for method, by_value in result["summary"].items():
         print(f"{method}: " + ", ".join(f"{setting}={u}: {_short(v)}" for u, v in by_value.items()))
     print(f"wrote {args.json}")
+
+
+def _sweep_examples(ctx: Any, args: argparse.Namespace, setting: str, values: list[Any]) -> None:
+    """Each method's explanation of test sample ``--index`` per swept value (fits are cached by the sweep)."""
+    from . import services
+    from .export import save_explanations
+
+    for m in args.methods:
+        for value in values:
+            batch, out = services.explain_indices(ctx, [m], [args.index], configs={m: {setting: value}})
+            folder = Path(args.examples) / f"{m}_{setting}={value}"
+            save_explanations(folder, ctx, batch, out)
+            print(f"wrote {folder}")
 
 
 def _parse_sweep(text: str, methods: list[str]) -> tuple[str, list[Any]]:
@@ -280,6 +301,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="refit each method per value of one of its settings instead, e.g. u=2,4,8 for DiET")
     sp.add_argument("--n", type=int, default=100)
     sp.add_argument("--json", required=True)
+    sp.add_argument("--examples", default=None,
+                    help="with --sweep: write each value's explanation of test sample --index as PNGs under this folder")
+    sp.add_argument("--index", type=int, default=0)
     sp.set_defaults(fn=cmd_ablate)
 
     sp = sub.add_parser("assets", help="regenerate the black boxes shipped in assets/ with the current code")
