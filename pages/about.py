@@ -21,7 +21,9 @@ PUBLISHED = [
      "Inherent Interpretability. NeurIPS 2023.",
      "Learns a low-resolution binary mask per training image together with a copy of the black box, tuned so that "
      "it predicts the same class from the masked image as the black box does from the full one. The mask keeps "
-     "only the discriminative pixels (the signal) and erases distractors, which are filled with the mean colour."),
+     "only the discriminative pixels (the signal) and erases distractors, which are filled with a solid colour. "
+     "To explain an image, a fresh mask is optimised against the frozen tuned copy: the heatmap is that mask "
+     "(continuous, before rounding), the selection its rounding, and the simplified image what the copy sees."),
     ("dorar", "DoRaR — Double-sided Remove and Reconstruct",
      "Qin, Amariucai, Qiao, Guan & Fu. A Comprehensive and Reliable Feature Attribution Method: Double-sided "
      "Remove and Reconstruct (DoRaR).",
