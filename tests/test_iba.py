@@ -151,7 +151,7 @@ def test_batched_critics_are_independent_per_image():
     """B critics in one module (grouped convolutions, batched matmuls) = B separate small critics."""
     import torch.nn.functional as F
 
-    from xai_core.methods.bottleneck import ImageNoise
+    from xai_core.methods.noise import ImageNoise
     from xai_core.methods.input_prior import BatchedCritic
 
     critic = BatchedCritic(ImageNoise(torch.rand(2, 3, 4, 4), seed=0), 3, (8, 8), 4)

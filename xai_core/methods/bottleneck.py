@@ -10,7 +10,6 @@ Everything is in the layer's *normalised* units ``r = (R − μ_R) / σ_R``: the
 """
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -27,6 +26,7 @@ from ..metrics.perturbation import gaussian_blur
 from ..progress import Progress, no_progress
 from ..store import ArtifactStore
 from .base import model_fingerprint
+from .noise import ImageNoise
 
 STATS_KIND = "feature_stats"
 MIN_STD = 1e-2  # units that barely vary: the prior's σ is clamped here (avoids a KL blowing up)
@@ -135,29 +135,6 @@ def input_normalisation(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor
     if mean is None or std is None:
         return torch.zeros(1, c, 1, 1, device=x.device), torch.ones(1, c, 1, 1, device=x.device)
     return mean.to(x.device), std.to(x.device)
-
-
-class ImageNoise:
-    """One random stream per image, seeded from the image's pixels and the method's seed: an
-    image gets the same noise, hence the same map, whichever batch it is explained in (the
-    dashboard's single image and an evaluation's batch agree)."""
-
-    def __init__(self, x: torch.Tensor, seed: int) -> None:
-        self.device = x.device
-        pixels = x.detach().float().cpu().numpy()
-        self.generators = [
-            torch.Generator(device=x.device).manual_seed(
-                int.from_bytes(hashlib.sha256(p.tobytes() + str(seed).encode()).digest()[:7], "little"))
-            for p in pixels
-        ]
-
-    def randn(self, *shape: int) -> torch.Tensor:
-        """B×shape standard normal draws, row b from image b's stream."""
-        return torch.stack([torch.randn(shape, generator=g, device=self.device) for g in self.generators])
-
-    def rand(self, *shape: int) -> torch.Tensor:
-        """B×shape uniform [0, 1) draws, row b from image b's stream."""
-        return torch.stack([torch.rand(shape, generator=g, device=self.device) for g in self.generators])
 
 
 # -- feature statistics ---------------------------------------------------------------------

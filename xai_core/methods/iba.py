@@ -13,13 +13,13 @@ from ..store import ArtifactStore
 from .base import Explainer, register
 from .bottleneck import (
     FeatureStats,
-    ImageNoise,
     bottleneck_layer,
     cached_stats,
     capacity_map,
     expands_at_layer,
     optimise_feature_bottleneck,
 )
+from .noise import ImageNoise
 
 #: the paper's feature-bottleneck settings (InputIBA §4.1 / IBA): β 10, 10 Adam steps at lr 1,
 #: 10 noise samples, σ = 1 smoothing, α initialised at 5; statistics over 1000 images

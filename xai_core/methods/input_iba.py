@@ -19,9 +19,10 @@ import torch.nn.functional as F
 
 from ..progress import Progress, no_progress, prefixed
 from .base import Explanation, register
-from .bottleneck import ImageNoise, capacity_map, frozen, input_normalisation, smooth
+from .bottleneck import capacity_map, frozen, input_normalisation, smooth
 from .iba import FEATURE_DEFAULTS, BottleneckExplainer
 from .input_prior import train_input_prior
+from .noise import ImageNoise
 
 #: the paper's input-stage settings (§4.1, Appendix D): WGAN 20 epochs, RMSprop 5e-5, clipping
 #: 0.01, 5 critic updates per generator update, 200 target samples; input IBA β_in 20, 60 steps, lr 1

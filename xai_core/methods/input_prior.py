@@ -21,7 +21,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..progress import Progress, no_progress
-from .bottleneck import FeatureBottleneck, FeatureStats, ImageNoise, frozen, input_normalisation, layer_output
+from .bottleneck import FeatureBottleneck, FeatureStats, frozen, input_normalisation, layer_output
+from .noise import ImageNoise
 
 
 class BatchedCritic(nn.Module):
