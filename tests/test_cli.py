@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from xai_core.cli import main
 
@@ -37,6 +38,8 @@ def test_datasets_and_methods_json(capsys):
         (["evaluate", "--dataset", "mnist", "--preset", "smoke", "--methods", "gradient", "--metrics", "iou", "--json", "x.json"], "ground-truth"),
         (["ablate", "--dataset", "hard_mnist", "--methods", "gradient", "--factors", "2,x", "--json", "x.json"], "--factors"),
         (["ablate", "--dataset", "mnist", "--methods", "gradient", "--metric", "mass_in_signal", "--json", "x.json"], "ground-truth"),
+        (["masking", "--dataset", "mnist", "--json", "x.json"], "ground-truth"),
+        (["masking", "--dataset", "hard_mnist", "--fractions", "0.2,2", "--json", "x.json"], "--fractions"),
     ],
 )
 def test_bad_input_is_one_line(capsys, tmp_path, monkeypatch, argv, message):
@@ -166,3 +169,26 @@ def test_ablate_sweeps_a_method_setting(capsys, tmp_path):
     code, _, err = run(capsys, "ablate", "--dataset", "hard_mnist", "--preset", "smoke", "--methods", "gradient",
                        "--sweep", "u=4", "--json", str(out))
     assert code == 2 and "no sweepable setting 'u'" in err
+
+
+def test_masking_writes_table_6(capsys, tmp_path):
+    """Signal vs distractor for the black box and DiET's tuned model: with nothing erased every region
+    scores the model's plain accuracy on those images (the erasure itself: test_diet)."""
+    from xai_core import services
+
+    out = tmp_path / "masking.json"
+    code, stdout, err = run(capsys, "masking", "--dataset", "hard_mnist", "--preset", "smoke", "--methods", "diet",
+                            "--fractions", "0,1", "--n", "16", "--json", str(out))
+    assert code == 0, err
+    result = json.loads(out.read_text())
+    assert result["fractions"] == [0.0, 1.0] and result["n"] == 16
+    assert set(result["models"]) == {"black box", "diet (tuned model)"}
+    for regions in result["models"].values():
+        assert set(regions) == {"distractor", "signal", "random"}
+        assert len({accs[0] for accs in regions.values()}) == 1  # fraction 0: the same unmasked images
+    ctx = services.load_context("hard_mnist", "smoke", device="cpu")
+    batch = ctx.test.batch(list(range(16)))
+    with torch.no_grad():
+        accuracy = float((ctx.black_box(batch.x).argmax(1) == batch.y).float().mean())
+    assert result["models"]["black box"]["signal"][0] == pytest.approx(accuracy)
+    assert "model=diet (tuned model), masked=signal" in stdout

@@ -34,6 +34,7 @@ from ..data.base import ImageDataset
 from ..progress import Progress, no_progress
 from ..store import ArtifactStore
 from .base import Explainer, Explanation, model_fingerprint, register
+from .noise import ImageNoise
 
 KIND = "diet"
 PAPER_BATCH = 128  # the paper's mask batch size: its lr is per batch-mean loss
@@ -64,7 +65,8 @@ COMMON: dict[str, Any] = {
     "model_lr": 1e-4,  # Adam (paper)
     "batch_size": 128,  # model step (paper)
     "mask_batch_size": 128,  # mask step: losses are per image, so this sets only how often masks update
-    "fill_sigma": None,  # σ of the training fill colour around the dataset mean; None: the dataset's std (paper)
+    "fill_sigma": None,
+    "test_fill_sigma": 0.0,  # σ of a fresh fill colour per test step around the mean (authors' inference: 0.05)  # σ of the training fill colour around the dataset mean; None: the dataset's std (paper)
     "converged": 0.005,  # relative loss change between epochs
     "upsample": "bilinear",
 }
@@ -258,12 +260,14 @@ class DiET(Explainer):
             pv = F.softmax(fv(x), 1)
         m = torch.ones(len(x), 1, *low, device=self.device)
         lr = self.lr_scale * c["test_lr"] / PAPER_BATCH
+        noise = ImageNoise(x, self.seed) if c["test_fill_sigma"] else None
         for r in range(c["test_rounds"]):
             if r:
                 m = round_masks(m, c["round_offsets"][r - 1])
             for _ in range(c["test_steps"]):
                 m.requires_grad_(True)
-                loss = self._mask_loss(fv, x, m, fill, pv, c["sparsity_weights"][r], size)
+                q = fill if noise is None else (fill + c["test_fill_sigma"] * noise.randn(len(fill))).clamp(0, 1)
+                loss = self._mask_loss(fv, x, m, q, pv, c["sparsity_weights"][r], size)
                 (grad,) = torch.autograd.grad(loss, m)
                 m = (m - lr * grad).clamp(0, 1).detach()
         scores = upsample(m, size, c["upsample"])[:, 0]
