@@ -86,14 +86,19 @@ def test_test_time_masks_keep_the_pixels_the_model_reads(fitted):
     assert (out.extras["f_v(x_s)_probs"].argmax(1) == batch.y).all()  # the mask keeps the evidence
 
 
-def test_explain_is_deterministic_and_batch_independent(fitted):
+@pytest.mark.parametrize("test_fill_sigma", [0.0, 0.05])  # 0.05: the authors' random test fill, per image
+def test_explain_is_deterministic_and_batch_independent(fitted, test_fill_sigma):
     explainer, _, _ = fitted
+    explainer.config["test_fill_sigma"] = test_fill_sigma
     x = patch_data(4, seed=2).batch([0, 1, 2, 3]).x
     y = torch.zeros(4, dtype=torch.long)
     full = explainer.explain(x, y)
     one = explainer.explain(x[2:3], y[2:3])
     assert torch.allclose(one.scores[0], full.scores[2], atol=1e-5)
     assert torch.equal(explainer.explain(x, y).selection, full.selection)
+    if test_fill_sigma:  # the fill moves, so the masks differ from the fixed-fill ones
+        explainer.config["test_fill_sigma"] = 0.0
+        assert not torch.allclose(explainer.explain(x, y).scores, full.scores)
 
 
 def test_single_stage_scores_are_continuous_and_selection_is_their_rounding(fitted):
@@ -103,6 +108,19 @@ def test_single_stage_scores_are_continuous_and_selection_is_their_rounding(fitt
     out = explainer.explain(patch_data(6, seed=5).batch(list(range(6))).x, None)
     assert ((out.scores > 0) & (out.scores < 1)).any()  # continuous, not binary
     assert torch.equal(out.selection, out.scores + 0.4 >= 0.5)
+
+
+def test_simplified_image_is_x_s_as_in_training(fitted):
+    """x_s upsamples the rounded mask the way training did (bilinear): soft edges, not a hard cut-out."""
+    explainer, _, _ = fitted
+    x = patch_data(6, seed=5).batch(list(range(6))).x
+    out = explainer.explain(x, None)
+    u = explainer.config["u"]
+    rounded = out.selection[:, u // 2::u, u // 2::u].float()[:, None]  # one pixel per mask cell
+    fill = torch.tensor(INFO.mean)
+    assert torch.allclose(out.extras["simplified"], simplify(x, upsample(rounded, (16, 16)), fill), atol=1e-6)
+    assert not torch.allclose(out.extras["simplified"], simplify(x, out.selection[:, None].float(), fill))
+    assert torch.allclose(out.extras["f_v(x_s)_probs"], explainer.tuned(out.extras["simplified"]).softmax(1))
     assert "no rounding" in explainer.settings()["test_time"]
 
 
@@ -136,6 +154,8 @@ def test_faithfulness_metric():
     assert faithfulness(box, box, x, keep_patch, [0.5] * 3)["simplified"].tolist() == [1.0] * 6
     drop_patch = ~keep_patch  # the fill replaces the evidence: predictions fall to the fill's class
     assert faithfulness(box, box, x, drop_patch, [0.5] * 3)["simplified"].mean() < 0.7
+    # a method's own simplified image, when it defines one, is what f_v is scored on
+    assert faithfulness(box, box, x, drop_patch, [0.5] * 3, simplified=x)["simplified"].tolist() == [1.0] * 6
 
 
 def test_region_masking_accuracy_separates_signal_from_distractor():

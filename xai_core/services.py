@@ -332,6 +332,7 @@ def evaluate(
                 masks=batch.masks,
                 fill=ctx.fill(),
                 selection=expl.selection,
+                simplified=expl.extras.get("simplified"),
                 reexplain=(_reexplainer(ctx, name, config, batch.x, target, batch.masks, postprocess)
                            if rerunnable else None),
             )

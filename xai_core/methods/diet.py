@@ -7,7 +7,8 @@ offset (growing sparsity); (2) train ``f_v`` (Adam) on ``t1 + t2`` so the simpli
 as informative to it as the originals and it stays equal to ``f_b``. With softmax outputs,
 ``t1 = ‖f_b(x) − f_v(x)‖₁`` and ``t2 = ‖f_v(x) − f_v(x_s)‖₁``, ``x_s = m_up·x + (1 − m_up)·q``,
 ``q`` a solid colour per image drawn from N(mean colour, std colour) (the paper's N(μ(D), σ²(D)))
-in training and the mean colour at test time. ``explain`` freezes ``f_v`` and optimises fresh
+in training and the mean colour at test time (``test_fill_sigma`` > 0: drawn around it per step while
+optimising, as the authors' inference does with 0.05). ``explain`` freezes ``f_v`` and optimises fresh
 masks on ``w₁·L1 + t2`` as the authors' inference script does (one stage at the first sparsity
 weight, no rounding; ``test_rounds`` > 1 runs the training schedule's rounds instead): scores are
 the continuous masks (for rankings), the selection those masks rounded with the stage's offset;
@@ -96,7 +97,8 @@ class DiET(Explainer):
 
     name = "diet"
     kind = "trained"
-    sweeps = {"u": (1, 2, 4, 8, 16)}  # the paper's mask-downscaling ablation (its Figure 5)
+    # the paper's mask-downscaling ablation (its Figure 5); the authors' random test fill (test-time only: no refit)
+    sweeps = {"u": (1, 2, 4, 8, 16), "test_fill_sigma": (0.0, 0.05, 0.15)}
 
     def __init__(self, model: nn.Module, info, **kwargs: Any) -> None:
         super().__init__(model, info, **kwargs)
@@ -113,12 +115,16 @@ class DiET(Explainer):
         c = self.config
         return {**c, "mask_resolution": f"{self.info.image_size // c['u']}×{self.info.image_size // c['u']}",
                 "fill_train": f"solid colour ~ N(dataset mean, {self._fill_sigma()}) per image",
-                "fill_test": "dataset mean colour",
+                "fill_test": ("dataset mean colour" if not c["test_fill_sigma"] else
+                              f"solid colour ~ N(dataset mean, {c['test_fill_sigma']}) per image and step while "
+                              "optimising (the authors' inference), the mean colour for x_s"),
                 "test_time": (f"{c['test_steps']} SGD steps at w = {c['sparsity_weights'][0]}, no rounding (the authors' "
                               "inference)" if c["test_rounds"] == 1 else
                               f"{c['test_rounds']} rounds of {c['test_steps']} steps, rounded between rounds"),
                 "scores": "continuous test masks (before rounding)",
                 "selection": f"test masks rounded as round(m + {c['round_offsets'][c['test_rounds'] - 1]})",
+                "simplified": f"x_s = m_up·x + (1 − m_up)·mean colour, m_up = the rounded mask upsampled "
+                              f"({c['upsample']}) as in training",
                 "explained_model": "f_v (tuned)",
                 "loss_scaling": (f"per image, summed; lr = {c['mask_lr']}/{PAPER_BATCH} (training), "
                                  f"{c['test_lr']}/{PAPER_BATCH} (test) per image, × {self.lr_scale:g} for "
@@ -273,8 +279,8 @@ class DiET(Explainer):
         scores = upsample(m, size, c["upsample"])[:, 0]
         rounded = round_masks(m, c["round_offsets"][c["test_rounds"] - 1])
         selection = upsample(rounded, size, "nearest")[:, 0] > 0.5
-        with torch.no_grad():
-            xs = simplify(x, selection[:, None].float(), fill)
+        with torch.no_grad():  # x_s as DiET defines and trains on it: the rounded mask upsampled like in training
+            xs = simplify(x, upsample(rounded, size, c["upsample"]), fill)
             extras = {"simplified": xs, "f_v(x)_probs": pv, "f_v(x_s)_probs": F.softmax(fv(xs), 1),
                       "f_b(x)_probs": F.softmax(self.model.to(self.device)(x), 1)}
         return Explanation(scores=scores.detach().float(), model=fv, settings=self.settings(),

@@ -103,7 +103,8 @@ def _mass_in_signal(inputs: EvalInputs, s: dict[str, Any]) -> dict[str, torch.Te
 
 
 def _faithfulness(inputs: EvalInputs, s: dict[str, Any]) -> dict[str, torch.Tensor]:
-    r = faithfulness(inputs.model, inputs.black_box, inputs.x, inputs.selection, pick_fill(inputs, s["fill"]))
+    r = faithfulness(inputs.model, inputs.black_box, inputs.x, inputs.selection, pick_fill(inputs, s["fill"]),
+                     inputs.simplified)
     return {"faithfulness_original": r["original"], "faithfulness_simplified": r["simplified"]}
 
 
@@ -214,8 +215,9 @@ register_metric(dataclasses.replace(
 ))
 FAITHFULNESS_SETTINGS = {
     "original": "argmax f_v(x) == argmax f_b(x)",
-    "simplified": "argmax f_v(x_s) == argmax f_b(x), x_s = the image on the method's binary selection, "
-                  "the fill elsewhere (NaN for methods without a selection)",
+    "simplified": "argmax f_v(x_s) == argmax f_b(x), x_s = the method's own simplified image where it defines "
+                  "one (DiET: its rounded mask upsampled as in training, the mean colour elsewhere), else the image "
+                  "on the method's binary selection, the fill elsewhere (NaN for methods with neither)",
     "fill": "dataset_mean",
     "f_v": "the explanation's model (DiET: the tuned model; post-hoc methods: the black box itself)",
 }

@@ -43,6 +43,7 @@ class EvalInputs:
     fill: torch.Tensor  # C, the dataset mean colour in pixel space
     progress: Progress = field(default=no_progress)
     selection: torch.Tensor | None = None  # B×H×W bool, where the method defines a binary mask (DiET)
+    simplified: torch.Tensor | None = None  # B×C×H×W, the method's own simplified image x_s where it defines one
     # explain this batch's x/target again with another model (B×H×W scores); None when the method
     # cannot be re-run on another model (trained methods would need refitting)
     reexplain: Callable[[nn.Module], torch.Tensor] | None = None

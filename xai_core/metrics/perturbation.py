@@ -313,17 +313,21 @@ def insertion(
 
 
 def faithfulness(
-    model: nn.Module, black_box: nn.Module, x: torch.Tensor, selection: torch.Tensor | None, fill: Fill
+    model: nn.Module, black_box: nn.Module, x: torch.Tensor, selection: torch.Tensor | None, fill: Fill,
+    simplified: torch.Tensor | None = None,
 ) -> dict[str, torch.Tensor]:
     """DiET's faithfulness of the explained model ``f_v`` to ``f_b``, per image (B float, 1 = agree):
     ``original``: argmax f_v(x) == argmax f_b(x); ``simplified``: argmax f_v(x_s) == argmax f_b(x)
-    with ``x_s`` the image kept on ``selection`` and filled elsewhere (NaN without a selection)."""
+    with ``x_s`` the method's own ``simplified`` image if given (DiET's soft-edged x_s: hard-edged
+    cut-outs are inputs its tuned model never saw), else the image kept on ``selection`` and filled
+    elsewhere (NaN with neither)."""
     with torch.inference_mode(), eval_mode(model), eval_mode(black_box):
         fb = black_box(x).argmax(1)
         original = (model(x).argmax(1) == fb).double()
-        if selection is None:
+        if simplified is None and selection is None:
             return {"original": original, "simplified": torch.full_like(original, math.nan)}
-        xs = torch.where(selection.to(x.device)[:, None], x, as_fill(fill, x))
+        xs = (simplified.to(x.device) if simplified is not None
+              else torch.where(selection.to(x.device)[:, None], x, as_fill(fill, x)))
         return {"original": original, "simplified": (model(xs).argmax(1) == fb).double()}
 
 
