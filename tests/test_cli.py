@@ -38,8 +38,8 @@ def test_datasets_and_methods_json(capsys):
         (["evaluate", "--dataset", "mnist", "--preset", "smoke", "--methods", "gradient", "--metrics", "iou", "--json", "x.json"], "ground-truth"),
         (["ablate", "--dataset", "hard_mnist", "--methods", "gradient", "--factors", "2,x", "--json", "x.json"], "--factors"),
         (["ablate", "--dataset", "mnist", "--methods", "gradient", "--metric", "mass_in_signal", "--json", "x.json"], "ground-truth"),
-        (["masking", "--dataset", "mnist", "--json", "x.json"], "ground-truth"),
-        (["masking", "--dataset", "hard_mnist", "--fractions", "0.2,2", "--json", "x.json"], "--fractions"),
+        (["signal_distractor", "--dataset", "mnist", "--json", "x.json"], "ground-truth"),
+        (["signal_distractor", "--dataset", "hard_mnist", "--fractions", "0.2,2", "--json", "x.json"], "--fractions"),
     ],
 )
 def test_bad_input_is_one_line(capsys, tmp_path, monkeypatch, argv, message):
@@ -171,13 +171,13 @@ def test_ablate_sweeps_a_method_setting(capsys, tmp_path):
     assert code == 2 and "no sweepable setting 'u'" in err
 
 
-def test_masking_writes_table_6(capsys, tmp_path):
+def test_signal_distractor_writes_table_6(capsys, tmp_path):
     """Signal vs distractor for the black box and DiET's tuned model: with nothing erased every region
     scores the model's plain accuracy on those images (the erasure itself: test_diet)."""
     from xai_core import services
 
     out = tmp_path / "masking.json"
-    code, stdout, err = run(capsys, "masking", "--dataset", "hard_mnist", "--preset", "smoke", "--methods", "diet",
+    code, stdout, err = run(capsys, "signal_distractor", "--dataset", "hard_mnist", "--preset", "smoke", "--methods", "diet",
                             "--fractions", "0,1", "--n", "16", "--json", str(out))
     assert code == 0, err
     result = json.loads(out.read_text())

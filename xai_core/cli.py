@@ -217,7 +217,7 @@ def _number(text: str) -> Any:
     return text.strip()
 
 
-def cmd_masking(args: argparse.Namespace) -> None:
+def cmd_signal_distractor(args: argparse.Namespace) -> None:
     from . import services
     from .figures import masking_rows
 
@@ -329,14 +329,14 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--index", type=int, default=0)
     sp.set_defaults(fn=cmd_ablate)
 
-    sp = sub.add_parser("masking", help="signal vs distractor (DiET's Table 6): accuracy of the black box and of "
+    sp = sub.add_parser("signal_distractor", help="signal vs distractor (DiET's Table 6): accuracy of the black box and of "
                                          "the methods' tuned models when a fraction of each region is erased, JSON out")
     common(sp)
     sp.add_argument("--methods", type=_csv, default=None, help="methods whose tuned model to test too (e.g. diet)")
     sp.add_argument("--fractions", type=_csv, default=["0.2", "0.5", "0.8"])
     sp.add_argument("--n", type=int, default=200)
     sp.add_argument("--json", required=True)
-    sp.set_defaults(fn=cmd_masking)
+    sp.set_defaults(fn=cmd_signal_distractor)
 
     sp = sub.add_parser("assets", help="regenerate the black boxes shipped in assets/ with the current code")
     sp.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
