@@ -293,8 +293,9 @@ def test_signal_distractor_page_masking_table(monkeypatch):
     at = _page("signal_distractor.py", monkeypatch)
     next(b for b in at.button if b.label == "Mask signal vs distractor").click().run()
     assert not at.exception and not at.error, at.exception
-    table = at.dataframe[0].value
-    assert list(table["masked"]) == ["distractor", "signal", "random"] and "80%" in table.columns
+    table = at.dataframe[0].value  # DiET's tuned model adds rows when another test has fitted it in this store
+    assert list(table[table["model"] == "black box"]["masked"]) == ["distractor", "signal", "random"]
+    assert "80%" in table.columns
 
 
 def test_explore_shows_diet_views_after_training(app):

@@ -222,8 +222,7 @@ def cmd_signal_distractor(args: argparse.Namespace) -> None:
     from .figures import masking_rows
 
     info = dataset_info(args.dataset, args.preset)
-    if not info.has_ground_truth:
-        raise XAIError(f"signal vs distractor masking needs ground-truth masks, which {args.dataset} does not have")
+    services.check_region_masking(info)
     if args.methods:
         services.check_methods(args.methods, info)
     fractions = tuple(_number(f) for f in args.fractions)

@@ -366,6 +366,12 @@ def evaluate(
 MASKING_FRACTIONS = (0.2, 0.5, 0.8)
 
 
+def check_region_masking(info: DatasetInfo) -> None:
+    """Signal vs distractor masking needs the signal: refuse datasets without ground truth before any work."""
+    if not info.has_ground_truth:
+        raise XAIError(f"signal vs distractor masking needs ground-truth masks, which {info.name} does not have")
+
+
 def region_masking(
     ctx: Context, methods: Sequence[str] = (), n: int = 200, fractions: tuple[float, ...] = MASKING_FRACTIONS,
     batch_size: int = 100,
@@ -373,8 +379,7 @@ def region_masking(
     """DiET's Table 6 for the black box and for every model a chosen method explains instead (DiET's
     f_v): mean accuracy when masking a fraction of the distractor, the signal or random pixels.
     Returns {"fractions", "n", "fill", "models": {model: {region: [accuracy per fraction]}}}."""
-    if not ctx.info.has_ground_truth:
-        raise XAIError(f"signal vs distractor masking needs ground-truth masks, which {ctx.dataset} does not have")
+    check_region_masking(ctx.info)
     models = {"black box": ctx.black_box}
     for m in methods:
         explained = ctx.explainer(m).explained_model

@@ -229,7 +229,7 @@ register_metric(Metric(
 register_metric(Metric(
     name="faithfulness_simplified", kind="scalar", needs_ground_truth=False, fn=_faithfulness,
     primary="faithfulness_simplified",
-    description="DiET faithfulness on simplified data: f_v on the method's kept pixels agrees with f_b on the image",
+    description="DiET faithfulness on simplified data: f_v on the method's simplified image x_s agrees with f_b on the image",
     settings=FAITHFULNESS_SETTINGS,
 ))
 register_metric(Metric(
