@@ -108,6 +108,7 @@ def test_single_stage_scores_are_continuous_and_selection_is_their_rounding(fitt
     out = explainer.explain(patch_data(6, seed=5).batch(list(range(6))).x, None)
     assert ((out.scores > 0) & (out.scores < 1)).any()  # continuous, not binary
     assert torch.equal(out.selection, out.scores + 0.4 >= 0.5)
+    assert "no rounding" in explainer.settings()["test_time"]
 
 
 def test_simplified_image_is_x_s_as_in_training(fitted):
@@ -121,7 +122,6 @@ def test_simplified_image_is_x_s_as_in_training(fitted):
     assert torch.allclose(out.extras["simplified"], simplify(x, upsample(rounded, (16, 16)), fill), atol=1e-6)
     assert not torch.allclose(out.extras["simplified"], simplify(x, out.selection[:, None].float(), fill))
     assert torch.allclose(out.extras["f_v(x_s)_probs"], explainer.tuned(out.extras["simplified"]).softmax(1))
-    assert "no rounding" in explainer.settings()["test_time"]
 
 
 def test_lrs_scale_with_mask_cells_and_fill_sigma_defaults_to_dataset_std():

@@ -328,8 +328,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--index", type=int, default=0)
     sp.set_defaults(fn=cmd_ablate)
 
-    sp = sub.add_parser("signal_distractor", help="signal vs distractor (DiET's Table 6): accuracy of the black box and of "
-                                         "the methods' tuned models when a fraction of each region is erased, JSON out")
+    sp = sub.add_parser("signal_distractor", help="signal vs distractor (DiET's Table 6): accuracy of the black box "
+                        "and of the methods' tuned models when a fraction of each region is erased, JSON out")
     common(sp)
     sp.add_argument("--methods", type=_csv, default=None, help="methods whose tuned model to test too (e.g. diet)")
     sp.add_argument("--fractions", type=_csv, default=["0.2", "0.5", "0.8"])

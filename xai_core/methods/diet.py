@@ -66,8 +66,8 @@ COMMON: dict[str, Any] = {
     "model_lr": 1e-4,  # Adam (paper)
     "batch_size": 128,  # model step (paper)
     "mask_batch_size": 128,  # mask step: losses are per image, so this sets only how often masks update
-    "fill_sigma": None,
-    "test_fill_sigma": 0.0,  # σ of a fresh fill colour per test step around the mean (authors' inference: 0.05)  # σ of the training fill colour around the dataset mean; None: the dataset's std (paper)
+    "fill_sigma": None,  # σ of the training fill colour around the dataset mean; None: the dataset's std (paper)
+    "test_fill_sigma": 0.0,  # σ of a fresh fill colour per test step around the mean (authors' inference: 0.05)
     "converged": 0.005,  # relative loss change between epochs
     "upsample": "bilinear",
 }
