@@ -225,14 +225,14 @@ def cmd_signal_distractor(args: argparse.Namespace) -> None:
     services.check_region_masking(info)
     if args.methods:
         services.check_methods(args.methods, info)
-    fractions = tuple(_number(f) for f in args.fractions)
+    fractions = [_number(f) for f in args.fractions]
     if not all(isinstance(f, (int, float)) and 0 <= f <= 1 for f in fractions):
         raise XAIError(f"--fractions must be numbers in [0, 1], got {','.join(args.fractions)}")
     ctx = services.load_context(args.dataset, args.preset, device=args.device, seed=args.seed,
                                 manipulated=args.manipulated, progress=tqdm_progress("black box"))
     for m in args.methods or []:
         ctx.explainer(m, tqdm_progress(m))  # fitted (or loaded) with a progress bar, reused below
-    result = services.region_masking(ctx, args.methods or [], n=args.n, fractions=tuple(map(float, fractions)))
+    result = services.region_masking(ctx, args.methods or [], n=args.n, fractions=tuple(float(f) for f in fractions))
     _write_json(args.json, result)
     for row in masking_rows(result):
         print(", ".join(f"{k}={v}" for k, v in row.items()))

@@ -19,7 +19,7 @@ from .device import resolve_device
 from .errors import MissingDataError, XAIError
 from .methods import METHODS, Explainer, Explanation
 from .jobs import MANAGER, Job
-from .methods.base import NEEDS
+from .methods.base import NEEDS, SIMPLIFIED
 from .metrics import METRICS, REGIONS, EvalInputs, aggregate, aggregate_scalar, merge_batches, region_masking_accuracy
 from .models import ARCHS, PRETRAINED, black_box_state, default_arch, load_black_box, load_user_model, predict
 from .presets import check_preset
@@ -332,7 +332,7 @@ def evaluate(
                 masks=batch.masks,
                 fill=ctx.fill(),
                 selection=expl.selection,
-                simplified=expl.extras.get("simplified"),
+                simplified=expl.extras.get(SIMPLIFIED),
                 reexplain=(_reexplainer(ctx, name, config, batch.x, target, batch.masks, postprocess)
                            if rerunnable else None),
             )

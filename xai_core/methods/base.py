@@ -46,6 +46,11 @@ class Explanation:
     extras: dict[str, torch.Tensor] = field(default_factory=dict)  # method-specific views
 
 
+#: ``Explanation.extras`` key of the method's own simplified image x_s (B×C×H×W), where it defines one
+#: (DiET): the faithfulness metric scores the explained model on it instead of a cut-out of the selection
+SIMPLIFIED = "simplified"
+
+
 class Explainer:
     """Base class. Subclasses set ``name``/``kind`` and implement ``_attribute`` (and ``fit``)."""
 
