@@ -3,10 +3,12 @@ xai_core — one dataset + model per choice and server process, explanations per
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, NamedTuple
 
 import streamlit as st
@@ -15,10 +17,16 @@ from xai_core import services
 from xai_core.data import dataset_info, dataset_names
 from xai_core.device import describe_device, resolve_device
 from xai_core.errors import XAIError
+from xai_core.jobs import one_line
 from xai_core.progress import Progress, no_progress
 from xai_core.uploads import load_upload
+from xai_core.workslots import WORK_SLOTS, waiting_message
 
-USER_MODEL = "your TorchScript model"
+_LOG = logging.getLogger(__name__)
+
+USER_MODEL = "your model (ONNX / torch.export)"
+USER_PREFIX = "user:"  # model-choice prefix of an uploaded model file in the store
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 #: widget keys whose values survive visits to other pages (Streamlit drops a widget's state when a
 #: run does not draw it; re-assigning the value makes it user state, which is kept)
 PERSISTENT_KEYS = ("sample", "explore_methods", "model_choice")
@@ -26,14 +34,39 @@ PERSISTENT_KEYS = ("sample", "explore_methods", "model_choice")
 
 class Selection(NamedTuple):
     """The sidebar's choice: a dataset, a preset and a model ("" = the dataset's default black
-    box, an architecture name, or ``torchscript:PATH`` for an uploaded model)."""
+    box, an architecture name, or ``user:PATH`` for an uploaded model)."""
 
     dataset: str
     preset: str
     model: str
 
 
-@st.cache_resource(show_spinner=False)
+@contextmanager
+def work_slot() -> Iterator[None]:
+    """Hold one of the server's work slots (:data:`~xai_core.workslots.WORK_SLOTS`) for heavy work;
+    while waiting, show the queue position (the line goes away once the slot is taken). Never call a
+    cached function (:func:`context`, …) inside: its compute lock may be held by a session queued behind."""
+    box = None
+
+    def waiting(ahead: int) -> None:
+        nonlocal box
+        box = box or st.empty()
+        box.info(waiting_message(ahead), icon="⏳")
+
+    with WORK_SLOTS.slot(waiting):
+        if box is not None:
+            box.empty()
+        yield
+
+
+def failed(what: str, err: Exception) -> str:
+    """Log an unexpected error with its traceback on the server; return the one line a user sees
+    (no traceback, no server paths)."""
+    _LOG.exception("%s failed", what)
+    return f"{what}: {one_line(err)} (an internal error; details in the server log)"
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
 def context(dataset: str, preset: str, model: str = "") -> services.Context:
     """Dataset + model, trained on first use with a progress bar; one per server process."""
     bar = st.progress(0.0, text=f"Preparing {dataset} ({preset}) …")
@@ -42,25 +75,30 @@ def context(dataset: str, preset: str, model: str = "") -> services.Context:
         extra = " ".join(f"{k}={v:.3f}" for k, v in metrics.items() if isinstance(v, float))
         bar.progress(min(1.0, done / max(total, 1)), text=f"Black box: {message} {extra}")
 
-    path = model.removeprefix("torchscript:") if model.startswith("torchscript:") else None
+    path = model.removeprefix(USER_PREFIX) if model.startswith(USER_PREFIX) else None
     manipulated = model.startswith(services.MANIPULATED)
     arch = model.removeprefix(services.MANIPULATED) if manipulated else model
-    ctx = services.load_context(dataset, preset, progress=report, model_path=path,
-                                arch=None if path else (arch or None), manipulated=manipulated)
+    with work_slot():
+        ctx = services.load_context(dataset, preset, progress=report, model_path=path,
+                                    arch=None if path else (arch or None), manipulated=manipulated)
     bar.empty()
     return ctx
 
 
-@st.cache_resource(show_spinner="Classifying the test split …")
+@st.cache_resource(show_spinner="Classifying the test split …", max_entries=4)
 def predicted_labels(dataset: str, preset: str, model: str = ""):
     """(labels, predictions) of the test split, for the sample picker's filters."""
-    return services.predicted_labels(context(dataset, preset, model))
+    ctx = context(dataset, preset, model)
+    with work_slot():
+        return services.predicted_labels(ctx)
 
 
-@st.cache_resource(show_spinner=False)
+@st.cache_resource(show_spinner=False, max_entries=4)
 def bottleneck_layers(dataset: str, preset: str, model: str = "") -> tuple[list[str], str | None]:
     """The layers IBA/InputIBA can use and the default (found by one forward pass, so cached)."""
-    return services.bottleneck_layers(context(dataset, preset, model))
+    ctx = context(dataset, preset, model)
+    with work_slot():
+        return services.bottleneck_layers(ctx)
 
 
 class ProgressBar:
@@ -128,8 +166,9 @@ def explanation(dataset: str, preset: str, model: str, method: str, index: int,
     def compute() -> dict[str, Any]:
         ctx = context(dataset, preset, model)
         configs = {method: {**services.layer_configs([method], layer).get(method, {}), **dict(config)}}
-        _, out = services.explain_indices(ctx, [method], [index], progress, configs)
-        return services.first_as_arrays(out[method], ctx.info.class_names)
+        with work_slot():
+            _, out = services.explain_indices(ctx, [method], [index], progress, configs)
+            return services.first_as_arrays(out[method], ctx.info.class_names)
 
     return _cached(("sample", dataset, preset, model, method, index, layer, config), compute)
 
@@ -139,9 +178,10 @@ def upload_explanation(dataset: str, preset: str, model: str, method: str, data:
     """One method on an uploaded image (keyed by its bytes), explained for the model's top-1."""
     def compute() -> dict[str, Any]:
         ctx = context(dataset, preset, model)
-        _, out = services.explain_images(ctx, [method], load_upload(data, ctx.info, name)[None], progress,
-                                         services.layer_configs([method], layer))
-        return services.first_as_arrays(out[method], ctx.info.class_names)
+        with work_slot():
+            _, out = services.explain_images(ctx, [method], load_upload(data, ctx.info, name)[None], progress,
+                                             services.layer_configs([method], layer))
+            return services.first_as_arrays(out[method], ctx.info.class_names)
 
     digest = hashlib.sha256(data).hexdigest()
     return _cached(("upload", dataset, preset, model, method, digest, name, layer), compute)
@@ -168,7 +208,7 @@ def sidebar() -> Selection:
 
 def _model_choice(dataset: str, preset: str) -> str:
     """The Model selector: the dataset's default black box, another architecture (trained on first
-    use), or an uploaded TorchScript classifier (pixel input in [0, 1], logits out)."""
+    use), or an uploaded ONNX / torch.export classifier (pixel input in [0, 1], logits out)."""
     try:
         choices = services.model_choices(dataset_info(dataset, preset))
     except XAIError:
@@ -185,24 +225,47 @@ def _model_choice(dataset: str, preset: str) -> str:
         return ""
     if choice != USER_MODEL:
         return choice
-    upload = st.file_uploader("TorchScript classifier (.pt)", type=["pt", "pth"],
-                              help="torch.jit.save(torch.jit.script(model), path); input pixels in [0, 1], "
-                                   "output logits over the dataset's classes. Never unpickled.")
+    if not model_uploads_allowed():
+        st.warning("Model uploads are off: this server listens on a network address. The operator can turn "
+                   "them on with XAI_ALLOW_MODEL_UPLOADS=1 (see the README's Security and limits).")
+        return ""
+    upload = st.file_uploader("Classifier (.onnx or .pt2)", type=[f.lstrip(".") for f in services.UPLOAD_FORMATS],
+                              help="ONNX, or torch.export.save with a dynamic batch dimension; input pixels in "
+                                   "[0, 1], output logits over the dataset's classes. Checked against an operator "
+                                   "allow-list and validated in a sandbox before use; never unpickled.")
     if upload is None:
         st.info("Upload a model, or pick another one above.")
         return ""
-    return f"torchscript:{services.save_user_model(upload.getvalue())}"
+    try:
+        with st.spinner("Checking the model in a sandbox …"):
+            path = services.save_user_model(upload.getvalue(), upload.name, dataset, preset)
+    except XAIError as err:
+        st.error(str(err))
+        return ""
+    return f"{USER_PREFIX}{path}"
+
+
+def model_uploads_allowed() -> bool:
+    """Uploaded models run in the server process (after their checks): allowed when the server
+    listens on loopback only, or when the operator sets ``XAI_ALLOW_MODEL_UPLOADS=1``."""
+    if os.environ.get("XAI_ALLOW_MODEL_UPLOADS") == "1":
+        return True
+    return str(st.get_option("server.address") or "") in LOOPBACK
 
 
 def run_stored(key: str, selection: Selection, label: str, work) -> None:
     """Run ``work(progress)`` under a progress bar and keep ``(selection, result)`` in the session
-    under ``key`` (see :func:`stored_result`); an :class:`XAIError` becomes an error box."""
+    under ``key`` (see :func:`stored_result`) — in a work slot; an :class:`XAIError` becomes an error
+    box, any other error a one-line box (traceback in the server log)."""
     bar = st.progress(0.0, text=label)
     try:
-        st.session_state[key] = selection, work(
-            lambda d, t, msg="", **_: bar.progress(min(1.0, d / max(t, 1)), text=msg or label))
+        with work_slot():
+            st.session_state[key] = selection, work(
+                lambda d, t, msg="", **_: bar.progress(min(1.0, d / max(t, 1)), text=msg or label))
     except XAIError as err:
         st.error(str(err))
+    except Exception as err:  # a bug: log it, show one line without server paths
+        st.error(failed(label.rstrip(" …").capitalize(), err))
     finally:
         bar.empty()
 
@@ -264,4 +327,7 @@ def load_or_stop(selection: Selection) -> services.Context:
         return context(*selection)
     except XAIError as err:
         st.error(str(err))
+        st.stop()
+    except Exception as err:  # a bug: log it, show one line without server paths
+        st.error(failed(f"Loading {selection.dataset}", err))
         st.stop()

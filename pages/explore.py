@@ -95,13 +95,16 @@ with st.spinner("Explaining …"):
         try:
             maps[m] = (common.upload_explanation(*selection, m, upload.getvalue(), upload.name, bar, layer)
                        if image_tensor is not None else common.explanation(*selection, m, index, bar, layer))
-        except XAIError as err:  # one method failing (e.g. Grad-CAM on a TorchScript model) spares the rest
+        except XAIError as err:  # one method failing (e.g. Grad-CAM on a user model) spares the rest
             st.warning(f"{m}: {err}")
+        except Exception as err:  # a bug: logged with its traceback; one line here, the other methods still run
+            st.warning(common.failed(m, err))
         bar.close()
 methods = [m for m in methods if m in maps]
 
 image = viz.to_uint8(x)
-top = services.top_k(ctx, x, k=3)
+with common.work_slot():  # a forward pass on the shared model
+    top = services.top_k(ctx, x, k=3)
 left, right = st.columns([1, 2])
 left.markdown(f"**Label:** {info.class_names[label] if label >= 0 else 'unknown'}  \n"
               f"**Prediction:** {top[0][0]} ({top[0][1]:.1%})")

@@ -19,7 +19,7 @@ echo "==> installing Python packages (requirements-dev.txt)"
 
 # Optional Debian packages: Fashion-MNIST data, and (for `test`) Chromium for the real-browser tests,
 # which Playwright drives as a system browser (no browser download).
-debs=(dataset-fashion-mnist)
+debs=(dataset-fashion-mnist libseccomp2)
 [ "$mode" = test ] && debs+=(chromium chromium-driver fonts-noto-color-emoji)
 missing=()
 for p in "${debs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
@@ -37,7 +37,9 @@ fi
 
 case "$mode" in
   app)
-    exec .venv/bin/streamlit run app.py --server.headless=true --browser.gatherUsageStats=false "$@" ;;
+    # loopback by default; XAI_SERVER_ADDRESS=0.0.0.0 (or one interface's address) serves a network
+    exec .venv/bin/streamlit run app.py --server.headless=true --browser.gatherUsageStats=false \
+      --server.address="${XAI_SERVER_ADDRESS:-127.0.0.1}" "$@" ;;
   test)
     exec .venv/bin/python -m pytest -n 2 --timeout 900 "$@" ;;
   setup) ;;

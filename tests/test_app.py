@@ -6,6 +6,8 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+from xai_core.store import ArtifactStore
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -130,7 +132,7 @@ def trained_method():
                 return {"value": torch.tensor(float(len(train)))}
             self.value = store.get_or_create("toy", self._spec(), build)["value"]
 
-        def _attribute(self, x, target, masks):
+        def _attribute(self, x, target, masks, progress):
             return self.value.expand(len(x), *x.shape[2:]).clone()
 
     METHODS.register(Toy.name)(Toy)
@@ -228,45 +230,45 @@ def test_explore_choices_survive_a_visit_to_another_page(app):
     assert app.multiselect[0].value == ["random", "gradcam"] and app.selectbox(key="sample").value == 7
 
 
-def _torchscript_bytes(tmp_path) -> bytes:
-    """A scripted pixel-input classifier for hard_mnist smoke (3×32×32 → 10 logits)."""
-    import warnings
+def test_sidebar_model_choice_other_architecture_and_model_upload(app, tmp_path, monkeypatch):
+    from model_files import onnx_cnn
 
-    import torch
-    from torch import nn
-
-    torch.manual_seed(0)
-    net = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-                        nn.Linear(4, 10))
-    path = tmp_path / "model.pt"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        torch.jit.save(torch.jit.script(net), str(path))
-    return path.read_bytes()
-
-
-def test_sidebar_model_choice_other_architecture_and_torchscript_upload(app, tmp_path):
+    monkeypatch.setenv("XAI_ALLOW_MODEL_UPLOADS", "1")
     app.run()
     box = app.sidebar.selectbox(key="model_choice")
-    assert box.value == "cnn_light" and "small_cnn" in box.options[1] and box.options[-1] == "your TorchScript model"
+    assert box.value == "cnn_light" and "small_cnn" in box.options[1]
+    assert box.options[-1] == "your model (ONNX / torch.export)"
 
     box.set_value("small_cnn").run()  # another architecture: trained on first use, then explained
     assert not app.exception, app.exception
     assert any("model small_cnn" in c.value for c in app.main.caption)
     assert len(app.get("image")) >= 2 + 2 * len(app.multiselect[0].value)
 
-    app.sidebar.selectbox(key="model_choice").set_value("your TorchScript model").run()
+    app.sidebar.selectbox(key="model_choice").set_value("your model (ONNX / torch.export)").run()
     assert app.sidebar.info  # asks for the file
-    app.sidebar.file_uploader[0].upload("model.pt", _torchscript_bytes(tmp_path), "application/octet-stream").run()
+    app.sidebar.file_uploader[0].upload("model.onnx", onnx_cnn(channels=3), "application/octet-stream").run()
     assert not app.exception, app.exception
-    assert any("model torchscript:" in c.value for c in app.main.caption)
+    assert any("model user:" in c.value for c in app.main.caption)
     warned = " ".join(w.value for w in app.warning)
     assert "gradcam" in warned  # Grad-CAM needs a Python model: a warning, the other methods still shown
     assert "gradient · overlay" in [im.caption for im in _images(app)]
 
-    app.sidebar.file_uploader[0].upload("model.pt", b"not a model", "application/octet-stream").run()
+    app.sidebar.file_uploader[0].upload("bad.onnx", b"not a model", "application/octet-stream").run()
     assert not app.exception
-    assert "not a TorchScript model" in app.error[0].value
+    assert "bad.onnx was refused: not an ONNX model" in app.sidebar.error[0].value
+    store = ArtifactStore()
+    assert len(list((store.root / "user_models").glob("*.onnx"))) == 1  # the refused file is not kept
+
+    # a server listening on a network address takes no model uploads unless the operator says so
+    import streamlit
+
+    monkeypatch.delenv("XAI_ALLOW_MODEL_UPLOADS")
+    real = streamlit.get_option
+    monkeypatch.setattr(streamlit, "get_option", lambda key: "0.0.0.0" if key == "server.address" else real(key))
+    app.run()
+    assert not app.exception, app.exception
+    assert "uploads are off" in " ".join(w.value for w in app.sidebar.warning)
+    assert not app.sidebar.file_uploader
 
 
 def test_explore_offers_to_train_a_method_that_needs_it(app, trained_method, monkeypatch, tmp_path):
@@ -364,3 +366,100 @@ def test_uploaded_photo_explained_by_input_iba_on_the_pretrained_model(app):
     assert not app.exception and not app.error, app.exception
     captions = [im.caption for im in _images(app)]
     assert {"input_iba", "input_iba · input prior λ_G", "input_iba · feature capacity (IBA, bits)"} <= set(captions)
+
+
+def test_server_config_is_loopback_without_file_watcher_or_error_details(monkeypatch):
+    """Streamlit itself reads .streamlit/config.toml and gets these values (so they are valid ones)."""
+    from streamlit import config
+
+    monkeypatch.chdir(ROOT)
+    try:
+        config.get_config_options(force_reparse=True)
+        assert config.get_option("server.address") == "127.0.0.1"
+        assert config.get_option("server.fileWatcherType") == "none"
+        assert config.get_option("server.runOnSave") is False
+        details = config.get_option("client.showErrorDetails")
+        assert details == config.ShowErrorDetailsConfigOptions.NONE  # not False: that shows tracebacks
+        assert config.get_option("server.maxUploadSize") == 25
+    finally:
+        config.get_config_options(force_reparse=True)
+
+
+def _seen_waiting(monkeypatch) -> list[str]:
+    """Record every "waiting for a free worker" line the pages draw (after a page has run, so
+    ``pages.common`` is the module the pages use)."""
+    import sys
+
+    common = sys.modules["pages.common"]
+    seen: list[str] = []
+    real = common.waiting_message
+    monkeypatch.setattr(common, "waiting_message", lambda ahead: seen.append(real(ahead)) or seen[-1])
+    return seen
+
+
+def test_a_run_waits_for_a_free_worker_and_says_so(monkeypatch):
+    import threading
+    import time
+
+    from xai_core.workslots import WORK_SLOTS
+
+    at = _page("evaluate.py", monkeypatch)
+    seen = _seen_waiting(monkeypatch)
+    at.slider[0].set_value(4)
+    WORK_SLOTS.acquire()  # every slot busy (default size 1; the test sets no XAI_WORK_SLOTS)
+    assert WORK_SLOTS.size == 1
+    releaser = threading.Timer(1.5, WORK_SLOTS.release)
+    t = time.perf_counter()
+    releaser.start()
+    try:
+        at.button[0].click().run()
+    finally:
+        releaser.join()
+    assert time.perf_counter() - t >= 1.4  # it waited for the slot …
+    assert seen and seen[0] == "Waiting for a free worker (0 ahead) …"
+    assert not at.exception and not at.error, at.exception
+    assert len(at.get("plotly_chart")) == 2  # … then ran
+    assert not [i for i in at.info if "free worker" in i.value]  # and the waiting line is gone
+    assert WORK_SLOTS.busy == 0
+
+
+def test_a_bug_in_a_run_is_logged_and_shown_as_one_line(monkeypatch, caplog):
+    from xai_core import services
+
+    def broken(*args, **kwargs):
+        raise ValueError("cannot read /srv/private/cache/entry.pt")
+
+    at = _page("evaluate.py", monkeypatch)
+    monkeypatch.setattr(services, "evaluate", broken)
+    at.slider[0].set_value(4)
+    with caplog.at_level("ERROR"):
+        at.button[0].click().run()
+    assert not at.exception
+    assert [e.value for e in at.error] == [
+        "Evaluating: ValueError: cannot read entry.pt (an internal error; details in the server log)"]
+    assert "Traceback" in caplog.text and "/srv/private/cache/entry.pt" in caplog.text  # the server keeps it all
+    from xai_core.workslots import WORK_SLOTS
+
+    assert WORK_SLOTS.busy == 0
+
+
+def test_explore_a_bug_in_one_method_spares_the_others(app, monkeypatch, caplog):
+    from xai_core import services
+
+    original = services.explain_images
+
+    def gradient_broken(ctx, methods, *args, **kwargs):
+        if methods == ["gradient"]:
+            raise RuntimeError("kernel failed in /opt/secret/lib.py")
+        return original(ctx, methods, *args, **kwargs)
+
+    app.run()
+    monkeypatch.setattr(services, "explain_images", gradient_broken)
+    with caplog.at_level("ERROR"):
+        app.file_uploader[0].upload("photo.png", _png(seed=4242), "image/png").run()  # new bytes: not cached
+    assert not app.exception, app.exception
+    warned = [w.value for w in app.warning]
+    assert "gradient: RuntimeError: kernel failed in lib.py (an internal error; details in the server log)" in warned
+    assert not any("/opt/secret" in w for w in warned) and "/opt/secret/lib.py" in caplog.text
+    captions = [im.caption for im in _images(app)]
+    assert "gradient · overlay" not in captions and "smoothgrad · overlay" in captions

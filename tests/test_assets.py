@@ -1,7 +1,10 @@
 """The black boxes shipped in assets/ match the current code, and a fresh store starts from them."""
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
+from pathlib import Path
 
 import pytest
 import torch
@@ -42,17 +45,56 @@ def test_fresh_store_starts_from_the_shipped_black_box(tmp_path):
     assert again["from_cache"] and not again["from_asset"]  # the store was seeded
 
 
-def test_stale_or_broken_asset_is_ignored(tmp_path, monkeypatch):
+def test_manifest_covers_every_shipped_file():
+    sums = assets.read_manifest()
+    for dataset, preset, seed in assets.SHIPPED:
+        path = assets.asset_path(dataset, preset, seed)
+        assert sums.get(path.name) == hashlib.sha256(path.read_bytes()).hexdigest(), f"{assets.MANIFEST}: {REGEN}"
+
+
+def _copy_assets(tmp_path, monkeypatch) -> Path:
+    """The shipped files and manifest in a scratch ASSET_DIR; returns the hard_mnist asset there."""
     shipped = assets.asset_path("hard_mnist", "quick", 0)
-    blob = torch.load(shipped, weights_only=True)
+    monkeypatch.setattr(assets, "ASSET_DIR", tmp_path / "assets")
+    shutil.copytree(shipped.parent, assets.ASSET_DIR)
+    return assets.asset_path("hard_mnist", "quick", 0)
+
+
+def test_stale_or_broken_asset_is_ignored(tmp_path, monkeypatch, caplog):
+    path = _copy_assets(tmp_path, monkeypatch)
+    blob = torch.load(path, weights_only=True)
     spec = json.loads(blob["spec"])
     spec["train"]["epochs"] += 1  # as if the training table changed since the asset was written
-    monkeypatch.setattr(assets, "ASSET_DIR", tmp_path / "assets")
-    assets.ASSET_DIR.mkdir()
-    torch.save({**blob, "spec": json.dumps(spec)}, assets.asset_path("hard_mnist", "quick", 0))
-    with pytest.raises(XAIError, match="no trained black box"):
+    assets.write_asset("hard_mnist", "quick", 0, spec, {"state_dict": blob["state_dict"], "record": blob["record"]})
+    sums = assets.read_manifest()  # write_asset recorded the new checksum and kept the others
+    assert sums[path.name] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert set(sums) == {assets.asset_path(*s).name for s in assets.SHIPPED}
+    assert assets.read_asset("hard_mnist", "quick", 0)[0] == spec  # sound file ...
+    with pytest.raises(XAIError, match="no trained black box"):  # ... but stale
         load_black_box("hard_mnist", "quick", store=ArtifactStore(tmp_path / "s1"), train_if_missing=False)
+    assert "stale" in caplog.text
 
-    assets.asset_path("hard_mnist", "quick", 0).write_bytes(b"garbage")
+    path.write_bytes(b"garbage")  # checksum mismatch
     with pytest.raises(XAIError, match="no trained black box"):
         load_black_box("hard_mnist", "quick", store=ArtifactStore(tmp_path / "s2"), train_if_missing=False)
+    assert "checksum mismatch" in caplog.text
+
+    manifest = assets.manifest_path()  # garbage with a matching checksum: unreadable
+    manifest.write_text(f"{hashlib.sha256(b'garbage').hexdigest()}  {path.name}\n")
+    assert assets.read_asset("hard_mnist", "quick", 0) is None and "unreadable" in caplog.text
+
+
+def test_corrupted_asset_is_detected(tmp_path, monkeypatch, caplog):
+    """16 flipped bytes in the weights still unpickle; the manifest's checksum catches them."""
+    path = _copy_assets(tmp_path, monkeypatch)
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2
+    data[middle:middle + 16] = bytes(b ^ 0xFF for b in data[middle:middle + 16])
+    path.write_bytes(bytes(data))
+    torch.load(path, weights_only=True)  # torch alone does not notice
+    assert assets.read_asset("hard_mnist", "quick", 0) is None and "checksum mismatch" in caplog.text
+    with pytest.raises(XAIError, match="no trained black box"):
+        load_black_box("hard_mnist", "quick", store=ArtifactStore(tmp_path / "s"), train_if_missing=False)
+
+    assets.manifest_path().unlink()  # no manifest: nothing is trusted
+    assert assets.read_asset("spurious_patch", "quick", 0) is None and "no checksum" in caplog.text

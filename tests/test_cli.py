@@ -97,18 +97,12 @@ def test_module_entry_point(tmp_path):
     assert proc.returncode == 2 and proc.stderr.strip().count("\n") == 0 and "unknown dataset" in proc.stderr
 
 
-def test_user_torchscript_model(capsys, tmp_path):
-    """--model explains a user's TorchScript classifier; a file that is not TorchScript is one clear line."""
-    import warnings
+def test_user_model(capsys, tmp_path):
+    """--model explains a user's ONNX classifier; a file we will not run is one clear line."""
+    from model_files import onnx_cnn
 
-    import torch
-
-    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1),
-                              torch.nn.Flatten(), torch.nn.Linear(4, 10))
-    path = tmp_path / "model.pt"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        torch.jit.save(torch.jit.script(net), str(path))
+    path = tmp_path / "model.onnx"
+    path.write_bytes(onnx_cnn(channels=3))
     out = tmp_path / "out"
     code, _, err = run(capsys, "explain", "--dataset", "hard_mnist", "--preset", "smoke", "--index", "0",
                        "--methods", "gradient", "--model", str(path), "--out", str(out))
@@ -116,13 +110,32 @@ def test_user_torchscript_model(capsys, tmp_path):
     assert (out / "00000_gradient_heatmap.png").exists()
     code, _, err = run(capsys, "explain", "--dataset", "hard_mnist", "--preset", "smoke", "--index", "0",
                        "--methods", "fullgrad", "--model", str(path), "--out", str(out))
-    assert code == 2 and "TorchScript" in err
+    assert code == 2 and "user models" in err
 
     bad = tmp_path / "state.pt"
-    torch.save(net.state_dict(), bad)
+    bad.write_bytes(b"PK\x03\x04 not really a zip")
     code, _, err = run(capsys, "explain", "--dataset", "hard_mnist", "--preset", "smoke", "--index", "0",
                        "--methods", "gradient", "--model", str(bad), "--out", str(out))
-    assert code == 2 and "not a TorchScript model" in err and err.count("\n") == 1
+    assert code == 2 and "not a TorchScript model" in err and err.count("\n") == 1 and str(tmp_path) not in err
+
+
+def test_outputs_and_cache_are_checked_before_any_work(capsys, tmp_path, monkeypatch):
+    """An unwritable --json / --out, a cache folder that is a file: one line at once, nothing left behind."""
+    folder = tmp_path / "taken"
+    folder.mkdir()
+    code, _, err = run(capsys, "evaluate", "--dataset", "hard_mnist", "--preset", "smoke", "--methods", "random",
+                       "--metrics", "iou", "--n", "2", "--json", str(folder))
+    assert code == 2 and "is a directory" in err and err.count("\n") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]  # no taken.tmp
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    code, _, err = run(capsys, "explain", "--dataset", "hard_mnist", "--preset", "smoke", "--index", "0",
+                       "--methods", "random", "--out", str(blocker / "sub"))
+    assert code == 2 and "not a writable folder" in err
+    monkeypatch.setenv("XAI_CACHE_DIR", str(blocker))
+    code, _, err = run(capsys, "train", "--dataset", "hard_mnist", "--preset", "smoke")
+    assert code == 2 and "not a directory" in err and err.count("\n") == 1
+
 
 
 def test_train_pretrained_black_box_reports_no_accuracy(capsys):

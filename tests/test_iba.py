@@ -145,6 +145,11 @@ def test_bottleneck_layer_is_chosen_by_name_from_services_and_cli(tmp_path, caps
     assert main(["explain", "--dataset", "hard_mnist", "--preset", "smoke", "--index", "0", "--methods", "iba",
                  "--layer", "net.nope", "--out", str(tmp_path)]) == 2
     assert "no layer 'net.nope'" in capsys.readouterr().err
+    # a layer that exists but outputs logits, not a feature map: one line listing the ones that can
+    assert main(["evaluate", "--dataset", "hard_mnist", "--preset", "smoke", "--methods", "iba", "--metrics", "iou",
+                 "--n", "2", "--layer", "net", "--json", str(tmp_path / "e.json")]) == 2
+    err = capsys.readouterr().err
+    assert "cannot hold a bottleneck" in err and default in err and err.count("\n") == 1
 
 
 def test_batched_critics_are_independent_per_image():

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import threading
+import time
 
 from xai_core.errors import XAIError
-from xai_core.jobs import DONE, FAILED, JobManager
+from xai_core.jobs import DONE, FAILED, QUEUED, RUNNING, JobManager
+from xai_core.workslots import Slots
 
 
 def test_job_runs_reports_progress_and_returns_result():
@@ -77,3 +79,45 @@ def test_jobs_of_two_stores_never_share_a_key(tmp_path):
     a, b = ArtifactStore(tmp_path / "a"), ArtifactStore(tmp_path / "b")
     assert job_key(a, "fit", "hard_mnist", "quick", 0, "diet") == job_key(a, "fit", "hard_mnist", "quick", 0, "diet")
     assert job_key(a, "fit", "hard_mnist", "quick", 0, "diet") != job_key(b, "fit", "hard_mnist", "quick", 0, "diet")
+
+
+def _until(condition, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.005)
+
+
+def test_jobs_beyond_the_slots_stay_queued_with_their_place_in_line():
+    jobs, gate = JobManager(Slots(1)), threading.Event()
+
+    def slow(progress):
+        progress(1, 2, "working")
+        gate.wait(10)
+        return "first"
+
+    first = jobs.submit("one", "one", slow)
+    _until(lambda: first.status == RUNNING)
+    second = jobs.submit("two", "two", lambda progress: "second")
+    third = jobs.submit("three", "three", lambda progress: "third")
+    _until(lambda: "1 ahead" in third.message)
+    assert second.status == QUEUED and third.status == QUEUED
+    assert second.message == "Waiting for a free worker (0 ahead) …" and second.started is None
+    assert second.active and second.eta_seconds is None
+    gate.set()
+    assert [jobs.wait(k, 10).result for k in ("one", "two", "three")] == ["first", "second", "third"]
+    assert second.started >= first.finished and third.started >= second.finished  # one at a time, in order
+
+
+def test_a_bug_is_logged_with_its_traceback_and_shown_as_one_line(caplog):
+    jobs = JobManager(Slots(1))
+
+    def buggy(progress):
+        raise ValueError("cannot read /srv/secret/cache/model.pt\nsecond line")
+
+    with caplog.at_level("ERROR", logger="xai_core.jobs"):
+        job = jobs.wait(jobs.submit("bug", "bug", buggy).key, 10)
+    assert job.status == FAILED
+    assert job.error == "ValueError: cannot read model.pt (details in the server log)"
+    record = next(r for r in caplog.records if r.name == "xai_core.jobs")
+    assert record.exc_info and "/srv/secret/cache/model.pt" in caplog.text and "Traceback" in caplog.text

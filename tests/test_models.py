@@ -1,10 +1,8 @@
 """The model zoo: architectures, normalisation, training/caching, pretrained EfficientNet,
-TorchScript user models. Fast on 2 CPU cores; nothing downloads."""
+user models are in test_user_model.py. Fast on 2 CPU cores; nothing downloads."""
 from __future__ import annotations
 
 import importlib.util
-import pickle
-from pathlib import Path
 
 import pytest
 import torch
@@ -20,7 +18,6 @@ from xai_core.models import (
     build_model,
     default_arch,
     load_black_box,
-    load_user_model,
     predict,
     train_black_box,
 )
@@ -302,83 +299,6 @@ def test_map_by_order_checks_shapes():
         pretrained.map_by_order(src, {"x": torch.ones(2, 3), "y": torch.ones(5)})
     with pytest.raises(XAIError, match="2 tensors"):
         pretrained.map_by_order(src, {"x": torch.ones(2, 3)})
-
-
-# -- TorchScript user models ------------------------------------------------------------------
-class Tiny(nn.Module):
-    def __init__(self, channels: int = 1, classes: int = 10) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(channels, 4, 3, padding=1)
-        self.fc = nn.Linear(4, classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(self.conv(x).mean((2, 3)))
-
-
-def _script(tmp_path: Path, module: nn.Module, name: str = "model.pt") -> Path:
-    path = tmp_path / name
-    torch.jit.save(torch.jit.script(module), str(path))
-    return path
-
-
-def test_torchscript_model_loads_and_validates(tmp_path):
-    info = make_info(28, 1, classes=10)
-    net = Tiny().eval()
-    path = _script(tmp_path, net)
-    model = load_user_model(path, info)
-    x = torch.rand(3, 1, 28, 28)
-    with torch.no_grad():
-        assert torch.allclose(model(x), net(x), atol=1e-6)  # pixel space: no normalisation
-    assert model.cam_layer is None and not model.training
-
-    normed = load_user_model(path, info, normalized_input=True)
-    with torch.no_grad():
-        assert torch.allclose(normed(x), net((x - 0.2) / 0.3), atol=1e-5)
-
-
-def test_torchscript_rejects_files_that_are_not_torchscript(tmp_path):
-    info = make_info(28, 1, classes=10)
-    with pytest.raises(InvalidInputError, match="not found"):
-        load_user_model(tmp_path / "missing.pt", info)
-    text = tmp_path / "notes.pt"
-    text.write_text("hello, I am not a model\n")
-    with pytest.raises(InvalidInputError, match="not a TorchScript model"):
-        load_user_model(text, info)
-    state = tmp_path / "state.pt"
-    torch.save(Tiny().state_dict(), state)
-    with pytest.raises(InvalidInputError, match="not a TorchScript model"):
-        load_user_model(state, info)
-    whole = tmp_path / "whole.pt"
-    torch.save(Tiny(), whole)
-    with pytest.raises(InvalidInputError, match="not a TorchScript model"):
-        load_user_model(whole, info)
-    # a malicious pickle is refused without being unpickled
-    marker = tmp_path / "pwned"
-    evil = tmp_path / "evil.pt"
-    evil.write_bytes(pickle.dumps(_Evil(str(marker))))
-    with pytest.raises(InvalidInputError, match="not a TorchScript model"):
-        load_user_model(evil, info)
-    assert not marker.exists()
-    for bad in (text, state, whole, evil):
-        with pytest.raises(InvalidInputError) as err:
-            load_user_model(bad, info)
-        assert "\n" not in str(err.value)
-
-
-class _Evil:
-    def __init__(self, marker: str) -> None:
-        self.marker = marker
-
-    def __reduce__(self):
-        return (Path.touch, (Path(self.marker),))
-
-
-def test_torchscript_wrong_output_or_input_is_clear(tmp_path):
-    info = make_info(28, 1, classes=10)
-    with pytest.raises(InvalidInputError, match=r"expected \(1, 10\) float logits"):
-        load_user_model(_script(tmp_path, Tiny(1, 5), "five.pt"), info)
-    with pytest.raises(InvalidInputError, match=r"failed on a 1×1×28×28 input"):
-        load_user_model(_script(tmp_path, Tiny(3, 10), "rgb.pt"), info)
 
 
 def test_manipulated_black_box_moves_gradients_into_the_corner(fake_data, tmp_path):

@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 
 from xai_core.data.base import DatasetInfo
+from xai_core.data.decode import decode_image
 from xai_core.errors import InvalidInputError
 from xai_core.uploads import load_upload
 
@@ -36,10 +37,18 @@ def test_formats_and_modes(fmt, mode):
         assert x.dtype.is_floating_point and 0 <= float(x.min()) and float(x.max()) <= 1
 
 
-def test_sixteen_bit_uses_its_range():
+def test_sixteen_bit_is_scaled_by_its_full_range():
+    """16-bit grey is v / 65535, not stretched to the image's own min/max: a constant image keeps
+    its level (constant white was black) and a dim image stays dim."""
     arr = np.linspace(1000, 3000, 40 * 40).reshape(40, 40).astype(np.uint16)
     x = load_upload(encode(Image.fromarray(arr), "PNG"), GRAY)
-    assert float(x.min()) == pytest.approx(0.0, abs=0.02) and float(x.max()) == pytest.approx(1.0, abs=0.02)
+    assert float(x.min()) == pytest.approx(1000 / 65535, abs=1 / 255) and float(x.max()) == pytest.approx(
+        3000 / 65535, abs=1 / 255
+    )
+    for level in (0, 20000, 65535):
+        for info in (GRAY, RGB):
+            x = load_upload(encode(Image.fromarray(np.full((30, 20), level, np.uint16)), "PNG"), info)
+            assert float(x.min()) == float(x.max()) == pytest.approx(round(level / 257) / 255)
 
 
 def test_transparent_pixels_become_white():
@@ -62,6 +71,29 @@ def test_bad_files(data, message):
     with pytest.raises(InvalidInputError, match=message) as err:
         load_upload(data, RGB, "photo.png")
     assert "\n" not in str(err.value)
+
+
+def test_multi_picture_jpeg_is_its_first_picture():
+    first, second = Image.new("RGB", (40, 30), (250, 0, 0)), Image.new("RGB", (40, 30), (0, 250, 0))
+    buf = io.BytesIO()
+    first.save(buf, format="MPO", save_all=True, append_images=[second])
+    x = load_upload(buf.getvalue(), RGB, "camera.jpg")
+    assert x[0].min() > 0.9 and x[1].max() < 0.1
+
+
+def test_exif_orientation_is_applied():
+    img = Image.new("RGB", (40, 20), (0, 0, 250))
+    img.paste((250, 0, 0), (0, 0, 20, 20))  # red left half: on top once turned clockwise (orientation 6)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    buf = io.BytesIO()
+    img.save(buf, format="JPEG", exif=exif.tobytes(), quality=95)
+    decoded = decode_image(buf.getvalue())
+    assert decoded.size == (20, 40)  # upright: 20 wide, 40 high
+    top, bottom = np.asarray(decoded)[5, 10], np.asarray(decoded)[35, 10]
+    assert top[0] > 200 and top[2] < 60 and bottom[2] > 200 and bottom[0] < 60
+    x = load_upload(buf.getvalue(), RGB)  # the centre 20×20 of the upright picture: the seam, red over blue
+    assert x[0, :20].mean() > 0.8 and x[2, -20:].mean() > 0.8
 
 
 def test_limits(monkeypatch):

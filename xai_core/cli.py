@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -45,12 +46,42 @@ def tqdm_progress(desc: str) -> Callable[..., None]:
 
 
 def _write_json(path: str, payload: Any) -> None:
-    """Write JSON atomically (temp file + rename) so a failed run leaves no partial file."""
+    """Write JSON atomically (temp file beside it + rename) so a failed run leaves no partial file."""
+    from .store import atomic_write
+
+    text = json.dumps(payload, indent=2, default=float).encode()
+    atomic_write(Path(path), lambda fh: fh.write(text))
+
+
+def _check_output(path: str, option: str, directory: bool = False) -> None:
+    """One line, before any work, when ``path`` cannot be written: a folder where a file goes (or
+    the reverse), or a parent that is not a writable folder."""
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(target.name + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=2, default=float))
-    tmp.replace(target)
+    if target.exists() and target.is_dir() != directory:
+        raise XAIError(f"{option} {path} is {'a file' if directory else 'a directory'}; "
+                       f"give {'a folder' if directory else 'a file name'}")
+    parent = target if directory and target.exists() else target.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise XAIError(f"{option} {path}: {parent} is not a writable folder")
+
+
+def _preflight(args: argparse.Namespace) -> None:
+    """Everything that can be checked before training or explaining starts: the cache folder,
+    output paths, the bottleneck layer."""
+    from .store import ArtifactStore
+
+    if args.fn not in (cmd_datasets, cmd_methods):
+        ArtifactStore().check()
+    for option, directory in (("json", False), ("out", True), ("examples", True)):
+        value = getattr(args, option, None)
+        if isinstance(value, str):
+            _check_output(value, f"--{option}", directory)
+    if getattr(args, "layer", None) and not getattr(args, "model", None):
+        from . import services
+
+        services.check_layer(dataset_info(args.dataset, args.preset), args.layer)
 
 
 # -- commands ------------------------------------------------------------------------------
@@ -299,7 +330,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--index", type=int, required=True)
     sp.add_argument("--methods", type=_csv, required=True)
     sp.add_argument("--out", required=True)
-    sp.add_argument("--model", default=None, help="explain your TorchScript classifier (pixel input in [0,1]) instead")
+    sp.add_argument("--model", default=None, help="explain your own classifier instead: .onnx, .pt2 (torch.export) or .pt (TorchScript); "
+                         "pixel input in [0,1], checked and validated in a sandbox first")
     sp.add_argument("--layer", default=None, help=LAYER_HELP)
     sp.set_defaults(fn=cmd_explain)
 
@@ -309,7 +341,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--metrics", type=_csv, required=True)
     sp.add_argument("--n", type=int, default=100)
     sp.add_argument("--json", required=True)
-    sp.add_argument("--model", default=None, help="evaluate on your TorchScript classifier instead of the black box")
+    sp.add_argument("--model", default=None, help="evaluate your own classifier (.onnx, .pt2 or .pt) instead of the black box")
     sp.add_argument("--layer", default=None, help=LAYER_HELP)
     sp.set_defaults(fn=cmd_evaluate)
 
@@ -360,6 +392,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        _preflight(args)
         args.fn(args)
     except XAIError as err:
         print(f"error: {err}", file=sys.stderr)

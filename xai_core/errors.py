@@ -19,3 +19,12 @@ class MissingDataError(XAIError):
 
 class InvalidInputError(XAIError, ValueError):
     """A file, image or argument that cannot be used as given."""
+
+
+class StoreError(XAIError, OSError):
+    """The on-disk cache cannot be used: its root is a file, it is read-only, or the disk is full.
+
+    Also an ``OSError``, so callers that already catch write errors keep working."""
+
+    def __str__(self) -> str:  # OSError would prefix "[Errno n]" when given two arguments
+        return str(self.args[0]) if self.args else "the cache cannot be written"

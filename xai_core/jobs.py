@@ -2,19 +2,26 @@
 
 A job is keyed by what it builds (e.g. the store key of a black box): submitting a key that is
 already queued or running returns the existing job, so two users starting the same training get
-one job. Jobs run in threads (torch releases the GIL in its kernels); results land in the store,
-where every page picks them up. Across processes the store's file locks keep builds single.
+one job. Jobs run in threads (torch releases the GIL in its kernels), at most ``JOB_SLOTS.size`` at
+a time (``XAI_JOB_SLOTS``, default 1): the others stay queued and say how many are ahead. Results land in
+the store, where every page picks them up. Across processes the store's file locks keep builds single.
+A job that fails on a bug logs its traceback on the server and shows its user one line.
 """
 from __future__ import annotations
 
+import logging
+import re
 import threading
 import time
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import XAIError
+from .workslots import JOB_SLOTS, Slots, waiting_message
+
+_LOG = logging.getLogger(__name__)
+_PATH = re.compile(r"(?<![\w.~])/(?:[^\s/'\"():,]+/)+([^\s/'\"():,]+)")
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
 
@@ -60,12 +67,22 @@ class Job:
         return self.status in (QUEUED, RUNNING)
 
 
-class JobManager:
-    """Runs jobs in daemon threads, at most one per key at a time."""
+def one_line(err: BaseException) -> str:
+    """An unexpected error as one line for users: its type and first line, absolute paths cut to
+    their last part (the traceback belongs in the server log, not in the browser)."""
+    lines = str(err).strip().splitlines()
+    text = f"{type(err).__name__}: {lines[0]}" if lines else type(err).__name__
+    return _PATH.sub(r"\1", text)
 
-    def __init__(self) -> None:
+
+class JobManager:
+    """Runs jobs in daemon threads, at most one per key at a time and at most ``slots.size`` at once
+    (default: the process-wide :data:`~xai_core.workslots.JOB_SLOTS`)."""
+
+    def __init__(self, slots: Slots | None = None) -> None:
         self._jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
+        self._slots = slots if slots is not None else JOB_SLOTS
 
     def submit(self, key: str, title: str, work: Callable[[Callable[..., None]], Any]) -> Job:
         """Start ``work(progress)`` unless a job with ``key`` is already active; return the job."""
@@ -79,15 +96,19 @@ class JobManager:
         return job
 
     def _run(self, job: Job, work: Callable[[Callable[..., None]], Any]) -> None:
-        job.status, job.started = RUNNING, time.time()
+        def queued(ahead: int) -> None:  # still QUEUED: say where in the line
+            job.message = waiting_message(ahead)
+
         try:
-            job.result = work(job.report)
-            job.status = DONE
+            with self._slots.slot(queued, heartbeat_s=5.0):
+                job.status, job.started, job.message = RUNNING, time.time(), ""
+                job.result = work(job.report)
+                job.status = DONE
         except XAIError as err:
             job.error, job.status = str(err), FAILED
-        except Exception as err:  # a bug: keep the traceback for the page to show
-            job.error = f"{type(err).__name__}: {err}\n{traceback.format_exc(limit=5)}"
-            job.status = FAILED
+        except Exception as err:  # a bug: the traceback goes to the server log, one line to the page
+            _LOG.exception("background job %r failed", job.title)
+            job.error, job.status = f"{one_line(err)} (details in the server log)", FAILED
         finally:
             job.finished = time.time()
 

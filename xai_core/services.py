@@ -3,7 +3,6 @@ explainers, explain samples, evaluate methods × metrics. Nothing here knows abo
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -16,15 +15,16 @@ from torch import nn
 from .data import dataset_info, dataset_names, get_dataset
 from .data.base import Batch, DatasetInfo, ImageDataset
 from .device import resolve_device
-from .errors import MissingDataError, XAIError
+from .errors import InvalidInputError, MissingDataError, XAIError
 from .methods import METHODS, Explainer, Explanation
 from .jobs import MANAGER, Job
 from .methods.base import NEEDS, SIMPLIFIED
 from .metrics import METRICS, REGIONS, EvalInputs, aggregate, aggregate_scalar, merge_batches, region_masking_accuracy
-from .models import ARCHS, PRETRAINED, black_box_state, default_arch, load_black_box, load_user_model, predict
+from .models import ARCHS, PRETRAINED, black_box_state, build_model, default_arch, load_black_box, load_user_model, predict
+from .models.user_model import UPLOAD_FORMATS, USER_MODELS, model_format
 from .presets import check_preset
 from .progress import Progress, no_progress, prefixed
-from .store import ArtifactStore, atomic_write
+from .store import ArtifactStore
 
 
 @dataclass
@@ -69,17 +69,19 @@ def load_context(
     manipulated: bool = False,
 ) -> Context:
     """Dataset + test split + black box (trained now, with progress, unless cached), or the
-    user's TorchScript classifier at ``model_path`` (pixel-space input) instead of the black box.
+    user's classifier at ``model_path`` (ONNX, torch.export or TorchScript; pixel-space input;
+    checked and validated in a sandbox, see :mod:`xai_core.models.user_model`) instead.
     ``arch`` picks another architecture than the dataset's default (trained and cached apart);
     ``manipulated`` trains it with the gradient-manipulation loss (DiET §5.4)."""
     check_preset(preset)
     store = store or ArtifactStore()
+    store.check()  # a cache folder that cannot hold results: one line before any work
     dev = device if isinstance(device, torch.device) else resolve_device(device)
     info = dataset_info(dataset, preset)
     test = get_dataset(dataset, "test", preset, store=store)
     if model_path:
-        model = load_user_model(model_path, info, device=dev)
-        record: dict[str, Any] = {"arch": f"torchscript:{model_path}", "user_model": True}
+        model = load_user_model(model_path, info, validation_images(test), device=dev)
+        record: dict[str, Any] = {"arch": model.arch, "user_model": True}
     else:
         model, record = load_black_box(
             dataset, preset, seed=seed, device=dev, store=store, progress=progress, train_if_missing=train_if_missing,
@@ -90,12 +92,35 @@ def load_context(
     return Context(dataset, preset, info, test, model, record, dev, seed, store)
 
 
-def save_user_model(data: bytes, store: ArtifactStore | None = None) -> Path:
-    """Keep an uploaded model file in the store under its content hash (written atomically) and
-    return its path; nothing is loaded here (see :func:`xai_core.models.load_user_model`)."""
+#: uploaded model files kept (least recently used evicted beyond either bound)
+MAX_USER_MODELS, MAX_USER_MODEL_BYTES = 8, 2 * 2**30
+
+
+def validation_images(test: ImageDataset, n: int = 4) -> torch.Tensor:
+    """The first ``n`` test images: what a user's model must handle before it is accepted."""
+    return test.batch(list(range(min(n, len(test))))).x
+
+
+def save_user_model(data: bytes, filename: str, dataset: str, preset: str,
+                    store: ArtifactStore | None = None) -> Path:
+    """Check and sandbox-validate an uploaded model file (ONNX or torch.export) for ``dataset`` and
+    keep it in the store (LRU-bounded by :data:`MAX_USER_MODELS` and :data:`MAX_USER_MODEL_BYTES`);
+    return its path. A refused file is not kept; the error is one line naming the upload."""
+    suffix = Path(filename).suffix.lower()
+    model_format(filename)
+    if suffix not in UPLOAD_FORMATS:
+        raise InvalidInputError(f"{filename}: the dashboard takes {' or '.join(UPLOAD_FORMATS)} models "
+                                "(TorchScript only from the command line, --model)")
     store = store or ArtifactStore()
-    path = store.root / "user_models" / f"{hashlib.sha256(data).hexdigest()[:24]}.pt"
-    return path if path.exists() else atomic_write(path, lambda fh: fh.write(data))
+    info = dataset_info(dataset, preset)
+    test = get_dataset(dataset, "test", preset, store=store)
+    path = store.put_blob(USER_MODELS, data, suffix, max_count=MAX_USER_MODELS, max_bytes=MAX_USER_MODEL_BYTES)
+    try:
+        load_user_model(path, info, validation_images(test), name=filename)
+    except XAIError:
+        store.discard_blob(path)
+        raise
+    return path
 
 
 MANIPULATED = "manipulated:"  # model-choice prefix: the architecture trained with gradient manipulation
@@ -145,7 +170,7 @@ def build_explainer(ctx: Context, method: str, progress: Progress = no_progress,
 
 def bottleneck_layers(ctx: Context) -> tuple[list[str], str | None]:
     """Layers an information bottleneck (IBA, InputIBA) can sit on, and the model's default;
-    ([], None) for models that cannot be hooked (TorchScript)."""
+    ([], None) for models that cannot be hooked (user models)."""
     from .methods.bottleneck import layer_choices
 
     default = getattr(ctx.black_box, "iba_layer", None)
@@ -153,6 +178,15 @@ def bottleneck_layers(ctx: Context) -> tuple[list[str], str | None]:
         return [], None
     example = torch.zeros(1, ctx.info.channels, ctx.info.image_size, ctx.info.image_size, device=ctx.device)
     return layer_choices(ctx.black_box, example), default
+
+
+def check_layer(info: DatasetInfo, layer: str, arch: str | None = None) -> str:
+    """Before any training: ``layer`` must be a feature-map layer of the dataset's architecture
+    (checked on an untrained copy); one line listing the layers that can hold a bottleneck otherwise."""
+    from .methods.bottleneck import check_layer as check
+
+    model = build_model(arch or default_arch(info), info)
+    return check(model, layer, torch.zeros(1, info.channels, info.image_size, info.image_size))
 
 
 def layer_configs(methods: Sequence[str], layer: str | None) -> dict[str, dict[str, str]]:

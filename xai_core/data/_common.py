@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from ..errors import InvalidInputError, UnknownNameError
+from ..errors import UnknownNameError
 from ..store import ArtifactStore
+from . import decode
 from .base import DatasetInfo, ImageDataset, TensorImageDataset
 
 if TYPE_CHECKING:
@@ -171,41 +172,28 @@ def resize_gray(img: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:
     return np.clip(x, 0.0, 1.0)
 
 
-#: The most pixels an image file may have before it is refused (PIL's decompression-bomb guard
-#: only warns below twice its own limit).
-MAX_IMAGE_PIXELS = 40_000_000
+#: The most pixels an image file may have before it is refused (checked from the header).
+MAX_IMAGE_PIXELS = decode.MAX_PIXELS
 
 
 def open_image(
     path: str | Path, mode: str = "RGB", max_pixels: int | None = None, flatten_alpha: bool = True
 ) -> Image.Image:
-    """Open an image file fully decoded and converted to ``mode`` (transparent pixels become
-    white when ``flatten_alpha``); one-line InvalidInputError for unreadable, truncated or
-    oversized files."""
-    import warnings
+    """Decode an image file with :func:`xai_core.data.decode.decode_image` (the decoder uploads
+    use) and convert it to ``mode``. Transparent pixels become white, or black when
+    ``flatten_alpha`` is false (masks: transparent = outside). One-line InvalidInputError naming
+    the file for unreadable, refused, truncated or oversized files."""
+    base = "L" if mode in ("L", "1") else "RGB"
+    img = decode.decode_image(
+        path, str(path), mode=base, background=255 if flatten_alpha else 0, max_pixels=max_pixels or MAX_IMAGE_PIXELS
+    )
+    return img if img.mode == mode else img.convert(mode)
 
-    from PIL import Image
 
-    max_pixels = max_pixels or MAX_IMAGE_PIXELS
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
-                w, h = im.size
-                if w * h > max_pixels:
-                    raise InvalidInputError(f"image {path} is too large ({w}×{h} pixels; at most {max_pixels:,})")
-                if flatten_alpha and im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
-                    im = im.convert("RGBA")  # composite transparency onto white, not black
-                    bg = Image.new("RGBA", im.size, (255, 255, 255, 255))
-                    im = Image.alpha_composite(bg, im)
-                return im.convert(mode)
-    except InvalidInputError:
-        raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
-        raise InvalidInputError(f"image {path} is too large: {err}") from None
-    except Exception as err:  # UnidentifiedImageError, truncated file, OSError, ...
-        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise InvalidInputError(f"cannot read image {path}: {reason}") from None
+def open_mask(path: str | Path, max_pixels: int | None = None) -> np.ndarray:
+    """A ground-truth mask file -> upright H×W bool: opaque pixels with a grey level above 127
+    (:func:`xai_core.data.decode.decode_mask`; a transparent background is outside)."""
+    return decode.decode_mask(path, str(path), max_pixels=max_pixels or MAX_IMAGE_PIXELS)
 
 
 def resize_center_crop(img: Image.Image, size: int, resize_to: int | None = None) -> Image.Image:

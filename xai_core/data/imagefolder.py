@@ -6,10 +6,13 @@ Layout::
     PATH/masks/train/CLASS/<image's file stem>.<any of those extensions>   (optional)
 
 Classes are the sorted names of the class folders of all splits; the splits are whichever of
-``train`` / ``test`` exist. Every image is converted to RGB (transparency onto white) and
-resized to a square (64 px at ``quick``, 224 at ``paper``, 32 at ``smoke``; aspect ratio not
-kept, so masks stay aligned). A mask is read as greyscale, resized nearest-neighbour and
-thresholded at > 127. If ``PATH/masks`` exists, every image needs a mask of exactly its size.
+``train`` / ``test`` exist. Files are decoded by :mod:`xai_core.data.decode`, exactly as uploads
+(content decides the format; 16-bit scaled by its full range; EXIF orientation applied), converted
+to RGB (transparency onto white) and resized to a square (64 px at ``quick``, 224 at ``paper``,
+32 at ``smoke``; aspect ratio not kept, so masks stay aligned). A mask pixel is inside when it is
+opaque and its grey level is above 127 (:func:`~xai_core.data.decode.decode_mask`: a transparent
+background is outside); masks are resized nearest-neighbour. If ``PATH/masks`` exists, every
+image needs a mask of exactly its (upright) size.
 mean/std are computed from the train split (the test split when there is no train split).
 
 The decoded tensors are cached in the store, keyed by the path, the preset and every file's
@@ -28,7 +31,16 @@ import torch
 
 from ..errors import InvalidInputError
 from ..store import ArtifactStore
-from ._common import ALL_PRESETS, GENERATOR_VERSION, channel_stats, check_dataset_preset, check_split, open_image
+from . import decode
+from ._common import (
+    ALL_PRESETS,
+    GENERATOR_VERSION,
+    channel_stats,
+    check_dataset_preset,
+    check_split,
+    open_image,
+    open_mask,
+)
 from .base import DatasetInfo, ImageDataset, TensorImageDataset
 
 PREFIX = "imagefolder:"
@@ -119,13 +131,13 @@ def _load(layout: dict[str, Any], size: int) -> dict[str, Any]:
         for i, (img_path, mask_path, _) in enumerate(items):
             img = open_image(img_path)
             if mask_path is not None and masks is not None:
-                mask = open_image(mask_path, mode="L", flatten_alpha=False)
-                if mask.size != img.size:
+                mask = open_mask(mask_path)
+                if mask.shape[::-1] != img.size:
                     raise InvalidInputError(
-                        f"mask {mask_path} is {mask.size[0]}×{mask.size[1]} but its image {img_path} is "
+                        f"mask {mask_path} is {mask.shape[1]}×{mask.shape[0]} but its image {img_path} is "
                         f"{img.size[0]}×{img.size[1]}"
                     )
-                masks[i] = np.asarray(mask.resize((size, size), Image.NEAREST)) > 127
+                masks[i] = np.asarray(Image.fromarray(mask).resize((size, size), Image.NEAREST))
             images[i] = np.asarray(img.resize((size, size), Image.BILINEAR))
         payload[f"{split}/images"] = torch.from_numpy(images.transpose(0, 3, 1, 2).copy())
         payload[f"{split}/labels"] = torch.tensor([label for _, _, label in items], dtype=torch.long)
@@ -146,6 +158,7 @@ def _payload(name: str, preset: str, store: ArtifactStore) -> tuple[Path, dict[s
         "size": SIZES[preset],
         "files": _fingerprint(layout),
         "generator_version": GENERATOR_VERSION,
+        "decoder": decode.DECODER_VERSION,
     }
     return root, key, store.get_or_create("dataset", key, lambda: _load(layout, SIZES[preset]))
 

@@ -61,7 +61,6 @@ class Explainer:
     sweeps: ClassVar[dict[str, tuple[Any, ...]]] = {}  # settings worth an ablation sweep, with their values
     takes_layer: ClassVar[bool] = False  # accepts ``layer=`` (a named layer of the model, e.g. IBA's bottleneck)
     batch_size: int = 64  # initial chunk size; halved automatically on out-of-memory
-    progress: Progress = staticmethod(no_progress)  # set by explain() for the current call
 
     def __init__(
         self,
@@ -107,20 +106,21 @@ class Explainer:
         progress: Progress = no_progress,
     ) -> Explanation:
         """Explain ``model(x)[target]`` for a batch; chunks automatically to fit in memory.
-        ``progress`` hears the stages of methods that optimise per image."""
-        self.progress = progress
+        ``progress`` hears the stages of methods that optimise per image. Nothing of the call is
+        kept on the instance: one explainer serves every session and job of a server process."""
         if self.needs_ground_truth and masks is None:
             raise XAIError(f"{self.name} needs a dataset with ground-truth masks")
         x, target = x.to(self.device), target.to(self.device)
         masks = None if masks is None else masks.to(self.device)
         scores = run_chunked(
-            lambda i, j: self._attribute(x[i:j], target[i:j], None if masks is None else masks[i:j]),
+            lambda i, j: self._attribute(x[i:j], target[i:j], None if masks is None else masks[i:j], progress),
             len(x),
             self,
         )
         return Explanation(scores=scores.detach().float(), model=self.model, settings=self.settings())
 
-    def _attribute(self, x: torch.Tensor, target: torch.Tensor, masks: torch.Tensor | None) -> torch.Tensor:
+    def _attribute(self, x: torch.Tensor, target: torch.Tensor, masks: torch.Tensor | None,
+                   progress: Progress) -> torch.Tensor:
         raise NotImplementedError  # pragma: no cover - abstract
 
 

@@ -25,6 +25,7 @@ from ..errors import XAIError
 from ..metrics.perturbation import gaussian_blur
 from ..progress import Progress, no_progress
 from ..store import ArtifactStore
+from ..models.views import model_view
 from .base import model_fingerprint
 from .noise import ImageNoise
 
@@ -38,7 +39,7 @@ def bottleneck_layer(model: nn.Module, name: str | None) -> tuple[str, nn.Module
     name = name or getattr(model, "iba_layer", None)
     if not name:
         raise XAIError("the information bottleneck needs a Python model with named layers "
-                       "(TorchScript modules cannot be hooked); pick a built-in architecture")
+                       "(user models — ONNX, torch.export, TorchScript — cannot be hooked); pick a built-in architecture")
     try:
         return name, model.get_submodule(name)
     except AttributeError:
@@ -49,18 +50,27 @@ def bottleneck_layer(model: nn.Module, name: str | None) -> tuple[str, nn.Module
 def layer_choices(model: nn.Module, example: torch.Tensor, depth: int = 3) -> list[str]:
     """Named layers a bottleneck can sit on, in registration order: convolutions and blocks of
     layers at most ``depth`` levels deep whose output on ``example`` is a B×C×h×w feature map."""
-    candidates = {n: m for n, m in model.named_modules()
+    view = model_view(model)  # the hooks below stay on this private copy
+    candidates = {n: m for n, m in view.named_modules()
                   if n and n.count(".") < depth and (isinstance(m, nn.Conv2d) or len(list(m.children())) > 0)}
     spatial: set[str] = set()
-    hooks = [m.register_forward_hook(lambda _m, _i, out, n=n: spatial.add(n) if torch.is_tensor(out)
-                                     and out.ndim == 4 else None) for n, m in candidates.items()]
-    try:
-        with torch.no_grad(), frozen(model):
-            model(example)
-    finally:
-        for h in hooks:
-            h.remove()
+    for n, m in candidates.items():
+        m.register_forward_hook(lambda _m, _i, out, n=n: spatial.add(n) if torch.is_tensor(out)
+                                and out.ndim == 4 else None)
+    with torch.no_grad():
+        view(example)
     return [n for n in candidates if n in spatial]
+
+
+def check_layer(model: nn.Module, name: str | None, example: torch.Tensor) -> str:
+    """``name`` (or the model's default) when a bottleneck can sit there; otherwise one line
+    listing the layers that can."""
+    name, _ = bottleneck_layer(model, name)
+    choices = layer_choices(model, example)
+    if name not in choices:
+        raise XAIError(f"layer {name!r} does not output a feature map, so it cannot hold a bottleneck; "
+                       f"choose one of: {', '.join(choices)}")
+    return name
 
 
 @contextmanager
@@ -73,25 +83,15 @@ def replaced_output(layer: nn.Module, fn: Callable[[torch.Tensor], torch.Tensor]
         handle.remove()
 
 
-@contextmanager
-def frozen(model: nn.Module) -> Iterator[nn.Module]:
-    """The model in eval mode without parameter gradients (restored afterwards): only the masks learn."""
-    was = [p.requires_grad for p in model.parameters()]
-    model.eval().requires_grad_(False)
-    try:
-        yield model
-    finally:
-        for p, r in zip(model.parameters(), was):
-            p.requires_grad_(r)
-
-
 class _Captured(Exception):
     def __init__(self, out: torch.Tensor) -> None:
         self.out = out
 
 
 def layer_output(model: nn.Module, layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """The layer's output for ``x``; the rest of the network is not run."""
+    """The layer's output for ``x``; the rest of the network is not run. ``model`` must be a
+    private view (:func:`~xai_core.models.views.model_view`) and ``layer`` one of its modules:
+    the functions below put temporary hooks on it."""
     def stop(out: torch.Tensor) -> torch.Tensor:
         raise _Captured(out)
 
@@ -117,7 +117,7 @@ def expands_at_layer(model: nn.Module, layer: nn.Module, x: torch.Tensor) -> boo
     B-sized batch (no skip connection around it). Probed once on two images: expanding must
     give the same logits as repeating the input."""
     probe = torch.rand((2, *x.shape[1:]), generator=torch.Generator().manual_seed(0)).to(x.device)
-    with torch.no_grad(), frozen(model):
+    with torch.no_grad():
         z = layer_output(model, layer, probe.repeat_interleave(2, 0))
         try:
             expanded = forward_with(model, layer, probe, z, 2, expand=True)
@@ -168,7 +168,7 @@ def estimate_stats(
     gen = torch.Generator().manual_seed(seed)
     sums: list[torch.Tensor] = []  # Σr, Σr², #(r ≠ 0) per unit
     seen, epoch = 0, 0
-    with torch.no_grad(), frozen(model):
+    with torch.no_grad():
         while seen < n:
             for batch in data.loader(batch_size=batch_size):
                 x = batch.x[: n - seen]
@@ -192,10 +192,9 @@ def cached_stats(
     """:func:`estimate_stats`, computed once per (model weights, layer, dataset, n, seed) and cached."""
     spec = {"model": model_fingerprint(model), "layer": layer_name, "data": data.info.spec(), "n": n,
             "seed": seed, "version": 1}
-    layer = model.get_submodule(layer_name)
-
     def build() -> dict[str, Any]:
-        s = estimate_stats(model, layer, data, n, device, seed, progress=progress)
+        view = model_view(model).to(device)
+        s = estimate_stats(view, view.get_submodule(layer_name), data, n, device, seed, progress=progress)
         return {"mean": s.mean.cpu(), "std": s.std.cpu(), "active": s.active.cpu(), "images": s.images}
 
     p = store.get_or_create(STATS_KIND, spec, build)
@@ -232,28 +231,27 @@ def optimise_feature_bottleneck(
     """IBA: per image, ``min_α CE(target) + β·mean KL`` with Adam, ``samples`` noise draws a step.
     Each image's loss is its own (summed over images), so batching does not change a mask's path."""
     b = len(x)
-    with frozen(model):
-        with torch.no_grad():
-            r = (layer_output(model, layer, x) - stats.mean) / stats.std
-        alpha = torch.full_like(r, init, requires_grad=True)
-        opt = torch.optim.Adam([alpha], lr=lr)
-        tgt = target.repeat_interleave(samples)
-        history = []
-        for step in range(steps):
-            lam = smooth(torch.sigmoid(alpha), sigma)
-            eps = noise.randn(samples, *r.shape[1:])
-            z = (lam[:, None] * r[:, None] + (1 - lam[:, None]) * eps).flatten(0, 1) * stats.std + stats.mean
-            ce = F.cross_entropy(forward_with(model, layer, x, z, samples, expand), tgt, reduction="none").view(b, samples)
-            kl = feature_kl(lam, r) * stats.active
-            loss = ce.mean(1) + beta * kl.flatten(1).mean(1)
-            opt.zero_grad()
-            loss.sum().backward()
-            opt.step()
-            history.append(float(loss.detach().mean()))
-            progress(step + 1, steps, label, loss=history[-1])
-        with torch.no_grad():
-            lam = smooth(torch.sigmoid(alpha), sigma)
-            capacity = feature_kl(lam, r) * stats.active
+    with torch.no_grad():
+        r = (layer_output(model, layer, x) - stats.mean) / stats.std
+    alpha = torch.full_like(r, init, requires_grad=True)
+    opt = torch.optim.Adam([alpha], lr=lr)
+    tgt = target.repeat_interleave(samples)
+    history = []
+    for step in range(steps):
+        lam = smooth(torch.sigmoid(alpha), sigma)
+        eps = noise.randn(samples, *r.shape[1:])
+        z = (lam[:, None] * r[:, None] + (1 - lam[:, None]) * eps).flatten(0, 1) * stats.std + stats.mean
+        ce = F.cross_entropy(forward_with(model, layer, x, z, samples, expand), tgt, reduction="none").view(b, samples)
+        kl = feature_kl(lam, r) * stats.active
+        loss = ce.mean(1) + beta * kl.flatten(1).mean(1)
+        opt.zero_grad()
+        loss.sum().backward()
+        opt.step()
+        history.append(float(loss.detach().mean()))
+        progress(step + 1, steps, label, loss=history[-1])
+    with torch.no_grad():
+        lam = smooth(torch.sigmoid(alpha), sigma)
+        capacity = feature_kl(lam, r) * stats.active
     return FeatureBottleneck(lam.detach(), capacity.detach(), r, history)
 
 

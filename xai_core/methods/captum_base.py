@@ -43,7 +43,7 @@ class CaptumExplainer(Explainer):
     def settings(self) -> dict[str, Any]:
         return {**self.config, "channels": self.channel_reduction}
 
-    def _attribute(self, x: torch.Tensor, target: torch.Tensor, masks: torch.Tensor | None) -> torch.Tensor:
+    def _attribute(self, x: torch.Tensor, target: torch.Tensor, masks: torch.Tensor | None, progress) -> torch.Tensor:
         attr = self._attr.attribute(x.clone().requires_grad_(True), target=target, **self._kwargs(x))
         return reduce_channels(attr.detach(), self.channel_reduction)
 

@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..data.base import ImageDataset
+from ..models.views import model_view
 from ..progress import Progress, no_progress
 from ..store import ArtifactStore
 from .base import SIMPLIFIED, Explainer, Explanation, model_fingerprint, register
@@ -165,7 +166,7 @@ class DiET(Explainer):
         n = len(train) if c["train_images"] is None else min(len(train), int(c["train_images"]))
         size = (self.info.image_size, self.info.image_size)
         masks = torch.ones(n, 1, size[0] // c["u"], size[1] // c["u"])
-        fb = self.model.to(dev).eval()
+        fb = model_view(self.model).to(dev)  # no gradients accumulate on the shared black box
         fv = copy.deepcopy(self.model).to(dev)
 
         def load(idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -282,6 +283,6 @@ class DiET(Explainer):
         with torch.no_grad():  # x_s as DiET defines and trains on it: the rounded mask upsampled like in training
             xs = simplify(x, upsample(rounded, size, c["upsample"]), fill)
             extras = {SIMPLIFIED: xs, "f_v(x)_probs": pv, "f_v(x_s)_probs": F.softmax(fv(xs), 1),
-                      "f_b(x)_probs": F.softmax(self.model.to(self.device)(x), 1)}
+                      "f_b(x)_probs": F.softmax(model_view(self.model).to(self.device)(x), 1)}
         return Explanation(scores=scores.detach().float(), model=fv, settings=self.settings(),
                            selection=selection, extras=extras)

@@ -8,6 +8,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import XAIError
+from ..models.user_model import is_user_model
+from ..models.views import model_view
 from .base import Explainer, register
 
 
@@ -38,13 +40,14 @@ class FullGrad(Explainer):
 
     def __init__(self, model: nn.Module, info, **kwargs) -> None:
         super().__init__(model, info, **kwargs)
-        if any(isinstance(m, torch.jit.ScriptModule) for m in model.modules()):
-            raise XAIError("fullgrad needs a Python model to hook its layers; TorchScript models are not supported")
+        if is_user_model(model):
+            raise XAIError("fullgrad needs the model's Python layers to hook; user models (ONNX, torch.export, "
+                           "TorchScript) are not supported")
 
     def settings(self):
         return {"layers": "all Conv2d with bias and BatchNorm2d", "upsample": "bilinear"}
 
-    def _attribute(self, x: torch.Tensor, target: torch.Tensor, masks: torch.Tensor | None) -> torch.Tensor:
+    def _attribute(self, x: torch.Tensor, target: torch.Tensor, masks: torch.Tensor | None, progress) -> torch.Tensor:
         biases: list[torch.Tensor] = []
         outputs: list[torch.Tensor] = []
 
@@ -52,16 +55,15 @@ class FullGrad(Explainer):
             biases.append(_effective_bias(module).detach())
             outputs.append(out)
 
-        hooks = [m.register_forward_hook(record) for m in self.model.modules() if _effective_bias(m) is not None]
-        try:
-            x = x.clone().requires_grad_(True)
-            with torch.enable_grad():
-                logits = self.model(x)
-                selected = logits.gather(1, target.view(-1, 1)).sum()
-                grads = torch.autograd.grad(selected, [x, *outputs], allow_unused=True)
-        finally:
-            for h in hooks:
-                h.remove()
+        view = model_view(self.model)  # the hooks stay on this private view, never on the shared model
+        for m in view.modules():
+            if _effective_bias(m) is not None:
+                m.register_forward_hook(record)
+        x = x.clone().requires_grad_(True)
+        with torch.enable_grad():
+            logits = view(x)
+            selected = logits.gather(1, target.view(-1, 1)).sum()
+            grads = torch.autograd.grad(selected, [x, *outputs], allow_unused=True)
         cam = _postprocess(grads[0] * x).sum(1)
         size = x.shape[-2:]
         for bias, g in zip(biases, grads[1:]):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 from captum.attr import LayerAttribution, LayerGradCam
 
+from ..models.views import model_view
 from .base import register
 from .captum_base import CaptumExplainer
 
@@ -27,9 +28,12 @@ class GradCAM(CaptumExplainer):
             raise XAIError("gradcam needs a model with a known last conv layer (cam_layer)")
         self.config.setdefault("layer", layer)
         self.config.setdefault("upsample", "bilinear")
-        return LayerGradCam(self.model, resolve_layer(self.model, layer))
+        resolve_layer(self.model, layer)  # an unknown layer fails here, before any work
+        return None
 
-    def _attribute(self, x, target, masks):
-        cam = self._attr.attribute(x, target=target, relu_attributions=True)
+    def _attribute(self, x, target, masks, progress):
+        view = model_view(self.model)  # Captum hooks the layer: on a private view, never the shared model
+        gradcam = LayerGradCam(view, resolve_layer(view, self.config["layer"]))
+        cam = gradcam.attribute(x, target=target, relu_attributions=True)
         up = LayerAttribution.interpolate(cam, x.shape[-2:], interpolate_mode="bilinear")
         return up.detach().sum(dim=1)

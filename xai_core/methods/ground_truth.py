@@ -14,6 +14,6 @@ class GroundTruth(Explainer):
     kind = "reference"
     needs_ground_truth = True
 
-    def _attribute(self, x: torch.Tensor, target: torch.Tensor, masks: torch.Tensor | None) -> torch.Tensor:
+    def _attribute(self, x: torch.Tensor, target: torch.Tensor, masks: torch.Tensor | None, progress) -> torch.Tensor:
         assert masks is not None
         return masks.float()

@@ -11,10 +11,13 @@ from ..data.base import ImageDataset
 from ..progress import Progress, no_progress
 from ..store import ArtifactStore
 from .base import Explainer, register
+from torch import nn
+
+from ..models.views import model_view
 from .bottleneck import (
     FeatureStats,
-    bottleneck_layer,
     cached_stats,
+    check_layer,
     capacity_map,
     expands_at_layer,
     optimise_feature_bottleneck,
@@ -43,10 +46,9 @@ class BottleneckExplainer(Explainer):
     def __init__(self, model, info, **kwargs: Any) -> None:
         super().__init__(model, info, **kwargs)
         self.config = {**self.defaults.get(self.preset, self.defaults["quick"]), **self.config}
-        self.layer_name, self.layer = bottleneck_layer(self.model, self.config.get("layer"))
+        self.layer_name = check_layer(self.model, self.config.get("layer"), self._example())
         self.config["layer"] = self.layer_name
         self.stats: FeatureStats | None = None
-        self._expand: bool | None = None
 
     @property
     def needs_fit(self) -> bool:
@@ -61,16 +63,24 @@ class BottleneckExplainer(Explainer):
         return {**self.config, "feature_stats": stats, "target": "the label where known, else the prediction",
                 "noise": "N(μ_R, σ_R) per unit (IBA's prior)", "scores": self.scores_note}
 
-    def _feature_bottleneck(self, x: torch.Tensor, target: torch.Tensor, noise: ImageNoise, label: str):
+    def _example(self) -> torch.Tensor:
+        return torch.zeros(1, self.info.channels, self.info.image_size, self.info.image_size, device=self.device)
+
+    def _view(self) -> tuple[nn.Module, nn.Module]:
+        """A private view of the model and its bottleneck layer: the bottleneck's hooks go there,
+        never on the model other sessions and jobs are using."""
+        view = model_view(self.model)
+        return view, view.get_submodule(self.layer_name)
+
+    def _feature_bottleneck(self, net: nn.Module, layer: nn.Module, x: torch.Tensor, target: torch.Tensor,
+                            noise: ImageNoise, label: str, progress: Progress):
         if self.stats is None:
             raise RuntimeError("call fit() first (services.build_explainer does)")
-        if self._expand is None:
-            self._expand = expands_at_layer(self.model, self.layer, x)
         c = self.config
         return optimise_feature_bottleneck(
-            self.model, self.layer, x, target, self.stats, beta=c["beta"], steps=c["steps"], lr=c["lr"],
-            samples=c["samples"], sigma=c["sigma"], init=c["init"], noise=noise, expand=self._expand,
-            progress=self.progress, label=label,
+            net, layer, x, target, self.stats, beta=c["beta"], steps=c["steps"], lr=c["lr"],
+            samples=c["samples"], sigma=c["sigma"], init=c["init"], noise=noise,
+            expand=expands_at_layer(net, layer, x), progress=progress, label=label,
         )
 
     def _noise(self, x: torch.Tensor) -> ImageNoise:
@@ -85,6 +95,6 @@ class IBA(BottleneckExplainer):
 
     scores_note = "capacity summed over channels (bits), bilinear to the input"
 
-    def _attribute(self, x, target, masks):
-        fb = self._feature_bottleneck(x, target, self._noise(x), "IBA on features")
+    def _attribute(self, x, target, masks, progress):
+        fb = self._feature_bottleneck(*self._view(), x, target, self._noise(x), "IBA on features", progress)
         return capacity_map(fb.capacity, tuple(x.shape[-2:]))

@@ -16,10 +16,11 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from ..progress import Progress, no_progress, prefixed
 from .base import Explanation, register
-from .bottleneck import capacity_map, frozen, input_normalisation, smooth
+from .bottleneck import capacity_map, input_normalisation, smooth
 from .iba import FEATURE_DEFAULTS, BottleneckExplainer
 from .input_prior import train_input_prior
 from .noise import ImageNoise
@@ -67,47 +68,47 @@ class InputIBA(BottleneckExplainer):
     def explain(self, x, target, masks=None, progress: Progress = no_progress) -> Explanation:
         """Runs the three stages per chunk of images; extras hold the feature capacity map and
         the GAN prior λ_G beside the final map."""
-        self.progress, parts = progress, []
+        parts = []
         x, target = x.to(self.device), target.to(self.device)
         for i in range(0, len(x), self.batch_size):
-            parts.append(self._stages(x[i:i + self.batch_size], target[i:i + self.batch_size]))
+            parts.append(self._stages(x[i:i + self.batch_size], target[i:i + self.batch_size], progress))
         cat = {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
         return Explanation(scores=cat.pop("scores"), model=self.model, settings=self.settings(), extras=cat)
 
-    def _stages(self, x: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
+    def _stages(self, x: torch.Tensor, target: torch.Tensor, progress: Progress) -> dict[str, torch.Tensor]:
         c, size = self.config, tuple(x.shape[-2:])
         noise = self._noise(x)
-        fb = self._feature_bottleneck(x, target, noise, "1/3 IBA on features")
+        net, layer = self._view()
+        fb = self._feature_bottleneck(net, layer, x, target, noise, "1/3 IBA on features", progress)
         prior = train_input_prior(
-            self.model, self.layer, x, fb, self.stats, epochs=c["gan_epochs"], samples=c["gan_samples"],
+            net, layer, x, fb, self.stats, epochs=c["gan_epochs"], samples=c["gan_samples"],
             batch=c["gan_batch"], critic_steps=c["critic_steps"], lr=c["gan_lr"], clip=c["gan_clip"],
             critic_width=c["critic_width"], local_sigma=c["local_sigma"], noise=noise,
-            progress=prefixed(self.progress, "2/3 "),
+            progress=prefixed(progress, "2/3 "),
         )
-        lam = self._input_bottleneck(x, target, prior.lam, noise)
+        lam = self._input_bottleneck(net, x, target, prior.lam, noise, progress)
         return {"scores": lam.mean(1), "feature capacity (IBA, bits)": capacity_map(fb.capacity, size),
                 "input prior λ_G": prior.lam[:, 0]}
 
-    def _input_bottleneck(self, x: torch.Tensor, target: torch.Tensor, lam_g: torch.Tensor,
-                          noise: ImageNoise) -> torch.Tensor:
+    def _input_bottleneck(self, net: nn.Module, x: torch.Tensor, target: torch.Tensor, lam_g: torch.Tensor,
+                          noise: ImageNoise, progress: Progress) -> torch.Tensor:
         """Λ = smooth(sigmoid(α)); min CE(target; Λx + (1 − Λ)ε) + β_in·mean KL (Proposition 3)."""
         c, b, s = self.config, len(x), int(self.config["input_samples"])
-        mean, std = input_normalisation(self.model, x)
+        mean, std = input_normalisation(net, x)
         xn = (x - mean) / std
         alpha = torch.full_like(x, float(c["init"]), requires_grad=True)
         opt = torch.optim.Adam([alpha], lr=c["input_lr"])
         tgt = target.repeat_interleave(s)
         steps = int(c["input_steps"])
-        with frozen(self.model):
-            for step in range(steps):
-                lam = smooth(torch.sigmoid(alpha), c["input_sigma"])
-                eps = noise.randn(s, *x.shape[1:])
-                z = (lam[:, None] * xn[:, None] + (1 - lam[:, None]) * eps).flatten(0, 1) * std + mean
-                ce = F.cross_entropy(self.model(z), tgt, reduction="none").view(b, s).mean(1)
-                loss = ce + c["input_beta"] * input_kl(lam, lam_g, xn).flatten(1).mean(1)
-                opt.zero_grad()
-                loss.sum().backward()
-                opt.step()
-                self.progress(step + 1, steps, "3/3 input bottleneck", loss=float(loss.detach().mean()))
+        for step in range(steps):
+            lam = smooth(torch.sigmoid(alpha), c["input_sigma"])
+            eps = noise.randn(s, *x.shape[1:])
+            z = (lam[:, None] * xn[:, None] + (1 - lam[:, None]) * eps).flatten(0, 1) * std + mean
+            ce = F.cross_entropy(net(z), tgt, reduction="none").view(b, s).mean(1)
+            loss = ce + c["input_beta"] * input_kl(lam, lam_g, xn).flatten(1).mean(1)
+            opt.zero_grad()
+            loss.sum().backward()
+            opt.step()
+            progress(step + 1, steps, "3/3 input bottleneck", loss=float(loss.detach().mean()))
         with torch.no_grad():
             return smooth(torch.sigmoid(alpha), c["input_sigma"])

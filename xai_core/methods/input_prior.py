@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..progress import Progress, no_progress
-from .bottleneck import FeatureBottleneck, FeatureStats, frozen, input_normalisation, layer_output
+from .bottleneck import FeatureBottleneck, FeatureStats, input_normalisation, layer_output
 from .noise import ImageNoise
 
 
@@ -92,7 +92,7 @@ def train_input_prior(
     units). Fresh target samples are drawn per critic step; ``samples`` sets the number of
     batches per epoch, ceil(samples / batch). One batch of fake features (without gradient)
     serves a generator update's ``critic_steps`` critic updates: the generator does not change
-    between them."""
+    between them. ``model`` is a private view and ``layer`` one of its modules (hooks go on it)."""
     b, size = len(x), tuple(x.shape[-2:])
     mean, std = input_normalisation(model, x)  # pixel = z·std + mean
     init = initial_mask(fb.capacity, size)
@@ -119,19 +119,18 @@ def train_input_prior(
 
     updates = epochs * math.ceil(samples / batch)
     history = []
-    with frozen(model):
-        for step in range(updates):
-            fixed = fake(grad=False)
-            for _ in range(critic_steps):
-                loss_c = (critic(fixed).mean(0) - critic(real()).mean(0)).sum()
-                opt_c.zero_grad()
-                loss_c.backward()
-                opt_c.step()
-                critic.clip_(clip)
-            loss_g = -critic(fake(grad=True)).mean(0).sum()
-            opt_g.zero_grad()
-            loss_g.backward()
-            opt_g.step()
-            history.append({"critic": -float(loss_c.detach()) / b, "generator": float(loss_g.detach()) / b})
-            progress(step + 1, updates, "input prior (WGAN)", wasserstein=history[-1]["critic"])
+    for step in range(updates):
+        fixed = fake(grad=False)
+        for _ in range(critic_steps):
+            loss_c = (critic(fixed).mean(0) - critic(real()).mean(0)).sum()
+            opt_c.zero_grad()
+            loss_c.backward()
+            opt_c.step()
+            critic.clip_(clip)
+        loss_g = -critic(fake(grad=True)).mean(0).sum()
+        opt_g.zero_grad()
+        loss_g.backward()
+        opt_g.step()
+        history.append({"critic": -float(loss_c.detach()) / b, "generator": float(loss_g.detach()) / b})
+        progress(step + 1, updates, "input prior (WGAN)", wasserstein=history[-1]["critic"])
     return InputPrior(torch.sigmoid(alpha).detach(), init, history)

@@ -19,6 +19,6 @@ class RandomMap(Explainer):
     def settings(self) -> dict[str, Any]:
         return {"distribution": "uniform[0,1)", "seed": self.seed}
 
-    def _attribute(self, x: torch.Tensor, target: torch.Tensor, masks: torch.Tensor | None) -> torch.Tensor:
+    def _attribute(self, x: torch.Tensor, target: torch.Tensor, masks: torch.Tensor | None, progress) -> torch.Tensor:
         # one stream per image from (seed, image content): a sample gets the same map whichever batch it is in
         return ImageNoise(x, self.seed).rand(*x.shape[-2:])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from .archs import ARCHS, DEFAULT_ARCHS, PRETRAINED, build_model, default_arch
 from .inference import accuracy, predict
 from .normalize import Normalized
-from .torchscript import load_user_model
+from .user_model import is_user_model, load_user_model
 from .training import (
     MODEL_FORMAT, TRAIN_TABLE, black_box_state, TrainConfig, load_black_box, train_black_box, train_config, write_shipped_black_boxes,
 )

@@ -22,7 +22,7 @@ from torch import nn
 
 from ..data.base import ImageDataset
 from ..device import DEVICES, resolve_device
-from ..errors import XAIError
+from ..errors import StoreError, XAIError
 from ..presets import check_preset
 from ..progress import Progress, no_progress
 from ..store import ArtifactStore
@@ -280,7 +280,10 @@ def load_black_box(
             cached = shipped_payload(dataset, preset, seed, spec)
             from_asset = cached is not None
             if from_asset:
-                store.save(KIND, spec, cached)
+                try:
+                    store.save(KIND, spec, cached)
+                except StoreError as err:  # full disk / read-only cache: use the asset, seed next time
+                    log.warning("%s; using the shipped black box without caching it", err)
         if cached is None and not train_if_missing:
             raise XAIError(
                 f"no trained black box for {dataset} (preset {preset}, seed {seed}); "
@@ -292,11 +295,11 @@ def load_black_box(
         try:
             model.load_state_dict(payload["state_dict"])
             record = dict(payload["record"])
-        except (KeyError, TypeError, RuntimeError) as err:  # loadable file, wrong content
+        except (KeyError, TypeError, ValueError, AttributeError, RuntimeError) as err:  # sound file, wrong content
             if attempt:
                 first = (str(err).strip().splitlines() or [type(err).__name__])[0]
                 raise XAIError(f"cached black box for {dataset} cannot be loaded: {first}") from None
-            store.path(KIND, spec).unlink(missing_ok=True)
+            store.discard(KIND, spec)
             continue
         record["from_cache"], record["from_asset"] = cached is not None, from_asset
         if cached is not None:
@@ -320,7 +323,7 @@ def black_box_state(
     config = train_config(dataset, preset)
     spec = black_box_spec(info.spec(), arch, config, seed)
     payload = store.load(KIND, spec)
-    if payload is not None:
+    if payload is not None and isinstance(payload.get("record"), dict):  # else: load_black_box rebuilds it
         return {"arch": arch, "state": "trained", "record": payload["record"]}
     shipped = shipped_payload(dataset, preset, seed, spec)
     if shipped is not None:
