@@ -236,13 +236,18 @@ def _model_choice(dataset: str, preset: str) -> str:
     if upload is None:
         st.info("Upload a model, or pick another one above.")
         return ""
-    try:
-        with st.spinner("Checking the model in a sandbox …"):
-            path = services.save_user_model(upload.getvalue(), upload.name, dataset, preset)
-    except XAIError as err:
-        st.error(str(err))
-        return ""
-    return f"{USER_PREFIX}{path}"
+    key = (upload.file_id, dataset, preset)  # check an upload once (accepted or refused), not on every rerun
+    if st.session_state.get("checked_model", (None,))[0] != key:
+        try:
+            with st.spinner("Checking the model in a sandbox …"):
+                path = services.save_user_model(upload.getvalue(), upload.name, dataset, preset)
+            st.session_state["checked_model"] = key, f"{USER_PREFIX}{path}", None
+        except XAIError as err:
+            st.session_state["checked_model"] = key, "", str(err)
+    _, choice, refusal = st.session_state["checked_model"]
+    if refusal:
+        st.error(refusal)
+    return choice
 
 
 def model_uploads_allowed() -> bool:

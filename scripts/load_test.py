@@ -24,10 +24,7 @@ import asyncio
 import json
 import math
 import os
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -42,6 +39,10 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.e2e.driver import free_port, start_server, stop_server, wait_healthy  # noqa: E402
+
 FIRST_MAP = "gradient · overlay"  # the caption of the Explore page's first default map
 RANDOM = "Random"  # the label of the Explore page's random-sample button (after its emoji)
 HEALTH_EVERY_S = 0.2
@@ -49,12 +50,6 @@ HEALTH_EVERY_S = 0.2
 
 def log(message: str) -> None:
     print(f"[load] {message}", file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -214,47 +209,6 @@ async def session(index: int, base_url: str, changes: int, deadline: float, medi
     return result
 
 
-def start_server(port: int, cache: str, log_path: Path) -> subprocess.Popen:
-    """`streamlit run app.py` on loopback in its own process group, with the repository's config."""
-    command = [str(ROOT / ".venv" / "bin" / "streamlit"), "run", "app.py", "--server.port", str(port),
-               "--server.address", "127.0.0.1", "--server.headless", "true",
-               "--browser.gatherUsageStats", "false"]
-    if not Path(command[0]).exists():
-        command[0:1] = [sys.executable, "-m", "streamlit"]
-    env = {**os.environ, "XAI_CACHE_DIR": cache}
-    env.pop("XAI_APP_PRESET", None)
-    with open(log_path, "wb") as out:
-        return subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-
-
-def stop_server(server: subprocess.Popen) -> None:
-    """SIGTERM the server's process group; SIGKILL it if it lingers."""
-    if server.poll() is not None:
-        return
-    pgid = os.getpgid(server.pid)
-    os.killpg(pgid, signal.SIGTERM)
-    try:
-        server.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        os.killpg(pgid, signal.SIGKILL)
-        server.wait(timeout=10)
-
-
-def wait_healthy(server: subprocess.Popen, url: str, log_path: Path, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.read().decode().strip() == "ok":
-                    return
-        except OSError:
-            pass
-        if server.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"streamlit did not come up:\n{log_path.read_text()[-3000:]}")
-        time.sleep(0.2)
-
-
 def rounded(value: float | None, digits: int = 3) -> float | None:
     return None if value is None or value != value else round(value, digits)
 
@@ -281,7 +235,9 @@ def main() -> None:
     log_path = Path(cache) / "server.log"
     out: dict = {"sessions": args.sessions, "duration_limit_s": args.duration, "changes": args.changes,
                  "cpu_count": len(os.sched_getaffinity(0)), "work_slots_env": os.environ.get("XAI_WORK_SLOTS")}
-    server = start_server(port, cache, log_path)
+    env = {**os.environ, "XAI_CACHE_DIR": cache}
+    env.pop("XAI_APP_PRESET", None)
+    server = start_server(port, env, log_path)
     poller = HealthPoller(url)
     try:
         t = time.perf_counter()

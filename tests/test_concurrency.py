@@ -2,7 +2,6 @@
 must not leave hooks or flags on it, and work running at the same time must not change results."""
 from __future__ import annotations
 
-import threading
 
 import pytest
 import torch

@@ -111,6 +111,11 @@ class BatchDependent(Tiny):
         return out - out.mean(0, keepdim=True)
 
 
+class Branches(Tiny):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # torch.cond: a higher-order operator
+        return torch.cond(x.sum() > 0, lambda v: self.base(v), lambda v: self.base(v) * 2.0, (x,))
+
+
 class IntOut(Tiny):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.base(x).long()
@@ -215,6 +220,7 @@ CORPUS = {
     "forever.pt": (lambda: _script(Forever()), "longer than"),
     "nan.pt": (lambda: _script(NaNOut()), "NaN"),
     "nan_on_real_data.pt2": (lambda: _export(NaNOnRealData()), "NaN"),
+    "higher_order_op.pt2": (lambda: _export(Branches()), "no custom or higher-order operators"),
     "batch_of_one.pt": (lambda: _script(BatchOfOne()), "batch of 4"),
     "static_batch.pt2": (lambda: _export(_tiny(), dynamic=False), "dynamic batch dimension"),
     "batch_dependent.pt": (lambda: _script(BatchDependent()), "alone and in a batch"),

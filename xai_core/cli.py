@@ -68,12 +68,8 @@ def _check_output(path: str, option: str, directory: bool = False) -> None:
 
 
 def _preflight(args: argparse.Namespace) -> None:
-    """Everything that can be checked before training or explaining starts: the cache folder,
-    output paths, the bottleneck layer."""
-    from .store import ArtifactStore
-
-    if args.fn not in (cmd_datasets, cmd_methods):
-        ArtifactStore().check()
+    """What can be checked before training or explaining starts: output paths and the bottleneck
+    layer (the cache folder is checked first thing in ``services.load_context``)."""
     for option, directory in (("json", False), ("out", True), ("examples", True)):
         value = getattr(args, option, None)
         if isinstance(value, str):

@@ -21,7 +21,7 @@ from .jobs import MANAGER, Job
 from .methods.base import NEEDS, SIMPLIFIED
 from .metrics import METRICS, REGIONS, EvalInputs, aggregate, aggregate_scalar, merge_batches, region_masking_accuracy
 from .models import ARCHS, PRETRAINED, black_box_state, build_model, default_arch, load_black_box, load_user_model, predict
-from .models.user_model import UPLOAD_FORMATS, USER_MODELS, model_format
+from .models.user_model import UPLOAD_FORMATS, USER_MODELS, check_user_model, model_format
 from .presets import check_preset
 from .progress import Progress, no_progress, prefixed
 from .store import ArtifactStore
@@ -116,7 +116,7 @@ def save_user_model(data: bytes, filename: str, dataset: str, preset: str,
     test = get_dataset(dataset, "test", preset, store=store)
     path = store.put_blob(USER_MODELS, data, suffix, max_count=MAX_USER_MODELS, max_bytes=MAX_USER_MODEL_BYTES)
     try:
-        load_user_model(path, info, validation_images(test), name=filename)
+        check_user_model(path, info, validation_images(test), name=filename)
     except XAIError:
         store.discard_blob(path)
         raise

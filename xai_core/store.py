@@ -134,7 +134,7 @@ def _atomic_write(path: Path, write: Callable[[BinaryIO], Any]) -> tuple[str, in
                 os.fchmod(fh.fileno(), file_mode())
             os.fsync(fh.fileno())
         with open(tmp, "rb") as fh:  # hash what is on disk, not what we meant to write
-            digest, size = _sha256(fh)
+            digest, size = file_sha256(fh)
         os.replace(tmp, path)
         tmp = None
     except BaseException as err:
@@ -157,7 +157,8 @@ def atomic_write(path: Path, write: Callable[[BinaryIO], Any]) -> Path:
     return Path(path)
 
 
-def _sha256(fh: BinaryIO) -> tuple[str, int]:
+def file_sha256(fh: BinaryIO) -> tuple[str, int]:
+    """(sha256 hex digest, size) of the rest of an open binary file."""
     sha, size = hashlib.sha256(), 0
     while chunk := fh.read(1 << 20):
         sha.update(chunk)
@@ -425,7 +426,7 @@ class ArtifactStore:
             with open(path, "rb") as fh:
                 if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
                     return False
-                return _sha256(fh) == (digest, size)
+                return file_sha256(fh) == (digest, size)
         except OSError:
             return False
 
@@ -511,7 +512,7 @@ class ArtifactStore:
                     raise _Corrupt("payload is not a regular file")
                 if st.st_size != record["size"]:
                     raise _Corrupt(f"payload has {st.st_size} bytes, its record says {record['size']}")
-                if _sha256(fh)[0] != record["sha256"]:
+                if file_sha256(fh)[0] != record["sha256"]:
                     raise _Corrupt("payload checksum does not match its record")
                 fh.seek(0)
                 payload = torch.load(fh, map_location="cpu", weights_only=True)

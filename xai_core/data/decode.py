@@ -31,6 +31,12 @@ from PIL import Image, UnidentifiedImageError
 
 from ..errors import InvalidInputError
 
+# PIL warns above its own pixel limit (89.5 M; ours is checked right after opening) and about
+# corrupt metadata: nobody reads those, the result is an image or one line. Filtered once here:
+# ``warnings.catch_warnings`` per call would race between the server's session threads.
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
+
 #: The formats PIL may parse (what a JPEG with several pictures reports is "MPO").
 FORMATS = ("PNG", "JPEG", "WEBP", "BMP")
 #: The most pixels (width × height from the header) an image may have.
@@ -178,22 +184,17 @@ def decode_image(
     if max_bytes is not None and size > max_bytes:
         raise InvalidInputError(f"{name} is {size / 2**20:.3g} MB; the limit is {max_bytes / 2**20:.3g} MB")
     try:
-        with warnings.catch_warnings():
-            # PIL warns above its own limit (89.5 M pixels; ours is checked right after opening)
-            # and about corrupt metadata: nobody reads those, the result is an image or one line
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            warnings.simplefilter("ignore", UserWarning)
-            with Image.open(fp, formats=FORMATS) as im:
-                if im.format not in FORMATS + ("MPO",):  # a plugin registered under another name
-                    raise _refused(name, str(im.format))
-                w, h = im.size
-                if w * h > max_pixels:
-                    raise _too_large(name, max_pixels, size=(w, h))
-                if w <= 0 or h <= 0:
-                    raise InvalidInputError(f"{name} is damaged (it has {w}×{h} pixels)")
-                im.load()  # the first frame / picture only
-                img = to_8bit(_orient(im))
-                return flatten(img, mode, background)
+        with Image.open(fp, formats=FORMATS) as im:
+            if im.format not in FORMATS + ("MPO",):  # a plugin registered under another name
+                raise _refused(name, str(im.format))
+            w, h = im.size
+            if w * h > max_pixels:
+                raise _too_large(name, max_pixels, size=(w, h))
+            if w <= 0 or h <= 0:
+                raise InvalidInputError(f"{name} is damaged (it has {w}×{h} pixels)")
+            im.load()  # the first frame / picture only
+            img = to_8bit(_orient(im))
+            return flatten(img, mode, background)
     except InvalidInputError:
         raise
     except Image.DecompressionBombError as err:  # PIL refused the header (over 179 M pixels)

@@ -1,11 +1,13 @@
-"""Shared base for the post-hoc methods Captum implements: build the Captum object once,
+"""Shared base for the post-hoc methods Captum implements: build the Captum object on the model,
 call ``attribute``, reduce channels to one B×H×W map."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
+from torch import nn
 
+from ..models.views import model_view
 from .base import Explainer
 
 
@@ -16,11 +18,14 @@ PASS_VALUES = 2**24
 
 
 class CaptumExplainer(Explainer):
-    """Subclasses set ``channel_reduction`` ("max_abs" or "sum") and implement ``_captum``
-    (returns the Captum object) and ``_kwargs`` (arguments of ``attribute``); methods that run
-    the model on several copies of each image say how many in ``_expansion``."""
+    """Subclasses set ``channel_reduction`` ("max_abs" or "sum") and implement ``_captum(model)``
+    (the Captum object on ``model``) and ``_kwargs`` (arguments of ``attribute``); methods that run
+    the model on several copies of each image say how many in ``_expansion``. Captum objects are
+    cheap and built per call; a method whose Captum object hooks a layer sets ``hooks_layers`` and
+    gets a private view of the model (the shared one never carries another thread's hooks)."""
 
     channel_reduction = "sum"
+    hooks_layers: ClassVar[bool] = False
     defaults: dict[str, dict[str, Any]] = {}  # preset -> settings
 
     def __init__(self, model, info, **kwargs: Any) -> None:
@@ -29,12 +34,11 @@ class CaptumExplainer(Explainer):
         self.config = {**preset_defaults, **self.config}
         values = info.channels * info.image_size**2 * self._expansion()
         self.batch_size = max(1, min(self.batch_size, PASS_VALUES // values))  # images per chunk
-        self._attr = self._captum()
 
     def _expansion(self) -> int:
         return 1
 
-    def _captum(self):  # pragma: no cover - abstract
+    def _captum(self, model: nn.Module):  # pragma: no cover - abstract
         raise NotImplementedError
 
     def _kwargs(self, x: torch.Tensor) -> dict[str, Any]:
@@ -44,8 +48,13 @@ class CaptumExplainer(Explainer):
         return {**self.config, "channels": self.channel_reduction}
 
     def _attribute(self, x: torch.Tensor, target: torch.Tensor, masks: torch.Tensor | None, progress) -> torch.Tensor:
-        attr = self._attr.attribute(x.clone().requires_grad_(True), target=target, **self._kwargs(x))
-        return reduce_channels(attr.detach(), self.channel_reduction)
+        model = model_view(self.model) if self.hooks_layers else self.model
+        attr = self._captum(model).attribute(x.clone().requires_grad_(True), target=target, **self._kwargs(x))
+        return self._reduce(attr.detach(), x)
+
+    def _reduce(self, attr: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """Captum's attribution → B×H×W scores."""
+        return reduce_channels(attr, self.channel_reduction)
 
 
 def reduce_channels(attr: torch.Tensor, how: str) -> torch.Tensor:

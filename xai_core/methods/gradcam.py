@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from captum.attr import LayerAttribution, LayerGradCam
 
-from ..models.views import model_view
+from ..errors import XAIError
 from .base import register
 from .captum_base import CaptumExplainer
 
@@ -19,21 +19,22 @@ class GradCAM(CaptumExplainer):
     """ReLU(Σ_c mean(∂f/∂A_c)·A_c) on the last conv block, upsampled bilinearly to the input."""
 
     name = "gradcam"
+    hooks_layers = True  # LayerGradCam hooks the layer
 
-    def _captum(self):
+    def __init__(self, model, info, **kwargs) -> None:
+        super().__init__(model, info, **kwargs)
         layer = getattr(self.model, "cam_layer", None)
         if not layer:
-            from ..errors import XAIError
-
             raise XAIError("gradcam needs a model with a known last conv layer (cam_layer)")
         self.config.setdefault("layer", layer)
         self.config.setdefault("upsample", "bilinear")
         resolve_layer(self.model, layer)  # an unknown layer fails here, before any work
-        return None
 
-    def _attribute(self, x, target, masks, progress):
-        view = model_view(self.model)  # Captum hooks the layer: on a private view, never the shared model
-        gradcam = LayerGradCam(view, resolve_layer(view, self.config["layer"]))
-        cam = gradcam.attribute(x, target=target, relu_attributions=True)
-        up = LayerAttribution.interpolate(cam, x.shape[-2:], interpolate_mode="bilinear")
-        return up.detach().sum(dim=1)
+    def _captum(self, model):
+        return LayerGradCam(model, resolve_layer(model, self.config["layer"]))
+
+    def _kwargs(self, x):
+        return {"relu_attributions": True}
+
+    def _reduce(self, attr, x):
+        return LayerAttribution.interpolate(attr, x.shape[-2:], interpolate_mode="bilinear").sum(dim=1)

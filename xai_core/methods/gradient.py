@@ -14,8 +14,8 @@ class Gradient(CaptumExplainer):
     name = "gradient"
     channel_reduction = "max_abs"
 
-    def _captum(self):
-        return Saliency(self.model)
+    def _captum(self, model):
+        return Saliency(model)
 
     def _kwargs(self, x):
         return {"abs": True}

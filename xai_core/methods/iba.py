@@ -46,8 +46,10 @@ class BottleneckExplainer(Explainer):
     def __init__(self, model, info, **kwargs: Any) -> None:
         super().__init__(model, info, **kwargs)
         self.config = {**self.defaults.get(self.preset, self.defaults["quick"]), **self.config}
-        self.layer_name = check_layer(self.model, self.config.get("layer"), self._example())
+        example = torch.zeros(1, info.channels, info.image_size, info.image_size, device=self.device)
+        self.layer_name = check_layer(self.model, self.config.get("layer"), example)
         self.config["layer"] = self.layer_name
+        self.expand = expands_at_layer(*self._view(), example)  # a property of model and layer, probed once
         self.stats: FeatureStats | None = None
 
     @property
@@ -63,9 +65,6 @@ class BottleneckExplainer(Explainer):
         return {**self.config, "feature_stats": stats, "target": "the label where known, else the prediction",
                 "noise": "N(μ_R, σ_R) per unit (IBA's prior)", "scores": self.scores_note}
 
-    def _example(self) -> torch.Tensor:
-        return torch.zeros(1, self.info.channels, self.info.image_size, self.info.image_size, device=self.device)
-
     def _view(self) -> tuple[nn.Module, nn.Module]:
         """A private view of the model and its bottleneck layer: the bottleneck's hooks go there,
         never on the model other sessions and jobs are using."""
@@ -80,7 +79,7 @@ class BottleneckExplainer(Explainer):
         return optimise_feature_bottleneck(
             net, layer, x, target, self.stats, beta=c["beta"], steps=c["steps"], lr=c["lr"],
             samples=c["samples"], sigma=c["sigma"], init=c["init"], noise=noise,
-            expand=expands_at_layer(net, layer, x), progress=progress, label=label,
+            expand=self.expand, progress=progress, label=label,
         )
 
     def _noise(self, x: torch.Tensor) -> ImageNoise:

@@ -14,5 +14,5 @@ class InputXGradient(CaptumExplainer):
     name = "input_x_gradient"
     signed = True
 
-    def _captum(self):
-        return _IxG(self.model)
+    def _captum(self, model):
+        return _IxG(model)

@@ -19,8 +19,8 @@ class IntegratedGradients(CaptumExplainer):
         "paper": {"steps": 50, "baseline": "dataset mean colour"},
     }
 
-    def _captum(self):
-        return _IG(self.model)
+    def _captum(self, model):
+        return _IG(model)
 
     def _expansion(self) -> int:
         return int(self.config["steps"])

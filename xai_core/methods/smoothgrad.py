@@ -19,8 +19,8 @@ class SmoothGrad(CaptumExplainer):
         "paper": {"samples": 50, "noise_std": 0.15},
     }
 
-    def _captum(self):
-        return NoiseTunnel(Saliency(self.model))
+    def _captum(self, model):
+        return NoiseTunnel(Saliency(model))
 
     def _expansion(self) -> int:
         return int(self.config["samples"])

@@ -23,6 +23,7 @@ __all__ = [
     "build_model",
     "default_arch",
     "load_black_box",
+    "is_user_model",
     "load_user_model",
     "predict",
     "train_black_box",

@@ -21,7 +21,7 @@ from typing import Any
 
 import torch
 
-from ..store import _atomic_write, _sha256, atomic_write
+from ..store import atomic_write, file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ def read_asset(dataset: str, preset: str, seed: int) -> tuple[dict[str, Any], di
         return None
     try:
         with open(path, "rb") as fh:
-            if _sha256(fh)[0] != expected:
+            if file_sha256(fh)[0] != expected:
                 log.warning("shipped black box %s is corrupt (checksum mismatch); training instead", path)
                 return None
             fh.seek(0)  # unpickle the very bytes that were hashed
@@ -101,7 +101,9 @@ def write_asset(dataset: str, preset: str, seed: int, spec: dict[str, Any], payl
     blob = {"spec": json.dumps(spec, sort_keys=True, default=str), "state_dict": payload["state_dict"],
             "record": record}
     path = asset_path(dataset, preset, seed)
-    digest, _ = _atomic_write(path, lambda fh: torch.save(blob, fh))
+    atomic_write(path, lambda fh: torch.save(blob, fh))
+    with open(path, "rb") as fh:
+        digest, _ = file_sha256(fh)
     sums = {**read_manifest(), path.name: digest}
     text = "".join(f"{sums[name]}  {name}\n" for name in sorted(sums))
     atomic_write(manifest_path(), lambda fh: fh.write(text.encode()))

@@ -250,11 +250,8 @@ def _check_fx_graph(graph) -> None:
         if isinstance(target, torch._ops.OpOverload) and target.namespace == "aten":
             if aten_base(target.name()) not in ATEN_OPS:
                 raise Refused(f"operator {target.name()} is not allowed")
-        elif getattr(target, "__module__", None) in ("_operator", "operator", "torch") or \
-                getattr(target, "__name__", "") in PY_OPS:
-            if getattr(target, "__name__", "") not in PY_OPS:
-                raise Refused(f"call {getattr(target, '__name__', target)} is not allowed")
-        else:
+        elif not (getattr(target, "__module__", None) in ("_operator", "operator", "torch")
+                  and getattr(target, "__name__", "") in PY_OPS):
             raise Refused(f"operator {getattr(target, '__name__', target)} is not allowed "
                           "(only ATen operators; no custom or higher-order operators)")
 

@@ -38,6 +38,10 @@ from . import user_formats
 from .normalize import Normalized
 from .user_formats import FORMATS, Refused
 
+# torch flags TorchScript as deprecated; it still loads (filtered once: catch_warnings per call races
+# between the server's threads)
+warnings.filterwarnings("ignore", message=r"`torch\.jit\.\w+` is deprecated", category=FutureWarning)
+
 #: wall-clock seconds the sandbox may spend loading and validating a model (after its own start-up)
 TIME_LIMIT_S = 10.0
 #: bytes of address space the sandbox may add while loading and validating a model
@@ -76,14 +80,39 @@ def load_user_model(
     device: torch.device | str = "cpu",
     time_limit: float = TIME_LIMIT_S,
 ) -> Normalized:
-    """Check, sandbox-validate and load a user's classifier for ``info``'s images.
+    """Check, sandbox-validate (:func:`check_user_model`) and load a user's classifier for
+    ``info``'s images, wrapped in :class:`Normalized` without gradients on its parameters."""
+    label = name or Path(path).name
+    data, fmt = check_user_model(path, info, images, name=name, normalized_input=normalized_input,
+                                 time_limit=time_limit)
+    try:
+        net = user_formats.build(data, fmt)
+    except Refused as err:
+        raise InvalidInputError(f"{label} was refused: {err}") from None
+    c = info.channels
+    mean, std = (info.mean, info.std) if normalized_input else ((0.0,) * c, (1.0,) * c)
+    model = Normalized(net, mean, std, cam_layer=None, arch=f"user:{label}")
+    return model.to(device).eval().requires_grad_(False)
+
+
+def check_user_model(
+    path: str | Path,
+    info: DatasetInfo,
+    images: torch.Tensor | None = None,
+    *,
+    name: str | None = None,
+    normalized_input: bool = False,
+    time_limit: float = TIME_LIMIT_S,
+) -> tuple[bytes, str]:
+    """The file's (bytes, format) once it passed the checks before anything runs and the sandbox's
+    validation; the sandbox runs once per (file, images) in a process. Nothing is loaded here.
 
     ``images``: real samples of the dataset (4×C×H×W in [0, 1]) the model must handle; ``name`` is
     what messages call the file (defaults to its file name: server paths are never shown).
     Raises :class:`InvalidInputError` with one line naming the cause."""
     path = Path(path)
     label = name or path.name
-    fmt = model_format(label if name else path.name)
+    fmt = model_format(label)
     if not path.is_file():
         raise InvalidInputError(f"model file not found: {label}")
     data = path.read_bytes()
@@ -105,14 +134,9 @@ def load_user_model(
             sandbox_check(data, fmt, probe, info.num_classes, time_limit=time_limit)
             with _validated_lock:
                 _validated.add(key)
-        with warnings.catch_warnings():  # torch flags TorchScript as deprecated; it still loads
-            warnings.simplefilter("ignore")
-            net = user_formats.build(data, fmt)
     except Refused as err:
         raise InvalidInputError(f"{label} was refused: {err}") from None
-    mean, std = (info.mean, info.std) if normalized_input else ((0.0,) * c, (1.0,) * c)
-    model = Normalized(net, mean, std, cam_layer=None, arch=f"user:{label}")
-    return model.to(device).eval().requires_grad_(False)
+    return data, fmt
 
 
 def _probe_images(info: DatasetInfo) -> torch.Tensor:
