@@ -8,10 +8,8 @@ import numpy as np
 import streamlit as st
 
 from pages import common
-from xai_core import ablations, figures, services, viz
-from xai_core.methods import METHODS
+from xai_core import figures, services, viz
 from xai_core.jobs import MANAGER
-from xai_core.metrics import METRICS
 
 selection = common.sidebar()
 ctx = common.load_or_stop(selection)
@@ -20,9 +18,10 @@ st.markdown("**Map resolution.** Each map is averaged over u×u pixel blocks bef
             "score holds up at large u explains with coarse regions; one that drops relied on fine detail. "
             "DiET learns its mask at 1/u resolution: sweep its u under *Method setting sweep* below.")
 
-methods_all = services.usable(METHODS, ctx.info)
-metrics_all = services.usable(METRICS, ctx.info)
-factors_all = ablations.resolution_factors(ctx.info.image_size)
+rows = services.method_rows(ctx.info)
+methods_all = [r.name for r in rows]
+metrics_all = services.metric_names(ctx.info)
+factors_all = services.resolution_factors(ctx.info.image_size)
 with st.form("ablation"):
     methods = st.multiselect("Methods", methods_all,
                              default=[m for m in ("gradient", "smoothgrad", "gradcam") if m in methods_all])
@@ -33,7 +32,7 @@ with st.form("ablation"):
     run = st.form_submit_button("Run ablation", type="primary")
 
 if run and methods and factors:
-    common.run_stored("ablation_result", selection, "ablation …", lambda progress: ablations.resolution_ablation(
+    common.run_stored("ablation_result", selection, "ablation …", lambda progress: services.resolution_ablation(
         ctx, methods, metric, sorted(factors), n, progress=progress))
 
 
@@ -48,7 +47,7 @@ def show_resolution(result: dict) -> None:
     st.subheader("What the coarser maps look like")
     index = st.number_input("Test sample", 0, len(ctx.test) - 1, 0)
     for method in result["summary"]:
-        maps = ablations.downscaled_maps(common.explanation(*selection, method, int(index))["scores"],
+        maps = services.downscaled_maps(common.explanation(*selection, method, int(index))["scores"],
                                          result["factors"])
         heat, _ = viz.render_heatmaps(np.stack(maps))
         cols = st.columns(len(maps) + 1)
@@ -60,7 +59,7 @@ def show_resolution(result: dict) -> None:
 def show_sweep(result: dict) -> None:
     """A setting sweep: the metric against the setting, its curve per value, and each value's map of a sample."""
     st.plotly_chart(figures.ablation_figure(result), width="stretch", key="sweep-chart")
-    curves = ablations.sweep_curves(result)
+    curves = services.sweep_curves(result)
     if result["metric"] in figures.curve_metrics(curves):
         st.plotly_chart(figures.curve_figure(curves, result["metric"]), width="stretch", key="sweep-curves")
     st.download_button("Download sweep (JSON)", json.dumps(result, indent=2, default=str), "sweep.json",
@@ -82,8 +81,8 @@ else:
     show_resolution(result)
 
 st.header("Method setting sweep")
-sweepable = [m for m in methods_all if METHODS.get(m).sweeps]
-if not sweepable:
+sweeps = {r.name: r.sweeps for r in rows if r.sweeps}
+if not sweeps:
     st.info("No method available here declares a setting to sweep.")
     st.stop()
 st.markdown("Refit a method for each value of one of its settings and score it, e.g. DiET's mask scale u "
@@ -91,10 +90,10 @@ st.markdown("Refit a method for each value of one of its settings and score it, 
             "in the background and survives page switches.")
 with st.form("sweep"):
     c1, c2, c3, c4 = st.columns(4)
-    method = c1.selectbox("Method", sweepable)
-    setting = c2.selectbox("Setting", list(METHODS.get(method).sweeps))
-    values = c3.multiselect("Values", METHODS.get(method).sweeps[setting],
-                            default=[v for v in METHODS.get(method).sweeps[setting] if v <= ctx.info.image_size // 4])
+    method = c1.selectbox("Method", list(sweeps))
+    setting = c2.selectbox("Setting", list(sweeps[method]))
+    values = c3.multiselect("Values", sweeps[method][setting],
+                            default=[v for v in sweeps[method][setting] if v <= ctx.info.image_size // 4])
     sweep_metric = c4.selectbox("Metric ", metrics_all, index=metrics_all.index("pixel_perturbation"))
     start = st.form_submit_button("Run sweep")
 if start and values:

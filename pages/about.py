@@ -4,7 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 from pages import common
-from xai_core.methods import METHODS
+from xai_core import services
 
 common.sidebar()
 st.title("About")
@@ -75,8 +75,9 @@ BASELINES = [
 
 
 def describe(entries: list[tuple[str, str, str, str]]) -> None:
+    available = {r.name for r in services.method_rows()}
     for name, title, paper, text in entries:
-        state = "available" if name in METHODS else "coming soon"
+        state = "available" if name in available else "coming soon"
         st.markdown(f"**{title}** (`{name}`, {state}) — {text}  \n*{paper}*")
 
 

@@ -24,8 +24,6 @@ from xai_core.workslots import WORK_SLOTS, waiting_message
 
 _LOG = logging.getLogger(__name__)
 
-USER_MODEL = "your model (ONNX / torch.export)"
-USER_PREFIX = "user:"  # model-choice prefix of an uploaded model file in the store
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 #: widget keys whose values survive visits to other pages (Streamlit drops a widget's state when a
 #: run does not draw it; re-assigning the value makes it user state, which is kept)
@@ -33,12 +31,11 @@ PERSISTENT_KEYS = ("sample", "explore_methods", "model_choice")
 
 
 class Selection(NamedTuple):
-    """The sidebar's choice: a dataset, a preset and a model ("" = the dataset's default black
-    box, an architecture name, or ``user:PATH`` for an uploaded model)."""
+    """The sidebar's choice: a dataset, a preset and a model."""
 
     dataset: str
     preset: str
-    model: str
+    model: services.ModelChoice
 
 
 @contextmanager
@@ -67,7 +64,7 @@ def failed(what: str, err: Exception) -> str:
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
-def context(dataset: str, preset: str, model: str = "") -> services.Context:
+def context(dataset: str, preset: str, model: services.ModelChoice = services.DEFAULT_MODEL) -> services.Context:
     """Dataset + model, trained on first use with a progress bar; one per server process."""
     bar = st.progress(0.0, text=f"Preparing {dataset} ({preset}) …")
 
@@ -75,18 +72,14 @@ def context(dataset: str, preset: str, model: str = "") -> services.Context:
         extra = " ".join(f"{k}={v:.3f}" for k, v in metrics.items() if isinstance(v, float))
         bar.progress(min(1.0, done / max(total, 1)), text=f"Black box: {message} {extra}")
 
-    path = model.removeprefix(USER_PREFIX) if model.startswith(USER_PREFIX) else None
-    manipulated = model.startswith(services.MANIPULATED)
-    arch = model.removeprefix(services.MANIPULATED) if manipulated else model
     with work_slot():
-        ctx = services.load_context(dataset, preset, progress=report, model_path=path,
-                                    arch=None if path else (arch or None), manipulated=manipulated)
+        ctx = services.load_context(dataset, preset, progress=report, model=model)
     bar.empty()
     return ctx
 
 
 @st.cache_resource(show_spinner="Classifying the test split …", max_entries=4)
-def predicted_labels(dataset: str, preset: str, model: str = ""):
+def predicted_labels(dataset: str, preset: str, model: services.ModelChoice = services.DEFAULT_MODEL):
     """(labels, predictions) of the test split, for the sample picker's filters."""
     ctx = context(dataset, preset, model)
     with work_slot():
@@ -94,7 +87,8 @@ def predicted_labels(dataset: str, preset: str, model: str = ""):
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
-def bottleneck_layers(dataset: str, preset: str, model: str = "") -> tuple[list[str], str | None]:
+def bottleneck_layers(dataset: str, preset: str,
+                      model: services.ModelChoice = services.DEFAULT_MODEL) -> tuple[list[str], str | None]:
     """The layers IBA/InputIBA can use and the default (found by one forward pass, so cached)."""
     ctx = context(dataset, preset, model)
     with work_slot():
@@ -157,7 +151,7 @@ def _cached(key: tuple, compute: Callable[[], dict[str, Any]]) -> dict[str, Any]
     return hit
 
 
-def explanation(dataset: str, preset: str, model: str, method: str, index: int,
+def explanation(dataset: str, preset: str, model: services.ModelChoice, method: str, index: int,
                 progress: Progress = no_progress, layer: str = "",
                 config: tuple[tuple[str, Any], ...] = ()) -> dict[str, Any]:
     """One method on one test sample (numpy arrays); cached so revisiting a sample is instant.
@@ -173,7 +167,7 @@ def explanation(dataset: str, preset: str, model: str, method: str, index: int,
     return _cached(("sample", dataset, preset, model, method, index, layer, config), compute)
 
 
-def upload_explanation(dataset: str, preset: str, model: str, method: str, data: bytes, name: str,
+def upload_explanation(dataset: str, preset: str, model: services.ModelChoice, method: str, data: bytes, name: str,
                        progress: Progress = no_progress, layer: str = "") -> dict[str, Any]:
     """One method on an uploaded image (keyed by its bytes), explained for the model's top-1."""
     def compute() -> dict[str, Any]:
@@ -206,44 +200,38 @@ def sidebar() -> Selection:
     return Selection(dataset, preset, model)
 
 
-def _model_choice(dataset: str, preset: str) -> str:
+def _model_choice(dataset: str, preset: str) -> services.ModelChoice:
     """The Model selector: the dataset's default black box, another architecture (trained on first
     use), or an uploaded ONNX / torch.export classifier (pixel input in [0, 1], logits out)."""
     try:
         choices = services.model_choices(dataset_info(dataset, preset))
     except XAIError:
-        return ""  # the page reports the dataset's own error
-    options = choices + [USER_MODEL]
-    if st.session_state.get("model_choice") not in options:
+        return services.DEFAULT_MODEL  # the page reports the dataset's own error
+    if st.session_state.get("model_choice") not in choices:
         st.session_state["model_choice"] = choices[0]
-    choice = st.selectbox("Model", options, key="model_choice",
-                          format_func=lambda a: f"{a} (default black box)" if a == choices[0] else
-                          f"{a.removeprefix(services.MANIPULATED)}, manipulated gradients" if
-                          a.startswith(services.MANIPULATED) else a,
+    choice = st.selectbox("Model", choices, key="model_choice", format_func=lambda c: c.label,
                           help="other architectures are trained on first use and cached")
-    if choice == choices[0]:
-        return ""
-    if choice != USER_MODEL:
+    if choice.kind != "user":
         return choice
     if not model_uploads_allowed():
         st.warning("Model uploads are off: this server listens on a network address. The operator can turn "
                    "them on with XAI_ALLOW_MODEL_UPLOADS=1 (see the README's Security and limits).")
-        return ""
+        return choices[0]
     upload = st.file_uploader("Classifier (.onnx or .pt2)", type=[f.lstrip(".") for f in services.UPLOAD_FORMATS],
                               help="ONNX, or torch.export.save with a dynamic batch dimension; input pixels in "
                                    "[0, 1], output logits over the dataset's classes. Checked against an operator "
                                    "allow-list and validated in a sandbox before use; never unpickled.")
     if upload is None:
         st.info("Upload a model, or pick another one above.")
-        return ""
+        return choices[0]
     key = (upload.file_id, dataset, preset)  # check an upload once (accepted or refused), not on every rerun
     if st.session_state.get("checked_model", (None,))[0] != key:
         try:
             with st.spinner("Checking the model in a sandbox …"):
                 path = services.save_user_model(upload.getvalue(), upload.name, dataset, preset)
-            st.session_state["checked_model"] = key, f"{USER_PREFIX}{path}", None
+            st.session_state["checked_model"] = key, services.ModelChoice("user", path=str(path)), None
         except XAIError as err:
-            st.session_state["checked_model"] = key, "", str(err)
+            st.session_state["checked_model"] = key, choices[0], str(err)
     _, choice, refusal = st.session_state["checked_model"]
     if refusal:
         st.error(refusal)

@@ -7,16 +7,14 @@ import json
 import streamlit as st
 
 from xai_core import figures, services
-from xai_core.methods import METHODS
-from xai_core.metrics import METRICS
 from pages import common
 
 selection = common.sidebar()
 ctx = common.load_or_stop(selection)
 
 st.title("Evaluate")
-methods_all = services.usable(METHODS, ctx.info)
-metrics_all = services.usable(METRICS, ctx.info)
+methods_all = [r.name for r in services.method_rows(ctx.info)]
+metrics_all = services.metric_names(ctx.info)
 with st.form("evaluate"):
     methods = st.multiselect("Methods", methods_all,
                              default=[m for m in ("random", "gradient", "smoothgrad", "gradcam") if m in methods_all])

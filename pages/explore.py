@@ -11,10 +11,9 @@ from pages import common
 from xai_core import services, viz
 from xai_core.data.base import DatasetInfo
 from xai_core.errors import XAIError
-from xai_core.methods import METHODS
 from xai_core.uploads import EXTENSIONS, load_upload
 
-DEFAULT_METHODS = ["gradient", "input_x_gradient", "smoothgrad", "integrated_gradients", "gradcam"]
+PRESELECTED = ["gradient", "input_x_gradient", "smoothgrad", "integrated_gradients", "gradcam"]
 
 selection = common.sidebar()
 ctx = common.load_or_stop(selection)
@@ -59,9 +58,10 @@ if upload is not None:
         st.error(f"Could not use this upload: {err}. Showing the dataset sample instead.")
 
 has_truth = info.has_ground_truth and image_tensor is None
-available = services.usable(METHODS, info if has_truth else services.without_ground_truth(info))
+rows = {r.name: r for r in services.method_rows(info if has_truth else services.without_ground_truth(info))}
+available = list(rows)
 if "explore_methods" not in st.session_state:
-    st.session_state["explore_methods"] = [m for m in DEFAULT_METHODS if m in available]
+    st.session_state["explore_methods"] = [m for m in PRESELECTED if m in available]
 st.session_state["explore_methods"] = [m for m in st.session_state["explore_methods"] if m in available]
 methods = st.multiselect("Methods", available, key="explore_methods",
                          help="Each method's map appears in its own column; the About page explains them.")
@@ -75,7 +75,7 @@ with st.expander("Heatmap display"):
                         help="signal vs distractor: the green outline is the true object")
 
 layer = ""
-layers, default_layer = (common.bottleneck_layers(*selection) if any(METHODS.get(m).takes_layer for m in methods)
+layers, default_layer = (common.bottleneck_layers(*selection) if any(rows[m].takes_layer for m in methods)
                          else ([], None))
 if layers:
     layer = st.selectbox("Bottleneck layer (IBA, InputIBA)", layers, index=layers.index(default_layer),

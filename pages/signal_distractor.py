@@ -7,7 +7,6 @@ import streamlit as st
 
 from pages import common
 from xai_core import figures, services, viz
-from xai_core.methods import METHODS
 
 selection = common.sidebar()
 ctx = common.load_or_stop(selection)
@@ -21,7 +20,8 @@ st.markdown("The green outline is the **signal**: the pixels that define the lab
             "`random` reference gives the chance level); *IoU* compares the map's top pixels with the outline. "
             "Below, the model side: accuracy when part of the signal or of the distractors is erased.")
 
-methods_all = services.usable(METHODS, ctx.info)
+rows = services.method_rows(ctx.info)
+methods_all = [r.name for r in rows]
 with st.form("signal"):
     methods = st.multiselect("Methods", methods_all, default=[m for m in ("random", "gradient", "smoothgrad",
                                                                           "gradcam") if m in methods_all])
@@ -46,7 +46,7 @@ st.subheader("Which pixels do the models need? (DiET's Table 6)")
 st.caption("Accuracy when a random fraction of the distractor pixels, of the signal pixels, or of all pixels is "
            "replaced by the dataset mean colour; the same pixels for every model. Tuned models of fitted trained "
            "methods (DiET's f_v) are compared with the black box.")
-tuned = [m for m in methods_all if METHODS.get(m).kind == "trained" and services.is_ready(ctx, m)]
+tuned = [r.name for r in rows if r.trained and services.is_ready(ctx, r.name)]
 if st.button("Mask signal vs distractor"):
     common.run_stored("masking_result", selection, "masking …",
                       lambda progress: services.region_masking(ctx, tuned, n=200))

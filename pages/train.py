@@ -35,15 +35,15 @@ if state not in ("trained", "shipped", "pretrained"):
     st.info(f"The {dataset} black box is {state}: train it first (above); the methods explain it.")
 else:
     ctx = common.load_or_stop(selection)
-    methods = services.method_rows(ctx)
-    st.dataframe(methods, hide_index=True, width="stretch")
-    unfitted = [m["method"] for m in methods if not m["ready"]]
+    methods = services.method_rows(ctx.info, ready_on=ctx)
+    st.dataframe([m.table() for m in methods], hide_index=True, width="stretch")
+    unfitted = [m.name for m in methods if not m.ready]
     if unfitted:
         c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
         method = c1.selectbox("Fit method", unfitted)
         if c2.button("Fit", type="primary"):
             services.fit_method_job(ctx, method)
-    elif not any(m["kind"] == "trained" for m in methods):
+    elif not any(m.trained for m in methods):
         st.caption("No method here needs training: post-hoc and reference methods explain the black box directly.")
 
 

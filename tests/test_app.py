@@ -109,31 +109,37 @@ def test_evaluate_page_draws_curves_and_table(monkeypatch):
 
 @pytest.fixture
 def trained_method():
-    """A registered toy trained method: fit stores a per-dataset constant, explain returns it."""
+    """A registered toy trained method: training stores a per-dataset constant (the number of
+    training images) over 3 epochs of losses 1, 1/2, 1/3; explain returns the constant."""
     import torch
+    from torch import nn
 
-    from xai_core.methods.base import METHODS, Explainer
+    from xai_core.methods.base import METHODS, Explanation
+    from xai_core.methods.trained import Stage, TrainedExplainer
 
-    class Toy(Explainer):
+    class Constant(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.register_buffer("value", torch.zeros(()))
+
+    class Toy(TrainedExplainer):
         """toy trained method (tests only)"""
 
-        name, kind = "toy_trained", "trained"
+        name = "toy_trained"
 
-        def _spec(self):
-            return {"dataset": self.info.name, "preset": self.preset, "seed": self.seed}
+        def components(self):
+            return {"constant": Constant()}
 
-        def is_fitted(self, store):
-            return store.exists("toy", self._spec())
+        def stages(self):
+            return [Stage("fitting", epochs=3)]
 
-        def fit(self, train, store, progress):
-            def build():
-                for step in range(3):
-                    progress(step + 1, 3, "fitting", loss=1.0 / (step + 1))
-                return {"value": torch.tensor(float(len(train)))}
-            self.value = store.get_or_create("toy", self._spec(), build)["value"]
+        def train_epoch(self, stage, run):
+            run.parts["constant"].value.fill_(float(run.n))
+            return {"loss": 1.0 / (len(run.history) + 1)}
 
-        def _attribute(self, x, target, masks, progress):
-            return self.value.expand(len(x), *x.shape[2:]).clone()
+        def _explain(self, x, target, masks, progress):
+            value = self.trained("constant").value
+            return Explanation(value.expand(len(x), *x.shape[2:]).clone())
 
     METHODS.register(Toy.name)(Toy)
     yield Toy.name
@@ -233,18 +239,21 @@ def test_explore_choices_survive_a_visit_to_another_page(app):
 def test_sidebar_model_choice_other_architecture_and_model_upload(app, tmp_path, monkeypatch):
     from model_files import onnx_cnn
 
+    from xai_core.services import ModelChoice
+
     monkeypatch.setenv("XAI_ALLOW_MODEL_UPLOADS", "1")
     app.run()
     box = app.sidebar.selectbox(key="model_choice")
-    assert box.value == "cnn_light" and "small_cnn" in box.options[1]
+    assert box.value == ModelChoice("default", "cnn_light") and "small_cnn" in box.options[1]
+    assert box.options[0] == "cnn_light (default black box)"
     assert box.options[-1] == "your model (ONNX / torch.export)"
 
-    box.set_value("small_cnn").run()  # another architecture: trained on first use, then explained
+    box.set_value(ModelChoice("arch", "small_cnn")).run()  # another architecture: trained on first use, then explained
     assert not app.exception, app.exception
     assert any("model small_cnn" in c.value for c in app.main.caption)
     assert len(app.get("image")) >= 2 + 2 * len(app.multiselect[0].value)
 
-    app.sidebar.selectbox(key="model_choice").set_value("your model (ONNX / torch.export)").run()
+    app.sidebar.selectbox(key="model_choice").set_value(ModelChoice("user")).run()
     assert app.sidebar.info  # asks for the file
     app.sidebar.file_uploader[0].upload("model.onnx", onnx_cnn(channels=3), "application/octet-stream").run()
     assert not app.exception, app.exception

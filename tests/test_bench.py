@@ -1,7 +1,14 @@
-"""The per-instance benchmark: seconds per 224-px image for IBA and InputIBA, per preset and batch size."""
+"""The benchmarks: per-instance seconds per 224-px image; perturbation metrics' forwards/s beside the model's."""
 from __future__ import annotations
 
-from xai_core.bench import _per_instance
+import math
+
+import pytest
+import torch
+
+from xai_core import services
+from xai_core.bench import _metric_throughput, _per_instance
+from xai_core.metrics.perturbing import images_per_pass
 
 
 def test_per_instance_timings_cover_each_method_preset_and_batch():
@@ -11,3 +18,19 @@ def test_per_instance_timings_cover_each_method_preset_and_batch():
     for timings in out.values():
         assert set(timings) == {"B=1", "B=2"} and all(v > 0 for v in timings.values())
     assert any("input_iba (smoke) on 2 image(s) of natural" in m for m in stages)
+
+
+def test_metric_throughput_counts_forwards_of_each_perturbation_metric_at_224px():
+    ctx = services.load_context("natural", "smoke", device="cpu")
+    out = _metric_throughput(ctx, 2, passes=1, repeats=1)
+    chunk = images_per_pass(None, torch.zeros(1, 3, 224, 224))
+    assert out["dataset"] == "natural@224px" and out["images"] == 2 and out["images_per_pass"] == chunk
+    per_image = max(2, math.ceil(chunk / 2))
+    # pixel perturbation and sensitivity-n add one reference forward per image
+    assert {k: v["forwards"] for k, v in out["metrics"].items()} == {
+        "pixel_perturbation": 2 + 2 * per_image, "deletion": 2 * per_image, "insertion": 2 * per_image,
+        "sensitivity_n": 2 + 2 * per_image}
+    assert out["model_images_per_second"] > 0
+    for v in out["metrics"].values():
+        assert v["forwards_per_second"] > 0
+        assert v["ratio"] == pytest.approx(v["forwards_per_second"] / out["model_images_per_second"])

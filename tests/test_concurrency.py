@@ -31,18 +31,18 @@ def test_model_view_shares_weights_but_not_hooks_or_flags(tiny_net):
         assert torch.equal(view(x), tiny_net.eval()(x))
 
 
-@pytest.mark.parametrize("name", [n for n in METHODS.names() if METHODS.get(n).kind != "trained"])
+@pytest.mark.parametrize("name", METHODS.names())
 def test_explaining_leaves_the_shared_model_as_it_was(name, tiny_net, tiny_info):
     x, target = torch.rand(3, 3, 12, 12), torch.tensor([0, 1, 2])
     masks = torch.rand(3, 12, 12) > 0.5
-    config = {"layer": tiny_net.cam_layer} if METHODS.get(name).takes_layer else {}
+    config = {"layer": tiny_net.cam_layer} if METHODS.get(name).caps.takes_layer else {}
     explainer = METHODS.get(name)(tiny_net, tiny_info, preset="smoke", **config)
-    if explainer.needs_fit:
+    if explainer.caps.uses_train_split:
         from xai_core.data.base import TensorImageDataset
 
         data = TensorImageDataset(tiny_info, "train", (torch.rand(8, 3, 12, 12) * 255).to(torch.uint8),
                                   torch.zeros(8, dtype=torch.long), masks[:1].expand(8, -1, -1).clone())
-        explainer.fit(data, ArtifactStore(), lambda *a, **k: None)
+        explainer.prepare(data, ArtifactStore(), lambda *a, **k: None)
     flags = [p.requires_grad for p in tiny_net.parameters()]
     fingerprint, state = model_fingerprint(tiny_net), dict(vars(explainer))
     explainer.explain(x, target, masks)
@@ -51,7 +51,7 @@ def test_explaining_leaves_the_shared_model_as_it_was(name, tiny_net, tiny_info)
     assert all(p.grad is None for p in tiny_net.parameters())
     assert model_fingerprint(tiny_net) == fingerprint
     assert vars(explainer).keys() == state.keys()  # nothing of the call is kept on the explainer
-    assert all(vars(explainer)[k] is v for k, v in state.items() if k != "batch_size")
+    assert all(vars(explainer)[k] is v for k, v in state.items())
 
 
 def test_a_fit_job_and_iba_at_once_equal_their_solo_runs(tmp_path):
@@ -64,7 +64,7 @@ def test_a_fit_job_and_iba_at_once_equal_their_solo_runs(tmp_path):
     def fit(store_dir):
         def work(progress):
             solo_ctx = services.Context(**{**vars(ctx), "store": ArtifactStore(store_dir), "_explainers": {}})
-            return model_fingerprint(services.build_explainer(solo_ctx, "diet", progress).tuned)
+            return model_fingerprint(services.build_explainer(solo_ctx, "diet", progress).explained_model)
         return work
 
     solo_maps = services.explain_indices(ctx, ["iba"], indices)[1]["iba"].scores

@@ -72,15 +72,6 @@ def test_eta_extrapolates_while_running():
     assert job.eta_seconds is None
 
 
-def test_jobs_of_two_stores_never_share_a_key(tmp_path):
-    from xai_core.services import job_key
-    from xai_core.store import ArtifactStore
-
-    a, b = ArtifactStore(tmp_path / "a"), ArtifactStore(tmp_path / "b")
-    assert job_key(a, "fit", "hard_mnist", "quick", 0, "diet") == job_key(a, "fit", "hard_mnist", "quick", 0, "diet")
-    assert job_key(a, "fit", "hard_mnist", "quick", 0, "diet") != job_key(b, "fit", "hard_mnist", "quick", 0, "diet")
-
-
 def _until(condition, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():

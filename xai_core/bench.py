@@ -1,5 +1,6 @@
 """Benchmarks (``python -m xai_core bench``): black-box training time and accuracy, milliseconds per
-image for each method, and deletion-metric throughput at 224 px. Speed lives here, not in tests."""
+image for each method, and each perturbation metric's throughput at 224 px beside the model's own forward
+throughput. Speed lives here, not in tests."""
 from __future__ import annotations
 
 import datetime as dt
@@ -38,7 +39,7 @@ def _time_method(ctx: services.Context, name: str, n: int, repeats: int = 2) -> 
 def _per_instance(presets: list[str], sizes: list[int], device: str, seed: int, progress: Progress) -> dict[str, Any]:
     """Seconds per 224-px image for the per-instance methods (IBA, InputIBA) on ``natural``, per
     preset and batch size B (B images optimised together). No warm-up: one run is seconds to minutes."""
-    names = [m for m in METHODS if METHODS.get(m).kind == "per-instance"]
+    names = [m for m in METHODS if METHODS.get(m).caps.per_instance]
     out: dict[str, Any] = {}
     for preset in presets:
         ctx = services.load_context(NATURAL, preset, device=device, seed=seed)
@@ -50,7 +51,7 @@ def _per_instance(presets: list[str], sizes: list[int], device: str, seed: int, 
                 target = services.targets_for(ctx.black_box, batch.x, batch.y)
                 _sync(ctx.device)
                 t0 = time.perf_counter()
-                explainer.explain(batch.x, target)
+                explainer.explain(batch.x, target, chunk=b)
                 _sync(ctx.device)
                 out.setdefault(f"{name}@{preset}", {})[f"B={len(batch.x)}"] = (time.perf_counter() - t0) / len(batch.x)
     return out
@@ -61,22 +62,70 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _deletion_throughput(ctx: services.Context, n: int) -> dict[str, Any]:
-    metric = METRICS.get("deletion")
+def _metric_throughput(ctx: services.Context, n: int, passes: int = 3, repeats: int = 3) -> dict[str, Any]:
+    """Model forwards per second of each perturbation metric on ``n`` test images (about ``passes``
+    full chunks of perturbed images each, best of ``repeats``), beside the model's own batched
+    throughput at the metrics' chunk size; ``ratio`` = metric / model, target ≥ 0.9 (building the
+    perturbed images should cost little next to the forward)."""
+    import math
+
+    from torch import nn
+
+    from .metrics.perturbing import images_per_pass
+    from .models.inference import eval_mode
+
+    class Counting(nn.Module):  # the images a metric pushes through the model
+        def __init__(self, model: nn.Module) -> None:
+            super().__init__()
+            self.model, self.images = model, 0
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            self.images += len(x)
+            return self.model(x)
+
+    def best(fn: Any) -> float:
+        fn()  # warm-up
+        times = []
+        for _ in range(repeats):
+            _sync(ctx.device)
+            t0 = time.perf_counter()
+            fn()
+            _sync(ctx.device)
+            times.append(time.perf_counter() - t0)
+        return min(times)
+
     batch = ctx.test.batch(list(range(min(n, len(ctx.test))))).to(ctx.device)
-    target = services.targets_for(ctx.black_box, batch.x, batch.y)
-    scores = torch.rand(batch.x.shape[0], *batch.x.shape[-2:], device=ctx.device)
-    inputs = EvalInputs(model=ctx.black_box, black_box=ctx.black_box, x=batch.x, labels=batch.y, target=target,
-                        scores=scores, masks=None, fill=ctx.fill())
-    metric(inputs, steps=5)  # warm-up
-    _sync(ctx.device)
-    t0 = time.perf_counter()
-    out = metric(inputs)
-    _sync(ctx.device)
-    seconds = time.perf_counter() - t0
-    steps = out[metric.primary].shape[-1]
-    return {"images": len(batch.x), "steps": steps, "image_size": ctx.info.image_size,
-            "image_steps_per_second": len(batch.x) * steps / seconds, "seconds": seconds}
+    b, (h, w) = len(batch.x), batch.x.shape[-2:]
+    chunk = images_per_pass(None, batch.x)
+    per_image = max(2, math.ceil(passes * chunk / b))  # perturbed images per test image
+    images = batch.x.repeat(math.ceil(passes * chunk / b), 1, 1, 1)[: passes * chunk]
+
+    def forward() -> None:
+        with torch.inference_mode(), eval_mode(ctx.black_box):
+            for i in range(0, len(images), chunk):
+                ctx.black_box(images[i : i + chunk])
+
+    model_rate = len(images) / best(forward)
+    counting = Counting(ctx.black_box)
+    inputs = EvalInputs(model=counting, black_box=ctx.black_box, x=batch.x, labels=batch.y,
+                        target=services.targets_for(ctx.black_box, batch.x, batch.y),
+                        scores=torch.rand(b, h, w, generator=torch.Generator().manual_seed(0)).to(ctx.device),
+                        masks=None, fill=ctx.fill())
+    overrides = {
+        "pixel_perturbation": {"fractions": torch.linspace(1.0, 0.01, per_image).tolist()},
+        "deletion": {"steps": per_image},
+        "insertion": {"steps": per_image},
+        "sensitivity_n": {"counts": [h * w // 10], "masks_per_n": per_image},
+    }
+    out: dict[str, Any] = {"dataset": f"{ctx.dataset}@{ctx.info.image_size}px", "images": b,
+                           "images_per_pass": chunk, "model_images_per_second": model_rate, "metrics": {}}
+    for name, over in overrides.items():
+        counting.images = 0
+        seconds = best(lambda: METRICS.get(name)(inputs, **over))  # noqa: B023
+        forwards = counting.images // (repeats + 1)
+        out["metrics"][name] = {"forwards": forwards, "seconds": seconds, "forwards_per_second": forwards / seconds,
+                                "ratio": forwards / seconds / model_rate}
+    return out
 
 
 def run_bench(
@@ -95,7 +144,7 @@ def run_bench(
     """Run every benchmark and return one JSON-able dict naming machine, device, preset and date.
     ``bottleneck_presets`` (default: ``preset``) and ``bottleneck_batches`` (default 1 and 16) set
     the per-instance timings at 224 px."""
-    methods = methods or [m for m in METHODS if METHODS.get(m).kind in ("post-hoc", "reference")]
+    methods = methods or [m for m in METHODS if not (METHODS.get(m).caps.trained or METHODS.get(m).caps.per_instance)]
     result: dict[str, Any] = {
         "date": dt.datetime.now().isoformat(timespec="seconds"),
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
@@ -109,7 +158,7 @@ def run_bench(
         result["training"][name] = {k: ctx.record.get(k) for k in ("arch", "test_accuracy", "train_seconds", "epochs")}
     ctx = services.load_context(dataset, preset, device=device, seed=seed)
     result["device"] = describe_device(ctx.device)
-    methods = [m for m in services.check_methods(methods) if not (METHODS.get(m).needs_ground_truth and not ctx.info.has_ground_truth)]
+    methods = [m for m in services.check_methods(methods) if not (METHODS.get(m).caps.needs_ground_truth and not ctx.info.has_ground_truth)]
     result["ms_per_image"] = {f"{dataset}@{ctx.info.image_size}px": {}}
     for i, name in enumerate(methods):
         progress(i, len(methods), f"{name} on {dataset}")
@@ -117,11 +166,11 @@ def run_bench(
     nat = services.load_context(NATURAL, preset, device=device, seed=seed)
     key = f"{NATURAL}@{nat.info.image_size}px"
     result["ms_per_image"][key] = {}
-    nat_methods = [m for m in methods if not METHODS.get(m).needs_ground_truth]
+    nat_methods = [m for m in methods if not METHODS.get(m).caps.needs_ground_truth]
     for i, name in enumerate(nat_methods):
         progress(i, len(nat_methods), f"{name} on {NATURAL}")
         result["ms_per_image"][key][name] = _time_method(ctx=nat, name=name, n=min(n, 8), repeats=1)
-    result["deletion_throughput"] = _deletion_throughput(nat, min(n, 8))
+    result["metric_throughput"] = _metric_throughput(nat, min(n, 8))
     result["seconds_per_image_224px"] = _per_instance(
         bottleneck_presets or [preset], bottleneck_batches or [1, 16], device, seed, progress)
     return result

@@ -109,9 +109,9 @@ def cmd_datasets(args: argparse.Namespace) -> None:
 
 
 def cmd_methods(args: argparse.Namespace) -> None:
-    from .methods import METHODS
+    from .services import method_rows
 
-    rows = [{"name": n, "kind": METHODS.get(n).kind, "description": METHODS.describe(n)} for n in METHODS]
+    rows = [{"name": r.name, "kind": r.kind, "description": r.about} for r in method_rows()]
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
@@ -124,8 +124,7 @@ def cmd_train(args: argparse.Namespace) -> None:
 
     if args.methods:
         services.check_methods(args.methods, dataset_info(args.dataset, args.preset))
-    ctx = services.load_context(args.dataset, args.preset, device=args.device, seed=args.seed,
-                                manipulated=args.manipulated, progress=tqdm_progress("black box"))
+    ctx = _load_context(args)
     accuracy = ctx.record.get("test_accuracy")
     state = f"test accuracy {accuracy:.4f}" if accuracy is not None else "pretrained, nothing to train"
     print(f"black box for {args.dataset} ({args.preset}): {state}")
@@ -139,14 +138,24 @@ def cmd_explain(args: argparse.Namespace) -> None:
     from .export import save_explanations
 
     services.check_methods(args.methods, dataset_info(args.dataset, args.preset))
-    ctx = services.load_context(args.dataset, args.preset, device=args.device, seed=args.seed,
-                                manipulated=args.manipulated,
-                                progress=tqdm_progress("black box"), model_path=args.model)
+    ctx = _load_context(args)
     _check_index(args, ctx)
     batch, explanations = services.explain_indices(ctx, args.methods, [args.index], tqdm_progress("explain"),
                                                    services.layer_configs(args.methods, args.layer))
     written = save_explanations(Path(args.out), ctx, batch, explanations)
     print(f"wrote {len(written)} files to {args.out}")
+
+
+def _load_context(args: argparse.Namespace) -> Any:
+    """The context the command names: ``--model`` (a user's file), else ``--manipulated``, else the
+    dataset's default black box; loaded (or trained) with a progress bar."""
+    from . import services
+
+    path = getattr(args, "model", None)
+    model = (services.ModelChoice("user", path=path) if path else
+             services.ModelChoice("manipulated") if args.manipulated else services.DEFAULT_MODEL)
+    return services.load_context(args.dataset, args.preset, device=args.device, seed=args.seed, model=model,
+                                 progress=tqdm_progress("black box"))
 
 
 def _check_index(args: argparse.Namespace, ctx: Any) -> None:
@@ -160,9 +169,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     info = dataset_info(args.dataset, args.preset)
     services.check_methods(args.methods, info)
     services.check_metrics(args.metrics, info)
-    ctx = services.load_context(args.dataset, args.preset, device=args.device, seed=args.seed,
-                                manipulated=args.manipulated,
-                                progress=tqdm_progress("black box"), model_path=args.model)
+    ctx = _load_context(args)
     result = services.evaluate(ctx, args.methods, args.metrics, args.n, progress=tqdm_progress("evaluate"),
                                configs=services.layer_configs(args.methods, args.layer))
     _write_json(args.json, result)
@@ -174,7 +181,6 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 def cmd_ablate(args: argparse.Namespace) -> None:
     from . import services
-    from .ablations import resolution_ablation, resolution_factors, setting_sweep
 
     info = dataset_info(args.dataset, args.preset)
     services.check_methods(args.methods, info)
@@ -182,24 +188,22 @@ def cmd_ablate(args: argparse.Namespace) -> None:
     if args.sweep:
         setting, values = _parse_sweep(args.sweep, args.methods)
     else:
-        factors = args.factors or resolution_factors(info.image_size)
+        factors = args.factors or services.resolution_factors(info.image_size)
         if not all(str(u).isdigit() and int(u) >= 1 for u in factors):
             raise XAIError(f"--factors must be positive integers, got {','.join(map(str, factors))}")
         factors = [int(u) for u in factors]
-    ctx = services.load_context(args.dataset, args.preset, device=args.device, seed=args.seed,
-                                manipulated=args.manipulated,
-                                progress=tqdm_progress("black box"))
+    ctx = _load_context(args)
     if args.examples:
         _check_index(args, ctx)  # before any refit
     if args.sweep:
-        runs = [setting_sweep(ctx, m, setting, values, args.metric, args.n, tqdm_progress(m)) for m in args.methods]
+        runs = [services.setting_sweep(ctx, m, setting, values, args.metric, args.n, tqdm_progress(m)) for m in args.methods]
         result = {**runs[0], "summary": {k: v for r in runs for k, v in r["summary"].items()},
                   "runs": {m: r["runs"] for m, r in zip(args.methods, runs)}}
         if args.examples:
             _sweep_examples(ctx, args, setting, values)
     else:
         setting = "u"
-        result = resolution_ablation(ctx, args.methods, args.metric, factors, args.n, tqdm_progress("ablate"))
+        result = services.resolution_ablation(ctx, args.methods, args.metric, factors, args.n, tqdm_progress("ablate"))
     _write_json(args.json, result)
     for method, by_value in result["summary"].items():
         print(f"{method}: " + ", ".join(f"{setting}={u}: {_short(v)}" for u, v in by_value.items()))
@@ -221,17 +225,14 @@ def _sweep_examples(ctx: Any, args: argparse.Namespace, setting: str, values: li
 
 def _parse_sweep(text: str, methods: list[str]) -> tuple[str, list[Any]]:
     """``SETTING=v1,v2,…`` → (setting, values as int / float / str); the setting must be one every
-    method declares in its ``sweeps``."""
-    from .methods import METHODS
+    method declares worth sweeping (:func:`xai_core.services.check_sweep`)."""
+    from .services import check_sweep
 
     setting, _, raw = text.partition("=")
     values = [_number(v) for v in raw.split(",") if v.strip()]
     if not setting or not values:
         raise XAIError(f"--sweep must look like SETTING=v1,v2 (e.g. u=2,4,8), got {text!r}")
-    for m in methods:
-        if setting not in METHODS.get(m).sweeps:
-            known = ", ".join(METHODS.get(m).sweeps) or "none"
-            raise XAIError(f"method {m!r} has no sweepable setting {setting!r} (sweepable: {known})")
+    check_sweep(methods, setting)
     return setting, values
 
 
@@ -255,8 +256,7 @@ def cmd_signal_distractor(args: argparse.Namespace) -> None:
     fractions = [_number(f) for f in args.fractions]
     if not all(isinstance(f, (int, float)) and 0 <= f <= 1 for f in fractions):
         raise XAIError(f"--fractions must be numbers in [0, 1], got {','.join(args.fractions)}")
-    ctx = services.load_context(args.dataset, args.preset, device=args.device, seed=args.seed,
-                                manipulated=args.manipulated, progress=tqdm_progress("black box"))
+    ctx = _load_context(args)
     for m in args.methods or []:
         ctx.explainer(m, tqdm_progress(m))  # fitted (or loaded) with a progress bar, reused below
     result = services.region_masking(ctx, args.methods or [], n=args.n, fractions=tuple(float(f) for f in fractions))
@@ -369,7 +369,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
     sp.set_defaults(fn=cmd_assets)
 
-    sp = sub.add_parser("bench", help="timings: training, ms/image per method, deletion throughput")
+    sp = sub.add_parser("bench", help="timings: training, ms/image per method, metric vs model throughput")
     common(sp, dataset=False)
     sp.add_argument("--dataset", default="hard_mnist")
     sp.add_argument("--methods", type=_csv, default=None)

@@ -40,7 +40,7 @@ def save_explanations(out: Path, ctx: Any, batch: Batch, explanations: dict[str,
         arrays = {}
         for name, expl in explanations.items():
             scores = expl.scores[row : row + 1].cpu()
-            sign = "all" if METHODS.get(name).signed else "absolute"
+            sign = "all" if METHODS.get(name).caps.signed else "absolute"
             heat, _ = viz.render_heatmaps(scores, sign=sign)
             written.append(_png(out / f"{stem}_{name}_heatmap.png", heat[0]))
             written.append(_png(out / f"{stem}_{name}_overlay.png", viz.overlay(image, heat[0])))

@@ -24,6 +24,7 @@ _LOG = logging.getLogger(__name__)
 _PATH = re.compile(r"(?<![\w.~])/(?:[^\s/'\"():,]+/)+([^\s/'\"():,]+)")
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
+ETA = "eta_s"  # progress metric: seconds left, estimated by the work (not drawn as a curve)
 
 
 @dataclass
@@ -42,10 +43,13 @@ class Job:
     finished: float | None = None
     error: str | None = None
     result: Any = None
+    eta_hint: float | None = None  # seconds left as the work itself estimates them (``eta_s=`` in a report)
 
     def report(self, done: int, total: int, message: str = "", **metrics: Any) -> None:
         """The Progress callback handed to the work function."""
         self.done, self.total, self.message = done, total, message
+        eta = metrics.pop(ETA, None)
+        self.eta_hint = None if eta is None else float(eta)
         numbers = {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))}
         if numbers:
             self.history.append({"step": float(done), **numbers})
@@ -56,8 +60,13 @@ class Job:
 
     @property
     def eta_seconds(self) -> float | None:
-        """Linear extrapolation from the time spent so far (None before the first step)."""
-        if self.status != RUNNING or not self.started or not self.done or not self.total:
+        """The work's own estimate where it gives one (the trainer: from the epochs left), else a
+        linear extrapolation from the time spent so far (None before the first step)."""
+        if self.status != RUNNING:
+            return None
+        if self.eta_hint is not None:
+            return self.eta_hint
+        if not self.started or not self.done or not self.total:
             return None
         elapsed = time.time() - self.started
         return elapsed * (self.total - self.done) / self.done

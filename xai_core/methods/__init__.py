@@ -7,6 +7,9 @@ from . import gradient, input_x_gradient, smoothgrad, integrated_gradients, grad
 from . import diet  # noqa: F401
 from . import iba, input_iba  # noqa: F401
 # isort: on
-from .base import METHODS, Explainer, Explanation
+from .base import METHODS, SIMPLIFIED, Capabilities, Explainer, Explanation, create
+from .config import MethodConfig
+from .trained import Stage, TrainedExplainer
 
-__all__ = ["METHODS", "Explainer", "Explanation"]
+__all__ = ["METHODS", "SIMPLIFIED", "Capabilities", "Explainer", "Explanation", "MethodConfig", "Stage",
+           "TrainedExplainer", "create"]

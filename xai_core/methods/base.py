@@ -1,11 +1,10 @@
 """The one Explainer interface for every method (Captum-style: one class per method, one
-``explain`` signature).
+``explain`` signature), its declared :class:`Capabilities`, and the ``METHODS`` registry.
 
-Kinds:
-- ``reference``: ground truth and random, the upper and lower bounds every table shows;
-- ``post-hoc``: nothing to fit, ``explain`` differentiates the model;
-- ``trained``: ``fit`` once (cached in the store), then ``explain`` is cheap;
-- ``per-instance``: ``explain`` runs an optimisation per image, batched.
+A method implements ``_explain(x, target, masks, progress) -> Explanation`` for one chunk of
+images; the base does the chunking (sized for throughput, halved on out-of-memory), the
+ground-truth check and the concatenation. Nothing of a call is kept on the instance: one
+explainer serves every browser session and job thread of a server process.
 
 All methods work in [0, 1] pixel space (models normalise internally) and return scores
 B×H×W where higher means more important.
@@ -13,20 +12,67 @@ B×H×W where higher means more important.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
+from ..chunks import chunk_size, run_chunked
 from ..data.base import DatasetInfo, ImageDataset
 from ..errors import XAIError
 from ..progress import Progress, no_progress
 from ..registry import Registry
 from ..store import ArtifactStore
+from .config import MethodConfig
 
 
-#: what each kind of method needs before it can explain (the Train page shows it)
+@dataclass(frozen=True)
+class Capabilities:
+    """What a method declares about itself; services, pages and the CLI act on these."""
+
+    trained: bool = False  # trains components of its own before explaining (cached per black box)
+    prepares: bool = False  # prepares cheap cached data from the training split (IBA's feature statistics)
+    per_instance: bool = False  # runs an optimisation per image at explain time
+    reference: bool = False  # a bound every table shows (ground truth, random), not an explanation
+    takes_layer: bool = False  # accepts ``layer=`` (a named layer of the model, e.g. IBA's bottleneck)
+    sweeps: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)  # settings worth a sweep, with values
+    selection: bool = False  # defines a binary selection beside the scores
+    simplified: bool = False  # defines its own simplified image x_s (extras[SIMPLIFIED])
+    needs_ground_truth: bool = False
+    signed: bool = False  # scores can be negative
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "sweeps", MappingProxyType(dict(self.sweeps)))
+
+    @property
+    def kind(self) -> str:
+        """The one-word label the CLI and the Train page show."""
+        if self.reference:
+            return "reference"
+        if self.trained:
+            return "trained"
+        return "per-instance" if self.per_instance else "post-hoc"
+
+    @property
+    def needs(self) -> str:
+        """What the method needs before it can explain, in words."""
+        return NEEDS[self.kind]
+
+    @property
+    def uses_train_split(self) -> bool:
+        """Whether building it reads the training split (training or statistics)."""
+        return self.trained or self.prepares
+
+    @property
+    def rerunnable(self) -> bool:
+        """Whether it can cheaply explain again with another model (the sanity check): not when
+        that means training again."""
+        return not self.trained
+
+
 NEEDS = {
     "reference": "nothing (a bound every table shows)",
     "post-hoc": "the black box only",
@@ -40,10 +86,10 @@ class Explanation:
     """What a method says about a batch of images."""
 
     scores: torch.Tensor  # B×H×W float, higher = more important (may be signed)
-    model: nn.Module  # the model whose behaviour is explained (black box unless the method tunes one)
-    settings: dict[str, Any]  # the method's own settings: fill, resolution, k, baseline …
     selection: torch.Tensor | None = None  # B×H×W bool where the method defines a binary mask
-    extras: dict[str, torch.Tensor] = field(default_factory=dict)  # method-specific views
+    extras: dict[str, torch.Tensor] = field(default_factory=dict)  # method-specific views, B×…
+    model: nn.Module | None = None  # the model explained (the black box unless the method tunes one)
+    settings: dict[str, Any] = field(default_factory=dict)  # the method's settings: fill, resolution, k …
 
 
 #: ``Explanation.extras`` key of the method's own simplified image x_s (B×C×H×W), where it defines one
@@ -52,43 +98,34 @@ SIMPLIFIED = "simplified"
 
 
 class Explainer:
-    """Base class. Subclasses set ``name``/``kind`` and implement ``_attribute`` (and ``fit``)."""
+    """Base class. Subclasses set ``name``, ``caps``, ``Config`` (a :class:`MethodConfig`) and
+    implement ``_explain``; methods that need the training split implement ``prepare``."""
 
     name: ClassVar[str]
-    kind: ClassVar[str] = "post-hoc"
-    signed: ClassVar[bool] = False  # scores can be negative
-    needs_ground_truth: ClassVar[bool] = False
-    sweeps: ClassVar[dict[str, tuple[Any, ...]]] = {}  # settings worth an ablation sweep, with their values
-    takes_layer: ClassVar[bool] = False  # accepts ``layer=`` (a named layer of the model, e.g. IBA's bottleneck)
-    batch_size: int = 64  # initial chunk size; halved automatically on out-of-memory
+    caps: ClassVar[Capabilities] = Capabilities()
+    Config: ClassVar[type[MethodConfig]] = MethodConfig
+    max_chunk: ClassVar[int] = 64  # at most this many images per chunk
 
-    def __init__(
-        self,
-        model: nn.Module,
-        info: DatasetInfo,
-        *,
-        preset: str = "quick",
-        device: torch.device | str = "cpu",
-        seed: int = 0,
-        **config: Any,
-    ) -> None:
+    def __init__(self, model: nn.Module, info: DatasetInfo, *, preset: str = "quick",
+                 device: torch.device | str = "cpu", seed: int = 0, **overrides: Any) -> None:
         self.model = model.eval()
         self.info = info
         self.preset = preset
         self.device = torch.device(device)
         self.seed = seed
-        self.config = config
+        self.config = self._resolve(self.Config.for_preset(preset, self.name, **overrides))
 
-    # -- fitting -------------------------------------------------------------------------
-    @property
-    def needs_fit(self) -> bool:
-        return self.kind == "trained"
+    def _resolve(self, config: MethodConfig) -> MethodConfig:
+        """Fill settings that depend on the model or the dataset (e.g. a default layer); check them."""
+        return config
 
-    def fit(self, train: ImageDataset, store: ArtifactStore, progress: Progress = no_progress) -> None:
-        """Train what the method needs (cached in ``store``). Post-hoc methods need nothing."""
+    # -- preparing ---------------------------------------------------------------------------
+    def prepare(self, train: ImageDataset, store: ArtifactStore, progress: Progress = no_progress) -> None:
+        """Build what the method needs from the training split (cached in ``store``); called once,
+        before the explainer is shared, by :func:`xai_core.services.context.build_explainer`."""
 
-    def is_fitted(self, store: ArtifactStore) -> bool:
-        """Whether ``fit`` would only load from ``store`` (trained methods override)."""
+    def is_ready(self, store: ArtifactStore) -> bool:
+        """Whether explaining can start without training first."""
         return True
 
     @property
@@ -96,49 +133,50 @@ class Explainer:
         """The model whose behaviour this method explains (methods that tune a copy override)."""
         return self.model
 
-    # -- explaining ----------------------------------------------------------------------
     def settings(self) -> dict[str, Any]:
         """The method's settings, printed beside every result."""
-        return dict(self.config)
+        return self.config.as_dict()
 
-    def explain(
-        self, x: torch.Tensor, target: torch.Tensor, masks: torch.Tensor | None = None,
-        progress: Progress = no_progress,
-    ) -> Explanation:
-        """Explain ``model(x)[target]`` for a batch; chunks automatically to fit in memory.
-        ``progress`` hears the stages of methods that optimise per image. Nothing of the call is
-        kept on the instance: one explainer serves every session and job of a server process."""
-        if self.needs_ground_truth and masks is None:
+    # -- explaining --------------------------------------------------------------------------
+    def explain(self, x: torch.Tensor, target: torch.Tensor, masks: torch.Tensor | None = None,
+                progress: Progress = no_progress, *, chunk: int | None = None) -> Explanation:
+        """Explain ``model(x)[target]`` for a batch, ``chunk`` images at a time (default: sized
+        for throughput, :meth:`chunk_size`; halved on out-of-memory). ``progress`` hears the stages
+        of methods that optimise per image."""
+        if self.caps.needs_ground_truth and masks is None:
             raise XAIError(f"{self.name} needs a dataset with ground-truth masks")
         x, target = x.to(self.device), target.to(self.device)
         masks = None if masks is None else masks.to(self.device)
-        scores = run_chunked(
-            lambda i, j: self._attribute(x[i:j], target[i:j], None if masks is None else masks[i:j], progress),
-            len(x),
-            self,
+        parts = run_chunked(
+            lambda i, j: self._explain(x[i:j], target[i:j], None if masks is None else masks[i:j], progress),
+            len(x), chunk or self.chunk_size(x),
         )
-        return Explanation(scores=scores.detach().float(), model=self.model, settings=self.settings())
+        return replace(concat(parts), model=self.explained_model, settings=self.settings())
 
-    def _attribute(self, x: torch.Tensor, target: torch.Tensor, masks: torch.Tensor | None,
-                   progress: Progress) -> torch.Tensor:
+    def chunk_size(self, x: torch.Tensor) -> int:
+        """Images per chunk: about :data:`~xai_core.chunks.PASS_VALUES` input values per pass,
+        counting the copies of each image the method runs together (:meth:`expansion`)."""
+        return chunk_size(x[0].numel() * self.expansion(), self.device, cap=self.max_chunk)
+
+    def expansion(self) -> int:
+        """Copies of each image in one forward pass (samples, integration steps)."""
+        return 1
+
+    def _explain(self, x: torch.Tensor, target: torch.Tensor, masks: torch.Tensor | None,
+                 progress: Progress) -> Explanation:
         raise NotImplementedError  # pragma: no cover - abstract
 
 
-def run_chunked(fn, n: int, owner: Explainer) -> torch.Tensor:
-    """Call ``fn(i, j)`` over chunks of ``owner.batch_size`` rows and concatenate; on CUDA
-    out-of-memory halve the chunk (remembered on ``owner``) and retry."""
-    out, i = [], 0
-    while i < n:
-        j = min(n, i + owner.batch_size)
-        try:
-            out.append(fn(i, j))
-            i = j
-        except torch.OutOfMemoryError:
-            if owner.batch_size == 1:
-                raise
-            owner.batch_size = max(1, owner.batch_size // 2)
-            torch.cuda.empty_cache()
-    return torch.cat(out) if out else torch.empty(0)
+def concat(parts: list[Explanation]) -> Explanation:
+    """One explanation from per-chunk ones (scores, selection and extras concatenated)."""
+    if not parts:
+        return Explanation(scores=torch.empty(0))
+    first = parts[0]
+    return Explanation(
+        scores=torch.cat([p.scores.detach().float() for p in parts]),
+        selection=None if first.selection is None else torch.cat([p.selection for p in parts]),
+        extras={k: torch.cat([p.extras[k].detach() for p in parts]) for k in first.extras},
+    )
 
 
 def model_fingerprint(model: nn.Module) -> str:
@@ -156,3 +194,9 @@ METHODS: Registry[type[Explainer]] = Registry("method")
 def register(cls: type[Explainer]) -> type[Explainer]:
     """Class decorator: register under ``cls.name`` with the first docstring line as help."""
     return METHODS.register(cls.name)(cls)
+
+
+def create(name: str, model: nn.Module, info: DatasetInfo, *, preset: str = "quick",
+           device: torch.device | str = "cpu", seed: int = 0, **overrides: Any) -> Explainer:
+    """The one place an explainer is instantiated (not yet prepared)."""
+    return METHODS.get(name)(model, info, preset=preset, device=device, seed=seed, **overrides)

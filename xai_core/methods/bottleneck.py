@@ -22,7 +22,7 @@ from torch import nn
 
 from ..data.base import ImageDataset
 from ..errors import XAIError
-from ..metrics.perturbation import gaussian_blur
+from ..imaging import gaussian_blur
 from ..progress import Progress, no_progress
 from ..store import ArtifactStore
 from ..models.views import model_view

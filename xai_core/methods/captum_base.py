@@ -8,35 +8,18 @@ import torch
 from torch import nn
 
 from ..models.views import model_view
-from .base import Explainer
-
-
-#: at most this many input values per forward/backward pass (images × samples × C·H·W): 2^24 floats
-#: is ~111 images at 224 px, ~4,000 at 64 px grey; bounds the memory of IG's and SmoothGrad's
-#: expanded batches (32 images × 32 IG steps at 224 px once took 24 GB and was killed)
-PASS_VALUES = 2**24
+from .base import Explainer, Explanation
 
 
 class CaptumExplainer(Explainer):
     """Subclasses set ``channel_reduction`` ("max_abs" or "sum") and implement ``_captum(model)``
     (the Captum object on ``model``) and ``_kwargs`` (arguments of ``attribute``); methods that run
-    the model on several copies of each image say how many in ``_expansion``. Captum objects are
+    the model on several copies of each image say how many in ``expansion``. Captum objects are
     cheap and built per call; a method whose Captum object hooks a layer sets ``hooks_layers`` and
     gets a private view of the model (the shared one never carries another thread's hooks)."""
 
     channel_reduction = "sum"
     hooks_layers: ClassVar[bool] = False
-    defaults: dict[str, dict[str, Any]] = {}  # preset -> settings
-
-    def __init__(self, model, info, **kwargs: Any) -> None:
-        super().__init__(model, info, **kwargs)
-        preset_defaults = self.defaults.get(self.preset, self.defaults.get("quick", {}))
-        self.config = {**preset_defaults, **self.config}
-        values = info.channels * info.image_size**2 * self._expansion()
-        self.batch_size = max(1, min(self.batch_size, PASS_VALUES // values))  # images per chunk
-
-    def _expansion(self) -> int:
-        return 1
 
     def _captum(self, model: nn.Module):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -45,12 +28,12 @@ class CaptumExplainer(Explainer):
         return {}
 
     def settings(self) -> dict[str, Any]:
-        return {**self.config, "channels": self.channel_reduction}
+        return {**self.config.as_dict(), "channels": self.channel_reduction}
 
-    def _attribute(self, x: torch.Tensor, target: torch.Tensor, masks: torch.Tensor | None, progress) -> torch.Tensor:
+    def _explain(self, x: torch.Tensor, target: torch.Tensor, masks: torch.Tensor | None, progress) -> Explanation:
         model = model_view(self.model) if self.hooks_layers else self.model
         attr = self._captum(model).attribute(x.clone().requires_grad_(True), target=target, **self._kwargs(x))
-        return self._reduce(attr.detach(), x)
+        return Explanation(self._reduce(attr.detach(), x))
 
     def _reduce(self, attr: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """Captum's attribution → B×H×W scores."""

@@ -10,7 +10,8 @@ from torch import nn
 from ..errors import XAIError
 from ..models.user_model import is_user_model
 from ..models.views import model_view
-from .base import Explainer, register
+from .base import Explainer, Explanation, register
+from .config import MethodConfig
 
 
 def _effective_bias(module: nn.Module) -> torch.Tensor | None:
@@ -38,16 +39,16 @@ class FullGrad(Explainer):
 
     name = "fullgrad"
 
-    def __init__(self, model: nn.Module, info, **kwargs) -> None:
-        super().__init__(model, info, **kwargs)
-        if is_user_model(model):
+    def _resolve(self, config: MethodConfig) -> MethodConfig:
+        if is_user_model(self.model):
             raise XAIError("fullgrad needs the model's Python layers to hook; user models (ONNX, torch.export, "
                            "TorchScript) are not supported")
+        return config
 
     def settings(self):
         return {"layers": "all Conv2d with bias and BatchNorm2d", "upsample": "bilinear"}
 
-    def _attribute(self, x: torch.Tensor, target: torch.Tensor, masks: torch.Tensor | None, progress) -> torch.Tensor:
+    def _explain(self, x: torch.Tensor, target: torch.Tensor, masks: torch.Tensor | None, progress) -> Explanation:
         biases: list[torch.Tensor] = []
         outputs: list[torch.Tensor] = []
 
@@ -71,4 +72,4 @@ class FullGrad(Explainer):
                 continue
             bias_grad = g * bias.view(1, -1, 1, 1)
             cam = cam + F.interpolate(_postprocess(bias_grad), size=size, mode="bilinear", align_corners=True).sum(1)
-        return cam.detach()
+        return Explanation(cam.detach())

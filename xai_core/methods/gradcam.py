@@ -1,12 +1,21 @@
 """Grad-CAM (Selvaraju et al. 2017) via Captum's LayerGradCam on the model's last conv block."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from captum.attr import LayerAttribution, LayerGradCam
 
 from ..errors import XAIError
 from .base import register
 from .captum_base import CaptumExplainer
+from .config import MethodConfig
+
+
+@dataclass(frozen=True)
+class GradCAMConfig(MethodConfig):
+    layer: str = ""  # "" = the model's last conv block (its ``cam_layer``)
+    upsample: str = "bilinear"
 
 
 def resolve_layer(model: torch.nn.Module, dotted: str) -> torch.nn.Module:
@@ -21,17 +30,17 @@ class GradCAM(CaptumExplainer):
     name = "gradcam"
     hooks_layers = True  # LayerGradCam hooks the layer
 
-    def __init__(self, model, info, **kwargs) -> None:
-        super().__init__(model, info, **kwargs)
-        layer = getattr(self.model, "cam_layer", None)
+    Config = GradCAMConfig
+
+    def _resolve(self, config: GradCAMConfig) -> GradCAMConfig:
+        layer = config.layer or getattr(self.model, "cam_layer", None)
         if not layer:
             raise XAIError("gradcam needs a model with a known last conv layer (cam_layer)")
-        self.config.setdefault("layer", layer)
-        self.config.setdefault("upsample", "bilinear")
         resolve_layer(self.model, layer)  # an unknown layer fails here, before any work
+        return config.replace(layer=layer)
 
     def _captum(self, model):
-        return LayerGradCam(model, resolve_layer(model, self.config["layer"]))
+        return LayerGradCam(model, resolve_layer(model, self.config.layer))
 
     def _kwargs(self, x):
         return {"relu_attributions": True}

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from .base import Explainer, register
+from .base import Capabilities, Explainer, Explanation, register
 
 
 @register
@@ -11,9 +11,8 @@ class GroundTruth(Explainer):
     """Ground-truth signal mask (upper reference; datasets with masks only)."""
 
     name = "ground_truth"
-    kind = "reference"
-    needs_ground_truth = True
+    caps = Capabilities(reference=True, needs_ground_truth=True)
 
-    def _attribute(self, x: torch.Tensor, target: torch.Tensor, masks: torch.Tensor | None, progress) -> torch.Tensor:
-        assert masks is not None
-        return masks.float()
+    def _explain(self, x: torch.Tensor, target: torch.Tensor, masks: torch.Tensor | None, progress) -> Explanation:
+        assert masks is not None  # the base refuses calls without ground truth
+        return Explanation(masks.float())

@@ -3,66 +3,69 @@ feature layer; the attribution is the bottleneck's capacity summed over channels
 the input. Also stage 1 of InputIBA (SPEC §4.2)."""
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import torch
-
-from ..data.base import ImageDataset
-from ..progress import Progress, no_progress
-from ..store import ArtifactStore
-from .base import Explainer, register
 from torch import nn
 
+from ..data.base import ImageDataset
 from ..models.views import model_view
-from .bottleneck import (
-    FeatureStats,
-    cached_stats,
-    check_layer,
-    capacity_map,
-    expands_at_layer,
-    optimise_feature_bottleneck,
-)
+from ..progress import Progress, no_progress
+from ..store import ArtifactStore
+from .base import Capabilities, Explainer, Explanation, register
+from .bottleneck import FeatureStats, cached_stats, capacity_map, check_layer, expands_at_layer, optimise_feature_bottleneck
+from .config import MethodConfig
 from .noise import ImageNoise
 
-#: the paper's feature-bottleneck settings (InputIBA §4.1 / IBA): β 10, 10 Adam steps at lr 1,
-#: 10 noise samples, σ = 1 smoothing, α initialised at 5; statistics over 1000 images
-FEATURE_PAPER = {"beta": 10.0, "steps": 10, "lr": 1.0, "samples": 10, "sigma": 1.0, "init": 5.0, "stats_images": 1000}
-FEATURE_DEFAULTS = {
-    "paper": FEATURE_PAPER,
-    "quick": {**FEATURE_PAPER, "samples": 4, "stats_images": 500},
-    "smoke": {**FEATURE_PAPER, "steps": 4, "samples": 2, "stats_images": 64},
-}
+
+@dataclass(frozen=True)
+class FeatureConfig(MethodConfig):
+    """The feature bottleneck (InputIBA §4.1 / IBA; the paper's values at ``paper``): β 10, 10 Adam
+    steps at lr 1, 10 noise samples, σ = 1 smoothing, α initialised at 5; statistics over 1000 images."""
+
+    beta: float = 10.0
+    steps: int = 10
+    lr: float = 1.0
+    samples: int = 4
+    sigma: float = 1.0
+    init: float = 5.0
+    stats_images: int = 500
+    layer: str = ""  # "" = the model's own bottleneck layer (its ``iba_layer``, about 1/8 of the input)
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
+        "paper": {"samples": 10, "stats_images": 1000},
+        "smoke": {"steps": 4, "samples": 2, "stats_images": 64},
+    }
 
 
 class BottleneckExplainer(Explainer):
     """Shared base of IBA and InputIBA: the feature layer, its cached statistics, the settings."""
 
-    kind = "per-instance"
-    takes_layer = True
-    scores_note: str = ""
-    batch_size = 16  # images optimised together (each with its own noise samples)
-    defaults: dict[str, dict[str, Any]] = FEATURE_DEFAULTS
+    caps = Capabilities(per_instance=True, prepares=True, takes_layer=True)
+    Config: ClassVar[type[FeatureConfig]] = FeatureConfig
+    scores_note: ClassVar[str] = ""
+    max_chunk = 16  # images optimised together (each with its own noise samples)
 
-    def __init__(self, model, info, **kwargs: Any) -> None:
+    def __init__(self, model: nn.Module, info, **kwargs: Any) -> None:
         super().__init__(model, info, **kwargs)
-        self.config = {**self.defaults.get(self.preset, self.defaults["quick"]), **self.config}
-        example = torch.zeros(1, info.channels, info.image_size, info.image_size, device=self.device)
-        self.layer_name = check_layer(self.model, self.config.get("layer"), example)
-        self.config["layer"] = self.layer_name
-        self.expand = expands_at_layer(*self._view(), example)  # a property of model and layer, probed once
-        self.stats: FeatureStats | None = None
+        self.layer_name = self.config.layer
+        self.expand = expands_at_layer(*self._view(), self._example())  # a property of model and layer, probed once
+        self.stats: FeatureStats | None = None  # set once by prepare(), before the explainer is shared
 
-    @property
-    def needs_fit(self) -> bool:
-        return True  # the feature statistics (seconds; cached per model, layer and dataset)
+    def _example(self) -> torch.Tensor:
+        return torch.zeros(1, self.info.channels, self.info.image_size, self.info.image_size, device=self.device)
 
-    def fit(self, train: ImageDataset, store: ArtifactStore, progress: Progress = no_progress) -> None:
+    def _resolve(self, config: FeatureConfig) -> FeatureConfig:
+        return config.replace(layer=check_layer(self.model, config.layer or None, self._example()))
+
+    def prepare(self, train: ImageDataset, store: ArtifactStore, progress: Progress = no_progress) -> None:
+        """The layer's feature statistics (seconds; cached per model, layer and dataset)."""
         self.stats = cached_stats(self.model.to(self.device), self.layer_name, train, store,
-                                  int(self.config["stats_images"]), self.device, self.seed, progress)
+                                  self.config.stats_images, self.device, self.seed, progress)
 
     def settings(self) -> dict[str, Any]:
         stats = f"mean/std per unit over {self.stats.images} training images" if self.stats else "not estimated"
-        return {**self.config, "feature_stats": stats, "target": "the label where known, else the prediction",
+        return {**self.config.as_dict(), "feature_stats": stats, "target": "the label where known, else the prediction",
                 "noise": "N(μ_R, σ_R) per unit (IBA's prior)", "scores": self.scores_note}
 
     def _view(self) -> tuple[nn.Module, nn.Module]:
@@ -74,12 +77,11 @@ class BottleneckExplainer(Explainer):
     def _feature_bottleneck(self, net: nn.Module, layer: nn.Module, x: torch.Tensor, target: torch.Tensor,
                             noise: ImageNoise, label: str, progress: Progress):
         if self.stats is None:
-            raise RuntimeError("call fit() first (services.build_explainer does)")
+            raise RuntimeError("call prepare() first (services.build_explainer does)")
         c = self.config
         return optimise_feature_bottleneck(
-            net, layer, x, target, self.stats, beta=c["beta"], steps=c["steps"], lr=c["lr"],
-            samples=c["samples"], sigma=c["sigma"], init=c["init"], noise=noise,
-            expand=self.expand, progress=progress, label=label,
+            net, layer, x, target, self.stats, beta=c.beta, steps=c.steps, lr=c.lr, samples=c.samples,
+            sigma=c.sigma, init=c.init, noise=noise, expand=self.expand, progress=progress, label=label,
         )
 
     def _noise(self, x: torch.Tensor) -> ImageNoise:
@@ -91,9 +93,8 @@ class IBA(BottleneckExplainer):
     """IBA: information-bottleneck capacity on a feature layer (bits), resized to the input."""
 
     name = "iba"
-
     scores_note = "capacity summed over channels (bits), bilinear to the input"
 
-    def _attribute(self, x, target, masks, progress):
+    def _explain(self, x, target, masks, progress) -> Explanation:
         fb = self._feature_bottleneck(*self._view(), x, target, self._noise(x), "IBA on features", progress)
-        return capacity_map(fb.capacity, tuple(x.shape[-2:]))
+        return Explanation(capacity_map(fb.capacity, tuple(x.shape[-2:])))

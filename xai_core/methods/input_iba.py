@@ -12,36 +12,48 @@ Choices where the paper and the authors' code leave room (also in ``settings()``
 """
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..progress import Progress, no_progress, prefixed
+from ..progress import Progress, prefixed
 from .base import Explanation, register
 from .bottleneck import capacity_map, input_normalisation, smooth
-from .iba import FEATURE_DEFAULTS, BottleneckExplainer
+from .iba import BottleneckExplainer, FeatureConfig
 from .input_prior import train_input_prior
 from .noise import ImageNoise
 
-#: the paper's input-stage settings (§4.1, Appendix D): WGAN 20 epochs, RMSprop 5e-5, clipping
-#: 0.01, 5 critic updates per generator update, 200 target samples; input IBA β_in 20, 60 steps, lr 1
-INPUT_PAPER = {
-    "gan_epochs": 20, "gan_samples": 200, "gan_batch": 32, "critic_steps": 5, "gan_lr": 5e-5, "gan_clip": 0.01,
-    "critic_width": 64, "local_sigma": 0.01,
-    "input_beta": 20.0, "input_steps": 60, "input_lr": 1.0, "input_samples": 10, "input_sigma": 1.0,
-}
-INPUT_DEFAULTS = {
-    "paper": {**FEATURE_DEFAULTS["paper"], **INPUT_PAPER},
-    # quick: 2 generator updates. At the paper's lr (5e-5) λ_G moves by about 1e-5 from its start
-    # even over the paper's 20 epochs (measured: hard_mnist quick, 4 images), so more epochs
-    # would buy nothing on CPU; the paper preset runs them all.
-    "quick": {**FEATURE_DEFAULTS["quick"], **INPUT_PAPER, "gan_epochs": 1, "gan_samples": 16, "gan_batch": 8,
-              "critic_width": 16, "input_steps": 20, "input_samples": 4},
-    "smoke": {**FEATURE_DEFAULTS["smoke"], **INPUT_PAPER, "gan_epochs": 1, "gan_samples": 8, "gan_batch": 4,
-              "critic_steps": 2, "critic_width": 8, "input_steps": 4, "input_samples": 2},
-}
+@dataclass(frozen=True)
+class InputIBAConfig(FeatureConfig):
+    """The feature bottleneck's settings, then the input stage's (§4.1, Appendix D; the paper's
+    values at ``paper``): WGAN 20 epochs, RMSprop 5e-5, clipping 0.01, 5 critic updates per
+    generator update, 200 target samples; input IBA β_in 20, 60 steps, lr 1, 10 noise samples.
+    quick: 2 generator updates. At the paper's lr (5e-5) λ_G moves by about 1e-5 from its start
+    even over the paper's 20 epochs (measured: hard_mnist quick, 4 images), so more epochs would
+    buy nothing on CPU; the paper preset runs them all."""
+
+    gan_epochs: int = 1
+    gan_samples: int = 16
+    gan_batch: int = 8
+    critic_steps: int = 5
+    gan_lr: float = 5e-5
+    gan_clip: float = 0.01
+    critic_width: int = 16
+    local_sigma: float = 0.01
+    input_beta: float = 20.0
+    input_steps: int = 20
+    input_lr: float = 1.0
+    input_samples: int = 4
+    input_sigma: float = 1.0
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
+        "paper": {**FeatureConfig.PRESETS["paper"], "gan_epochs": 20, "gan_samples": 200, "gan_batch": 32,
+                  "critic_width": 64, "input_steps": 60, "input_samples": 10},
+        "smoke": {**FeatureConfig.PRESETS["smoke"], "gan_samples": 8, "gan_batch": 4, "critic_steps": 2,
+                  "critic_width": 8, "input_steps": 4, "input_samples": 2},
+    }
 
 
 def input_kl(lam_in: torch.Tensor, lam_g: torch.Tensor, xn: torch.Tensor) -> torch.Tensor:
@@ -58,57 +70,52 @@ class InputIBA(BottleneckExplainer):
     """InputIBA: IBA on features, a WGAN input prior, then an input bottleneck against that prior."""
 
     name = "input_iba"
-    defaults = INPUT_DEFAULTS
+    Config = InputIBAConfig
     scores_note = "input mask Λ averaged over channels"
 
     def settings(self) -> dict[str, Any]:
         return {**super().settings(), "input_noise": "N(0, 1) in the model's normalised input space",
                 "prior_init": "feature capacity resized to the input, scaled to [0.01, 0.99]"}
 
-    def explain(self, x, target, masks=None, progress: Progress = no_progress) -> Explanation:
-        """Runs the three stages per chunk of images; extras hold the feature capacity map and
-        the GAN prior λ_G beside the final map."""
-        parts = []
-        x, target = x.to(self.device), target.to(self.device)
-        for i in range(0, len(x), self.batch_size):
-            parts.append(self._stages(x[i:i + self.batch_size], target[i:i + self.batch_size], progress))
-        cat = {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
-        return Explanation(scores=cat.pop("scores"), model=self.model, settings=self.settings(), extras=cat)
+    def expansion(self) -> int:
+        return self.config.input_samples  # the input bottleneck's noisy copies per image
 
-    def _stages(self, x: torch.Tensor, target: torch.Tensor, progress: Progress) -> dict[str, torch.Tensor]:
+    def _explain(self, x: torch.Tensor, target: torch.Tensor, masks, progress: Progress) -> Explanation:
+        """The three stages for one chunk of images; extras hold the feature capacity map and the
+        GAN prior λ_G beside the final map."""
         c, size = self.config, tuple(x.shape[-2:])
         noise = self._noise(x)
         net, layer = self._view()
         fb = self._feature_bottleneck(net, layer, x, target, noise, "1/3 IBA on features", progress)
         prior = train_input_prior(
-            net, layer, x, fb, self.stats, epochs=c["gan_epochs"], samples=c["gan_samples"],
-            batch=c["gan_batch"], critic_steps=c["critic_steps"], lr=c["gan_lr"], clip=c["gan_clip"],
-            critic_width=c["critic_width"], local_sigma=c["local_sigma"], noise=noise,
+            net, layer, x, fb, self.stats, epochs=c.gan_epochs, samples=c.gan_samples, batch=c.gan_batch,
+            critic_steps=c.critic_steps, lr=c.gan_lr, clip=c.gan_clip, critic_width=c.critic_width,
+            local_sigma=c.local_sigma, noise=noise,
             progress=prefixed(progress, "2/3 "),
         )
         lam = self._input_bottleneck(net, x, target, prior.lam, noise, progress)
-        return {"scores": lam.mean(1), "feature capacity (IBA, bits)": capacity_map(fb.capacity, size),
-                "input prior λ_G": prior.lam[:, 0]}
+        return Explanation(lam.mean(1), extras={"feature capacity (IBA, bits)": capacity_map(fb.capacity, size),
+                                                "input prior λ_G": prior.lam[:, 0]})
 
     def _input_bottleneck(self, net: nn.Module, x: torch.Tensor, target: torch.Tensor, lam_g: torch.Tensor,
                           noise: ImageNoise, progress: Progress) -> torch.Tensor:
         """Λ = smooth(sigmoid(α)); min CE(target; Λx + (1 − Λ)ε) + β_in·mean KL (Proposition 3)."""
-        c, b, s = self.config, len(x), int(self.config["input_samples"])
+        c, b, s = self.config, len(x), self.config.input_samples
         mean, std = input_normalisation(net, x)
         xn = (x - mean) / std
-        alpha = torch.full_like(x, float(c["init"]), requires_grad=True)
-        opt = torch.optim.Adam([alpha], lr=c["input_lr"])
+        alpha = torch.full_like(x, c.init, requires_grad=True)
+        opt = torch.optim.Adam([alpha], lr=c.input_lr)
         tgt = target.repeat_interleave(s)
-        steps = int(c["input_steps"])
+        steps = c.input_steps
         for step in range(steps):
-            lam = smooth(torch.sigmoid(alpha), c["input_sigma"])
+            lam = smooth(torch.sigmoid(alpha), c.input_sigma)
             eps = noise.randn(s, *x.shape[1:])
             z = (lam[:, None] * xn[:, None] + (1 - lam[:, None]) * eps).flatten(0, 1) * std + mean
             ce = F.cross_entropy(net(z), tgt, reduction="none").view(b, s).mean(1)
-            loss = ce + c["input_beta"] * input_kl(lam, lam_g, xn).flatten(1).mean(1)
+            loss = ce + c.input_beta * input_kl(lam, lam_g, xn).flatten(1).mean(1)
             opt.zero_grad()
             loss.sum().backward()
             opt.step()
             progress(step + 1, steps, "3/3 input bottleneck", loss=float(loss.detach().mean()))
         with torch.no_grad():
-            return smooth(torch.sigmoid(alpha), c["input_sigma"])
+            return smooth(torch.sigmoid(alpha), c.input_sigma)

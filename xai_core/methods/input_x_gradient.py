@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from captum.attr import InputXGradient as _IxG
 
-from .base import register
+from .base import Capabilities, register
 from .captum_base import CaptumExplainer
 
 
@@ -12,7 +12,7 @@ class InputXGradient(CaptumExplainer):
     """x ⊙ ∂f_target/∂x, summed over channels (signed)."""
 
     name = "input_x_gradient"
-    signed = True
+    caps = Capabilities(signed=True)
 
     def _captum(self, model):
         return _IxG(model)

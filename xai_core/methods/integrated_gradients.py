@@ -1,10 +1,21 @@
 """Integrated Gradients (Sundararajan et al. 2017) via Captum, from the dataset-mean-colour baseline."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
 from captum.attr import IntegratedGradients as _IG
 
-from .base import register
+from .base import Capabilities, register
 from .captum_base import CaptumExplainer, fill_colour
+from .config import MethodConfig
+
+
+@dataclass(frozen=True)
+class IGConfig(MethodConfig):
+    steps: int = 32  # Gauss-Legendre integration points
+    baseline: str = "dataset mean colour"  # the only baseline offered: named so it prints beside results
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {"smoke": {"steps": 8}, "paper": {"steps": 50}}
 
 
 @register
@@ -12,23 +23,19 @@ class IntegratedGradients(CaptumExplainer):
     """Path integral of gradients from the mean-colour image to x, summed over channels (signed)."""
 
     name = "integrated_gradients"
-    signed = True
-    defaults = {
-        "quick": {"steps": 32, "baseline": "dataset mean colour"},
-        "smoke": {"steps": 8, "baseline": "dataset mean colour"},
-        "paper": {"steps": 50, "baseline": "dataset mean colour"},
-    }
+    caps = Capabilities(signed=True)
+    Config = IGConfig
 
     def _captum(self, model):
         return _IG(model)
 
-    def _expansion(self) -> int:
-        return int(self.config["steps"])
+    def expansion(self) -> int:
+        return self.config.steps
 
     def _kwargs(self, x):
         return {
             "baselines": fill_colour(self.info, x),
-            "n_steps": self.config["steps"],
-            "internal_batch_size": max(1, len(x)) * self.config["steps"],
+            "n_steps": self.config.steps,
+            "internal_batch_size": max(1, len(x)) * self.config.steps,
             "method": "gausslegendre",
         }

@@ -5,7 +5,7 @@ from typing import Any
 
 import torch
 
-from .base import Explainer, register
+from .base import Capabilities, Explainer, Explanation, register
 from .noise import ImageNoise
 
 
@@ -14,11 +14,11 @@ class RandomMap(Explainer):
     """Uniformly random scores, seeded (lower reference)."""
 
     name = "random"
-    kind = "reference"
+    caps = Capabilities(reference=True)
 
     def settings(self) -> dict[str, Any]:
         return {"distribution": "uniform[0,1)", "seed": self.seed}
 
-    def _attribute(self, x: torch.Tensor, target: torch.Tensor, masks: torch.Tensor | None, progress) -> torch.Tensor:
+    def _explain(self, x: torch.Tensor, target: torch.Tensor, masks: torch.Tensor | None, progress) -> Explanation:
         # one stream per image from (seed, image content): a sample gets the same map whichever batch it is in
-        return ImageNoise(x, self.seed).rand(*x.shape[-2:])
+        return Explanation(ImageNoise(x, self.seed).rand(*x.shape[-2:]))

@@ -1,10 +1,27 @@
-"""SmoothGrad (Smilkov et al. 2017): gradients averaged over noisy copies, via Captum's NoiseTunnel."""
+"""SmoothGrad (Smilkov et al. 2017): gradients averaged over noisy copies, via Captum's Saliency.
+
+The noise is drawn per image from a stream seeded by the image and the method's seed (Captum's
+NoiseTunnel draws from the global generator, so a map would depend on what ran before and on the
+batch it is in); the average is NoiseTunnel's ``smoothgrad``: mean |∂f/∂x| over x + N(0, σ²)."""
 from __future__ import annotations
 
-from captum.attr import NoiseTunnel, Saliency
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
-from .base import register
+import torch
+from captum.attr import Saliency
+
+from .base import Explanation, register
 from .captum_base import CaptumExplainer
+from .config import MethodConfig
+from .noise import ImageNoise
+
+
+@dataclass(frozen=True)
+class SmoothGradConfig(MethodConfig):
+    samples: int = 16  # noisy copies per image
+    noise_std: float = 0.15  # images live in [0, 1], so this is 15 % of the range
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {"smoke": {"samples": 4}, "paper": {"samples": 50}}
 
 
 @register
@@ -13,23 +30,17 @@ class SmoothGrad(CaptumExplainer):
 
     name = "smoothgrad"
     channel_reduction = "max_abs"
-    defaults = {
-        "quick": {"samples": 16, "noise_std": 0.15},
-        "smoke": {"samples": 4, "noise_std": 0.15},
-        "paper": {"samples": 50, "noise_std": 0.15},
-    }
+    Config = SmoothGradConfig
 
-    def _captum(self, model):
-        return NoiseTunnel(Saliency(model))
+    def expansion(self) -> int:
+        return self.config.samples
 
-    def _expansion(self) -> int:
-        return int(self.config["samples"])
+    def settings(self) -> dict[str, Any]:
+        return {**super().settings(), "noise": "N(0, noise_std²) per pixel, one seeded stream per image"}
 
-    def _kwargs(self, x):
-        return {
-            "nt_type": "smoothgrad",
-            "nt_samples": self.config["samples"],
-            "nt_samples_batch_size": self.config["samples"],
-            "stdevs": self.config["noise_std"],  # images live in [0, 1], so this is 15 % of the range
-            "abs": True,
-        }
+    def _explain(self, x: torch.Tensor, target: torch.Tensor, masks, progress) -> Explanation:
+        s = self.config.samples
+        noisy = x[:, None] + self.config.noise_std * ImageNoise(x, self.seed).randn(s, *x.shape[1:])
+        grads = Saliency(self.model).attribute(noisy.flatten(0, 1).requires_grad_(True),
+                                               target=target.repeat_interleave(s), abs=True)
+        return Explanation(self._reduce(grads.detach().view(len(x), s, *x.shape[1:]).mean(1), x))

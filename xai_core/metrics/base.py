@@ -9,11 +9,14 @@ Typical loop (what ``evaluate`` does)::
     per_image = merge_batches(parts)
     result = aggregate(metric, per_image)            # number or curve dict
     settings = metric.describe(fill=info.mean, steps=21)  # printed next to the result
+
+Registration lives beside each metric's function (one module per family); this module holds
+the interface, the registry and the aggregation (with :func:`normalised_auc`, shared by both).
 """
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
@@ -24,7 +27,6 @@ from torch import nn
 from ..errors import InvalidInputError, XAIError
 from ..progress import Progress, no_progress
 from ..registry import Registry
-from .perturbation import normalised_auc
 
 X_KEY = "x"  # curve metrics return their x axis (T) under this key, beside the B×T curves
 
@@ -54,32 +56,45 @@ MetricFn = Callable[[EvalInputs, dict[str, Any]], dict[str, torch.Tensor]]
 
 @dataclass(frozen=True)
 class Metric:
-    """A registered metric. ``fn(inputs, settings)`` returns per-image values: B tensors (scalar
+    """A registered metric. ``fn(inputs, parameters)`` returns per-image values: B tensors (scalar
     metrics) or B×T curves plus the x axis under ``"x"`` (curve metrics); ``primary`` names the
-    value that is *the* score (the curve's ``"y"``)."""
+    value that is *the* score (the curve's ``"y"``). ``parameters`` are the defaults a caller may
+    override per call; ``notes`` say in words how the metric is defined (fixed); ``auto`` says,
+    for a parameter whose default ``None`` is chosen at run time, the rule :meth:`describe` prints."""
 
     name: str
     kind: Literal["scalar", "curve"]
     needs_ground_truth: bool
     fn: MetricFn
-    settings: Mapping[str, Any]  # defaults; every key can be overridden per call
     primary: str
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+    notes: Mapping[str, str] = field(default_factory=dict)
     description: str = ""
     x_label: str = ""  # curves: what the x axis is
     higher_is_better: bool | None = True
+    auto: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:  # defaults are read-only; per-call overrides go through resolve()
-        object.__setattr__(self, "settings", MappingProxyType(dict(self.settings)))
+        clash = set(self.parameters) & set(self.notes)
+        if clash:
+            raise ValueError(f"metric {self.name!r}: {', '.join(sorted(clash))} both parameter and note")
+        for name in ("parameters", "notes", "auto"):
+            object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
+
+    @property
+    def settings(self) -> Mapping[str, Any]:
+        """Parameters and notes together (read-only), as :meth:`describe` lists them."""
+        return MappingProxyType({**self.parameters, **self.notes})
 
     def resolve(self, **overrides: Any) -> dict[str, Any]:
-        """Default settings with ``overrides`` applied; unknown keys are an error."""
-        unknown = set(overrides) - set(self.settings)
+        """Default parameters with ``overrides`` applied; unknown keys (notes too) are an error."""
+        unknown = set(overrides) - set(self.parameters)
         if unknown:
             raise XAIError(
                 f"metric {self.name!r} has no setting {', '.join(sorted(unknown))}; "
-                f"settings: {', '.join(self.settings)}"
+                f"parameters: {', '.join(self.parameters) or 'none'}"
             )
-        return {**self.settings, **overrides}
+        return {**self.parameters, **overrides}
 
     def __call__(self, inputs: EvalInputs, **overrides: Any) -> dict[str, torch.Tensor]:
         if self.needs_ground_truth and inputs.masks is None:
@@ -87,8 +102,10 @@ class Metric:
         return self.fn(inputs, self.resolve(**overrides))
 
     def describe(self, fill: Any = None, **overrides: Any) -> dict[str, Any]:
-        """JSON-ready settings to print next to the result; names the fill colour when known."""
-        out = {k: _jsonable(v) for k, v in self.resolve(**overrides).items()}
+        """JSON-ready parameters and notes to print next to the result; names the fill colour
+        when known and the rule of each parameter left to ``auto``."""
+        values = {k: self.auto[k] if v is None and k in self.auto else v for k, v in self.resolve(**overrides).items()}
+        out = {k: _jsonable(v) for k, v in {**values, **self.notes}.items()}
         if "fill" in out and out["fill"] == "dataset_mean" and fill is not None:
             out["fill_value"] = _jsonable(torch.as_tensor(fill).flatten().tolist())
         out["score_higher_is_better"] = self.higher_is_better
@@ -116,16 +133,11 @@ def pick_model(inputs: EvalInputs, which: str) -> nn.Module:
 
 
 def pick_fill(inputs: EvalInputs, fill: Any) -> Any:
-    """``"dataset_mean"`` → ``inputs.fill``; a number or per-channel list is used as given."""
+    """``"dataset_mean"`` → ``inputs.fill``; a number, per-channel list or tensor is used as given."""
     if isinstance(fill, str):
         if fill == "dataset_mean":
             return inputs.fill
-        try:  # a CLI override such as "0" or "0.5,0.5,0.5"
-            return [float(v) for v in fill.split(",")]
-        except ValueError:
-            raise XAIError(
-                f"fill must be 'dataset_mean', a number or a per-channel list, got {fill!r}"
-            ) from None
+        raise XAIError(f"fill must be 'dataset_mean', a number or a per-channel list, got {fill!r}")
     return fill
 
 
@@ -171,8 +183,22 @@ def _floats(t: torch.Tensor) -> list[float | None]:
     return [None if math.isnan(v) else float(v) for v in t.tolist()]
 
 
-def _maybe(v: float) -> float | None:
-    return None if math.isnan(v) else float(v)
+def normalised_auc(x: torch.Tensor | Sequence[float], y: torch.Tensor) -> torch.Tensor:
+    """Trapezoid area under ``y`` (…×T) over ``x`` (T), divided by the x range, so the AUC is the
+    curve's mean height: a constant curve ``c`` has AUC ``c`` and curves over [0, 1] keep their
+    plain area. ``x`` need not be sorted (it is sorted, with ``y``, first)."""
+    y = torch.as_tensor(y)
+    x = torch.as_tensor(x, dtype=torch.float64, device=y.device)
+    if x.ndim != 1 or y.shape[-1] != x.shape[0]:
+        raise InvalidInputError("normalised_auc: x must be T and y …×T")
+    if x.shape[0] < 2:
+        return y[..., 0].double() if x.shape[0] else torch.full(y.shape[:-1], math.nan, dtype=torch.float64)
+    order = torch.argsort(x, stable=True)
+    x, y = x[order], y[..., order].double()
+    span = x[-1] - x[0]
+    if span <= 0:
+        return y.mean(-1)
+    return torch.trapezoid(y, x, dim=-1) / span
 
 
 def aggregate_curves(per_image: Mapping[str, torch.Tensor], primary: str, x_axis: Any = None) -> dict[str, Any]:

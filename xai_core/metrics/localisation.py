@@ -1,23 +1,26 @@
 """Localisation metrics: how well a map matches a ground-truth mask, per image.
 
 Images whose ground truth is empty get NaN (no pixel to find); aggregation ignores NaNs and
-reports how many images counted.
+reports how many images counted. Registered here: iou, pxap, mass_in_signal, ehr.
 """
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 
 from ..errors import InvalidInputError
-from .ranking import top_k_mask
+from .base import EvalInputs, Metric, register_metric
+from .ranking import TIES, top_k_mask
 
 PXAP_THRESHOLDS: tuple[float, ...] = tuple(round(0.05 * i, 2) for i in range(20))  # 0, 0.05, …, 0.95
 EHR_QUANTILE_LEVELS = 11  # q = 0, 0.1, …, 1 (the InputIBA authors' code)
 EHR_BASE_THRESHOLD = 0.1  # normalised heat below this is ignored (the authors' code)
 EHR_TOP_CAP = 0.99  # a threshold never exceeds 0.99 × the map's maximum (the authors' code)
 EHR_NORMALISATIONS = ("max", "minmax", "none")
+EMPTY_GT = "images with an empty ground truth are NaN and left out of the mean (n counts the rest)"
 
 
 def _check(scores: torch.Tensor, gt_masks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -166,3 +169,68 @@ def ehr(
         ratios[:, k] = torch.where(count > 0, inside / count.clamp_min(1), torch.zeros_like(inside))
     area = torch.trapezoid(ratios, levels, dim=1)
     return torch.where(g.any(1), area, torch.full_like(area, math.nan))
+
+
+# -- registration -------------------------------------------------------------------------------
+def _iou(inputs: EvalInputs, p: dict[str, Any]) -> dict[str, torch.Tensor]:
+    return {"iou": iou(inputs.scores, inputs.masks)}
+
+
+def _pxap(inputs: EvalInputs, p: dict[str, Any]) -> dict[str, torch.Tensor]:
+    return {"pxap": pxap(inputs.scores, inputs.masks, p["thresholds"])}
+
+
+def _mass_in_signal(inputs: EvalInputs, p: dict[str, Any]) -> dict[str, torch.Tensor]:
+    return {"mass_in_signal": mass_in_signal(inputs.scores, inputs.masks)}
+
+
+def _ehr(inputs: EvalInputs, p: dict[str, Any]) -> dict[str, torch.Tensor]:
+    return {"ehr": ehr(inputs.scores, inputs.masks, p["quantile_levels"], p["base_threshold"], p["normalisation"])}
+
+
+register_metric(Metric(
+    name="iou", kind="scalar", needs_ground_truth=True, fn=_iou, primary="iou",
+    description="DiET IoU: top-n pixels of the map (n = |ground truth|) vs the ground truth",
+    notes={
+        "selection": "top-n pixels of the map, n = number of ground-truth pixels of each image",
+        "ties": TIES,
+        "empty_ground_truth": EMPTY_GT,
+    },
+))
+register_metric(Metric(
+    name="pxap", kind="scalar", needs_ground_truth=True, fn=_pxap, primary="pxap",
+    description="COMET PxAP: area under the pixel precision-recall curve vs the ground truth",
+    parameters={"thresholds": PXAP_THRESHOLDS},  # None = every distinct score (exact AP)
+    notes={
+        "normalisation": "min-max per image, then s >= threshold",
+        "below_first_threshold": "included (a final point at recall 1; the reference code drops it)",
+        "pooling": "AP per image, mean over images",
+        "empty_ground_truth": EMPTY_GT,
+    },
+))
+register_metric(Metric(
+    name="mass_in_signal", kind="scalar", needs_ground_truth=True, fn=_mass_in_signal, primary="mass_in_signal",
+    description="Signal vs distractor: share of the map's positive mass inside the ground truth (Arras et al.)",
+    notes={
+        "mass": "positive scores only, max(s, 0)",
+        "chance": "a uniform map scores the ground truth's area fraction",
+        "empty_ground_truth": EMPTY_GT + "; so are all-non-positive maps",
+    },
+))
+register_metric(Metric(
+    name="ehr", kind="scalar", needs_ground_truth=True, fn=_ehr, primary="ehr",
+    description="InputIBA EHR: heat inside the ground truth per pixel above each quantile threshold, "
+                "AUC over thresholds",
+    parameters={
+        "quantile_levels": EHR_QUANTILE_LEVELS,  # q = 0, 1/(Q-1), …, 1
+        "base_threshold": EHR_BASE_THRESHOLD,  # normalised heat below it is ignored (not counted, no quantile)
+        "normalisation": "max",  # max: clip < 0, divide by the max; minmax; none (maps already in [0, 1])
+    },
+    notes={
+        "threshold": "t_q = min(q-quantile of the heat >= base_threshold, 0.99 * max heat); keep heat >= t_q",
+        "ratio": "sum of heat on ground-truth pixels above t_q / number of pixels above t_q (paper §4.5)",
+        "auc": "trapezoid over q in [0, 1]",
+        "no_heat": "a map with no heat above base_threshold scores 0",
+        "empty_ground_truth": EMPTY_GT,
+    },
+))

@@ -7,30 +7,34 @@ in the order the attribution ranks them (ties: :mod:`.ranking`).
   into a blurred copy, several pixels per step, with a normalised AUC.
 
 All perturbed images of a chunk are built on the model's device from one rank map per image
-and pushed through the model ``batch_size`` images per forward (halved on CUDA out-of-memory).
+and pushed through the model ``batch_size`` images per forward (default: sized for throughput by
+:func:`xai_core.chunks.chunk_size`; halved on CUDA out-of-memory). Every image is computed on its
+own, so the chunking changes no number beyond the model's own batch-dependent float rounding.
 Models run in eval mode under ``torch.inference_mode`` (their previous mode is restored).
+Registered here: pixel_perturbation (+ _black_box), faithfulness (+ _simplified), deletion, insertion.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..errors import InvalidInputError
+from ..imaging import gaussian_blur
+from ..models.inference import eval_mode, model_device
 from ..progress import Progress, no_progress
-from .ranking import fraction_to_count, pixel_ranks
+from .base import X_KEY, EvalInputs, Metric, normalised_auc, pick_fill, pick_model, register_metric
+from .perturbing import BATCH_SIZE_AUTO, Fill, as_fill, check_inputs, forward_chunked, images_per_pass, rows
+from .ranking import TIES, fraction_to_count, pixel_ranks
 
 DEFAULT_FRACTIONS: tuple[float, ...] = (1.0, 0.5, 0.2, 0.1, 0.05, 0.02, 0.01)
 DEFAULT_STEPS = 51  # 0 %, 2 %, …, 100 % of the pixels
-DEFAULT_BATCH_SIZE = 64
 PAPER_BLUR_SIGMA_AT_224 = 15.0  # InputIBA appendix D.3: Gaussian blur, σ = 15 at 224 px
-
-Fill = float | Sequence[float] | torch.Tensor
 
 
 # -- results ------------------------------------------------------------------------------------
@@ -57,24 +61,6 @@ class CurveResult:
 
 
 # -- helpers ------------------------------------------------------------------------------------
-def normalised_auc(x: torch.Tensor | Sequence[float], y: torch.Tensor) -> torch.Tensor:
-    """Trapezoid area under ``y`` (…×T) over ``x`` (T), divided by the x range, so the AUC is the
-    curve's mean height: a constant curve ``c`` has AUC ``c`` and curves over [0, 1] keep their
-    plain area. ``x`` need not be sorted (it is sorted, with ``y``, first)."""
-    y = torch.as_tensor(y)
-    x = torch.as_tensor(x, dtype=torch.float64, device=y.device)
-    if x.ndim != 1 or y.shape[-1] != x.shape[0]:
-        raise InvalidInputError("normalised_auc: x must be T and y …×T")
-    if x.shape[0] < 2:
-        return y[..., 0].double() if x.shape[0] else torch.full(y.shape[:-1], math.nan, dtype=torch.float64)
-    order = torch.argsort(x, stable=True)
-    x, y = x[order], y[..., order].double()
-    span = x[-1] - x[0]
-    if span <= 0:
-        return y.mean(-1)
-    return torch.trapezoid(y, x, dim=-1) / span
-
-
 def step_counts(steps: int, n_pixels: int) -> torch.Tensor:
     """Pixels changed at each of ``steps`` evaluations, from 0 to ``n_pixels`` inclusive, evenly
     spaced (rounded to whole pixels)."""
@@ -86,99 +72,6 @@ def step_counts(steps: int, n_pixels: int) -> torch.Tensor:
 def default_blur_sigma(height: int, width: int) -> float:
     """The InputIBA paper's σ = 15 px at 224 px, scaled to the image size."""
     return PAPER_BLUR_SIGMA_AT_224 * min(height, width) / 224.0
-
-
-def gaussian_blur(x: torch.Tensor, sigma: float, kernel_size: int | None = None) -> torch.Tensor:
-    """Separable Gaussian blur of B×C×H×W with reflect padding, on ``x``'s device. The kernel
-    defaults to ``2·ceil(3σ)+1`` pixels, capped to what reflect padding allows (2·min(H,W)−1)."""
-    if sigma <= 0:
-        return x.clone()
-    h, w = x.shape[-2:]
-    k = kernel_size if kernel_size is not None else 2 * math.ceil(3 * sigma) + 1
-    k = min(k, 2 * min(h, w) - 1)
-    k = k if k % 2 == 1 else k - 1
-    if k < 3:
-        return x.clone()
-    r = torch.arange(k, device=x.device, dtype=x.dtype) - (k - 1) / 2
-    g = torch.exp(-0.5 * (r / sigma) ** 2)
-    g = g / g.sum()
-    c, p = x.shape[1], k // 2
-    out = F.conv2d(F.pad(x, (p, p, 0, 0), mode="reflect"), g.view(1, 1, 1, k).expand(c, 1, 1, k), groups=c)
-    return F.conv2d(F.pad(out, (0, 0, p, p), mode="reflect"), g.view(1, 1, k, 1).expand(c, 1, k, 1), groups=c)
-
-
-def model_device(model: nn.Module, fallback: torch.device) -> torch.device:
-    """Where the model's parameters live (``fallback`` for parameter-free models)."""
-    for p in model.parameters():
-        return p.device
-    for b in model.buffers():
-        return b.device
-    return fallback
-
-
-@contextmanager
-def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
-    """Run ``model`` in eval mode and restore every submodule's previous mode afterwards."""
-    modes = [(m, m.training) for m in model.modules()]
-    model.eval()
-    try:
-        yield model
-    finally:
-        for m, training in modes:
-            m.training = training
-
-
-def as_fill(fill: Fill, x: torch.Tensor) -> torch.Tensor:
-    """A fill broadcastable to ``x`` (B×C×H×W), on ``x``'s device and dtype: a number, a per-channel
-    colour (C), or a C×H×W / B×C×H×W image. Batch dimension kept at 1 when shared."""
-    f = torch.as_tensor(fill, dtype=x.dtype, device=x.device)
-    b, c, h, w = x.shape
-    if f.ndim == 0:
-        return f.view(1, 1, 1, 1).expand(1, c, 1, 1)
-    if f.ndim == 1:
-        if f.shape[0] not in (1, c):
-            raise InvalidInputError(f"fill has {f.shape[0]} channels, the images have {c}")
-        return f.view(1, -1, 1, 1).expand(1, c, 1, 1)
-    if f.ndim == 3:
-        f = f.unsqueeze(0)
-    if f.ndim != 4 or f.shape[0] not in (1, b) or f.shape[1] not in (1, c) or f.shape[2:] not in ((1, 1), (h, w)):
-        raise InvalidInputError(f"fill of shape {tuple(f.shape)} does not match images {tuple(x.shape)}")
-    return f
-
-
-def _check_inputs(x: torch.Tensor, scores: torch.Tensor, *per_image: torch.Tensor) -> None:
-    if x.ndim != 4:
-        raise InvalidInputError(f"images must be B×C×H×W, got shape {tuple(x.shape)}")
-    if scores.shape != (x.shape[0], *x.shape[2:]):
-        raise InvalidInputError(f"scores {tuple(scores.shape)} do not match images {tuple(x.shape)}")
-    for t in per_image:
-        if t.shape != (x.shape[0],):
-            raise InvalidInputError(f"expected {x.shape[0]} labels/targets, got shape {tuple(t.shape)}")
-
-
-def _take(t: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    return t if t.shape[0] == 1 else t[b]
-
-
-def fill_in_batches(
-    out: torch.Tensor, batch_size: int, fn: Callable[[torch.Tensor], torch.Tensor], done: Callable[[int], None]
-) -> None:
-    """``out[p:q] = fn(arange(p, q))`` chunk by chunk (``batch_size`` rows per forward), halving
-    the chunk on CUDA out-of-memory; ``done(q)`` after each chunk (progress)."""
-    bs, p = max(1, int(batch_size)), 0
-    while p < len(out):
-        q = min(len(out), p + bs)
-        try:
-            out[p:q] = fn(torch.arange(p, q, device=out.device))
-        except torch.OutOfMemoryError:
-            if bs == 1:
-                raise
-            bs = max(1, bs // 2)
-            if torch.cuda.is_available():
-                torch.cuda.empty_cache()
-            continue
-        p = q
-        done(p)
 
 
 def _run_steps(
@@ -199,15 +92,14 @@ def _run_steps(
     t_n = counts.shape[0]
     flat_ranks = ranks.reshape(b_n, -1)
     total = b_n * t_n
-    out = torch.empty(total, dtype=torch.float32, device=ranks.device)
 
     def forward(idx: torch.Tensor) -> torch.Tensor:
         b, t = idx // t_n, idx % t_n
         sel = (flat_ranks[b] < counts[t].unsqueeze(1)).view(-1, 1, h, w)
-        return reduce(model(torch.where(sel, _take(top, b), _take(rest, b))), b).float()
+        return reduce(model(torch.where(sel, rows(top, b), rows(rest, b))), b)
 
     with torch.inference_mode(), eval_mode(model):
-        fill_in_batches(out, batch_size, forward, lambda done: progress(done, total, message))
+        out = forward_chunked(forward, total, batch_size, ranks.device, lambda done: progress(done, total, message))
     return out.view(b_n, t_n)
 
 
@@ -220,24 +112,25 @@ def pixel_perturbation(
     fractions: Sequence[float] = DEFAULT_FRACTIONS,
     *,
     fill: Fill,
-    batch_size: int = DEFAULT_BATCH_SIZE,
+    batch_size: int | None = None,
     progress: Progress = no_progress,
 ) -> PixelPerturbationResult:
     """DiET's pixel-perturbation test: for each fraction p keep the top ``ceil(p·H·W)`` pixels of
     ``scores``, replace the others by ``fill`` (DiET: the dataset mean colour, σ = 0), and record
     whether the model's prediction equals the label (accuracy) and the model's own prediction on
     the unmasked image (agreement). Faithful maps keep both high down to small p."""
-    _check_inputs(x, scores, labels)
-    device = model_device(model, x.device)
+    check_inputs(x, scores, labels)
+    device = model_device(model, fallback=x.device)
     x, scores, labels = x.to(device), scores.to(device), labels.to(device)
     n = x.shape[2] * x.shape[3]
     fr = [float(f) for f in fractions]
     counts = torch.tensor([fraction_to_count(f, n) for f in fr], dtype=torch.long, device=device)
+    size = images_per_pass(batch_size, x)
     with torch.inference_mode(), eval_mode(model):
-        reference = torch.cat([model(x[i : i + batch_size]).argmax(1) for i in range(0, len(x), batch_size)])
+        reference = forward_chunked(lambda b: model(x[b]).argmax(1), len(x), size, device).long()
     argmax = lambda logits, b: logits.argmax(1)  # noqa: E731
     preds = _run_steps(
-        model, x, as_fill(fill, x), pixel_ranks(scores), counts, argmax, batch_size, progress, "pixel perturbation"
+        model, x, as_fill(fill, x), pixel_ranks(scores), counts, argmax, size, progress, "pixel perturbation"
     ).long()
     return PixelPerturbationResult(
         fractions=torch.tensor(fr, dtype=torch.float64),
@@ -264,19 +157,19 @@ def deletion(
     steps: int = DEFAULT_STEPS,
     *,
     fill: Fill,
-    batch_size: int = DEFAULT_BATCH_SIZE,
+    batch_size: int | None = None,
     progress: Progress = no_progress,
 ) -> CurveResult:
     """Deletion curve: softmax probability of ``target`` as the most important pixels are replaced
     by ``fill`` (InputIBA: zero in normalised space = the dataset mean colour in pixel space),
     ``steps`` evaluations from 0 % to 100 % removed. Lower AUC = the map found what matters."""
-    _check_inputs(x, scores, target)
-    device = model_device(model, x.device)
+    check_inputs(x, scores, target)
+    device = model_device(model, fallback=x.device)
     x, scores, target = x.to(device), scores.to(device), target.to(device).long()
     counts = step_counts(steps, x.shape[2] * x.shape[3]).to(device)
     probs = _run_steps(
-        model, as_fill(fill, x), x, pixel_ranks(scores), counts, _target_probability(target), batch_size, progress,
-        "deletion",
+        model, as_fill(fill, x), x, pixel_ranks(scores), counts, _target_probability(target),
+        images_per_pass(batch_size, x), progress, "deletion",
     )
     fractions = counts.double().cpu() / (x.shape[2] * x.shape[3])
     return CurveResult(fractions, counts.cpu(), probs, normalised_auc(fractions, probs))
@@ -291,22 +184,23 @@ def insertion(
     blur_sigma: float | None = None,
     *,
     blur_kernel: int | None = None,
-    batch_size: int = DEFAULT_BATCH_SIZE,
+    batch_size: int | None = None,
     progress: Progress = no_progress,
 ) -> CurveResult:
     """Insertion curve: start from a Gaussian-blurred copy of ``x`` (σ in pixels, default
     :func:`default_blur_sigma`) and put the original pixels back, most important first; softmax
     probability of ``target`` at ``steps`` evaluations from 0 % (blurred) to 100 % (the original).
     Higher AUC = the map found what matters."""
-    _check_inputs(x, scores, target)
-    device = model_device(model, x.device)
+    check_inputs(x, scores, target)
+    device = model_device(model, fallback=x.device)
     x, scores, target = x.to(device), scores.to(device), target.to(device).long()
     h, w = x.shape[2:]
     sigma = default_blur_sigma(h, w) if blur_sigma is None else float(blur_sigma)
     start = gaussian_blur(x, sigma, blur_kernel)
     counts = step_counts(steps, h * w).to(device)
     probs = _run_steps(
-        model, x, start, pixel_ranks(scores), counts, _target_probability(target), batch_size, progress, "insertion"
+        model, x, start, pixel_ranks(scores), counts, _target_probability(target), images_per_pass(batch_size, x),
+        progress, "insertion",
     )
     fractions = counts.double().cpu() / (h * w)
     return CurveResult(fractions, counts.cpu(), probs, normalised_auc(fractions, probs))
@@ -366,3 +260,110 @@ def region_masking_accuracy(
                 accs.append((model(images).argmax(1) == labels.to(x.device)).double())
             out[region] = torch.stack(accs, 1)
     return out
+
+
+# -- registration -------------------------------------------------------------------------------
+def _pixel_perturbation(inputs: EvalInputs, p: dict[str, Any]) -> dict[str, torch.Tensor]:
+    r = pixel_perturbation(
+        pick_model(inputs, p["model"]), inputs.x, inputs.labels, inputs.scores, p["fractions"],
+        fill=pick_fill(inputs, p["fill"]), batch_size=p["batch_size"], progress=inputs.progress,
+    )
+    return {X_KEY: r.fractions, "accuracy": r.accuracy, "agreement": r.agreement}
+
+
+def _faithfulness(inputs: EvalInputs, p: dict[str, Any]) -> dict[str, torch.Tensor]:
+    r = faithfulness(inputs.model, inputs.black_box, inputs.x, inputs.selection, pick_fill(inputs, p["fill"]),
+                     inputs.simplified)
+    return {"faithfulness_original": r["original"], "faithfulness_simplified": r["simplified"]}
+
+
+def _deletion(inputs: EvalInputs, p: dict[str, Any]) -> dict[str, torch.Tensor]:
+    r = deletion(
+        pick_model(inputs, p["model"]), inputs.x, inputs.target, inputs.scores, p["steps"],
+        fill=pick_fill(inputs, p["fill"]), batch_size=p["batch_size"], progress=inputs.progress,
+    )
+    return {X_KEY: r.fractions, "probability": r.probabilities}
+
+
+def _insertion(inputs: EvalInputs, p: dict[str, Any]) -> dict[str, torch.Tensor]:
+    r = insertion(
+        pick_model(inputs, p["model"]), inputs.x, inputs.target, inputs.scores, p["steps"],
+        None if p["blur_sigma"] == "auto" else p["blur_sigma"], blur_kernel=p["blur_kernel"],
+        batch_size=p["batch_size"], progress=inputs.progress,
+    )
+    return {X_KEY: r.fractions, "probability": r.probabilities}
+
+
+AUTO = {"batch_size": BATCH_SIZE_AUTO}  # batch_size None: images per forward chosen for throughput
+CURVE_NOTES = {
+    "score": "softmax probability of target",
+    "order": "most important first",
+    "auc": "trapezoid over the fraction of pixels in [0, 1]",
+    "ties": TIES,
+}
+PIXEL_PERTURBATION = register_metric(Metric(
+    name="pixel_perturbation", kind="curve", needs_ground_truth=False, fn=_pixel_perturbation,
+    primary="accuracy", x_label="fraction of pixels kept (top of the ranking)",
+    description="DiET pixel perturbation: keep the top-p pixels, fill the rest, accuracy and agreement",
+    parameters={
+        "fractions": DEFAULT_FRACTIONS,
+        "fill": "dataset_mean",  # the dataset mean colour (DiET's Q with sigma = 0); or a number / C-list
+        "model": "explained",  # the explanation's model (DiET: tuned f_v); "black_box" for f_b
+        "batch_size": None,
+    },
+    notes={
+        "score": "accuracy vs labels",
+        "agreement": "agreement with model: prediction == the model's own prediction on the unmasked image",
+        "selection": "keep exactly ceil(p*H*W) top pixels",
+        "ties": TIES,
+    },
+    auto=AUTO,
+))
+register_metric(dataclasses.replace(
+    PIXEL_PERTURBATION, name="pixel_perturbation_black_box",
+    description="DiET pixel perturbation scored on the black box f_b (for DiET's maps: the paper's Figure 3)",
+    parameters={**PIXEL_PERTURBATION.parameters, "model": "black_box"},
+))
+FAITHFULNESS_NOTES = {
+    "original": "argmax f_v(x) == argmax f_b(x)",
+    "simplified": "argmax f_v(x_s) == argmax f_b(x), x_s = the method's own simplified image where it defines "
+                  "one (DiET: its rounded mask upsampled as in training, the mean colour elsewhere), else the image "
+                  "on the method's binary selection, the fill elsewhere (NaN for methods with neither)",
+    "f_v": "the explanation's model (DiET: the tuned model; post-hoc methods: the black box itself)",
+}
+register_metric(Metric(
+    name="faithfulness", kind="scalar", needs_ground_truth=False, fn=_faithfulness, primary="faithfulness_original",
+    description="DiET faithfulness on original data: f_v's prediction agrees with f_b's",
+    parameters={"fill": "dataset_mean"}, notes=FAITHFULNESS_NOTES,
+))
+register_metric(Metric(
+    name="faithfulness_simplified", kind="scalar", needs_ground_truth=False, fn=_faithfulness,
+    primary="faithfulness_simplified",
+    description="DiET faithfulness on simplified data: f_v on the method's simplified image x_s agrees with f_b on the image",
+    parameters={"fill": "dataset_mean"}, notes=FAITHFULNESS_NOTES,
+))
+register_metric(Metric(
+    name="deletion", kind="curve", needs_ground_truth=False, fn=_deletion, primary="probability",
+    x_label="fraction of pixels removed (most important first)", higher_is_better=False,
+    description="Deletion: target softmax as the most important pixels are replaced by the fill (AUC, lower = better)",
+    parameters={
+        "steps": DEFAULT_STEPS,  # evaluations including 0 % and 100 %
+        "fill": "dataset_mean",  # = zero in normalised space (InputIBA)
+        "model": "explained",
+        "batch_size": None,
+    },
+    notes=CURVE_NOTES, auto=AUTO,
+))
+register_metric(Metric(
+    name="insertion", kind="curve", needs_ground_truth=False, fn=_insertion, primary="probability",
+    x_label="fraction of pixels inserted (most important first)",
+    description="Insertion: target softmax as the most important pixels are put back into a blurred image (AUC)",
+    parameters={
+        "steps": DEFAULT_STEPS,
+        "blur_sigma": "auto",  # pixels; auto = 15 * min(H, W) / 224 (InputIBA: sigma 15 at 224 px)
+        "blur_kernel": None,  # None = 2 * ceil(3 sigma) + 1, capped at 2 * min(H, W) - 1
+        "model": "explained",
+        "batch_size": None,
+    },
+    notes={"start": "Gaussian blur of the image", **CURVE_NOTES}, auto=AUTO,
+))

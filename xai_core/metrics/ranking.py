@@ -14,6 +14,9 @@ import torch
 
 from ..errors import InvalidInputError
 
+#: the tie rule in words, printed with every metric that ranks pixels
+TIES = "stable descending sort: equal scores rank by row-major pixel index, lower first; NaN last"
+
 
 def _check_scores(scores: torch.Tensor) -> torch.Tensor:
     if scores.ndim != 3:

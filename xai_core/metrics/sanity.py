@@ -7,7 +7,7 @@ Layers are the modules with parameters of their own (Conv, Linear, BatchNorm, �
 order (``named_modules``), which is the forward order for sequential networks; the cascade
 randomises the last ``k`` of them. Layer ``j`` (counted from the top) is always re-drawn from
 the seed ``seed + j``, under a forked RNG, so the global random state is untouched and every
-step count sees the same weights.
+step count sees the same weights. Registered here as ``sanity``.
 """
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import copy
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from skimage.metrics import structural_similarity
@@ -22,6 +23,7 @@ from torch import nn
 
 from ..errors import InvalidInputError
 from ..progress import Progress, no_progress
+from .base import X_KEY, EvalInputs, Metric, register_metric
 from .localisation import minmax_normalise
 
 NORM_LAYERS: tuple[type[nn.Module], ...] = (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm)
@@ -151,3 +153,37 @@ def sanity_check(
         progress(len(counts), len(counts), "sanity: done")
     return SanityResult(fractions, torch.tensor(counts, dtype=torch.long), [n for n, _ in layers],
                         out[:, : len(fractions)])
+
+
+# -- registration -------------------------------------------------------------------------------
+def _sanity(inputs: EvalInputs, p: dict[str, Any]) -> dict[str, torch.Tensor]:
+    r = sanity_check(inputs.model, inputs.scores, inputs.reexplain, p["steps"], include_norm=p["include_norm"],
+                     absolute=p["absolute"], seed=p["seed"], progress=inputs.progress)
+    return {X_KEY: r.fractions, "ssim": r.ssim}
+
+
+register_metric(Metric(
+    name="sanity", kind="curve", needs_ground_truth=False, fn=_sanity, primary="ssim",
+    x_label="fraction of parametrised layers randomised (output layer first)", higher_is_better=False,
+    description="Sanity check (cascading randomisation): SSIM of the map with the original as layers are "
+                "re-initialised from the top (lower = the map depends on the weights)",
+    parameters={
+        "steps": DEFAULT_SANITY_STEPS,  # evaluations: 0 layers, then counts spread over 1 … L, ending at L
+        "include_norm": True,  # normalisation layers count as layers (reset: weight 1, bias 0, running stats 0/1)
+        "seed": 0,
+        "absolute": True,  # |s| before normalising (Adebayo et al.); False keeps the sign
+    },
+    notes={
+        "layers": "modules with parameters of their own (Conv, Linear, BatchNorm, …) in registration order "
+                  "(named_modules); L = their count, x = k/L",
+        "order": "cascading from the top: step k re-initialises the last k layers (output side) of a copy",
+        "reinit": "reset_parameters() (PyTorch's initialisation) seeded by seed + layer index from the top; "
+                  "modules without it: N(0, own std^2); global RNG untouched",
+        "randomised_model": "the explained model (the black box for post-hoc methods), deep-copied",
+        "normalisation": "each map min-max to [0, 1] on its own",
+        "score": "SSIM with the original map: scikit-image structural_similarity, data_range=1, "
+                 "7x7 uniform window (smaller odd window under 7 px); step 0 is the original itself (1)",
+        "not_rerunnable": "NaN curves where the method cannot re-explain with another model (trained methods: "
+                          "refitting per step is too slow; prepared explainers with custom settings)",
+    },
+))

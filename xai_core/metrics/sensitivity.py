@@ -3,22 +3,24 @@ ask whether the attribution inside them predicts how much the target logit drops
 
 For each n, ``masks_per_n`` random sets of n pixels are drawn once from a seeded generator and
 shared by every image (so every method is scored on the same sets, whatever the batching); the
-Pearson correlation over the sets, per image, is one point of the curve.
+Pearson correlation over the sets, per image, is one point of the curve. Registered here as
+``sensitivity_n``.
 """
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
 
 from ..errors import InvalidInputError
+from ..models.inference import eval_mode, model_device
 from ..progress import Progress, no_progress
-from .perturbation import (
-    DEFAULT_BATCH_SIZE, Fill, _check_inputs, _take, as_fill, eval_mode, fill_in_batches, model_device,
-)
+from .base import X_KEY, EvalInputs, Metric, pick_fill, pick_model, register_metric
+from .perturbing import BATCH_SIZE_AUTO, Fill, as_fill, check_inputs, forward_chunked, images_per_pass, rows
 
 #: 8 log-spaced fractions of the pixels, 1 % … 80 % (InputIBA: n from 10^0 to 10^5 of 224² px)
 DEFAULT_N_FRACTIONS: tuple[float, ...] = tuple(round(0.01 * 80.0 ** (i / 7), 4) for i in range(8))
@@ -77,17 +79,17 @@ def sensitivity_n(
     masks_per_n: int = DEFAULT_MASKS_PER_N,
     fill: Fill,
     seed: int = 0,
-    batch_size: int = DEFAULT_BATCH_SIZE,
+    batch_size: int | None = None,
     progress: Progress = no_progress,
 ) -> SensitivityResult:
     """Sensitivity-n per image: for each n (:func:`sensitivity_counts`), replace each of
     ``masks_per_n`` random n-pixel sets by ``fill``, and correlate (Pearson, over the sets) the
     drop of the target *logit*, ``f(x)[t] − f(x_S)[t]``, with the attribution summed over the set.
     An exactly additive attribution of the model with this fill scores 1 at every n."""
-    _check_inputs(x, scores, target)
+    check_inputs(x, scores, target)
     if masks_per_n < 2:
         raise InvalidInputError(f"masks_per_n must be at least 2 (a correlation), got {masks_per_n}")
-    device = model_device(model, x.device)
+    device = model_device(model, fallback=x.device)
     x, target = x.to(device), target.to(device).long()
     b_n, _, h, w = x.shape
     hw = h * w
@@ -97,23 +99,63 @@ def sensitivity_n(
     g = torch.Generator().manual_seed(int(seed))
     out = torch.full((b_n, len(ns)), math.nan, dtype=torch.float64)
     total, done = len(ns) * b_n * masks_per_n, 0
-    bs = max(1, int(batch_size))
+    size = images_per_pass(batch_size, x)
     with torch.inference_mode(), eval_mode(model):
-        base = torch.cat([model(x[i : i + bs]).float().gather(1, target[i : i + bs, None]).squeeze(1)
-                          for i in range(0, b_n, bs)])
+        base = forward_chunked(lambda b: model(x[b]).float().gather(1, target[b, None]).squeeze(1), b_n, size, device)
         for t, n in enumerate(ns):
             sets = random_pixel_sets(hw, n, masks_per_n, g).to(device)  # same sets for every image
             attributed = flat_scores @ sets.double().T  # B×M
-            logits = torch.empty(b_n * masks_per_n, dtype=torch.float32, device=device)
 
             def forward(idx: torch.Tensor) -> torch.Tensor:
                 b, m = idx // masks_per_n, idx % masks_per_n
-                images = torch.where(sets[m].view(-1, 1, h, w), _take(q, b), x[b])
+                images = torch.where(sets[m].view(-1, 1, h, w), rows(q, b), x[b])
                 return model(images).float().gather(1, target[b, None]).squeeze(1)
 
-            fill_in_batches(logits, bs, forward, lambda e: progress(done + e, total, "sensitivity-n"))
+            logits = forward_chunked(forward, b_n * masks_per_n, size, device,
+                                     lambda e: progress(done + e, total, "sensitivity-n"))
             done += b_n * masks_per_n
             drop = base[:, None] - logits.view(b_n, masks_per_n)
             out[:, t] = pearson(attributed, drop, scale_b=base).cpu()
     cnt = torch.tensor(ns, dtype=torch.long)
     return SensitivityResult(cnt.double() / hw, cnt, out)
+
+
+# -- registration -------------------------------------------------------------------------------
+def _sensitivity_n(inputs: EvalInputs, p: dict[str, Any]) -> dict[str, torch.Tensor]:
+    r = sensitivity_n(
+        pick_model(inputs, p["model"]), inputs.x, inputs.target, inputs.scores, p["fractions"],
+        counts=p["counts"], masks_per_n=p["masks_per_n"], fill=pick_fill(inputs, p["fill"]),
+        seed=p["seed"], batch_size=p["batch_size"], progress=inputs.progress,
+    )
+    return {X_KEY: r.fractions, "correlation": r.correlation}
+
+
+def _example_counts(h: int, w: int) -> str:
+    return ", ".join(map(str, sensitivity_counts(h * w)))
+
+
+register_metric(Metric(
+    name="sensitivity_n", kind="curve", needs_ground_truth=False, fn=_sensitivity_n, primary="correlation",
+    x_label="n, pixels removed at random, as a fraction of the image's pixels",
+    description="Sensitivity-n: Pearson r between the target-logit drop and the attribution inside n random pixels",
+    parameters={
+        "fractions": DEFAULT_N_FRACTIONS,  # log-spaced, 1 % … 80 % of H·W
+        "counts": None,  # absolute n values (pixels); replaces fractions when given
+        "masks_per_n": DEFAULT_MASKS_PER_N,  # InputIBA: 200
+        "seed": 0,
+        "fill": "dataset_mean",
+        "model": "explained",
+        "batch_size": None,
+    },
+    notes={
+        "n": "round(fraction*H*W), at least 1, duplicates dropped; x = n/(H*W). "
+             f"At 28x28: {_example_counts(28, 28)}; at 32x32: {_example_counts(32, 32)}; "
+             f"at 224x224: {_example_counts(224, 224)}",
+        "sets": "random n-pixel sets drawn once per n from the seed, the same for every image and method",
+        "score": "Pearson r over the sets, per image, of the target-logit drop and the attribution summed over "
+                 "the set (NaN where either is constant, e.g. a constant map)",
+        "output_change": "drop of the target logit (not softmax): f(x)[t] - f(x with the set filled)[t]",
+        "auc": "trapezoid over the fraction of pixels, divided by its range (mean height)",
+    },
+    auto={"batch_size": BATCH_SIZE_AUTO},
+))

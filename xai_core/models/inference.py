@@ -1,19 +1,36 @@
 """Batched, gradient-free inference helpers shared by training, methods and metrics."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import torch
 from torch import nn
 
 from ..data.base import ImageDataset
 
 
-def model_device(model: nn.Module) -> torch.device:
-    """The device of ``model``'s first parameter or buffer (CPU when it has none)."""
+def model_device(model: nn.Module, fallback: torch.device | str = "cpu") -> torch.device:
+    """The device of ``model``'s first parameter or buffer (``fallback`` when it has neither, e.g.
+    the images' device for a parameter-free model)."""
     for t in model.parameters():
         return t.device
     for t in model.buffers():
         return t.device
-    return torch.device("cpu")
+    return torch.device(fallback)
+
+
+@contextmanager
+def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """Run ``model`` in eval mode and restore every submodule's previous mode afterwards (models
+    are shared: a caller's training mode must survive an evaluation)."""
+    modes = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try:
+        yield model
+    finally:
+        for m, training in modes:
+            m.training = training
 
 
 @torch.no_grad()

@@ -2,6 +2,7 @@
 test-time masks find the pixels a model actually uses."""
 from __future__ import annotations
 
+import copy
 import math
 
 import pytest
@@ -46,28 +47,36 @@ def fitted(tmp_path):
     store = ArtifactStore(tmp_path)
     explainer = DiET(PatchNet().eval(), INFO, preset="smoke", test_steps=25)
     steps = []
-    assert not explainer.is_fitted(store)
-    explainer.fit(patch_data(64), store, lambda d, t, m="", **kw: steps.append((d, t, kw)))
+    assert not explainer.is_ready(store)
+    explainer.prepare(patch_data(64), store, lambda d, t, m="", **kw: steps.append((d, t, kw)))
     return explainer, store, steps
+
+
+def variant(explainer: DiET, **settings) -> DiET:
+    """The fitted explainer with other test-time settings (the trained parts are shared)."""
+    other = copy.copy(explainer)
+    other.config = explainer.config.replace(**settings)
+    return other
 
 
 def test_fit_reports_rounds_and_is_cached(fitted):
     explainer, store, steps = fitted
-    assert "diet" in METHODS and explainer.kind == "trained"
+    assert "diet" in METHODS and explainer.caps.trained and explainer.caps.kind == "trained"
     assert steps[-1][0] == steps[-1][1] and any("mask_loss" in kw for _, _, kw in steps)
-    assert any("model_loss" in kw for _, _, kw in steps)
-    assert explainer.is_fitted(store)
+    assert any("model_loss" in kw for _, _, kw in steps) and all("eta_s" in kw for _, _, kw in steps[:-1])
+    assert explainer.is_ready(store)
     again = DiET(PatchNet().eval(), INFO, preset="smoke", test_steps=25)
     calls = []
-    again.fit(patch_data(64), store, lambda *a, **kw: calls.append(a))
+    again.prepare(patch_data(64), store, lambda *a, **kw: calls.append(a))
     assert calls == []  # loaded from the store, not retrained
-    assert all(torch.equal(a, b) for a, b in zip(again.tuned.state_dict().values(),
-                                                 explainer.tuned.state_dict().values()))
+    assert all(torch.equal(a, b) for a, b in zip(again.explained_model.state_dict().values(),
+                                                 explainer.explained_model.state_dict().values()))
     other_box = PatchNet().eval()
     with torch.no_grad():
         other_box.scale.fill_(5.0)
     assert model_fingerprint(other_box) != model_fingerprint(explainer.model)  # a new black box, a new entry
-    assert not DiET(other_box, INFO, preset="smoke").is_fitted(store)
+    assert not DiET(other_box, INFO, preset="smoke").is_ready(store)
+    assert DiET(PatchNet().eval(), INFO, preset="smoke", test_steps=99).is_ready(store)  # test-time only: same entry
 
 
 def test_test_time_masks_keep_the_pixels_the_model_reads(fitted):
@@ -76,7 +85,7 @@ def test_test_time_masks_keep_the_pixels_the_model_reads(fitted):
     batch = data.batch(list(range(8)))
     out = explainer.explain(batch.x, batch.y)
     assert out.scores.shape == (8, 16, 16) and out.scores.min() >= 0 and out.scores.max() <= 1
-    assert out.selection.dtype == torch.bool and out.model is explainer.tuned
+    assert out.selection.dtype == torch.bool and out.model is explainer.explained_model is explainer.parts["f_v"]
     kept_signal = out.selection[:, :8, :8].float().mean()
     kept_rest = out.selection.float().mean() * 4 / 3 - kept_signal / 3  # the other three quadrants
     # sparse and on the signal: a part of the patch is enough to keep the prediction, nothing else is kept
@@ -88,8 +97,7 @@ def test_test_time_masks_keep_the_pixels_the_model_reads(fitted):
 
 @pytest.mark.parametrize("test_fill_sigma", [0.0, 0.05])  # 0.05: the authors' random test fill, per image
 def test_explain_is_deterministic_and_batch_independent(fitted, test_fill_sigma):
-    explainer, _, _ = fitted
-    explainer.config["test_fill_sigma"] = test_fill_sigma
+    explainer = variant(fitted[0], test_fill_sigma=test_fill_sigma)
     x = patch_data(4, seed=2).batch([0, 1, 2, 3]).x
     y = torch.zeros(4, dtype=torch.long)
     full = explainer.explain(x, y)
@@ -97,15 +105,13 @@ def test_explain_is_deterministic_and_batch_independent(fitted, test_fill_sigma)
     assert torch.allclose(one.scores[0], full.scores[2], atol=1e-5)
     assert torch.equal(explainer.explain(x, y).selection, full.selection)
     if test_fill_sigma:  # the fill moves, so the masks differ from the fixed-fill ones
-        explainer.config["test_fill_sigma"] = 0.0
-        assert not torch.allclose(explainer.explain(x, y).scores, full.scores)
+        assert not torch.allclose(variant(explainer, test_fill_sigma=0.0).explain(x, y).scores, full.scores)
 
 
 def test_single_stage_scores_are_continuous_and_selection_is_their_rounding(fitted):
     """The authors' inference: one stage of SGD, no rounding in between; the selection is round(m + 0.4)."""
-    explainer, _, _ = fitted
-    explainer.config.update(upsample="nearest", test_rounds=1)
-    out = explainer.explain(patch_data(6, seed=5).batch(list(range(6))).x, None)
+    explainer = variant(fitted[0], upsample="nearest", test_rounds=1)
+    out = explainer.explain(patch_data(6, seed=5).batch(list(range(6))).x, torch.zeros(6, dtype=torch.long))
     assert ((out.scores > 0) & (out.scores < 1)).any()  # continuous, not binary
     assert torch.equal(out.selection, out.scores + 0.4 >= 0.5)
     assert "no rounding" in explainer.settings()["test_time"]
@@ -115,13 +121,13 @@ def test_simplified_image_is_x_s_as_in_training(fitted):
     """x_s upsamples the rounded mask the way training did (bilinear): soft edges, not a hard cut-out."""
     explainer, _, _ = fitted
     x = patch_data(6, seed=5).batch(list(range(6))).x
-    out = explainer.explain(x, None)
-    u = explainer.config["u"]
+    out = explainer.explain(x, torch.zeros(6, dtype=torch.long))
+    u = explainer.config.u
     rounded = out.selection[:, u // 2::u, u // 2::u].float()[:, None]  # one pixel per mask cell
     fill = torch.tensor(INFO.mean)
     assert torch.allclose(out.extras["simplified"], simplify(x, upsample(rounded, (16, 16)), fill), atol=1e-6)
     assert not torch.allclose(out.extras["simplified"], simplify(x, out.selection[:, None].float(), fill))
-    assert torch.allclose(out.extras["f_v(x_s)_probs"], explainer.tuned(out.extras["simplified"]).softmax(1))
+    assert torch.allclose(out.extras["f_v(x_s)_probs"], explainer.explained_model(out.extras["simplified"]).softmax(1))
 
 
 def test_lrs_scale_with_mask_cells_and_fill_sigma_defaults_to_dataset_std():

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from test_diet import INFO, patch_data
+from .test_diet import INFO, patch_data
 from xai_core.errors import XAIError
 from xai_core.methods import METHODS
 from xai_core.methods.bottleneck import bottleneck_layer, expands_at_layer, feature_kl, layer_output
@@ -35,7 +35,7 @@ class PatchFeatureNet(nn.Module):
 
 def _explainer(cls, store, **config):
     explainer = cls(PatchFeatureNet().eval(), INFO, preset="smoke", **config)
-    explainer.fit(patch_data(64), store)
+    explainer.prepare(patch_data(64), store)
     return explainer
 
 
@@ -61,7 +61,7 @@ def test_iba_and_input_iba_find_the_patch_the_model_reads(tmp_path):
     store = ArtifactStore(tmp_path)
     data = patch_data(6, seed=1)
     x, y = data.batch(list(range(6))).x, data.batch(list(range(6))).y
-    assert {"iba", "input_iba"} <= set(METHODS) and METHODS.get("input_iba").kind == "per-instance"
+    assert {"iba", "input_iba"} <= set(METHODS) and METHODS.get("input_iba").caps.kind == "per-instance" and not METHODS.get("iba").caps.trained
     iba = _explainer(IBA, store, steps=30).explain(x, y)
     assert iba.scores.shape == (6, 16, 16) and (_inside_share(iba.scores) > 0.7).all()  # chance: 0.25
     stages = []
@@ -79,7 +79,8 @@ def test_iba_and_input_iba_find_the_patch_the_model_reads(tmp_path):
 def test_an_image_gets_the_same_map_in_any_batch(tmp_path, cls):
     """Each image draws its noise from its own stream (seeded by its pixels), so the B
     optimisations of a batch are the one-at-a-time ones, up to float rounding."""
-    explainer = _explainer(cls, ArtifactStore(tmp_path), steps=30, input_steps=20)
+    settings = {"steps": 30, **({"input_steps": 20} if cls is InputIBA else {})}
+    explainer = _explainer(cls, ArtifactStore(tmp_path), **settings)
     data = patch_data(4, seed=2)
     x, y = data.batch([0, 1, 2, 3]).x, data.batch([0, 1, 2, 3]).y
     together = explainer.explain(x, y).scores
@@ -87,8 +88,8 @@ def test_an_image_gets_the_same_map_in_any_batch(tmp_path, cls):
     reordered = explainer.explain(x.flip(0), y.flip(0)).scores.flip(0)
     scale = together.abs().max()
     assert torch.allclose(alone, together, atol=1e-3 * scale) and torch.allclose(reordered, together, atol=1e-3 * scale)
-    other_seed = cls(PatchFeatureNet().eval(), INFO, preset="smoke", seed=1, steps=30, input_steps=20)
-    other_seed.fit(patch_data(64), ArtifactStore(tmp_path))
+    other_seed = cls(PatchFeatureNet().eval(), INFO, preset="smoke", seed=1, **settings)
+    other_seed.prepare(patch_data(64), ArtifactStore(tmp_path))
     assert not torch.allclose(other_seed.explain(x, y).scores, together)  # the method's seed still matters
 
 
@@ -102,7 +103,7 @@ def test_feature_statistics_are_cached_per_model(tmp_path):
     other = PatchFeatureNet()
     with torch.no_grad():
         other.features[0].bias.fill_(0.1)
-    IBA(other.eval(), INFO, preset="smoke").fit(patch_data(64), store)  # new weights: new statistics
+    IBA(other.eval(), INFO, preset="smoke").prepare(patch_data(64), store)  # new weights: new statistics
     assert len(list((tmp_path / "feature_stats").glob("*.pt"))) == 2
 
 
@@ -171,21 +172,3 @@ def test_batched_critics_are_independent_per_image():
         assert torch.allclose((h @ critic.fc2[b])[:, 0], out[:, b], atol=1e-5)
     critic.clip_(0.01)
     assert all(p.abs().max() <= 0.01 for p in critic.parameters())
-
-
-def test_sanity_reexplains_with_the_same_layer(monkeypatch):
-    """The cascading-randomisation metric rebuilds the method with the settings it was evaluated with."""
-    from xai_core import services
-
-    built = []
-    real = services.build_explainer
-
-    def spy(ctx, method, progress=None, **kwargs):
-        built.append((method, kwargs.get("layer"), kwargs.get("model") is not None))
-        return real(ctx, method, **({"progress": progress} if progress else {}), **kwargs)
-
-    monkeypatch.setattr(services, "build_explainer", spy)
-    ctx = services.load_context("hard_mnist", "smoke")
-    services.evaluate(ctx, ["iba"], ["sanity"], n=2, configs=services.layer_configs(["iba"], "net.features.1"))
-    randomised = [b for b in built if b[2]]
-    assert randomised and all(layer == "net.features.1" for _, layer, _ in randomised)

@@ -21,8 +21,8 @@ from xai_core.errors import InvalidInputError
 from xai_core.store import ArtifactStore
 from xai_core.uploads import load_upload
 
-ROOT = Path(__file__).resolve().parent.parent
-CORPUS = Path(__file__).resolve().parent / "fuzz" / "images"
+ROOT = Path(__file__).resolve().parents[2]
+CORPUS = Path(__file__).resolve().parents[1] / "fuzz" / "images"
 EXPECTED: dict = json.loads((CORPUS / "EXPECTED.json").read_text())
 FILES = sorted(EXPECTED)
 INFOS = {"rgb": dataset_info("hard_mnist", "quick"), "grey": dataset_info("mnist", "quick")}

@@ -1,0 +1,53 @@
+"""The services the CLI and the pages share, one module per concern. Nothing here knows about
+Streamlit, and imports only point down (tasks → ablations → evaluation → shards → context;
+explaining → catalog → context; everything → methods/metrics/models/data/store, which never
+import services):
+
+- :mod:`.context`: the model choice, loading a dataset with its classifier, user-model uploads,
+  building explainers;
+- :mod:`.catalog`: what pages and the CLI list (method rows, usable metrics) and name checks;
+- :mod:`.explaining`: explaining samples and uploads for display, the sample picker;
+- :mod:`.shards` and :mod:`.evaluation`: methods × metrics as picklable shards, run and reduced;
+- :mod:`.masking`: signal vs distractor masking (DiET's Table 6);
+- :mod:`.ablations`: the resolution ablation and method-setting sweeps;
+- :mod:`.tasks`: background jobs and the Train page's rows.
+
+Every public name is re-exported here: ``from xai_core import services; services.evaluate(...)``.
+"""
+from __future__ import annotations
+
+from ..models.user_model import UPLOAD_FORMATS
+from ..resolution import FACTORS, block_average, downscaled_maps, resolution_factors
+from .ablations import resolution_ablation, setting_sweep, sweep_curves
+from .catalog import (
+    MethodRow, check_methods, check_metrics, check_sweep, is_ready, method_row, method_rows, metric_names, usable,
+)
+from .context import (
+    DEFAULT_MODEL, MAX_USER_MODEL_BYTES, MAX_USER_MODELS, USER_MODEL, Configs, Context, ContextSpec, ModelChoice,
+    bottleneck_layers, build_explainer, check_layer, layer_configs, load_context, model_choices, save_user_model,
+    targets_for, validation_images,
+)
+from .evaluation import Variant, evaluate, plan_shards, planned_images, reduce_shards
+from .explaining import (
+    OUTCOMES, explain_batch, explain_images, explain_indices, first_as_arrays, predicted_labels, sample_indices,
+    top_k, without_ground_truth,
+)
+from .masking import MASKING_FRACTIONS, check_region_masking, region_masking
+from .shards import Shard, ShardResult, run_shard
+from .tasks import black_box_rows, fit_job_key, fit_method_job, job_key, sweep_job, train_black_box_job
+
+__all__ = [
+    "UPLOAD_FORMATS", "FACTORS", "block_average", "downscaled_maps", "resolution_factors",
+    "resolution_ablation", "setting_sweep", "sweep_curves",
+    "MethodRow", "check_methods", "check_metrics", "check_sweep", "is_ready", "method_row", "method_rows",
+    "metric_names", "usable",
+    "DEFAULT_MODEL", "MAX_USER_MODEL_BYTES", "MAX_USER_MODELS", "USER_MODEL", "Configs", "Context", "ContextSpec",
+    "ModelChoice", "bottleneck_layers", "build_explainer", "check_layer", "layer_configs", "load_context",
+    "model_choices", "save_user_model", "targets_for", "validation_images",
+    "Variant", "evaluate", "plan_shards", "planned_images", "reduce_shards",
+    "OUTCOMES", "explain_batch", "explain_images", "explain_indices", "first_as_arrays", "predicted_labels",
+    "sample_indices", "top_k", "without_ground_truth",
+    "MASKING_FRACTIONS", "check_region_masking", "region_masking",
+    "Shard", "ShardResult", "run_shard",
+    "black_box_rows", "fit_job_key", "fit_method_job", "job_key", "sweep_job", "train_black_box_job",
+]

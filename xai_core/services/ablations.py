@@ -1,0 +1,72 @@
+"""Ablations, both evaluated as shards by :func:`~xai_core.services.evaluation.evaluate`.
+
+Resolution: each map averaged over u×u pixel blocks (:func:`xai_core.resolution.block_average`)
+before scoring, so a metric sees the same ranking at a coarser grain; it applies to any method.
+Setting sweep: one method trained and evaluated for each value of one of its settings, e.g.
+DiET's mask scale u (the paper's mask-downscaling ablation, its Figure 5). Both return the same
+shape, drawn by :func:`xai_core.figures.ablation_figure`.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ..metrics import METRICS
+from ..progress import Progress, no_progress
+from .catalog import check_methods, check_metrics
+from .context import Context
+from .evaluation import evaluate
+
+
+def resolution_ablation(
+    ctx: Context, methods: list[str], metric: str, factors: list[int], n: int, progress: Progress = no_progress
+) -> dict[str, Any]:
+    """Evaluate ``metric`` on maps at each block factor: {"summary": {method: {u: value}}, "runs":
+    {u: the evaluate() JSON}}; the value is a curve's AUC or a scalar's mean."""
+    runs, summary = {}, {m: {} for m in methods}
+    for i, u in enumerate(factors):
+        def sub(done: int, total: int, message: str = "", **_: Any) -> None:
+            progress(i * max(total, 1) + done, len(factors) * max(total, 1), f"u = {u}: {message}")
+
+        runs[u] = evaluate(ctx, methods, [metric], n, progress=sub, block=u)
+        for m in methods:
+            summary[m][u] = runs[u]["results"][m][metric]
+    return _result(ctx, metric, n, factors, summary, runs)
+
+
+def setting_sweep(
+    ctx: Context, method: str, setting: str, values: list[Any], metric: str, n: int, progress: Progress = no_progress
+) -> dict[str, Any]:
+    """Train (cached per value) and evaluate ``method`` with ``setting`` = each of ``values``:
+    {"summary": {method: {value: metric value}}, "runs": {value: evaluate() JSON}, ...}; in each
+    run the method is labelled e.g. "diet (u = 4)"."""
+    check_methods([method], ctx.info)
+    check_metrics([metric], ctx.info)
+    runs, summary = {}, {method: {}}
+    for i, value in enumerate(values):
+        def sub(done: int, total: int, message: str = "", **metrics: Any) -> None:
+            progress(2 * i + min(1.0, done / max(total, 1)), 2 * len(values), f"{setting} = {value}: {message}",
+                     **metrics)
+
+        config = {setting: value}
+        ctx.explainer(method, sub, **config)  # trained (or loaded) here, with its progress; reused below
+        label = f"{method} ({setting} = {value})"
+        runs[value] = evaluate(ctx, [label], [metric], n, variants={label: (method, config)},
+                               progress=lambda d, t, m="", **_: progress(2 * i + 1 + d / max(t, 1), 2 * len(values),
+                                                                         f"{setting} = {value}: evaluating"))
+        summary[method][value] = runs[value]["results"][label][metric]
+    return {**_result(ctx, metric, n, list(values), summary, runs), "setting": setting}
+
+
+def sweep_curves(result: dict[str, Any]) -> dict[str, Any]:
+    """A setting sweep's runs as one evaluate()-shaped result, one "method" per value (e.g.
+    "diet (u = 4)"), so the curve chart draws the metric's curve for every value."""
+    runs = list(result["runs"].values())
+    return {**runs[0], "results": {label: r for run in runs for label, r in run["results"].items()}}
+
+
+def _result(ctx: Context, metric: str, n: int, factors: list[Any], summary: dict, runs: dict) -> dict[str, Any]:
+    """The shape both ablations return; a curve's summary value is its AUC, a scalar's its mean."""
+    summary = {m: {u: v["auc"] if isinstance(v, dict) else v for u, v in by_u.items()} for m, by_u in summary.items()}
+    return {"dataset": ctx.dataset, "preset": ctx.preset, "n": min(n, len(ctx.test)), "metric": metric,
+            "higher_is_better": METRICS.get(metric).higher_is_better, "factors": factors,
+            "summary": summary, "runs": runs}

@@ -1,0 +1,114 @@
+"""What the pages and the CLI list: one :class:`MethodRow` per method (its declared capabilities, in
+words), the metrics usable on a dataset, and the checks of names and settings before any work
+starts. Pages and the CLI read these rows, never the method classes."""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..data.base import DatasetInfo
+from ..errors import XAIError
+from ..methods import METHODS
+from ..methods.base import Capabilities
+from ..metrics import METRICS
+from .context import Context, build_explainer
+
+
+@dataclass(frozen=True)
+class MethodRow:
+    """A registered method as listed: its name, one line about it, its capabilities and, where asked
+    for a context, whether it can explain there now."""
+
+    name: str
+    about: str
+    caps: Capabilities
+    ready: bool | None = None  # None: not asked (no context given)
+
+    @property
+    def kind(self) -> str:
+        return self.caps.kind
+
+    @property
+    def needs(self) -> str:
+        return self.caps.needs
+
+    @property
+    def trained(self) -> bool:
+        return self.caps.trained
+
+    @property
+    def takes_layer(self) -> bool:
+        return self.caps.takes_layer
+
+    @property
+    def sweeps(self) -> Mapping[str, tuple[Any, ...]]:
+        """Settings worth sweeping, with the values to offer."""
+        return self.caps.sweeps
+
+    def table(self) -> dict[str, Any]:
+        """The Train page's row: method, kind, needs, ready, about."""
+        return {"method": self.name, "kind": self.kind, "needs": self.needs, "ready": self.ready,
+                "about": self.about}
+
+
+def method_row(name: str, ready_on: Context | None = None) -> MethodRow:
+    """The row of one method (unknown names raise); ``ready`` filled in for ``ready_on``."""
+    caps = METHODS.get(name).caps
+    return MethodRow(name, METHODS.describe(name), caps, None if ready_on is None else is_ready(ready_on, name))
+
+
+def method_rows(info: DatasetInfo | None = None, ready_on: Context | None = None) -> list[MethodRow]:
+    """One row per method usable on ``info`` (every method when None), in listing order; with
+    ``ready_on``, whether each can explain on that context now."""
+    names = list(METHODS) if info is None else usable(METHODS, info)
+    return [method_row(name, ready_on) for name in names]
+
+
+def metric_names(info: DatasetInfo) -> list[str]:
+    """The metrics that work on ``info`` (ground truth where needed), in listing order."""
+    return usable(METRICS, info)
+
+
+def usable(registry: Any, info: DatasetInfo) -> list[str]:
+    """The names in ``METHODS`` or ``METRICS`` that work on ``info`` (ground truth where needed)."""
+    return [n for n in registry if info.has_ground_truth or not _needs_ground_truth(registry.get(n))]
+
+
+def check_methods(names: list[str], info: DatasetInfo | None = None) -> list[str]:
+    """Validate method names (and ground-truth needs) before any work starts."""
+    return _check(METHODS, names, info)
+
+
+def check_metrics(names: list[str], info: DatasetInfo | None = None) -> list[str]:
+    """Validate metric names (and ground-truth needs) before any work starts."""
+    return _check(METRICS, names, info)
+
+
+def check_sweep(methods: Sequence[str], setting: str) -> None:
+    """``setting`` must be one every method declares worth sweeping; one line naming those otherwise."""
+    for name in methods:
+        sweeps = method_row(name).sweeps
+        if setting not in sweeps:
+            raise XAIError(f"method {name!r} has no sweepable setting {setting!r} "
+                           f"(sweepable: {', '.join(sweeps) or 'none'})")
+
+
+def is_ready(ctx: Context, method: str) -> bool:
+    """Whether ``method`` can explain now (trained methods: trained for this black box and cached)."""
+    if ctx.has_explainer(method) or not METHODS.get(method).caps.trained:
+        return True
+    return build_explainer(ctx, method, prepare=False).is_ready(ctx.store)
+
+
+def _check(registry: Any, names: list[str], info: DatasetInfo | None) -> list[str]:
+    for name in names:
+        entry = registry.get(name)  # unknown names raise here
+        if info is not None and _needs_ground_truth(entry) and not info.has_ground_truth:
+            raise XAIError(f"{registry.kind} {name!r} needs ground-truth masks, which {info.name} does not have")
+    return names
+
+
+def _needs_ground_truth(entry: Any) -> bool:
+    """Methods declare it in their capabilities, metrics on their spec."""
+    return getattr(entry, "caps", entry).needs_ground_truth

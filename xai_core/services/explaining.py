@@ -1,0 +1,111 @@
+"""Explaining for display: test samples or uploads with several methods, the sample picker's
+filters, the black box's top classes, and explanations as plain arrays for the dashboard's caches."""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import torch
+
+from ..data.base import Batch, DatasetInfo
+from ..errors import XAIError
+from ..methods import Explanation
+from ..models import predict
+from ..progress import Progress, no_progress, prefixed
+from .catalog import check_methods
+from .context import Configs, Context, targets_for
+
+OUTCOMES = ("all", "correct", "misclassified")
+
+
+def explain_indices(
+    ctx: Context, methods: list[str], indices: list[int], progress: Progress = no_progress,
+    configs: Configs | None = None,
+) -> tuple[Batch, dict[str, Explanation]]:
+    """Explain test samples ``indices`` with each method: (batch, {method: explanation})."""
+    return explain_batch(ctx, methods, ctx.test.batch(indices), progress, configs)
+
+
+def explain_images(
+    ctx: Context, methods: list[str], images: torch.Tensor, progress: Progress = no_progress,
+    configs: Configs | None = None,
+) -> tuple[Batch, dict[str, Explanation]]:
+    """Explain user images (B×C×H×W in [0, 1], e.g. from :func:`xai_core.uploads.load_upload`);
+    without labels, each image's target is the model's own top-1."""
+    n = len(images)
+    batch = Batch(images, torch.full((n,), -1, dtype=torch.long), None, torch.arange(n))
+    return explain_batch(ctx, methods, batch, progress, configs)
+
+
+def explain_batch(
+    ctx: Context, methods: list[str], batch: Batch, progress: Progress = no_progress,
+    configs: Configs | None = None,
+) -> tuple[Batch, dict[str, Explanation]]:
+    """Explain one batch with each method (``configs[method]`` overrides its settings), targets =
+    labels (model top-1 where unknown)."""
+    check_methods(methods, ctx.info if batch.masks is not None else without_ground_truth(ctx.info))
+    batch = batch.to(ctx.device)
+    target = targets_for(ctx.black_box, batch.x, batch.y)
+    out = {}
+    for i, name in enumerate(methods):
+        progress(i, len(methods), f"explaining with {name}")
+        stage = prefixed(progress, f"{name}: ")  # training or per-image optimisation stages
+        explainer = ctx.explainer(name, stage, **dict((configs or {}).get(name, {})))
+        out[name] = explainer.explain(batch.x, target, batch.masks, progress=stage)
+    progress(len(methods), len(methods), "done")
+    return batch, out
+
+
+def without_ground_truth(info: DatasetInfo) -> DatasetInfo:
+    """``info`` as seen by an image without a mask (an upload): methods needing masks are out."""
+    return dataclasses.replace(info, has_ground_truth=False)
+
+
+def predicted_labels(ctx: Context) -> tuple[torch.Tensor, torch.Tensor]:
+    """(labels, black-box top-1) for every test image: what the sample picker filters on."""
+    labels, preds = [], []
+    for b in ctx.test.loader(batch_size=256):
+        labels.append(b.y)
+        preds.append(predict(ctx.black_box, b.x.to(ctx.device)).argmax(1).cpu())
+    return torch.cat(labels), torch.cat(preds)
+
+
+def sample_indices(labels: torch.Tensor, predictions: torch.Tensor, label: int | None = None,
+                   outcome: str = "all") -> list[int]:
+    """Test indices whose label is ``label`` (None: any) and whose prediction is ``outcome``."""
+    if outcome not in OUTCOMES:
+        raise XAIError(f"outcome must be one of {OUTCOMES}, not {outcome!r}")
+    keep = torch.ones_like(labels, dtype=torch.bool) if label is None else labels == label
+    if outcome != "all":
+        keep &= (predictions == labels) == (outcome == "correct")
+    return keep.nonzero().flatten().tolist()
+
+
+def top_k(ctx: Context, x: torch.Tensor, k: int = 3) -> list[tuple[str, float]]:
+    """The black box's ``k`` most probable classes for one image (C×H×W): (name, probability)."""
+    probs = predict(ctx.black_box, x[None].to(ctx.device)).softmax(1)[0].cpu()
+    top = probs.topk(min(k, len(probs)))
+    return [(ctx.info.class_names[int(i)], float(p)) for p, i in zip(top.values, top.indices)]
+
+
+def first_as_arrays(explanation: Explanation, class_names: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The first image's scores, selection and extras as numpy arrays (for the dashboard's caches,
+    which pickle their values). Image-shaped extras stay arrays; class-probability extras
+    (``*_probs``, B×K) become a "class (p)" line under ``predictions``."""
+    images, predictions = {}, {}
+    for key, value in explanation.extras.items():
+        first = value[0].detach().cpu().float()
+        if first.ndim >= 2:
+            images[key] = first.numpy()
+        elif key.endswith("_probs") and first.ndim == 1:
+            p, k = first.max(0)
+            name = class_names[int(k)] if int(k) < len(class_names) else str(int(k))
+            predictions[key.removesuffix("_probs")] = f"{name} ({float(p):.1%})"
+    selection = explanation.selection
+    return {
+        "scores": explanation.scores[0].cpu().numpy(),
+        "selection": None if selection is None else selection[0].cpu().numpy(),
+        "extras": images,
+        "predictions": predictions,
+        "settings": explanation.settings,
+    }

@@ -1,0 +1,92 @@
+"""One unit of evaluation work, described by data only: a :class:`Shard` names the context, one
+method with its settings, the metrics, the test images and the map post-processing, so it pickles
+and runs in any process (:func:`run_shard`). Its :class:`ShardResult` holds what each metric
+returns per image; :func:`xai_core.services.evaluation.reduce_shards` turns results into JSON."""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..methods import METHODS
+from ..methods.base import SIMPLIFIED
+from ..metrics import METRICS, EvalInputs
+from ..progress import Progress, no_progress
+from ..resolution import block_average
+from .context import Context, ContextSpec, build_explainer, targets_for
+
+Overrides = tuple[tuple[str, Any], ...]  # a method's settings that differ from its preset's, sorted by name
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Explain ``indices`` of the test split with ``method`` (``config`` applied) and score the maps
+    with ``metrics``; the results count under ``label`` (a method name, or e.g. "diet (u = 4)")."""
+
+    context: ContextSpec
+    label: str
+    method: str
+    config: Overrides
+    metrics: tuple[str, ...]
+    indices: tuple[int, ...]
+    block: int = 1  # maps averaged over block×block pixels before scoring (the resolution ablation)
+
+
+@dataclass
+class ShardResult:
+    """What one shard measured: per metric, its per-image values (on the CPU); the seconds spent
+    explaining; the method's settings."""
+
+    shard: Shard
+    per_image: dict[str, dict[str, torch.Tensor]]
+    seconds: float
+    settings: dict[str, Any]
+
+
+def run_shard(shard: Shard, ctx: Context | None = None, progress: Progress = no_progress) -> ShardResult:
+    """Run ``shard``: on ``ctx`` (a loaded context of ``shard.context``, whose cached explainers are
+    reused), or on the context loaded from the spec alone. ``progress`` hears the method's training."""
+    if ctx is None:
+        ctx = shard.context.load(progress=progress)
+    elif ctx.spec != shard.context:
+        raise ValueError(f"shard for {shard.context} run on a context of {ctx.spec}")
+    config = dict(shard.config)
+    explainer = ctx.explainer(shard.method, progress, **config)
+    batch = ctx.test.batch(list(shard.indices)).to(ctx.device)
+    target = targets_for(ctx.black_box, batch.x, batch.y)
+    started = time.perf_counter()
+    expl = explainer.explain(batch.x, target, batch.masks)
+    seconds = time.perf_counter() - started
+    inputs = EvalInputs(
+        model=expl.model,
+        black_box=ctx.black_box,
+        x=batch.x,
+        labels=batch.y,
+        target=target,
+        scores=block_average(expl.scores, shard.block).to(ctx.device),
+        masks=batch.masks,
+        fill=ctx.fill(),
+        selection=expl.selection,
+        simplified=expl.extras.get(SIMPLIFIED),
+        # the sanity check re-explains with randomised models: not for trained methods (a refit per step)
+        reexplain=(_reexplainer(ctx, shard, batch.x, target, batch.masks)
+                   if METHODS.get(shard.method).caps.rerunnable else None),
+    )
+    per_image = {m: {k: torch.as_tensor(v).detach().cpu() for k, v in METRICS.get(m)(inputs).items()}
+                 for m in shard.metrics}
+    return ShardResult(shard, per_image, seconds, explainer.settings())
+
+
+def _reexplainer(ctx: Context, shard: Shard, x: torch.Tensor, target: torch.Tensor,
+                 masks: torch.Tensor | None) -> Callable[[nn.Module], torch.Tensor]:
+    """``model → scores``: a fresh explainer of the shard's method and settings on ``model``
+    (prepared where it needs it, e.g. feature statistics) explaining these images again."""
+    def reexplain(model: nn.Module) -> torch.Tensor:
+        scores = build_explainer(ctx, shard.method, model=model, **dict(shard.config)).explain(x, target, masks).scores
+        return block_average(scores, shard.block).to(ctx.device)
+
+    return reexplain
