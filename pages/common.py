@@ -1,5 +1,7 @@
 """What every page shares: the sidebar (dataset, model, preset, device) and the caches over
-xai_core — one dataset + model per choice and server process, explanations per sample."""
+xai_core — one dataset + model per choice and server process, explanations per sample.
+(Over 300 lines on purpose: it is the one module every page imports — sidebar, caches, work slots
+and job widgets — so pages stay widgets only.)"""
 from __future__ import annotations
 
 import hashlib

@@ -12,6 +12,8 @@ and pushed through the model ``batch_size`` images per forward (default: sized f
 own, so the chunking changes no number beyond the model's own batch-dependent float rounding.
 Models run in eval mode under ``torch.inference_mode`` (their previous mode is restored).
 Registered here: pixel_perturbation (+ _black_box), faithfulness (+ _simplified), deletion, insertion.
+(Over 300 lines on purpose: the four metrics share the rank-map forward, and each registration sits
+beside its function.)
 """
 from __future__ import annotations
 
