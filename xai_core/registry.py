@@ -32,6 +32,13 @@ class Registry(Generic[T]):
         self.get(name)
         del self._items[name], self._help[name]
 
+    def reorder(self, names: tuple[str, ...]) -> None:
+        """List ``names`` first, in this order (entries registered by several modules, listed as one
+        sequence); the others keep their order after them."""
+        for name in names:
+            self.get(name)
+        self._items = {n: self._items[n] for n in (*names, *(n for n in self._items if n not in names))}
+
     def get(self, name: str) -> T:
         try:
             return self._items[name]

@@ -112,3 +112,11 @@ def test_registry_overrides_take_real_values():
     ins = METRICS.get("insertion")(inp, steps=3, blur_sigma=1.5, blur_kernel=5)
     assert ins["probability"].shape == (3, 3)
     assert METRICS.get("pxap")(inp, thresholds=None)["pxap"].shape == (3,)
+
+
+def test_metrics_are_listed_diet_first_then_inputiba():
+    from xai_core.metrics import METRICS
+
+    assert METRICS.names() == ["iou", "pxap", "mass_in_signal", "pixel_perturbation", "pixel_perturbation_black_box",
+                               "faithfulness", "faithfulness_simplified", "deletion", "insertion", "ehr",
+                               "sensitivity_n", "sanity"]

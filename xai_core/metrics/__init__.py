@@ -63,14 +63,10 @@ from .sanity import (
 )
 from .sensitivity import DEFAULT_MASKS_PER_N, DEFAULT_N_FRACTIONS, SensitivityResult, sensitivity_counts, sensitivity_n
 
-#: the listing order (UI, CLI help): DiET's metrics, then InputIBA's. Imports register by module,
-#: so the ones listed here are re-registered in this order (an ordering only, nothing changes).
-ORDER = ("iou", "pxap", "mass_in_signal", "pixel_perturbation", "pixel_perturbation_black_box", "faithfulness",
-         "faithfulness_simplified", "deletion", "insertion", "ehr", "sensitivity_n", "sanity")
-for _name in ORDER:
-    _metric, _help = METRICS.get(_name), METRICS.describe(_name)
-    METRICS.unregister(_name)
-    METRICS.register(_name, _help)(_metric)
+#: the listing order (UI, CLI help): DiET's metrics, then InputIBA's (modules register by family)
+METRICS.reorder(("iou", "pxap", "mass_in_signal", "pixel_perturbation", "pixel_perturbation_black_box",
+                 "faithfulness", "faithfulness_simplified", "deletion", "insertion", "ehr", "sensitivity_n",
+                 "sanity"))
 
 __all__ = [
     "METRICS", "X_KEY", "EvalInputs", "Metric", "aggregate", "aggregate_curves", "aggregate_scalar",
