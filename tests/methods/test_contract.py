@@ -13,7 +13,7 @@ from xai_core.methods import METHODS, Explanation
 from xai_core.methods.base import create
 from xai_core.store import ArtifactStore
 
-N = 6
+N = 6  # images in the conftest fixture
 
 
 def build(name: str, net: nn.Module, info, store: ArtifactStore, seed: int = 0):
@@ -30,18 +30,6 @@ def train_split(info) -> TensorImageDataset:
     x = (torch.rand(32, info.channels, info.image_size, info.image_size, generator=g) * 255).to(torch.uint8)
     masks = torch.rand(32, info.image_size, info.image_size, generator=g) > 0.7
     return TensorImageDataset(info, "train", x, torch.randint(0, info.num_classes, (32,), generator=g), masks)
-
-
-@pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    return ArtifactStore(tmp_path_factory.mktemp("contract"))
-
-
-@pytest.fixture
-def images():
-    g = torch.Generator().manual_seed(1)
-    return (torch.rand(N, 3, 12, 12, generator=g), torch.tensor([0, 1, 2, 3, 0, 1]),
-            torch.rand(N, 12, 12, generator=g) > 0.7)
 
 
 def close(a: torch.Tensor, b: torch.Tensor) -> bool:

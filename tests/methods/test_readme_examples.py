@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from methods.test_contract import check_contract, check_refusals, images, store  # noqa: F401 (fixtures)
+from .test_contract import check_contract, check_refusals
 from xai_core.methods import METHODS
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def examples() -> list[str]:
