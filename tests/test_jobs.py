@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import threading
-import time
 
 from xai_core.errors import XAIError
 from xai_core.jobs import DONE, FAILED, QUEUED, RUNNING, JobManager
 from xai_core.workslots import Slots
+
+from polling import until
 
 
 def test_job_runs_reports_progress_and_returns_result():
@@ -72,12 +73,6 @@ def test_eta_extrapolates_while_running():
     assert job.eta_seconds is None
 
 
-def _until(condition, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached"
-        time.sleep(0.005)
-
 
 def test_jobs_beyond_the_slots_stay_queued_with_their_place_in_line():
     jobs, gate = JobManager(Slots(1)), threading.Event()
@@ -88,10 +83,10 @@ def test_jobs_beyond_the_slots_stay_queued_with_their_place_in_line():
         return "first"
 
     first = jobs.submit("one", "one", slow)
-    _until(lambda: first.status == RUNNING)
+    until(lambda: first.status == RUNNING)
     second = jobs.submit("two", "two", lambda progress: "second")
     third = jobs.submit("three", "three", lambda progress: "third")
-    _until(lambda: "1 ahead" in third.message)
+    until(lambda: "1 ahead" in third.message)
     assert second.status == QUEUED and third.status == QUEUED
     assert second.message == "Waiting for a free worker (0 ahead) …" and second.started is None
     assert second.active and second.eta_seconds is None

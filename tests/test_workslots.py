@@ -8,12 +8,7 @@ import pytest
 
 from xai_core.workslots import Slots, size_from_env, waiting_message
 
-
-def _until(condition, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached"
-        time.sleep(0.005)
+from polling import until
 
 
 def test_never_more_holders_than_slots():
@@ -51,7 +46,7 @@ def test_waiters_are_admitted_in_arrival_order():
     for i in range(5):
         threads.append(threading.Thread(target=work, args=(i,)))
         threads[-1].start()
-        _until(lambda: slots.waiting == i + 1)  # each joins the line before the next arrives
+        until(lambda: slots.waiting == i + 1)  # each joins the line before the next arrives
     slots.release()
     for t in threads:
         t.join(10)
@@ -74,13 +69,13 @@ def test_queue_positions_are_reported_as_the_line_moves():
 
     ta = threading.Thread(target=a)
     ta.start()
-    _until(lambda: slots.waiting == 1)
+    until(lambda: slots.waiting == 1)
     tb = threading.Thread(target=b)
     tb.start()
-    _until(lambda: heard["b"][:1] == [1])  # one waiter ahead of b
+    until(lambda: heard["b"][:1] == [1])  # one waiter ahead of b
     assert set(heard["a"]) == {0}  # nobody ahead of a, but the slot is taken
     slots.release()  # a gets the slot; b moves up
-    _until(lambda: heard["b"][-1:] == [0])
+    until(lambda: heard["b"][-1:] == [0])
     gate_a.set()
     ta.join(10)
     tb.join(10)
@@ -92,7 +87,7 @@ def test_waiting_is_reported_again_every_heartbeat():
     slots.acquire()
     t = threading.Thread(target=lambda: slots.acquire(heard.append, heartbeat_s=0.02))
     t.start()
-    _until(lambda: len(heard) >= 3)  # the same position, repeated: a cancelled caller gets to notice
+    until(lambda: len(heard) >= 3)  # the same position, repeated: a cancelled caller gets to notice
     assert set(heard) == {0}
     slots.release()
     t.join(10)
@@ -131,7 +126,7 @@ def test_a_waiter_whose_callback_raises_leaves_the_line():
     assert errors == ["left"] and slots.waiting == 0
     tb = threading.Thread(target=lambda: slots.acquire(heard_b.append))
     tb.start()
-    _until(lambda: heard_b[:1] == [0])  # first in line: the one who left holds no place
+    until(lambda: heard_b[:1] == [0])  # first in line: the one who left holds no place
     slots.release()
     tb.join(10)
     assert slots.busy == 1

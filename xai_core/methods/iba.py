@@ -48,7 +48,6 @@ class BottleneckExplainer(Explainer):
 
     def __init__(self, model: nn.Module, info, **kwargs: Any) -> None:
         super().__init__(model, info, **kwargs)
-        self.layer_name = self.config.layer
         self.expand = expands_at_layer(*self._view(), self._example())  # a property of model and layer, probed once
         self.stats: FeatureStats | None = None  # set once by prepare(), before the explainer is shared
 
@@ -60,7 +59,7 @@ class BottleneckExplainer(Explainer):
 
     def prepare(self, train: ImageDataset, store: ArtifactStore, progress: Progress = no_progress) -> None:
         """The layer's feature statistics (seconds; cached per model, layer and dataset)."""
-        self.stats = cached_stats(self.model.to(self.device), self.layer_name, train, store,
+        self.stats = cached_stats(self.model.to(self.device), self.config.layer, train, store,
                                   self.config.stats_images, self.device, self.seed, progress)
 
     def settings(self) -> dict[str, Any]:
@@ -72,7 +71,7 @@ class BottleneckExplainer(Explainer):
         """A private view of the model and its bottleneck layer: the bottleneck's hooks go there,
         never on the model other sessions and jobs are using."""
         view = model_view(self.model)
-        return view, view.get_submodule(self.layer_name)
+        return view, view.get_submodule(self.config.layer)
 
     def _feature_bottleneck(self, net: nn.Module, layer: nn.Module, x: torch.Tensor, target: torch.Tensor,
                             noise: ImageNoise, label: str, progress: Progress):
