@@ -125,12 +125,13 @@ def cmd_train(args: argparse.Namespace) -> None:
 
     if args.methods:
         services.check_methods(args.methods, dataset_info(args.dataset, args.preset))
+    configs, _ = _unit_settings(args, [])
     ctx = _load_context(args)
     accuracy = ctx.record.get("test_accuracy")
     state = f"test accuracy {accuracy:.4f}" if accuracy is not None else "pretrained, nothing to train"
     print(f"black box for {args.dataset} ({args.preset}): {state}")
     for name in args.methods or []:
-        services.build_explainer(ctx, name, tqdm_progress(name))
+        services.build_explainer(ctx, name, tqdm_progress(name), **configs.get(name, {}))
         print(f"{name}: ready")
 
 
@@ -170,14 +171,30 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     info = dataset_info(args.dataset, args.preset)
     services.check_methods(args.methods, info)
     services.check_metrics(args.metrics, info)
+    configs, metric_settings = _unit_settings(args, args.metrics)
     ctx = _load_context(args)
     result = services.evaluate(ctx, args.methods, args.metrics, args.n, progress=tqdm_progress("evaluate"),
-                               configs=services.layer_configs(args.methods, args.layer))
+                               configs=configs, metric_settings=metric_settings)
     _write_json(args.json, result)
     for method, values in result["results"].items():
         summary = ", ".join(f"{k}={_short(v)}" for k, v in values.items())
         print(f"{method}: {summary}")
     print(f"wrote {args.json}")
+
+
+def _unit_settings(args: argparse.Namespace, metrics: list[str]) -> tuple[dict, dict]:
+    """Method configs (``--layer``, ``--units``, ``--n-e``) and metric settings (``--units``, ``--n-e``),
+    checked before any work: a unit size that does not divide the image or n_e beyond the units is one line."""
+    from . import services
+    from .units import check_units, default_size
+
+    info = dataset_info(args.dataset, args.preset)
+    if args.units is not None or args.n_e is not None:
+        check_units(info.image_size, args.units or default_size(info.image_size), args.n_e or 1)
+    configs, metric_settings = services.unit_configs(args.methods or [], metrics, args.units, args.n_e)
+    for method, config in services.layer_configs(args.methods or [], getattr(args, "layer", None)).items():
+        configs[method] = {**configs.get(method, {}), **config}
+    return configs, metric_settings
 
 
 def cmd_ablate(args: argparse.Namespace) -> None:
@@ -293,6 +310,12 @@ def cmd_bench(args: argparse.Namespace) -> None:
     print(json.dumps(result, indent=2))
 
 
+def unit_options(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument("--units", type=int, default=None,
+                    help="explanation unit side in px for dorar, lime, a1a2 and hit_rate (default: about a 7×7 grid)")
+    sp.add_argument("--n-e", type=int, default=None, help="explanation units kept (dorar, a1a2, hit_rate; default 4)")
+
+
 LAYER_HELP = ("the bottleneck layer of iba / input_iba, by its dotted name (e.g. net.features.1); "
               "default: the model's own (about 1/8 of the input)")
 
@@ -320,6 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("train", help="train (or load) the black box and the methods that need fitting")
     common(sp)
     sp.add_argument("--methods", type=_csv, default=None)
+    unit_options(sp)
     sp.set_defaults(fn=cmd_train)
 
     sp = sub.add_parser("explain", help="explain one test image, write PNGs + scores")
@@ -340,6 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--json", required=True)
     sp.add_argument("--model", default=None, help="evaluate your own classifier (.onnx, .pt2 or .pt) instead of the black box")
     sp.add_argument("--layer", default=None, help=LAYER_HELP)
+    unit_options(sp)
     sp.set_defaults(fn=cmd_evaluate)
 
     sp = sub.add_parser("ablate", help="resolution ablation (maps averaged over u x u blocks) or a method-setting "

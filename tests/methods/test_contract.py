@@ -25,11 +25,12 @@ def build(name: str, net: nn.Module, info, store: ArtifactStore, seed: int = 0):
     return explainer
 
 
-def train_split(info) -> TensorImageDataset:
+def train_split(info, n: int = 64) -> TensorImageDataset:
+    """``n`` random images (DoRaR's background noise needs at least 50)."""
     g = torch.Generator().manual_seed(3)
-    x = (torch.rand(32, info.channels, info.image_size, info.image_size, generator=g) * 255).to(torch.uint8)
-    masks = torch.rand(32, info.image_size, info.image_size, generator=g) > 0.7
-    return TensorImageDataset(info, "train", x, torch.randint(0, info.num_classes, (32,), generator=g), masks)
+    x = (torch.rand(n, info.channels, info.image_size, info.image_size, generator=g) * 255).to(torch.uint8)
+    masks = torch.rand(n, info.image_size, info.image_size, generator=g) > 0.7
+    return TensorImageDataset(info, "train", x, torch.randint(0, info.num_classes, (n,), generator=g), masks)
 
 
 def close(a: torch.Tensor, b: torch.Tensor) -> bool:

@@ -81,6 +81,7 @@ class TrainedExplainer(Explainer):
     version: ClassVar[int] = 1  # bump when the training changes: old store entries stop matching
 
     parts: dict[str, nn.Module] | None = None  # the trained components, once fitted or loaded
+    state: dict[str, torch.Tensor] | None = None  # the trained state tensors (on the CPU), once fitted or loaded
 
     # -- what a method declares ----------------------------------------------------------------
     def components(self) -> dict[str, nn.Module]:
@@ -126,6 +127,7 @@ class TrainedExplainer(Explainer):
             module.to(self.device).eval().requires_grad_(False)
         for name in self.frozen:
             parts[name] = self._frozen()
+        self.state = dict(payload["state"])
         self.parts = parts
 
     @property

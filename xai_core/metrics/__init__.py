@@ -1,7 +1,7 @@
 """Batched, device-side evaluation metrics and the ``METRICS`` registry.
 
 Pure functions over tensors live in one module per family (:mod:`.ranking`,
-:mod:`.perturbation`, :mod:`.localisation`, :mod:`.sensitivity`, :mod:`.sanity`), each
+:mod:`.perturbation`, :mod:`.localisation`, :mod:`.sensitivity`, :mod:`.sanity`, :mod:`.units`), each
 registering its metrics beside them (import = register); :mod:`.base` holds the uniform interface
 (:class:`EvalInputs`, :class:`Metric`, :func:`aggregate`). A metric's ``parameters`` can be
 overridden per call, its ``notes`` say how it is defined; both are printed next to each result.
@@ -16,6 +16,7 @@ from .base import (
     aggregate,
     aggregate_curves,
     aggregate_scalar,
+    aggregate_seeded,
     evaluate_metric,
     merge_batches,
     normalised_auc,
@@ -62,15 +63,16 @@ from .sanity import (
     ssim_maps,
 )
 from .sensitivity import DEFAULT_MASKS_PER_N, DEFAULT_N_FRACTIONS, SensitivityResult, sensitivity_counts, sensitivity_n
+from .units import unit_size
 
-#: the listing order (UI, CLI help): DiET's metrics, then InputIBA's (modules register by family)
+#: the listing order (UI, CLI help): DiET's metrics, then InputIBA's, then DoRaR's (modules register by family)
 METRICS.reorder(("iou", "pxap", "mass_in_signal", "pixel_perturbation", "pixel_perturbation_black_box",
                  "faithfulness", "faithfulness_simplified", "deletion", "insertion", "ehr", "sensitivity_n",
-                 "sanity"))
+                 "sanity", "a1a2", "hit_rate"))
 
 __all__ = [
     "METRICS", "X_KEY", "EvalInputs", "Metric", "aggregate", "aggregate_curves", "aggregate_scalar",
-    "evaluate_metric", "merge_batches", "pick_fill", "pick_model", "register_metric", "summary",
+    "aggregate_seeded", "evaluate_metric", "merge_batches", "pick_fill", "pick_model", "register_metric", "summary",
     "PXAP_THRESHOLDS", "REGIONS", "average_precision", "faithfulness", "region_masking_accuracy", "iou",
     "mass_in_signal", "minmax_normalise", "pxap",
     "DEFAULT_FRACTIONS", "DEFAULT_STEPS", "CurveResult", "PixelPerturbationResult",
@@ -79,5 +81,5 @@ __all__ = [
     "EHR_BASE_THRESHOLD", "EHR_QUANTILE_LEVELS", "ehr", "ehr_normalise",
     "DEFAULT_MASKS_PER_N", "DEFAULT_N_FRACTIONS", "SensitivityResult", "sensitivity_counts", "sensitivity_n",
     "DEFAULT_SANITY_STEPS", "SanityResult", "cascade", "cascade_counts", "parametrised_layers", "sanity_check",
-    "ssim_maps",
+    "ssim_maps", "unit_size",
 ]

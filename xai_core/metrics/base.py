@@ -49,6 +49,9 @@ class EvalInputs:
     # explain this batch's x/target again with another model (B×H×W scores); None when the method
     # cannot be re-run on another model (trained methods would need refitting)
     reexplain: Callable[[nn.Module], torch.Tensor] | None = None
+    # generators trained for this method's unit selections on the training split (the a1a2 protocol);
+    # see xai_core.services.reconstruction.GeneratorFitter
+    reconstruction: Any = None
 
 
 MetricFn = Callable[[EvalInputs, dict[str, Any]], dict[str, torch.Tensor]]
@@ -57,13 +60,14 @@ MetricFn = Callable[[EvalInputs, dict[str, Any]], dict[str, torch.Tensor]]
 @dataclass(frozen=True)
 class Metric:
     """A registered metric. ``fn(inputs, parameters)`` returns per-image values: B tensors (scalar
-    metrics) or B×T curves plus the x axis under ``"x"`` (curve metrics); ``primary`` names the
+    metrics), B×T curves plus the x axis under ``"x"`` (curve metrics), or B×S values, one column per
+    seed of something trained for the metric (seeded metrics: mean ± std over seeds); ``primary`` names the
     value that is *the* score (the curve's ``"y"``). ``parameters`` are the defaults a caller may
     override per call; ``notes`` say in words how the metric is defined (fixed); ``auto`` says,
     for a parameter whose default ``None`` is chosen at run time, the rule :meth:`describe` prints."""
 
     name: str
-    kind: Literal["scalar", "curve"]
+    kind: Literal["scalar", "curve", "seeded"]
     needs_ground_truth: bool
     fn: MetricFn
     primary: str
@@ -227,13 +231,29 @@ def aggregate_curves(per_image: Mapping[str, torch.Tensor], primary: str, x_axis
     return out
 
 
+def aggregate_seeded(per_image: Mapping[str, torch.Tensor]) -> dict[str, Any]:
+    """B×S values per key (one column per seed) → ``{key: mean over seeds, key_std: sample std over
+    seeds, key_seeds: [per-seed mean over images], "seeds": S, "n": images}``."""
+    out: dict[str, Any] = {}
+    for key, value in per_image.items():
+        v = torch.as_tensor(value).detach().double().cpu()
+        per_seed = [aggregate_scalar(v[:, s])[0] for s in range(v.shape[1])]
+        mean, std, _ = aggregate_scalar(torch.tensor([math.nan if p is None else p for p in per_seed]))
+        out.update({key: mean, f"{key}_std": std, f"{key}_seeds": per_seed})
+        out["seeds"], out["n"] = v.shape[1], v.shape[0]
+    return out
+
+
 def aggregate(
     metric: Metric, per_image: Mapping[str, torch.Tensor], x_axis: Any = None
 ) -> float | None | dict[str, Any]:
     """The CLI's JSON value: the mean (NaNs ignored; None when no image counts) for scalar
-    metrics, the :func:`aggregate_curves` dict for curves."""
+    metrics, the :func:`aggregate_curves` dict for curves, the :func:`aggregate_seeded` dict for
+    seeded metrics."""
     if metric.kind == "scalar":
         return aggregate_scalar(per_image[metric.primary])[0]
+    if metric.kind == "seeded":
+        return aggregate_seeded(per_image)
     return aggregate_curves(per_image, metric.primary, x_axis)
 
 
@@ -242,7 +262,7 @@ def summary(metric: Metric, per_image: Mapping[str, torch.Tensor]) -> dict[str, 
     if metric.kind == "scalar":
         mean, std, n = aggregate_scalar(per_image[metric.primary])
         return {"mean": mean, "std": std, "n": n}
-    return aggregate_curves(per_image, metric.primary)
+    return aggregate(metric, per_image)
 
 
 def evaluate_metric(

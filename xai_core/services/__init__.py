@@ -8,6 +8,7 @@ import services):
 - :mod:`.catalog`: what pages and the CLI list (method rows, usable metrics) and name checks;
 - :mod:`.explaining`: explaining samples and uploads for display, the sample picker;
 - :mod:`.shards` and :mod:`.evaluation`: methods × metrics as picklable shards, run and reduced;
+- :mod:`.reconstruction`: the a1a2 protocol's generators, trained per explainer's unit selections;
 - :mod:`.masking`: signal vs distractor masking (DiET's Table 6);
 - :mod:`.ablations`: the resolution ablation and method-setting sweeps;
 - :mod:`.tasks`: background jobs and the Train page's rows.
@@ -20,7 +21,8 @@ from ..models.user_model import UPLOAD_FORMATS
 from ..resolution import FACTORS, block_average, downscaled_maps, resolution_factors
 from .ablations import resolution_ablation, setting_sweep, sweep_curves
 from .catalog import (
-    MethodRow, check_methods, check_metrics, check_sweep, is_ready, method_row, method_rows, metric_names, usable,
+    MethodRow, check_methods, check_metrics, check_sweep, is_ready, method_row, method_rows, metric_names, unit_configs,
+    usable,
 )
 from .context import (
     DEFAULT_MODEL, MAX_USER_MODEL_BYTES, MAX_USER_MODELS, USER_MODEL, Configs, Context, ContextSpec, ModelChoice,
@@ -33,6 +35,7 @@ from .explaining import (
     top_k, without_ground_truth,
 )
 from .masking import MASKING_FRACTIONS, check_region_masking, region_masking
+from .reconstruction import GeneratorFitter
 from .shards import Shard, ShardResult, run_shard
 from .tasks import black_box_rows, fit_job_key, fit_method_job, job_key, sweep_job, train_black_box_job
 
@@ -40,7 +43,7 @@ __all__ = [
     "UPLOAD_FORMATS", "FACTORS", "block_average", "downscaled_maps", "resolution_factors",
     "resolution_ablation", "setting_sweep", "sweep_curves",
     "MethodRow", "check_methods", "check_metrics", "check_sweep", "is_ready", "method_row", "method_rows",
-    "metric_names", "usable",
+    "metric_names", "unit_configs", "usable",
     "DEFAULT_MODEL", "MAX_USER_MODEL_BYTES", "MAX_USER_MODELS", "USER_MODEL", "Configs", "Context", "ContextSpec",
     "ModelChoice", "bottleneck_layers", "build_explainer", "check_layer", "layer_configs", "load_context",
     "model_choices", "save_user_model", "targets_for", "validation_images",
@@ -48,6 +51,6 @@ __all__ = [
     "OUTCOMES", "explain_batch", "explain_images", "explain_indices", "first_as_arrays", "predicted_labels",
     "sample_indices", "top_k", "without_ground_truth",
     "MASKING_FRACTIONS", "check_region_masking", "region_masking",
-    "Shard", "ShardResult", "run_shard",
+    "GeneratorFitter", "Shard", "ShardResult", "run_shard",
     "black_box_rows", "fit_job_key", "fit_method_job", "job_key", "sweep_job", "train_black_box_job",
 ]

@@ -4,7 +4,7 @@ starts. Pages and the CLI read these rows, never the method classes."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from ..data.base import DatasetInfo
@@ -112,3 +112,18 @@ def _check(registry: Any, names: list[str], info: DatasetInfo | None) -> list[st
 def _needs_ground_truth(entry: Any) -> bool:
     """Methods declare it in their capabilities, metrics on their spec."""
     return getattr(entry, "caps", entry).needs_ground_truth
+
+
+def unit_configs(methods: Sequence[str], metrics: Sequence[str], units: int | None = None,
+                 n_e: int | None = None) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+    """(method configs, metric settings) giving explanation units of ``units`` px and ``n_e`` of them
+    (None: each one's default) to every method with such settings (dorar, lime) and every metric with
+    such parameters (a1a2, hit_rate)."""
+    values = {k: int(v) for k, v in (("units", units), ("n_e", n_e)) if v is not None}
+
+    def pick(names: set[str]) -> dict[str, Any]:
+        return {k: v for k, v in values.items() if k in names}
+
+    method_cfg = {m: pick({f.name for f in fields(METHODS.get(m).Config)}) for m in methods}
+    metric_cfg = {m: pick(set(METRICS.get(m).parameters)) for m in metrics}
+    return {m: c for m, c in method_cfg.items() if c}, {m: c for m, c in metric_cfg.items() if c}

@@ -28,12 +28,13 @@ def evaluate(
     block: int = 1,
     configs: Configs | None = None,
     variants: Mapping[str, Variant] | None = None,
+    metric_settings: Configs | None = None,
 ) -> dict[str, Any]:
     """Evaluate methods × metrics on the first ``n`` test images; returns the CLI's JSON shape.
     ``block`` > 1 averages every map over block×block pixels before scoring (the resolution
-    ablation); see :func:`plan_shards` for ``methods``, ``configs`` and ``variants``."""
+    ablation); see :func:`plan_shards` for ``methods``, ``configs``, ``variants`` and ``metric_settings``."""
     plan = plan_shards(ctx, methods, metrics, n, batch_size=batch_size, block=block, configs=configs,
-                       variants=variants)
+                       variants=variants, metric_settings=metric_settings)
     images = planned_images(plan)
     results = []
     for i, shard in enumerate(plan):
@@ -52,10 +53,12 @@ def plan_shards(
     block: int = 1,
     configs: Configs | None = None,
     variants: Mapping[str, Variant] | None = None,
+    metric_settings: Configs | None = None,
 ) -> list[Shard]:
     """Check names, then one shard per entry of ``methods`` and batch of the first ``n`` test images,
     in that order. An entry is a method name (its settings overridden by ``configs[name]``) or a
-    label in ``variants`` naming a method and its settings (e.g. one per value of a sweep)."""
+    label in ``variants`` naming a method and its settings (e.g. one per value of a sweep);
+    ``metric_settings[metric]`` overrides a metric's parameters (checked here)."""
     variants = variants or {}
     runs = {label: variants.get(label) or (label, (configs or {}).get(label, {})) for label in methods}
     check_methods(list(dict.fromkeys(method for method, _ in runs.values())), ctx.info)
@@ -66,8 +69,10 @@ def plan_shards(
     if n <= 0:
         raise XAIError("--n must be at least 1")
     spec = ctx.spec
+    settings = tuple(sorted((m, tuple(sorted(METRICS.get(m).resolve(**dict(o)).items())))
+                            for m, o in (metric_settings or {}).items() if m in metrics))
     return [Shard(spec, label, method, tuple(sorted(dict(config).items())), tuple(metrics),
-                  tuple(range(start, min(n, start + batch_size))), block)
+                  tuple(range(start, min(n, start + batch_size))), block, settings)
             for label, (method, config) in runs.items() for start in range(0, n, batch_size)]
 
 
@@ -99,7 +104,7 @@ def reduce_shards(ctx: Context, plan: Sequence[Shard], results: Sequence[ShardRe
         "n": n,
         "results": values,
         "settings": {
-            "metrics": {m: METRICS.get(m).describe(fill=list(ctx.info.mean)) for m in metrics},
+            "metrics": {m: METRICS.get(m).describe(fill=list(ctx.info.mean), **plan[0].overrides(m)) for m in metrics},
             "methods": method_settings,
             "target": "label (model top-1 where the label is unknown)",
             "fill": {"name": "dataset mean colour", "value": list(ctx.info.mean)},

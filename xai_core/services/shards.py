@@ -18,6 +18,7 @@ from ..metrics import METRICS, EvalInputs
 from ..progress import Progress, no_progress
 from ..resolution import block_average
 from .context import Context, ContextSpec, build_explainer, targets_for
+from .reconstruction import GeneratorFitter
 
 Overrides = tuple[tuple[str, Any], ...]  # a method's settings that differ from its preset's, sorted by name
 
@@ -34,6 +35,11 @@ class Shard:
     metrics: tuple[str, ...]
     indices: tuple[int, ...]
     block: int = 1  # maps averaged over block×block pixels before scoring (the resolution ablation)
+    metric_settings: tuple[tuple[str, Overrides], ...] = ()  # per metric, parameters that differ from its defaults
+
+    def overrides(self, metric: str) -> dict[str, Any]:
+        """The parameters ``metric`` runs with that differ from its defaults."""
+        return dict(dict(self.metric_settings).get(metric, ()))
 
 
 @dataclass
@@ -75,8 +81,9 @@ def run_shard(shard: Shard, ctx: Context | None = None, progress: Progress = no_
         # the sanity check re-explains with randomised models: not for trained methods (a refit per step)
         reexplain=(_reexplainer(ctx, shard, batch.x, target, batch.masks)
                    if METHODS.get(shard.method).caps.rerunnable else None),
+        reconstruction=GeneratorFitter(ctx, explainer, shard.block, progress),
     )
-    per_image = {m: {k: torch.as_tensor(v).detach().cpu() for k, v in METRICS.get(m)(inputs).items()}
+    per_image = {m: {k: torch.as_tensor(v).detach().cpu() for k, v in METRICS.get(m)(inputs, **shard.overrides(m)).items()}
                  for m in shard.metrics}
     return ShardResult(shard, per_image, seconds, explainer.settings())
 

@@ -1,0 +1,94 @@
+"""The a1a2 protocol's training half (DoRaR's evaluation scheme, SPEC §2): for one explainer, its
+maps of the training images pooled into units (computed once per method and settings), then, per
+unit size, n_e and seed, fresh generators G1/G2 trained for its top-n_e units. Both are store
+entries (atomic, checksummed), so an evaluation repeated or split into shards trains nothing twice.
+The ``a1a2`` metric (:mod:`xai_core.metrics.units`) calls :meth:`GeneratorFitter.fit` per seed."""
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any
+
+import torch
+
+from .. import units
+from ..data import get_dataset
+from ..data.base import ImageDataset
+from ..methods.base import Explainer, model_fingerprint
+from ..methods.reconstruction import GeneratorRecipe, PixelNoise, Reconstructor, make_generator, train_generators
+from ..progress import Progress, no_progress
+from ..resolution import block_average
+from .context import Context, targets_for
+
+VERSION = 1  # bump when the recipe's code changes: old generators stop matching
+SEEDS = {"smoke": 2, "quick": 3, "paper": 5}
+EPOCHS = {"smoke": 2, "quick": 30, "paper": 80}
+TRAIN_IMAGES: dict[str, int | None] = {"smoke": 200, "quick": 4000, "paper": None}
+NOISE_IMAGES = 5000
+
+
+class GeneratorFitter:
+    """Fits (or loads) G1/G2 for ``explainer``'s unit selections on ``ctx``'s training split."""
+
+    def __init__(self, ctx: Context, explainer: Explainer, block: int = 1, progress: Progress = no_progress) -> None:
+        self.ctx, self.explainer, self.block, self.progress = ctx, explainer, block, progress
+        self.default_seeds = SEEDS.get(ctx.preset, 3)
+
+    @cached_property
+    def train(self) -> ImageDataset:
+        return get_dataset(self.ctx.dataset, "train", self.ctx.preset, store=self.ctx.store)
+
+    @cached_property
+    def noise(self) -> PixelNoise:
+        return PixelNoise.from_dataset(self.train, NOISE_IMAGES)
+
+    @cached_property
+    def maps_spec(self) -> dict[str, Any]:
+        """What the explainer's maps of the training images depend on."""
+        e = self.explainer
+        return {"black_box": model_fingerprint(self.ctx.black_box), "data": self.ctx.info.spec(), "method": e.name,
+                "config": e.config.as_dict(), "seed": e.seed, "method_version": getattr(e, "version", 0),
+                "block": self.block}
+
+    def fit(self, size: int, n_e: int, seed: int, *, epochs: int | None = None,
+            train_images: int | None = None) -> Reconstructor:
+        """G1/G2 for the explainer's top-``n_e`` units of ``size`` px, trained with ``seed``."""
+        preset = self.ctx.preset
+        recipe = GeneratorRecipe(epochs=int(epochs or EPOCHS.get(preset, 30)))
+        n = len(self.train) if train_images is None and TRAIN_IMAGES.get(preset) is None else \
+            min(len(self.train), int(train_images or TRAIN_IMAGES[preset]))
+        maps = self.maps_spec
+        spec = {**maps, "units": size, "n_e": n_e, "seed_generators": seed, "recipe": recipe.__dict__, "n": n,
+                "version": VERSION}
+        payload = self.ctx.store.get_or_create(
+            "generators", spec, lambda: self._train_generators(size, n_e, seed, recipe, n))
+        c, h = self.ctx.info.channels, self.ctx.info.image_size
+        g1, g2 = (make_generator(recipe.kind, c, h) for _ in range(2))
+        g1.load_state_dict(payload["g1"])
+        g2.load_state_dict(payload["g2"])
+        dev = self.ctx.device
+        return Reconstructor(g1.to(dev).eval().requires_grad_(False), g2.to(dev).eval().requires_grad_(False),
+                             self.noise, seed, payload["history"])
+
+    def _train_generators(self, size: int, n_e: int, seed: int, recipe: GeneratorRecipe, n: int) -> dict[str, Any]:
+        keep = units.to_pixels(units.top_units(self._unit_scores(size, n), n_e), size)
+        fitted = train_generators(self.ctx.black_box, lambda idx: self.train.batch(idx.tolist()).x, keep, self.noise,
+                                  recipe, seed=seed, device=self.ctx.device, progress=self.progress)
+        return {"g1": _cpu(fitted.g1), "g2": _cpu(fitted.g2), "history": fitted.history}
+
+    def _unit_scores(self, size: int, n: int) -> torch.Tensor:
+        """N×h×w unit scores of the explainer's maps of the first ``n`` training images (cached)."""
+        def explain() -> dict[str, Any]:
+            out, step = [], 64
+            for i in range(0, n, step):
+                batch = self.train.batch(list(range(i, min(n, i + step)))).to(self.ctx.device)
+                target = targets_for(self.ctx.black_box, batch.x, batch.y)
+                scores = self.explainer.explain(batch.x, target, batch.masks).scores
+                out.append(units.pool(block_average(scores, self.block), size).cpu())
+                self.progress(min(n, i + step), n, f"{self.explainer.name}: explaining training images for a1a2")
+            return {"scores": torch.cat(out)}
+
+        return self.ctx.store.get_or_create("unit_scores", {**self.maps_spec, "units": size, "n": n}, explain)["scores"]
+
+
+def _cpu(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
