@@ -202,8 +202,8 @@ def train_generators(black_box: nn.Module, images: Callable[[torch.Tensor], torc
             opt.zero_grad()
             (l1 + l2).backward()
             opt.step()
-            total["g1_loss"] += float(l1) * len(idx)
-            total["g2_loss"] += float(l2) * len(idx)
+            total["g1_loss"] += float(l1.detach()) * len(idx)
+            total["g2_loss"] += float(l2.detach()) * len(idx)
         losses_ = {k: v / len(keep) for k, v in total.items()}
         history.append({"epoch": epoch + 1, **losses_})
         loss = losses_["g1_loss"] + losses_["g2_loss"]
