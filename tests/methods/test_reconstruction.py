@@ -4,13 +4,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from xai_core.data.base import TensorImageDataset
 from xai_core.errors import InvalidInputError
 from xai_core.methods.reconstruction import (
     ConvGenerator, GeneratorRecipe, MLPGenerator, PixelNoise, Reconstructor, make_generator, removed, train_generators,
 )
 
-from .toy_units import INFO, QuadrantModel, toy_split
+from .toy_units import QuadrantModel, toy_split
 
 
 def test_noise_draws_each_pixel_from_its_own_training_values():

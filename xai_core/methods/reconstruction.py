@@ -34,6 +34,8 @@ MAX_NOISE_VALUES = 2**25  # at most this many pixel values are kept for the nois
 #: ``Explanation.extras`` keys of G1's reconstruction from the selection and G2's from the complement
 RECONSTRUCTIONS = ("reconstruction_selected", "reconstruction_complement")
 MLP_MAX_VALUES = 1024  # images with at most this many values (28×28×1, 32×32×1) get the paper's MLP
+#: the quick preset on images larger than that (64×64×3: 16× MNIST's values): fewer images and epochs
+QUICK_LARGE = {"train_images": 2000, "epochs": 20}
 
 
 class PixelNoise:
@@ -94,9 +96,10 @@ class MLPGenerator(nn.Module):
 
 class ConvGenerator(nn.Module):
     """A small encoder–decoder for larger or coloured images: two stride-2 convolutions down to
-    1/4 resolution, two transposed convolutions back, sigmoid pixels (about 0.3 M parameters)."""
+    1/4 resolution, two transposed convolutions back, sigmoid pixels (83 k parameters at width 16:
+    a training step on 100 images of 64×64×3 takes 0.2 s on 2 CPU cores, 0.65 s at width 32)."""
 
-    def __init__(self, channels: int, width: int = 32) -> None:
+    def __init__(self, channels: int, width: int = 16) -> None:
         super().__init__()
         w = width
         self.net = nn.Sequential(

@@ -63,8 +63,10 @@ register_metric(Metric(
     name="a1a2", kind="seeded", needs_ground_truth=False, fn=_a1a2, primary="a1",
     parameters={"units": None, "n_e": 4, "seeds": None, "epochs": None, "train_images": None},
     auto={**UNIT_AUTO, "seeds": "2 at smoke, 3 at quick, 5 at paper",
-          "epochs": "at most 2 at smoke, 30 at quick, 80 at paper; stops once the loss changes < 1 % per epoch",
-          "train_images": "200 at smoke, 4,000 at quick, the whole training split at paper"},
+          "epochs": "at most 2 at smoke, 30 at quick (20 on images of > 1,024 values), 80 at paper; stops once the "
+                    "loss changes < 1 % per epoch",
+          "train_images": "200 at smoke, 4,000 at quick (2,000 on images of > 1,024 values), the whole training "
+                          "split at paper"},
     notes={**UNIT_NOTES,
            "noise": "each removed pixel (per channel) from that pixel's empirical distribution over the training "
                     "split (pixel space), seeded per image",

@@ -14,7 +14,9 @@ from .. import units
 from ..data import get_dataset
 from ..data.base import ImageDataset
 from ..methods.base import Explainer, model_fingerprint
-from ..methods.reconstruction import GeneratorRecipe, PixelNoise, Reconstructor, make_generator, train_generators
+from ..methods.reconstruction import (
+    MLP_MAX_VALUES, QUICK_LARGE, GeneratorRecipe, PixelNoise, Reconstructor, make_generator, train_generators,
+)
 from ..progress import Progress, no_progress
 from ..resolution import block_average
 from .context import Context, targets_for
@@ -32,6 +34,14 @@ class GeneratorFitter:
     def __init__(self, ctx: Context, explainer: Explainer, block: int = 1, progress: Progress = no_progress) -> None:
         self.ctx, self.explainer, self.block, self.progress = ctx, explainer, block, progress
         self.default_seeds = SEEDS.get(ctx.preset, 3)
+
+    def defaults(self) -> dict[str, Any]:
+        """The preset's epochs and training images (the quick preset's scaled down on large images)."""
+        preset, info = self.ctx.preset, self.ctx.info
+        out = {"epochs": EPOCHS.get(preset, 30), "train_images": TRAIN_IMAGES.get(preset)}
+        if preset == "quick" and info.channels * info.image_size ** 2 > MLP_MAX_VALUES:
+            out.update(QUICK_LARGE)
+        return out
 
     @cached_property
     def train(self) -> ImageDataset:
@@ -52,10 +62,10 @@ class GeneratorFitter:
     def fit(self, size: int, n_e: int, seed: int, *, epochs: int | None = None,
             train_images: int | None = None) -> Reconstructor:
         """G1/G2 for the explainer's top-``n_e`` units of ``size`` px, trained with ``seed``."""
-        preset = self.ctx.preset
-        recipe = GeneratorRecipe(epochs=int(epochs or EPOCHS.get(preset, 30)))
-        n = len(self.train) if train_images is None and TRAIN_IMAGES.get(preset) is None else \
-            min(len(self.train), int(train_images or TRAIN_IMAGES[preset]))
+        defaults = self.defaults()
+        recipe = GeneratorRecipe(epochs=int(epochs or defaults["epochs"]))
+        limit = train_images or defaults["train_images"]
+        n = len(self.train) if limit is None else min(len(self.train), int(limit))
         maps = self.maps_spec
         spec = {**maps, "units": size, "n_e": n_e, "seed_generators": seed, "recipe": recipe.__dict__, "n": n,
                 "version": VERSION}
