@@ -34,3 +34,23 @@ def test_metric_throughput_counts_forwards_of_each_perturbation_metric_at_224px(
     for v in out["metrics"].values():
         assert v["forwards_per_second"] > 0
         assert v["ratio"] == pytest.approx(v["forwards_per_second"] / out["model_images_per_second"])
+
+
+def test_fits_time_fitting_explaining_and_one_a1a2_seed_from_scratch():
+    from xai_core.bench import run_bench
+
+    out = run_bench(preset="smoke", device="cpu", sections=("fits",), fit_dataset="mnist",
+                    fit_methods=["gradient", "dorar"])
+    assert out["sections"] == ["fits"] and "ms_per_image" not in out and "training" not in out
+    rows = out["fits"]["methods"]
+    assert rows["gradient"]["fit_seconds"] is None and rows["dorar"]["fit_seconds"] > 0  # trained from scratch
+    for row in rows.values():
+        assert row["ms_per_image"] > 0 and row["a1a2_seconds_per_seed"] > 0 and 1 <= row["a1a2_epochs"] <= 2
+
+
+def test_an_unknown_section_is_one_line():
+    from xai_core.bench import run_bench
+    from xai_core.errors import XAIError
+
+    with pytest.raises(XAIError, match="unknown bench section"):
+        run_bench(sections=("speed",))

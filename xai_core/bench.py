@@ -3,9 +3,11 @@ image for each method, and each perturbation metric's throughput at 224 px besid
 throughput. Speed lives here, not in tests."""
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 import platform
+import tempfile
 import time
 from typing import Any
 
@@ -13,9 +15,12 @@ import torch
 
 from . import services
 from .device import describe_device
+from .errors import XAIError
 from .methods import METHODS
 from .metrics import METRICS, EvalInputs
 from .progress import Progress, no_progress
+from .store import ArtifactStore
+from .units import default_size
 
 NATURAL = "natural"  # the 224-px dataset (pretrained efficientnet_lite0)
 
@@ -128,6 +133,36 @@ def _metric_throughput(ctx: services.Context, n: int, passes: int = 3, repeats: 
     return out
 
 
+def _fits(dataset: str, methods: list[str], preset: str, device: str, seed: int, n: int,
+          progress: Progress) -> dict[str, Any]:
+    """Per method on ``dataset``: seconds to fit it (trained methods, from scratch into a temporary
+    store), milliseconds per image explaining ``n`` test images in one call, and seconds for one seed
+    of the a1a2 protocol at n_e = 4 (explaining the training images once, then G1/G2 to convergence)."""
+    ctx = services.load_context(dataset, preset, device=device, seed=seed)
+    size = default_size(ctx.info.image_size)
+    out: dict[str, Any] = {"dataset": dataset, "device": describe_device(ctx.device), "methods": {}}
+    with tempfile.TemporaryDirectory(prefix="xai-bench-") as tmp:
+        fresh = dataclasses.replace(ctx, store=ArtifactStore(tmp), _explainers={})
+        for name in services.check_methods(methods, ctx.info):
+            progress(0, 1, f"fitting {name} on {dataset}")
+            t0 = time.perf_counter()
+            explainer = fresh.explainer(name)
+            fit = time.perf_counter() - t0
+            row: dict[str, Any] = {"fit_seconds": fit if explainer.caps.trained else None,
+                                   "ms_per_image": _time_method(fresh, name, n)}
+            progress(0, 1, f"a1a2, one seed, for {name} on {dataset}")
+            t0 = time.perf_counter()
+            generators = services.GeneratorFitter(fresh, explainer).fit(size, 4, 0)
+            row.update(a1a2_seconds_per_seed=time.perf_counter() - t0, a1a2_epochs=len(generators.history))
+            out["methods"][name] = row
+    return out
+
+
+#: what ``bench`` can time; all but ``fits`` (which trains from scratch) run by default
+SECTIONS = ("training", "explain", "metrics", "per_instance", "fits")
+DEFAULT_SECTIONS = SECTIONS[:-1]
+
+
 def run_bench(
     *,
     dataset: str = "hard_mnist",
@@ -139,38 +174,53 @@ def run_bench(
     train_datasets: list[str] | None = None,
     bottleneck_presets: list[str] | None = None,
     bottleneck_batches: list[int] | None = None,
+    sections: tuple[str, ...] = DEFAULT_SECTIONS,
+    fit_dataset: str = "mnist",
+    fit_methods: list[str] | None = None,
     progress: Progress = no_progress,
 ) -> dict[str, Any]:
-    """Run every benchmark and return one JSON-able dict naming machine, device, preset and date.
-    ``bottleneck_presets`` (default: ``preset``) and ``bottleneck_batches`` (default 1 and 16) set
-    the per-instance timings at 224 px."""
+    """Run the benchmarks in ``sections`` and return one JSON-able dict naming machine, device, preset
+    and date. ``bottleneck_presets`` (default: ``preset``) and ``bottleneck_batches`` (default 1 and 16)
+    set the per-instance timings at 224 px; ``fit_methods`` on ``fit_dataset`` are the ``fits``."""
+    unknown = sorted(set(sections) - set(SECTIONS))
+    if unknown:
+        raise XAIError(f"unknown bench section(s) {', '.join(unknown)}; choose from: {', '.join(SECTIONS)}")
     methods = methods or [m for m in METHODS if not (METHODS.get(m).caps.trained or METHODS.get(m).caps.per_instance)]
     result: dict[str, Any] = {
         "date": dt.datetime.now().isoformat(timespec="seconds"),
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
                     "torch": torch.__version__},
         "preset": preset,
-        "training": {},
+        "sections": list(sections),
     }
-    for name in train_datasets or []:
-        progress(0, 1, f"black box {name}")
-        ctx = services.load_context(name, preset, device=device, seed=seed)
-        result["training"][name] = {k: ctx.record.get(k) for k in ("arch", "test_accuracy", "train_seconds", "epochs")}
-    ctx = services.load_context(dataset, preset, device=device, seed=seed)
-    result["device"] = describe_device(ctx.device)
-    methods = [m for m in services.check_methods(methods) if not (METHODS.get(m).caps.needs_ground_truth and not ctx.info.has_ground_truth)]
-    result["ms_per_image"] = {f"{dataset}@{ctx.info.image_size}px": {}}
-    for i, name in enumerate(methods):
-        progress(i, len(methods), f"{name} on {dataset}")
-        result["ms_per_image"][f"{dataset}@{ctx.info.image_size}px"][name] = _time_method(ctx, name, n)
-    nat = services.load_context(NATURAL, preset, device=device, seed=seed)
-    key = f"{NATURAL}@{nat.info.image_size}px"
-    result["ms_per_image"][key] = {}
-    nat_methods = [m for m in methods if not METHODS.get(m).caps.needs_ground_truth]
-    for i, name in enumerate(nat_methods):
-        progress(i, len(nat_methods), f"{name} on {NATURAL}")
-        result["ms_per_image"][key][name] = _time_method(ctx=nat, name=name, n=min(n, 8), repeats=1)
-    result["metric_throughput"] = _metric_throughput(nat, min(n, 8))
-    result["seconds_per_image_224px"] = _per_instance(
-        bottleneck_presets or [preset], bottleneck_batches or [1, 16], device, seed, progress)
+    if "training" in sections:
+        result["training"] = {}
+        for name in train_datasets or []:
+            progress(0, 1, f"black box {name}")
+            ctx = services.load_context(name, preset, device=device, seed=seed)
+            result["training"][name] = {k: ctx.record.get(k) for k in ("arch", "test_accuracy", "train_seconds", "epochs")}
+    if "explain" in sections:
+        ctx = services.load_context(dataset, preset, device=device, seed=seed)
+        result["device"] = describe_device(ctx.device)
+        methods = [m for m in services.check_methods(methods) if not (METHODS.get(m).caps.needs_ground_truth and not ctx.info.has_ground_truth)]
+        result["ms_per_image"] = {f"{dataset}@{ctx.info.image_size}px": {}}
+        for i, name in enumerate(methods):
+            progress(i, len(methods), f"{name} on {dataset}")
+            result["ms_per_image"][f"{dataset}@{ctx.info.image_size}px"][name] = _time_method(ctx, name, n)
+    if "explain" in sections or "metrics" in sections:
+        nat = services.load_context(NATURAL, preset, device=device, seed=seed)
+    if "explain" in sections:
+        key = f"{NATURAL}@{nat.info.image_size}px"
+        result["ms_per_image"][key] = {}
+        nat_methods = [m for m in methods if not METHODS.get(m).caps.needs_ground_truth]
+        for i, name in enumerate(nat_methods):
+            progress(i, len(nat_methods), f"{name} on {NATURAL}")
+            result["ms_per_image"][key][name] = _time_method(ctx=nat, name=name, n=min(n, 8), repeats=1)
+    if "metrics" in sections:
+        result["metric_throughput"] = _metric_throughput(nat, min(n, 8))
+    if "per_instance" in sections:
+        result["seconds_per_image_224px"] = _per_instance(
+            bottleneck_presets or [preset], bottleneck_batches or [1, 16], device, seed, progress)
+    if "fits" in sections:
+        result["fits"] = _fits(fit_dataset, fit_methods or ["dorar"], preset, device, seed, n, progress)
     return result

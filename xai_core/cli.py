@@ -299,12 +299,13 @@ def _short(value: Any) -> str:
 
 
 def cmd_bench(args: argparse.Namespace) -> None:
-    from .bench import run_bench
+    from .bench import DEFAULT_SECTIONS, run_bench
 
     result = run_bench(
         dataset=args.dataset, preset=args.preset, methods=args.methods, n=args.n, device=args.device,
         seed=args.seed, train_datasets=args.train, bottleneck_presets=args.bottleneck_presets,
-        bottleneck_batches=[int(b) for b in args.bottleneck_batches], progress=tqdm_progress("bench"),
+        bottleneck_batches=[int(b) for b in args.bottleneck_batches], sections=tuple(args.sections or DEFAULT_SECTIONS),
+        fit_dataset=args.fit_dataset, fit_methods=args.fit_methods, progress=tqdm_progress("bench"),
     )
     _write_json(args.json, result)
     print(json.dumps(result, indent=2))
@@ -406,6 +407,12 @@ def build_parser() -> argparse.ArgumentParser:
                     help="presets at which to time IBA/InputIBA on 224-px photos (default: --preset)")
     sp.add_argument("--bottleneck-batches", type=_csv, default=["1", "16"],
                     help="batch sizes B for those timings (B images optimised together)")
+    sp.add_argument("--sections", type=_csv, default=None,
+                    help="what to time, of training, explain, metrics, per_instance, fits (fits trains from scratch; "
+                         "default: all but fits)")
+    sp.add_argument("--fit-dataset", default="mnist", help="dataset of the fits section")
+    sp.add_argument("--fit-methods", type=_csv, default=None,
+                    help="methods the fits section times: fitting, explaining, one a1a2 seed (default dorar)")
     sp.add_argument("--json", required=True)
     sp.set_defaults(fn=cmd_bench)
     return p
