@@ -40,6 +40,9 @@ def test_datasets_and_methods_json(capsys):
         (["ablate", "--dataset", "mnist", "--methods", "gradient", "--metric", "mass_in_signal", "--json", "x.json"], "ground-truth"),
         (["signal_distractor", "--dataset", "mnist", "--json", "x.json"], "ground-truth"),
         (["signal_distractor", "--dataset", "hard_mnist", "--fractions", "0.2,2", "--json", "x.json"], "--fractions"),
+        (["evaluate", "--dataset", "hard_mnist", "--methods", "dorar", "--metrics", "hit_rate", "--units", "5",
+          "--json", "x.json"], "unit size 5 does not divide"),
+        (["train", "--dataset", "mnist", "--methods", "dorar", "--n-e", "50"], "n_e must be 1–49"),
     ],
 )
 def test_bad_input_is_one_line(capsys, tmp_path, monkeypatch, argv, message):
@@ -162,6 +165,27 @@ def test_evaluate_prints_na_for_metrics_a_method_cannot_score(capsys, tmp_path):
     assert code == 0, err
     assert "faithfulness=1.0000" in stdout and "faithfulness_simplified=n/a" in stdout and "(AUC)" in stdout
     assert json.loads(out.read_text())["results"]["gradient"]["faithfulness_simplified"] is None
+
+
+def test_evaluate_units_reach_dorar_and_the_unit_metrics(capsys, tmp_path):
+    out = tmp_path / "e.json"
+    code, stdout, err = run(capsys, "evaluate", "--dataset", "hard_mnist", "--preset", "smoke", "--methods",
+                            "gradient,dorar", "--metrics", "hit_rate", "--units", "16", "--n-e", "2", "--n", "4",
+                            "--json", str(out))
+    assert code == 0, err
+    result = json.loads(out.read_text())
+    assert result["settings"]["metrics"]["hit_rate"]["n_e"] == 2 and result["settings"]["metrics"]["hit_rate"]["units"] == 16
+    dorar = result["settings"]["methods"]["dorar"]
+    assert dorar["n_e"] == 2 and dorar["units"] == 16 and dorar["unit_grid"].endswith("units of 16×16 px")
+    assert all(0.0 <= result["results"][m]["hit_rate"] <= 1.0 for m in ("gradient", "dorar"))
+    assert "dorar: hit_rate=" in stdout
+
+
+def test_seeded_results_print_mean_and_std():
+    from xai_core.cli import _short
+
+    assert _short({"a1": 0.8, "a1_std": 0.01, "a1_seeds": [0.8], "a2": 0.2, "a2_std": 0.02, "a2_seeds": [0.2],
+                   "seeds": 1, "n": 5}) == "a1 0.8000±0.0100 a2 0.2000±0.0200"
 
 
 def test_ablate_sweeps_a_method_setting(capsys, tmp_path):

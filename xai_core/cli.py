@@ -292,7 +292,10 @@ def cmd_assets(args: argparse.Namespace) -> None:
 
 
 def _short(value: Any) -> str:
-    """One metric value for the console: a number, a curve's AUC, or n/a (nothing to score)."""
+    """One metric value for the console: a number, a curve's AUC, seeded means ± std, or n/a (nothing to score)."""
+    if isinstance(value, dict) and "seeds" in value:  # seeded metrics (a1a2): mean ± std over seeds
+        means = [k for k in value if f"{k}_std" in value]
+        return " ".join("n/a" if value[k] is None else f"{k} {value[k]:.4f}±{value[k + '_std']:.4f}" for k in means)
     if isinstance(value, dict):
         return "n/a" if value.get("auc") is None else f"{value['auc']:.4f} (AUC)"
     return "n/a" if value is None else f"{value:.4f}"
