@@ -27,9 +27,20 @@ PUBLISHED = [
     ("dorar", "DoRaR — Double-sided Remove and Reconstruct",
      "Qin, Amariucai, Qiao, Guan & Fu. A Comprehensive and Reliable Feature Attribution Method: Double-sided "
      "Remove and Reconstruct (DoRaR).",
-     "Trains a selector that picks the important features and checks them from both sides: the selected pixels "
-     "alone must keep the prediction, the remaining pixels must lose it, and a reconstruction step keeps the "
-     "masked images in-distribution so the check is not fooled by artefacts."),
+     "Trains a selector that keeps n_e explanation units (s_e×s_e pixel chunks, e.g. 4 chunks of 4×4 px) per "
+     "image, together with two generators: G1 reconstructs the image from the selected units, G2 from the rest, "
+     "the removed part filled with background noise drawn for each pixel from that pixel's empirical "
+     "distribution over the training set. The selector is trained so that the black box keeps its prediction on "
+     "G1's reconstruction and loses it on G2's (prediction and reconstruction losses on both sides; a relaxed "
+     "top-n_e in training, the hard top-n_e at test time). It answers two problems. *Artifacts*: a classifier "
+     "fed masked inputs sees images off its training distribution, so pixels can look important only because "
+     "their removal confuses it; DoRaR shows the black box generators' reconstructions, never masked images. "
+     "*EPITE* (encoding the prediction in the explanation): a selector trained with its own predictor can "
+     "encode the class in the mask's shape (the paper's example: 72 % accuracy from one irrelevant pixel); "
+     "per-pixel noise, unlike a constant or blurred fill, does not give the shape away, and the complement is "
+     "trained and scored too: a mask that leaks the class through its shape leaves a complement that still "
+     "predicts well. Explore outlines the selected units (red on the ground-truth object, yellow off it, as in "
+     "the paper's Fig. 13) beside G1's and G2's reconstructions; each n_e is its own trained selector."),
     ("comet", "COMET — Comprehensive attribution with a feature detector",
      "Zhang, Lee & Wang. Comprehensive Attribution: Inherently Explainable Vision Model with Feature Detector.",
      "An inherently explainable model: a feature detector produces a mask and the classifier sees only the masked "
@@ -68,6 +79,10 @@ BASELINES = [
      "class-specific."),
     ("fullgrad", "FullGrad", "Srinivas & Fleuret, NeurIPS 2019.",
      "Input gradients plus the bias gradients of every layer, aggregated over the network."),
+    ("lime", "LIME", "Ribeiro, Singh & Guestrin, KDD 2016.",
+     "Fits a weighted linear surrogate of the class score on random copies of the image in which each explanation "
+     "unit (the s_e×s_e chunks DoRaR uses) is kept or filled with the dataset mean colour; a unit's score is its "
+     "coefficient (signed)."),
     ("random", "Random (reference)", "—", "A random map: the chance level every metric should beat."),
     ("ground_truth", "Ground truth (reference)", "—",
      "The true object mask, where the dataset has one: the best any localisation metric can do."),
@@ -106,6 +121,14 @@ st.markdown("""
   map with the original (SSIM). A method that explains the model must change: **lower** is better.
 - **EHR** (effective heat ratio): the share of the map's heat above each quantile threshold that lies inside
   the ground truth, averaged over thresholds: rewards maps that are both on the object and sharp.
+- **a1 / a2** (Evaluate, metric `a1a2`: DoRaR's evaluation scheme, for any method): each map keeps its top n_e
+  units; per method and seed, fresh generators learn to rebuild images from those units (G1) and from the rest
+  (G2), the removed part filled with per-pixel noise. a1 and a2 are the black box's accuracy (agreement with its
+  prediction on the original) on G1's and G2's reconstructions. **a1 high**: the units carry the class;
+  **a2 low**: the rest does not (a high a2 also exposes a mask whose shape gives the class away). On the
+  scatter (x = a2, y = a1) the **upper left** is best; bars are ±1 std over the generators' seeds. Compare
+  methods at equal n_e and unit size: more or larger units make both a high a1 and a low a2 easier.
+- **Hit rate**: the share of the top n_e units that overlap the ground-truth object.
 - **Resolution ablation** (Ablations): the same metric after averaging each map over u×u blocks; a flat line
   means the method's evidence is coarse, a falling one that it relied on fine detail.
 - Every chart prints its settings (fill, steps, model, n) beside it: compare numbers only under equal settings.

@@ -170,17 +170,24 @@ def explanation(dataset: str, preset: str, model: services.ModelChoice, method: 
 
 
 def upload_explanation(dataset: str, preset: str, model: services.ModelChoice, method: str, data: bytes, name: str,
-                       progress: Progress = no_progress, layer: str = "") -> dict[str, Any]:
+                       progress: Progress = no_progress, layer: str = "",
+                       config: tuple[tuple[str, Any], ...] = ()) -> dict[str, Any]:
     """One method on an uploaded image (keyed by its bytes), explained for the model's top-1."""
     def compute() -> dict[str, Any]:
         ctx = context(dataset, preset, model)
+        configs = {method: {**services.layer_configs([method], layer).get(method, {}), **dict(config)}}
         with work_slot():
-            _, out = services.explain_images(ctx, [method], load_upload(data, ctx.info, name)[None], progress,
-                                             services.layer_configs([method], layer))
+            _, out = services.explain_images(ctx, [method], load_upload(data, ctx.info, name)[None], progress, configs)
             return services.first_as_arrays(out[method], ctx.info.class_names)
 
     digest = hashlib.sha256(data).hexdigest()
-    return _cached(("upload", dataset, preset, model, method, digest, name, layer), compute)
+    return _cached(("upload", dataset, preset, model, method, digest, name, layer, config), compute)
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def method_settings(dataset: str, preset: str, model: services.ModelChoice, method: str) -> dict[str, Any]:
+    """A method's settings at this preset (instantiated, not trained), e.g. DoRaR's default n_e."""
+    return services.build_explainer(context(dataset, preset, model), method, prepare=False).settings()
 
 
 def sidebar() -> Selection:
@@ -271,21 +278,25 @@ def stored_result(key: str, selection: Selection) -> Any:
     return stored[1] if stored and stored[0] == selection else None
 
 
-def training_notice(ctx: services.Context, methods: list[str]) -> list[str]:
+def training_notice(ctx: services.Context, methods: list[str],
+                    configs: dict[str, dict[str, Any]] | None = None) -> list[str]:
     """For trained methods not fitted yet: a "train now" button (a background job) and its live
-    progress instead of blocking the page. Returns the methods that are ready."""
+    progress instead of blocking the page. ``configs[method]`` (e.g. DoRaR's n_e) names a variant
+    trained apart from the preset's. Returns the methods that are ready."""
     from xai_core.jobs import MANAGER
 
-    ready = [m for m in methods if services.is_ready(ctx, m)]
+    configs = configs or {}
+    ready = [m for m in methods if services.is_ready(ctx, m, **configs.get(m, {}))]
     for method in (m for m in methods if m not in ready):
-        key = services.fit_job_key(ctx, method)
+        config = configs.get(method, {})
+        label, key = services.fit_label(method, **config), services.fit_job_key(ctx, method, **config)
         job = MANAGER.get(key)
         if job is None or not job.active:
             c1, c2 = st.columns([4, 1], vertical_alignment="center")
-            c1.info(f"**{method}** needs training on {ctx.dataset} first (cached afterwards)."
+            c1.info(f"**{label}** needs training on {ctx.dataset} first (cached afterwards)."
                     + (f" The last attempt failed: {job.error}" if job and job.error else ""))
-            if c2.button(f"Train {method} now", key=f"train-{method}"):
-                services.fit_method_job(ctx, method)
+            if c2.button(f"Train {label} now", key=f"train-{label}"):
+                services.fit_method_job(ctx, method, **config)
                 st.rerun()
         else:
             show_job(key)

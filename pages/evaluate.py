@@ -21,11 +21,22 @@ with st.form("evaluate"):
     metrics = st.multiselect("Metrics", metrics_all,
                              default=[m for m in ("iou", "pixel_perturbation", "deletion") if m in metrics_all])
     n = st.slider("Test images", 4, min(500, len(ctx.test)), min(20, len(ctx.test)))
+    size = ctx.info.image_size
+    c1, c2 = st.columns(2)
+    units = c1.selectbox("Explanation unit size s_e", [None, *(d for d in range(1, size + 1) if size % d == 0)],
+                         format_func=lambda v: f"{v}×{v} px" if v else "each one's default (about a 7×7 grid)",
+                         help="the units (s_e×s_e pixel chunks) of dorar, lime, a1a2 and hit_rate")
+    n_e = c2.number_input("Units kept n_e", min_value=1, value=None, step=1, placeholder="each one's default",
+                          help="how many units dorar and lime keep and a1a2 and hit_rate score; a new value "
+                               "trains a new DoRaR selector (cached afterwards)")
+    st.caption("a1a2 trains two generators per method and seed on the training split (cached): minutes, not "
+               "seconds. Its progress shows while it runs.")
     run = st.form_submit_button("Run evaluation", type="primary")
 
 if run and methods and metrics:
-    common.run_stored("evaluation", selection, "evaluating …",
-                      lambda progress: services.evaluate(ctx, methods, metrics, n, progress=progress))
+    configs, metric_settings = services.unit_configs(methods, metrics, units, n_e)
+    common.run_stored("evaluation", selection, "evaluating …", lambda progress: services.evaluate(
+        ctx, methods, metrics, n, progress=progress, configs=configs, metric_settings=metric_settings))
 
 result = common.stored_result("evaluation", selection)
 if result is None:
@@ -42,6 +53,16 @@ for metric in figures.curve_metrics(result):
     settings.json(result["settings"]["metrics"][metric], expanded=False)
     settings.download_button("Figure (PNG)", figures.curve_png(result, metric), f"{metric}.png", "image/png",
                              key=f"png-{metric}")
+for metric in figures.seeded_metrics(result):
+    st.subheader(f"{metric}: accuracy from the selected units (a1) and from the rest (a2)")
+    st.dataframe(figures.a1a2_rows(result, metric), width="stretch", hide_index=True)
+    chart, settings = st.columns([3, 1])
+    chart.plotly_chart(figures.a1a2_figure(result, metric), width="stretch")
+    chart.caption("One point per method, ±1 std over the generators' seeds both ways. a1 (up) is the black box's "
+                  "accuracy on G1's reconstructions from the selected units, a2 (right) on G2's from the "
+                  "complement: upper left is best.")
+    settings.caption("Settings")
+    settings.json(result["settings"]["metrics"][metric], expanded=False)
 c1, c2, c3 = st.columns(3)
 c1.download_button("Download results (JSON)", json.dumps(result, indent=2), "evaluation.json", "application/json")
 c2.download_button("Download table (CSV)", figures.rows_csv(rows), "table.csv", "text/csv")

@@ -11,6 +11,7 @@ from pages import common
 from xai_core import services, viz
 from xai_core.data.base import DatasetInfo
 from xai_core.errors import XAIError
+from xai_core.methods.reconstruction import RECONSTRUCTIONS
 from xai_core.uploads import EXTENSIONS, load_upload
 
 PRESELECTED = ["gradient", "input_x_gradient", "smoothgrad", "integrated_gradients", "gradcam"]
@@ -83,18 +84,30 @@ if layers:
                               "1/8 of the input (the paper: VGG16 conv4_1)")
     layer = "" if layer == default_layer else layer
 
+configs: dict[str, dict] = {}  # per method, settings that differ from the preset's (DoRaR's n_e)
+if "dorar" in methods:
+    default_n_e = common.method_settings(*selection, "dorar")["n_e"]
+    choices = sorted({default_n_e, *rows["dorar"].sweeps["n_e"]})
+    n_e = st.selectbox("DoRaR: units kept (n_e)", choices, index=choices.index(default_n_e),
+                       format_func=lambda v: f"{v} (default)" if v == default_n_e else str(v),
+                       help="how many explanation units DoRaR's selector keeps. Each n_e is its own trained "
+                            "selector (and generators): a new value trains a new one, once, cached afterwards "
+                            "(as on the Train page)")
+    configs = {"dorar": {"n_e": n_e}} if n_e != default_n_e else {}
+
 if image_tensor is not None:
     x, mask, label = image_tensor, None, -1
 else:
     x, label, mask = ctx.test.sample(index)
-methods = common.training_notice(ctx, methods)
+methods = common.training_notice(ctx, methods, configs)
 maps = {}
 with st.spinner("Explaining …"):
     for m in methods:
         bar = common.ProgressBar()  # per-instance methods (IBA, InputIBA) report their stages
+        config = tuple(sorted(configs.get(m, {}).items()))
         try:
-            maps[m] = (common.upload_explanation(*selection, m, upload.getvalue(), upload.name, bar, layer)
-                       if image_tensor is not None else common.explanation(*selection, m, index, bar, layer))
+            maps[m] = (common.upload_explanation(*selection, m, upload.getvalue(), upload.name, bar, layer, config)
+                       if image_tensor is not None else common.explanation(*selection, m, index, bar, layer, config))
         except XAIError as err:  # one method failing (e.g. Grad-CAM on a user model) spares the rest
             st.warning(f"{m}: {err}")
         except Exception as err:  # a bug: logged with its traceback; one line here, the other methods still run
@@ -124,6 +137,8 @@ if methods:
         col.image(shown, caption=name, width="stretch")
         col.image(viz.overlay(image, h), caption=f"{name} · overlay", width="stretch")
         view = maps[name]
+        if set(RECONSTRUCTIONS) <= set(view["extras"]):  # DoRaR's units and reconstructions: below
+            continue
         if view["selection"] is not None:
             col.image(viz.to_uint8(view["selection"].astype(np.float32)), caption=f"{name} · selection",
                       width="stretch")
@@ -136,6 +151,23 @@ if methods:
              caption="colour scale: low → high", width=300)
 else:
     st.info("Pick one or more methods above to see their maps.")
+
+for view in (v for v in maps.values() if set(RECONSTRUCTIONS) <= set(v["extras"])):
+    # DoRaR's Fig. 13: the selected units on the image, and what G1 / G2 rebuild from each side
+    st.subheader(f"DoRaR: the {view['settings']['n_e']} selected units ({view['settings']['unit_grid']})")
+    c1, c2, c3 = st.columns(3)
+    c1.image(viz.unit_outlines(image, view["selection"], view["settings"]["units"], mask,
+                               scale=max(1, 192 // image.shape[0])),
+             caption="selected units" + (": red on the object, yellow off it" if mask is not None else ""),
+             width="stretch")
+    selected, complement = (view["extras"][k] for k in RECONSTRUCTIONS)
+    c2.image(viz.to_uint8(selected), caption="G1: from the selected units", width="stretch")
+    c3.image(viz.to_uint8(complement), caption="G2: from the complement", width="stretch")
+    if view["predictions"]:
+        st.caption(" · ".join(f"{k}: {v}" for k, v in view["predictions"].items()))
+    st.caption("Removed units are filled with noise drawn from each pixel's distribution over the training set, "
+               "then rebuilt by a generator: a good selection lets G1 keep the black box's class and leaves G2 "
+               "without it (the About page explains DoRaR and its a1/a2 scores).")
 
 accuracy = ctx.record.get("test_accuracy")
 st.caption(f"Preset: {ctx.preset} · model {ctx.record.get('arch', '?')}"

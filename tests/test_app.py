@@ -184,7 +184,8 @@ def test_train_page_trains_black_box_and_fits_method_in_background(monkeypatch, 
     at.run()
     methods = at.dataframe[1].value.set_index("method")
     assert bool(methods.loc[trained_method, "ready"]) and not bool(methods.loc["diet", "ready"])
-    assert next(b for b in at.selectbox if b.label == "Fit method").options == ["diet"]
+    fit_options = next(b for b in at.selectbox if b.label == "Fit method").options
+    assert trained_method not in fit_options and "diet" in fit_options
     assert at.get("plotly_chart")  # the fit job's loss curve
 
 
@@ -325,6 +326,38 @@ def test_explore_shows_diet_views_after_training(app):
     assert any("f_v(x):" in c.value and "f_b(x):" in c.value for c in app.main.caption)
 
 
+def _train_if_offered(app, label: str) -> None:
+    """Click "Train … now" where the page offers it, wait for the job and rerun (smoke: seconds)."""
+    from xai_core.jobs import MANAGER
+
+    button = [b for b in app.button if b.label == f"Train {label} now"]
+    if button:
+        button[0].click().run()
+        assert MANAGER.wait(_last_job("fit", f"/{label}").key, timeout=600).status == "done"
+        app.run()
+
+
+def test_explore_shows_dorar_units_and_reconstructions_per_n_e(app):
+    app.run()
+    app.multiselect[0].set_value(["dorar"]).run()
+    n_e = next(b for b in app.selectbox if b.label.startswith("DoRaR"))
+    assert n_e.value == 4 and n_e.options == ["4 (default)", "8", "12", "24"]
+    _train_if_offered(app, "dorar")
+    assert not app.exception, app.exception
+    captions = [im.caption for im in _images(app)]
+    assert {"dorar", "dorar · overlay", "G1: from the selected units", "G2: from the complement"} <= set(captions)
+    assert "selected units: red on the object, yellow off it" in captions  # hard_mnist has ground truth
+    assert "dorar · reconstruction_selected" not in captions  # shown once, in the DoRaR row
+    assert any("the 4 selected units" in h.value for h in app.subheader)
+
+    next(b for b in app.selectbox if b.label.startswith("DoRaR")).set_value(8).run()  # a new n_e: its own selector
+    assert not app.exception, app.exception
+    if any("dorar (n_e = 8)" in i.value and "needs training" in i.value for i in app.info):
+        _train_if_offered(app, "dorar (n_e = 8)")
+    assert not app.exception, app.exception
+    assert any("the 8 selected units" in h.value for h in app.subheader)
+
+
 def test_ablations_page_sweeps_diet_mask_scale_in_background(monkeypatch):
     from xai_core.jobs import MANAGER
 
@@ -365,6 +398,24 @@ def test_evaluate_page_draws_sanity_and_sensitivity_curves(monkeypatch):
     at.button[0].click().run()
     assert not at.exception and not at.error, at.exception
     assert len(at.get("plotly_chart")) == 2
+
+
+def test_evaluate_page_shows_a1a2_table_and_scatter_with_chosen_units(monkeypatch):
+    at = _page("evaluate.py", monkeypatch)
+    next(m for m in at.multiselect if m.label == "Methods").set_value(["random", "gradient"])
+    next(m for m in at.multiselect if m.label == "Metrics").set_value(["a1a2", "iou"])
+    at.slider[0].set_value(4)
+    next(b for b in at.selectbox if b.label == "Explanation unit size s_e").set_value(8)
+    at.number_input[0].set_value(2)
+    at.button[0].click().run()
+    assert not at.exception and not at.error, at.exception
+    generic, a1a2 = (d.value for d in at.dataframe)
+    assert {"iou", "a1a2 a1", "a1a2 a2"} <= set(generic.columns)
+    assert list(a1a2["method"]) == ["random", "gradient"] and set(a1a2["seeds"]) == {2} and set(a1a2["n"]) == {4}
+    (chart,) = at.get("plotly_chart")  # iou is a scalar, a1a2 the scatter: one chart
+    assert "upper left is best" in chart.proto.spec
+    settings = [j for j in at.json if '"n_e"' in j.proto.body]
+    assert settings and '"n_e": 2' in settings[0].proto.body and '"units": 8' in settings[0].proto.body
 
 
 def test_uploaded_photo_explained_by_input_iba_on_the_pretrained_model(app):

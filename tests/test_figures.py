@@ -69,3 +69,37 @@ def test_unscored_curves_show_n_a():
     assert figures.scalar_rows(result)[-1]["deletion AUC"] is None
     assert figures.curve_png(result, "deletion")[:4] == b"\x89PNG"
     assert _short(result["results"]["c"]["deletion"]) == "n/a" and _short(None) == "n/a" and _short(0.5) == "0.5000"
+
+
+A1A2 = {
+    "dataset": "d", "preset": "smoke", "n": 4,
+    "results": {
+        "dorar": {"iou": 0.4, "a1a2": {"a1": 0.9, "a1_std": 0.05, "a1_seeds": [0.85, 0.95],
+                                       "a2": 0.2, "a2_std": 0.1, "a2_seeds": [0.1, 0.3], "seeds": 2, "n": 4}},
+        "random": {"iou": 0.1, "a1a2": {"a1": 0.3, "a1_std": 0.0, "a1_seeds": [0.3, 0.3],
+                                        "a2": 0.8, "a2_std": None, "a2_seeds": [0.8, None], "seeds": 2, "n": 4}},
+    },
+    "spread": {}, "ms_per_image": {"dorar": 3.0, "random": 0.1},
+}
+
+
+def test_scalar_rows_show_seeded_metrics_as_mean_and_std():
+    rows = figures.scalar_rows(A1A2)
+    assert rows[0] == {"method": "dorar", "iou": "0.4000", "a1a2 a1": "0.9000 ± 0.0500",
+                       "a1a2 a2": "0.2000 ± 0.1000", "ms / image": 3.0}
+    assert rows[1]["a1a2 a2"] == "0.8000" and figures.curve_metrics(A1A2) == []
+    assert "a1a2" not in figures.curves_csv(A1A2) and figures.rows_csv(rows).count("\n") == 3
+
+
+def test_a1a2_table_and_scatter_one_point_per_method_with_error_bars():
+    assert figures.seeded_metrics(A1A2) == ["a1a2"] and figures.seeded_metrics(RESULT) == []
+    rows = figures.a1a2_rows(A1A2)
+    assert [r["method"] for r in rows] == ["dorar", "random"]
+    assert rows[0]["a1 (higher is better)"] == "0.9000 ± 0.0500" and rows[0]["seeds"] == 2 and rows[0]["n"] == 4
+    fig = figures.a1a2_figure(A1A2)
+    assert [t.name for t in fig.data] == ["dorar", "random"]
+    assert [(list(t.x), list(t.y)) for t in fig.data] == [([0.2], [0.9]), ([0.8], [0.3])]  # x = a2, y = a1
+    assert list(fig.data[0].error_x.array) == [0.1] and list(fig.data[0].error_y.array) == [0.05]
+    assert list(fig.data[1].error_x.array) == [0.0]  # no std: a zero bar
+    assert "lower is better" in fig.layout.xaxis.title.text and "higher is better" in fig.layout.yaxis.title.text
+    assert "upper left is best" in fig.layout.title.text

@@ -145,3 +145,38 @@ def test_render_heatmaps():
     rgb, scales = viz.render_heatmaps(torch.as_tensor(maps(3)), mode="shared", sign="all")
     assert rgb.shape == (3, 8, 10, 3) and rgb.dtype == np.uint8 and scales.shape == (3,)
     assert len(set(scales.tolist())) == 1
+
+
+def test_unit_outlines_colour_hits_and_misses_like_dorar_fig13():
+    image = np.full((8, 8), 0.5)  # grey: no red, yellow or cyan anywhere
+    selection = np.zeros((8, 8), dtype=bool)
+    selection[0:4, 0:4] = True  # unit (0, 0): overlaps the ground truth in one pixel
+    selection[4:8, 4:8] = True  # unit (1, 1): does not
+    truth = np.zeros((8, 8), dtype=bool)
+    truth[3, 3] = True
+    truth[0:4, 4:8] = True  # unit (0, 1): on the object but not selected
+    out = viz.unit_outlines(image, torch.as_tensor(selection), 4, torch.as_tensor(truth))
+    frame = np.ones((4, 4), dtype=bool)
+    frame[1:-1, 1:-1] = False
+    assert out.shape == (8, 8, 3) and out.dtype == np.uint8
+    assert (out[0:4, 0:4][frame] == viz.HIT_COLOUR).all() and (out[4:8, 4:8][frame] == viz.MISS_COLOUR).all()
+    assert (out[0:4, 0:4][~frame] == 128).all()  # the unit's inside stays visible
+    assert (out[0:4, 4:8] == 128).all() and (out[4:8, 0:4] == 128).all()  # unselected units untouched
+
+    plain = viz.unit_outlines(image, selection, 4)  # no ground truth: one colour
+    drawn = (plain != 128).any(-1)
+    assert drawn.sum() == 2 * 12 and (plain[drawn] == viz.UNIT_COLOUR).all()
+
+
+def test_unit_outlines_scale_and_adjacent_units():
+    selection = np.zeros((4, 4), dtype=bool)
+    selection[:, 0:2] = True  # two adjacent 2-px units, one above the other: each gets its own frame
+    out = viz.unit_outlines(np.zeros((4, 4)), selection, 2, scale=3)
+    assert out.shape == (12, 12, 3)
+    drawn = (out != 0).any(-1)
+    assert drawn[5, 0:6].all() and drawn[6, 0:6].all()  # the shared edge: bottom of one, top of the other
+    assert not drawn[1:5, 1:5].any() and not drawn[:, 6:].any()
+    with pytest.raises(InvalidInputError):
+        viz.unit_outlines(np.zeros((6, 6)), np.zeros((6, 6), dtype=bool), 4)  # 4 does not divide 6
+    with pytest.raises(InvalidInputError):
+        viz.unit_outlines(np.zeros((4, 4)), selection, 2, np.zeros((3, 3), dtype=bool))

@@ -35,21 +35,78 @@ def curve_figure(result: dict[str, Any], metric: str) -> go.Figure:
     return fig
 
 
+def _mean_std(mean: float | None, std: float | None) -> str | None:
+    if mean is None:
+        return None
+    return f"{mean:.4f} ± {std:.4f}" if std is not None else f"{mean:.4f}"
+
+
+def _seeded(value: Any) -> bool:
+    """A seeded metric's value (e.g. a1a2): mean, std and per-seed values per key, over "seeds" seeds."""
+    return isinstance(value, dict) and "seeds" in value
+
+
+def _seeded_keys(value: dict[str, Any]) -> list[str]:
+    """The scores of a seeded value (a1, a2): keys with per-seed values."""
+    return [k for k in value if f"{k}_seeds" in value]
+
+
 def scalar_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
-    """One row per method: scalar metrics as mean ± std, curve metrics as their AUC."""
+    """One row per method: scalar metrics as mean ± std, curve metrics as their AUC, seeded metrics'
+    scores (a1a2: a1, a2) as mean ± std over seeds."""
     rows = []
     for method, values in result["results"].items():
         row: dict[str, Any] = {"method": method}
         for metric, v in values.items():
-            if isinstance(v, dict):
+            if _seeded(v):
+                row.update({f"{metric} {k}": _mean_std(v[k], v.get(f"{k}_std")) for k in _seeded_keys(v)})
+            elif isinstance(v, dict):
                 row[f"{metric} AUC"] = None if v.get("auc") is None else round(v["auc"], 4)
             elif v is not None:
-                spread = result.get("spread", {}).get(method, {}).get(metric, {})
-                std = spread.get("std")
-                row[metric] = f"{v:.4f} ± {std:.4f}" if std is not None else f"{v:.4f}"
+                row[metric] = _mean_std(v, result.get("spread", {}).get(method, {}).get(metric, {}).get("std"))
         row["ms / image"] = round(result.get("ms_per_image", {}).get(method, float("nan")), 2)
         rows.append(row)
     return rows
+
+
+def seeded_metrics(result: dict[str, Any]) -> list[str]:
+    """Names of the metrics that came back seeded (a1a2)."""
+    names: list[str] = []
+    for values in result["results"].values():
+        names += [m for m, v in values.items() if _seeded(v) and m not in names]
+    return names
+
+
+def a1a2_rows(result: dict[str, Any], metric: str = "a1a2") -> list[dict[str, Any]]:
+    """One row per method scored by ``metric``: a1 and a2 as mean ± std over seeds, seeds, images."""
+    return [{"method": method, "a1 (higher is better)": _mean_std(v["a1"], v.get("a1_std")),
+             "a2 (lower is better)": _mean_std(v["a2"], v.get("a2_std")), "seeds": v["seeds"], "n": v["n"]}
+            for method, values in result["results"].items() if _seeded(v := values.get(metric))]
+
+
+def a1a2_figure(result: dict[str, Any], metric: str = "a1a2") -> go.Figure:
+    """a1 against a2, one point per method with ±1 std (over seeds) error bars both ways: x = a2
+    (accuracy from the complement, lower is better), y = a1 (from the selected units, higher is
+    better), so the upper left is best."""
+    fig = go.Figure()
+    for method, values in result["results"].items():
+        v = values.get(metric)
+        if not _seeded(v) or v["a1"] is None or v["a2"] is None:
+            continue
+        fig.add_trace(go.Scatter(
+            x=[v["a2"]], y=[v["a1"]], mode="markers+text", name=method, text=[method], textposition="top right",
+            error_x={"type": "data", "array": [v.get("a2_std") or 0.0]},
+            error_y={"type": "data", "array": [v.get("a1_std") or 0.0]},
+        ))
+    seeds = max((v["seeds"] for vs in result["results"].values() if _seeded(v := vs.get(metric))), default=0)
+    fig.update_layout(
+        title=f"{metric}: upper left is best — {result['dataset']} ({result['preset']}), n = {result['n']}, "
+              f"{seeds} seeds",
+        xaxis={"title": "a2: accuracy from the complement (lower is better)", "range": [-0.05, 1.05]},
+        yaxis={"title": "a1: accuracy from the selected units (higher is better)", "range": [-0.05, 1.05]},
+        legend_title="method", margin={"l": 40, "r": 10, "t": 50, "b": 40}, height=420,
+    )
+    return fig
 
 
 def curves_csv(result: dict[str, Any]) -> str:

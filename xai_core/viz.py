@@ -3,7 +3,8 @@
 Pipeline: :func:`normalise` a stack of attribution maps (per-image or shared scale, sign
 handling, percentile clipping) → :func:`colourise` with a colour map → :func:`overlay` on the
 image (:func:`to_uint8`) → :func:`contour_overlay` for the ground-truth outline; and
-:func:`colourbar` / :func:`colourbar_labels` for the legend.
+:func:`colourbar` / :func:`colourbar_labels` for the legend; :func:`unit_outlines` frames the explanation
+units a method selected (DoRaR's Fig. 13).
 
 Colour maps come from matplotlib (pinned in requirements.txt).
 """
@@ -211,3 +212,48 @@ def render_heatmaps(
     """:func:`normalise` then :func:`colourise` a stack: (N×H×W×3 uint8, scales N)."""
     maps, scales = normalise(scores, mode, sign, clip_percentile, return_scale=True)
     return colourise(maps, cmap, signed=sign == "all"), scales
+
+
+# -- explanation units (DoRaR) ------------------------------------------------------------------
+HIT_COLOUR = (255, 0, 0)  # a selected unit overlapping the ground truth (red, as in DoRaR's Fig. 13)
+MISS_COLOUR = (255, 255, 0)  # one that does not (yellow)
+UNIT_COLOUR = (0, 255, 255)  # without ground truth to compare with (cyan)
+
+
+def unit_outlines(
+    image: ArrayLike,
+    selection: ArrayLike,
+    units: int,
+    ground_truth: ArrayLike | None = None,
+    scale: int = 1,
+) -> np.ndarray:
+    """Outline each selected explanation unit (a ``units``×``units`` chunk; ``selection`` is H×W bool
+    at pixel resolution) on the image, DoRaR's Fig. 13 style: :data:`HIT_COLOUR` where the unit
+    overlaps ``ground_truth`` (H×W bool), :data:`MISS_COLOUR` where it does not, :data:`UNIT_COLOUR`
+    for every unit when there is no ground truth. The image is first enlarged ``scale``× (nearest
+    neighbour) so a one-pixel outline leaves the unit's content visible. (H·scale)×(W·scale)×3 uint8."""
+    img = to_uint8(image)
+    sel = _np(selection).astype(bool)
+    h, w = img.shape[:2]
+    units, scale = int(units), int(scale)
+    if sel.shape != (h, w) or units < 1 or h % units or w % units or scale < 1:
+        raise InvalidInputError(f"selection {sel.shape} must match the image {(h, w)}, whose sides the unit "
+                                f"size {units} must divide (scale {scale} ≥ 1)")
+    grid = (h // units, units, w // units, units)
+    chosen = sel.reshape(grid).any((1, 3))  # units × units, per unit
+    colour = np.zeros((*chosen.shape, 3), dtype=np.uint8)
+    if ground_truth is None:
+        colour[chosen] = UNIT_COLOUR
+    else:
+        truth = _np(ground_truth).astype(bool)
+        if truth.shape != (h, w):
+            raise InvalidInputError(f"ground truth {truth.shape} and image {(h, w)} differ in size")
+        hit = truth.reshape(grid).any((1, 3))
+        colour[chosen & hit], colour[chosen & ~hit] = HIT_COLOUR, MISS_COLOUR
+    side = units * scale
+    border = np.ones((side, side), dtype=bool)
+    border[1:-1, 1:-1] = False  # each unit's own one-pixel frame, inside the unit
+    edge = np.tile(border, chosen.shape) & chosen.repeat(side, 0).repeat(side, 1)
+    out = img.repeat(scale, 0).repeat(scale, 1)
+    out[edge] = colour.repeat(side, 0).repeat(side, 1)[edge]
+    return out

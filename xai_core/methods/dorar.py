@@ -1,4 +1,4 @@
-"""DoRaR — Double-sided Remove and Reconstruct (Shen, Ning & Dong; SPEC §2, papers/dorar.md).
+"""DoRaR — Double-sided Remove and Reconstruct (Qin, Amariucai, Qiao, Guan & Fu; SPEC §2, papers/dorar.md).
 
 A trained selector F scores explanation units (s_e×s_e chunks, :mod:`xai_core.units`) and keeps
 n_e of them. Training (the paper's Algorithm 1) draws a relaxed top-n_e mask M (the sum of n_e

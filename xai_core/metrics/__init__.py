@@ -18,6 +18,7 @@ from .base import (
     aggregate_scalar,
     aggregate_seeded,
     evaluate_metric,
+    headline,
     merge_batches,
     normalised_auc,
     pick_fill,
@@ -72,7 +73,7 @@ METRICS.reorder(("iou", "pxap", "mass_in_signal", "pixel_perturbation", "pixel_p
 
 __all__ = [
     "METRICS", "X_KEY", "EvalInputs", "Metric", "aggregate", "aggregate_curves", "aggregate_scalar",
-    "aggregate_seeded", "evaluate_metric", "merge_batches", "pick_fill", "pick_model", "register_metric", "summary",
+    "aggregate_seeded", "evaluate_metric", "headline", "merge_batches", "pick_fill", "pick_model", "register_metric", "summary",
     "PXAP_THRESHOLDS", "REGIONS", "average_precision", "faithfulness", "region_masking_accuracy", "iou",
     "mass_in_signal", "minmax_normalise", "pxap",
     "DEFAULT_FRACTIONS", "DEFAULT_STEPS", "CurveResult", "PixelPerturbationResult",

@@ -257,6 +257,14 @@ def aggregate(
     return aggregate_curves(per_image, metric.primary, x_axis)
 
 
+def headline(metric: Metric, value: float | None | dict[str, Any]) -> float | None:
+    """One number for an :func:`aggregate` result: a scalar's mean, a curve's AUC, a seeded metric's
+    mean over seeds of its primary value (a1a2: a1)."""
+    if not isinstance(value, dict):
+        return value
+    return value.get(metric.primary) if metric.kind == "seeded" else value.get("auc")
+
+
 def summary(metric: Metric, per_image: Mapping[str, torch.Tensor]) -> dict[str, Any]:
     """Like :func:`aggregate` but scalars come as ``{"mean", "std", "n"}`` (for tables)."""
     if metric.kind == "scalar":

@@ -37,7 +37,7 @@ from .explaining import (
 from .masking import MASKING_FRACTIONS, check_region_masking, region_masking
 from .reconstruction import GeneratorFitter
 from .shards import Shard, ShardResult, run_shard
-from .tasks import black_box_rows, fit_job_key, fit_method_job, job_key, sweep_job, train_black_box_job
+from .tasks import black_box_rows, fit_job_key, fit_label, fit_method_job, job_key, sweep_job, train_black_box_job
 
 __all__ = [
     "UPLOAD_FORMATS", "FACTORS", "block_average", "downscaled_maps", "resolution_factors",
@@ -52,5 +52,5 @@ __all__ = [
     "sample_indices", "top_k", "without_ground_truth",
     "MASKING_FRACTIONS", "check_region_masking", "region_masking",
     "GeneratorFitter", "Shard", "ShardResult", "run_shard",
-    "black_box_rows", "fit_job_key", "fit_method_job", "job_key", "sweep_job", "train_black_box_job",
+    "black_box_rows", "fit_job_key", "fit_label", "fit_method_job", "job_key", "sweep_job", "train_black_box_job",
 ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..metrics import METRICS
+from ..metrics import METRICS, headline
 from ..progress import Progress, no_progress
 from .catalog import check_methods, check_metrics
 from .context import Context
@@ -65,8 +65,8 @@ def sweep_curves(result: dict[str, Any]) -> dict[str, Any]:
 
 
 def _result(ctx: Context, metric: str, n: int, factors: list[Any], summary: dict, runs: dict) -> dict[str, Any]:
-    """The shape both ablations return; a curve's summary value is its AUC, a scalar's its mean."""
-    summary = {m: {u: v["auc"] if isinstance(v, dict) else v for u, v in by_u.items()} for m, by_u in summary.items()}
+    """The shape both ablations return; a summary value is the metric's headline (:func:`headline`)."""
+    summary = {m: {u: headline(METRICS.get(metric), v) for u, v in by_u.items()} for m, by_u in summary.items()}
     return {"dataset": ctx.dataset, "preset": ctx.preset, "n": min(n, len(ctx.test)), "metric": metric,
             "higher_is_better": METRICS.get(metric).higher_is_better, "factors": factors,
             "summary": summary, "runs": runs}

@@ -94,11 +94,12 @@ def check_sweep(methods: Sequence[str], setting: str) -> None:
                            f"(sweepable: {', '.join(sweeps) or 'none'})")
 
 
-def is_ready(ctx: Context, method: str) -> bool:
-    """Whether ``method`` can explain now (trained methods: trained for this black box and cached)."""
-    if ctx.has_explainer(method) or not METHODS.get(method).caps.trained:
+def is_ready(ctx: Context, method: str, **config: Any) -> bool:
+    """Whether ``method`` with ``config`` (settings that differ from its preset's, e.g. DoRaR's n_e)
+    can explain now (trained methods: trained for this black box and cached)."""
+    if ctx.has_explainer(method, **config) or not METHODS.get(method).caps.trained:
         return True
-    return build_explainer(ctx, method, prepare=False).is_ready(ctx.store)
+    return build_explainer(ctx, method, prepare=False, **config).is_ready(ctx.store)
 
 
 def _check(registry: Any, names: list[str], info: DatasetInfo | None) -> list[str]:

@@ -46,15 +46,21 @@ def train_black_box_job(dataset: str, preset: str, seed: int = 0, store: Artifac
     return MANAGER.submit(key, f"black box · {dataset} ({preset})", work)
 
 
-def fit_job_key(ctx: Context, method: str) -> str:
-    return job_key(ctx.store, "fit", *_model_parts(ctx), method)
+def fit_label(method: str, **config: Any) -> str:
+    """A method with the settings it is trained with, e.g. "dorar (n_e = 8)"."""
+    return method + (f" ({', '.join(f'{k} = {v}' for k, v in sorted(config.items()))})" if config else "")
 
 
-def fit_method_job(ctx: Context, method: str) -> Job:
-    """Train a trained method in the background; one job per (dataset, preset, seed, model, method)."""
+def fit_job_key(ctx: Context, method: str, **config: Any) -> str:
+    return job_key(ctx.store, "fit", *_model_parts(ctx), fit_label(method, **config))
+
+
+def fit_method_job(ctx: Context, method: str, **config: Any) -> Job:
+    """Train a trained method (with ``config``: settings that differ from its preset's) in the
+    background; one job per (dataset, preset, seed, model, method, config)."""
     check_methods([method], ctx.info)
-    return MANAGER.submit(fit_job_key(ctx, method), f"{method} · {ctx.dataset} ({ctx.preset})",
-                          lambda progress: ctx.explainer(method, progress).settings())
+    return MANAGER.submit(fit_job_key(ctx, method, **config), f"{fit_label(method, **config)} · {ctx.dataset} "
+                          f"({ctx.preset})", lambda progress: ctx.explainer(method, progress, **config).settings())
 
 
 def sweep_job(ctx: Context, method: str, setting: str, values: list[Any], metric: str, n: int) -> Job:
