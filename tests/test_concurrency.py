@@ -40,8 +40,9 @@ def test_explaining_leaves_the_shared_model_as_it_was(name, tiny_net, tiny_info)
     if explainer.caps.uses_train_split:
         from xai_core.data.base import TensorImageDataset
 
-        data = TensorImageDataset(tiny_info, "train", (torch.rand(8, 3, 12, 12) * 255).to(torch.uint8),
-                                  torch.zeros(8, dtype=torch.long), masks[:1].expand(8, -1, -1).clone())
+        n = 64  # DoRaR's background noise needs at least 50 training images
+        data = TensorImageDataset(tiny_info, "train", (torch.rand(n, 3, 12, 12) * 255).to(torch.uint8),
+                                  torch.zeros(n, dtype=torch.long), masks[:1].expand(n, -1, -1).clone())
         explainer.prepare(data, ArtifactStore(), lambda *a, **k: None)
     flags = [p.requires_grad for p in tiny_net.parameters()]
     fingerprint, state = model_fingerprint(tiny_net), dict(vars(explainer))
