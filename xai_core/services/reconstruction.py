@@ -80,12 +80,12 @@ class GeneratorFitter:
                              self.noise, seed, payload["history"])
 
     def _train_generators(self, size: int, n_e: int, seed: int, recipe: GeneratorRecipe, n: int) -> dict[str, Any]:
-        keep = units.to_pixels(units.top_units(self._unit_scores(size, n), n_e), size)
+        keep = units.to_pixels(units.top_units(self.unit_scores(size, n), n_e), size)
         fitted = train_generators(self.ctx.black_box, lambda idx: self.train.batch(idx.tolist()).x, keep, self.noise,
                                   recipe, seed=seed, device=self.ctx.device, progress=self.progress)
         return {"g1": _cpu(fitted.g1), "g2": _cpu(fitted.g2), "history": fitted.history}
 
-    def _unit_scores(self, size: int, n: int) -> torch.Tensor:
+    def unit_scores(self, size: int, n: int) -> torch.Tensor:
         """N×h×w unit scores of the explainer's maps of the first ``n`` training images (cached)."""
         def explain() -> dict[str, Any]:
             out, step = [], 64
