@@ -66,8 +66,7 @@ class GeneratorFitter:
         recipe = GeneratorRecipe(epochs=int(epochs or defaults["epochs"]))
         limit = train_images or defaults["train_images"]
         n = len(self.train) if limit is None else min(len(self.train), int(limit))
-        maps = self.maps_spec
-        spec = {**maps, "units": size, "n_e": n_e, "seed_generators": seed, "recipe": recipe.__dict__, "n": n,
+        spec = {**self.maps_spec, "units": size, "n_e": n_e, "seed_generators": seed, "recipe": recipe.__dict__, "n": n,
                 "version": VERSION}
         payload = self.ctx.store.get_or_create(
             "generators", spec, lambda: self._train_generators(size, n_e, seed, recipe, n))
