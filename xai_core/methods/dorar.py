@@ -33,9 +33,11 @@ from .. import units
 from .base import Capabilities, Explanation, register
 from .config import MethodConfig
 from .reconstruction import (
-    MLP_MAX_VALUES, QUICK_LARGE, RECONSTRUCTIONS, PixelNoise, Reconstructor, adam, check_noise_images, generator_kind, losses, make_generator, removed,
+    MLP_MAX_VALUES, QUICK_LARGE, RECONSTRUCTIONS, PixelNoise, Reconstructor, adam, check_noise_images, generator_kind,
+    losses, make_generator, removed,
 )
 from .trained import Run, Stage, TrainedExplainer
+
 
 @dataclass(frozen=True)
 class DoRaRConfig(MethodConfig):
@@ -107,7 +109,8 @@ class DoRaR(TrainedExplainer):
         config = config.replace(units=int(config.units or units.default_size(size)), n_e=int(config.n_e))
         if self.preset == "quick" and self.info.channels * size ** 2 > MLP_MAX_VALUES:
             preset = DoRaRConfig.for_preset("quick")  # its defaults (not the caller's choices) scaled down
-            config = config.replace(**{k: v for k, v in QUICK_LARGE.items() if getattr(config, k) == getattr(preset, k)})
+            config = config.replace(**{k: v for k, v in QUICK_LARGE.items()
+                                       if getattr(config, k) == getattr(preset, k)})
         units.check_units(size, config.units, config.n_e)
         generator_kind(config.generator, self.info.channels, size)  # a bad name fails here, not in training
         return config
@@ -123,7 +126,8 @@ class DoRaR(TrainedExplainer):
 
     def settings(self) -> dict[str, Any]:
         c = self.config
-        return {**c.as_dict(), "alpha": self.alpha, "unit_grid": f"{self.grid}×{self.grid} units of {c.units}×{c.units} px",
+        return {**c.as_dict(), "alpha": self.alpha,
+                "unit_grid": f"{self.grid}×{self.grid} units of {c.units}×{c.units} px",
                 "generators": generator_kind(c.generator, self.info.channels, self.info.image_size),
                 "noise": "each removed pixel (per channel) from that pixel's empirical distribution over "
                          f"the first {c.noise_images} training images (pixel space)",

@@ -135,7 +135,8 @@ def make_generator(kind: str, channels: int, image_size: int) -> nn.Module:
     return ConvGenerator(channels)
 
 
-def losses(black_box: nn.Module, out: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def losses(black_box: nn.Module, out: torch.Tensor, x: torch.Tensor,
+           y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(reconstruction loss mean |x − out|, cross-entropy of the black box on ``out`` against ``y``)."""
     return (x - out).abs().mean(), F.cross_entropy(black_box(out), y)
 

@@ -83,7 +83,8 @@ def run_shard(shard: Shard, ctx: Context | None = None, progress: Progress = no_
                    if METHODS.get(shard.method).caps.rerunnable else None),
         reconstruction=GeneratorFitter(ctx, explainer, shard.block, progress),
     )
-    per_image = {m: {k: torch.as_tensor(v).detach().cpu() for k, v in METRICS.get(m)(inputs, **shard.overrides(m)).items()}
+    per_image = {m: {k: torch.as_tensor(v).detach().cpu()
+                     for k, v in METRICS.get(m)(inputs, **shard.overrides(m)).items()}
                  for m in shard.metrics}
     return ShardResult(shard, per_image, seconds, explainer.settings())
 
