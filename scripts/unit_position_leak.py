@@ -4,19 +4,22 @@ pattern (units² values) of the training images to the black box's top-1, scored
 Chance is about 1/classes; a high score means a generator can read the class from where the units
 are, without their content.
 
-    .venv/bin/python scripts/unit_position_leak.py --dataset mnist --methods dorar,gradient,smoothgrad --n-e 4
+    .venv/bin/python scripts/unit_position_leak.py --dataset mnist --methods lime,dorar,gradient,smoothgrad --n-e 4
 
 Uses the training-image unit scores a1a2 caches (computed here when missing)."""
 from __future__ import annotations
 
 import argparse
 import json
+import sys
+from pathlib import Path
 
 import torch
 from sklearn.linear_model import LogisticRegression
 
-from xai_core import services, units
-from xai_core.services.reconstruction import GeneratorFitter
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere: the repo's xai_core
+from xai_core import services, units  # noqa: E402
+from xai_core.services.reconstruction import GeneratorFitter  # noqa: E402
 
 
 def main() -> None:
