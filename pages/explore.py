@@ -11,7 +11,6 @@ from pages import common
 from xai_core import services, viz
 from xai_core.data.base import DatasetInfo
 from xai_core.errors import XAIError
-from xai_core.methods.reconstruction import RECONSTRUCTIONS
 from xai_core.uploads import EXTENSIONS, load_upload
 
 PRESELECTED = ["gradient", "input_x_gradient", "smoothgrad", "integrated_gradients", "gradcam"]
@@ -137,7 +136,7 @@ if methods:
         col.image(shown, caption=name, width="stretch")
         col.image(viz.overlay(image, h), caption=f"{name} · overlay", width="stretch")
         view = maps[name]
-        if set(RECONSTRUCTIONS) <= set(view["extras"]):  # DoRaR's units and reconstructions: below
+        if set(services.RECONSTRUCTIONS) <= set(view["extras"]):  # DoRaR's units and reconstructions: below
             continue
         if view["selection"] is not None:
             col.image(viz.to_uint8(view["selection"].astype(np.float32)), caption=f"{name} · selection",
@@ -152,7 +151,7 @@ if methods:
 else:
     st.info("Pick one or more methods above to see their maps.")
 
-for view in (v for v in maps.values() if set(RECONSTRUCTIONS) <= set(v["extras"])):
+for view in (v for v in maps.values() if set(services.RECONSTRUCTIONS) <= set(v["extras"])):
     # DoRaR's Fig. 13: the selected units on the image, and what G1 / G2 rebuild from each side
     st.subheader(f"DoRaR: the {view['settings']['n_e']} selected units ({view['settings']['unit_grid']})")
     c1, c2, c3 = st.columns(3)
@@ -160,7 +159,7 @@ for view in (v for v in maps.values() if set(RECONSTRUCTIONS) <= set(v["extras"]
                                scale=max(1, 192 // image.shape[0])),
              caption="selected units" + (": red on the object, yellow off it" if mask is not None else ""),
              width="stretch")
-    selected, complement = (view["extras"][k] for k in RECONSTRUCTIONS)
+    selected, complement = (view["extras"][k] for k in services.RECONSTRUCTIONS)
     c2.image(viz.to_uint8(selected), caption="G1: from the selected units", width="stretch")
     c3.image(viz.to_uint8(complement), caption="G2: from the complement", width="stretch")
     if view["predictions"]:

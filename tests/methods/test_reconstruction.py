@@ -70,6 +70,7 @@ def test_generators_learn_from_the_informative_unit_only():
     fitted = train_generators(model, lambda idx: data.batch(idx.tolist()).x, keep, PixelNoise.from_dataset(data, 400),
                               recipe, seed=0, device=torch.device("cpu"))
     assert len(fitted.history) == 25 and fitted.history[-1]["g1_loss"] < fitted.history[0]["g1_loss"]
+    assert model.anchor.grad is None  # trained against a frozen view: no gradients left on the shared model
     test = toy_split(200, seed=1)
     x, y = test.batch(list(range(200))).x, test.labels
     r1, r2 = fitted(x, keep[:200])

@@ -26,6 +26,7 @@ def test_a1a2_trains_generators_once_per_seed_and_reuses_them(ctx):
     assert 0.0 <= value["a1"] <= 1.0 and 0.0 <= value["a2"] <= 1.0
     described = first["settings"]["metrics"]["a1a2"]
     assert described["n_e"] == 8 and described["seeds"] == 2 and "empirical distribution" in described["noise"]
+    assert all(p.grad is None for p in ctx.black_box.parameters())  # the shared black box is left as it was
     generators, maps = _entries(ctx, "generators"), _entries(ctx, "unit_scores")
     assert len(generators) == 2 and len(maps) == 1
     sharded = services.evaluate(ctx, ["gradient"], ["a1a2"], 12, batch_size=5, metric_settings=settings)

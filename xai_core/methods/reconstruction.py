@@ -26,6 +26,7 @@ from torch import nn
 
 from ..data.base import ImageDataset
 from ..errors import InvalidInputError
+from ..models.views import model_view
 from ..progress import Progress, no_progress
 from .noise import ImageNoise
 
@@ -189,7 +190,7 @@ def train_generators(black_box: nn.Module, images: Callable[[torch.Tensor], torc
     gen = torch.Generator().manual_seed(seed)
     g1, g2 = (make_generator(recipe.kind, c, h).to(device) for _ in range(2))
     opt = adam([*g1.parameters(), *g2.parameters()], recipe.lr)  # G1's and G2's losses touch only their own
-    black_box = black_box.eval()
+    black_box = model_view(black_box)  # frozen, private: no gradients or mode flags on the shared model
     history, last = [], None
     started = time.perf_counter()
     for epoch in range(recipe.epochs):

@@ -17,6 +17,7 @@ Every public name is re-exported here: ``from xai_core import services; services
 """
 from __future__ import annotations
 
+from ..methods.reconstruction import RECONSTRUCTIONS
 from ..models.user_model import UPLOAD_FORMATS
 from ..resolution import FACTORS, block_average, downscaled_maps, resolution_factors
 from .ablations import resolution_ablation, setting_sweep, sweep_curves
@@ -40,7 +41,7 @@ from .shards import Shard, ShardResult, run_shard
 from .tasks import black_box_rows, fit_job_key, fit_label, fit_method_job, job_key, sweep_job, train_black_box_job
 
 __all__ = [
-    "UPLOAD_FORMATS", "FACTORS", "block_average", "downscaled_maps", "resolution_factors",
+    "RECONSTRUCTIONS", "UPLOAD_FORMATS", "FACTORS", "block_average", "downscaled_maps", "resolution_factors",
     "resolution_ablation", "setting_sweep", "sweep_curves",
     "MethodRow", "check_methods", "check_metrics", "check_sweep", "is_ready", "method_row", "method_rows",
     "metric_names", "unit_configs", "usable",
