@@ -43,9 +43,26 @@ PUBLISHED = [
      "the paper's Fig. 13) beside G1's and G2's reconstructions; each n_e is its own trained selector."),
     ("comet", "COMET — Comprehensive attribution with a feature detector",
      "Zhang, Lee & Wang. Comprehensive Attribution: Inherently Explainable Vision Model with Feature Detector.",
-     "An inherently explainable model: a feature detector produces a mask and the classifier sees only the masked "
-     "image, trained so that the mask covers all discriminative evidence (not just the easiest part) and the "
-     "complement carries none."),
+     "An inherently explainable model: a selector S(x) scores every pixel in [0, 1] and a predictor sees only "
+     "the kept part, x_s = S(x)·x + (1 − S(x))·mean colour; the prediction it explains is the predictor's on x_s. "
+     "Two problems of such selector–predictor pairs motivate it. *Incompleteness*: the selector keeps just "
+     "enough evidence for the prediction (a dog's head) and masks out the rest (its body), so the map is not "
+     "comprehensive. *Interlocking*: early in training the selector picks noise, the predictor learns to read "
+     "that noise, and the selector is rewarded for picking it again. COMET adds a feature detector — the black "
+     "box itself, frozen — that sees only what was masked out, x_1−s; the selector is penalised whenever the "
+     "detector still recognises the class there (−a·CE of the detector), which pushes all discriminative "
+     "evidence into the map and breaks the loop, since the detector never fits the selector's noise. A "
+     "hinge keeps the mask at most a share t of the image. Explore shows S(x), x_s and x_1−s, the predictor's "
+     "class next to the black box's, and both models' test accuracy (clean and with 10 % of the pixels "
+     "removed). `comet_td` is the paper's ablation whose detector is trained on the masked-out regions "
+     "instead; `--randomize-labels` (Train: *fit on randomised labels*) fits any trained method on shuffled "
+     "labels for the data-randomisation sanity check (the paper's COMET-DR)."),
+    ("comet_td", "COMET-TD — COMET with a trainable detector (the paper's ablation)",
+     "Zhang, Lee & Wang, as above (Fig. 3).",
+     "COMET whose detector starts untrained and learns, jointly with the selector and predictor, to classify the "
+     "masked-out regions x_1−s. The paper shows why it is worse: a detector trained on masked-out regions fits "
+     "their noise instead of spotting the discriminative features left there, so it penalises the selector "
+     "less reliably than the frozen, fully trained black box."),
     ("input_iba", "InputIBA (with IBA) — information-bottleneck attribution",
      "Zhang, Khakzar, Li, Farshad, Kim & Navab. Fine-Grained Neural Network Explanation by Identifying Input "
      "Features with Predictive Information. NeurIPS 2021 (IBA: Schulz et al., ICLR 2020).",
@@ -129,6 +146,18 @@ st.markdown("""
   scatter (x = a2, y = a1) the **upper left** is best; bars are ±1 std over the generators' seeds. Compare
   methods at equal n_e and unit size: more or larger units make both a high a1 and a low a2 easier.
 - **Hit rate**: the share of the top n_e units that overlap the ground-truth object.
+- **Fidelity (removal)** (`fidelity_removal`, COMET's Table 5): remove each map's top 5 / 10 / 20 % pixels (filled
+  with the mean colour) and score the explained model's accuracy (COMET: the selector and predictor together, so
+  the selector sees the damaged image). **Lower** is better: the removed pixels were the ones it needed. One
+  trace per method, accuracy against the share removed.
+- **IoU curve** (`iou_curve`, COMET's Table 3): each map scaled to [0, 1], thresholded at t = 0, 0.05, …, 1; the
+  IoU of the pixels above t with the ground truth, against t. The area under it (**higher** is better) rewards
+  maps that cover the object at every threshold, not just at their peak.
+- **Robustness** (`robustness`, COMET's Table 6): PxAP of the maps on the clean images, after 20 % of the pixels
+  are removed at random, and on the same objects over new backgrounds (the `test_background` split of `parts`
+  and `hard_mnist`). A robust method keeps its clean PxAP in both columns.
+- **Data-randomisation check** (Evaluate, bottom): a trained method's IoU-curve AUC and PxAP beside its fit on
+  shuffled labels. A method that learned the objects from the labels must fall to near the random map's level.
 - **Resolution ablation** (Ablations): the same metric after averaging each map over u×u blocks; a flat line
   means the method's evidence is coarse, a falling one that it relied on fine detail.
 - Every chart prints its settings (fill, steps, model, n) beside it: compare numbers only under equal settings.

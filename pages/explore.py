@@ -168,6 +168,19 @@ for view in (v for v in maps.values() if set(services.RECONSTRUCTIONS) <= set(v[
                "then rebuilt by a generator: a good selection lets G1 keep the black box's class and leaves G2 "
                "without it (the About page explains DoRaR and its a1/a2 scores).")
 
+tuned = [m for m in methods if "explained_model" in maps[m]["settings"]]  # methods explaining a model of their own
+if tuned:
+    st.subheader("Test accuracy of the models explained")
+    with common.work_slot(), st.spinner("Measuring test accuracy (once per fit, cached) …"):
+        scores = {m: services.explained_accuracy(ctx, m, **configs.get(m, {})) for m in tuned}
+    rows = [{"model": "black box f_b(x)", **next(iter(scores.values()))["black_box"]}]
+    rows += [{"model": f"{m}: {maps[m]['settings']['explained_model']}", **scores[m][m]} for m in tuned]
+    st.dataframe(rows, hide_index=True, column_config={
+        k: st.column_config.NumberColumn(label, format="percent")
+        for k, label in (("clean", "clean"), ("removed", f"{services.REMOVED:.0%} of the pixels removed"))})
+    st.caption("The whole test split; removed pixels are chosen at random per image and filled with the dataset "
+               "mean colour (COMET's Table 2).")
+
 accuracy = ctx.record.get("test_accuracy")
 st.caption(f"Preset: {ctx.preset} · model {ctx.record.get('arch', '?')}"
            + (f" · test accuracy {accuracy:.3f}" if accuracy is not None else " · pretrained"))

@@ -45,6 +45,16 @@ else:
             services.fit_method_job(ctx, method)
     elif not any(m.trained for m in methods):
         st.caption("No method here needs training: post-hoc and reference methods explain the black box directly.")
+    trained = [m.name for m in methods if m.trained]
+    if trained:
+        c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+        method = c1.selectbox("Fit on randomised labels (the data-randomisation sanity check)", trained,
+                              help="the labels (or black-box outputs) a method trains on are shuffled across the "
+                                   "training split; a faithful method's maps should then lose the objects. Cached "
+                                   "apart from the real fit; Evaluate compares the two.")
+        done = services.is_ready(ctx, method, randomize_labels=True)
+        if c2.button("Fitted" if done else "Fit", disabled=done, key="fit-random"):
+            services.fit_method_job(ctx, method, randomize_labels=True)
 
 
 def draw_jobs() -> None:

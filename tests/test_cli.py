@@ -229,3 +229,25 @@ def test_signal_distractor_writes_table_6(capsys, tmp_path):
         accuracy = float((ctx.black_box(batch.x).argmax(1) == batch.y).float().mean())
     assert result["models"]["black box"]["signal"][0] == pytest.approx(accuracy)
     assert "model=diet (tuned model), masked=signal" in stdout
+
+
+def test_evaluate_prints_metrics_without_ground_truth_as_n_a_with_the_reason(capsys, tmp_path, monkeypatch):
+    """mnist has no masks: iou is n/a (not an error) as long as another metric applies."""
+    from xai_core import cli, services
+
+    seen = {}
+
+    def fake_evaluate(ctx, methods, metrics, n, **kwargs):
+        seen["metrics"] = metrics
+        return {"results": {"gradient": {"iou": None, "deletion": {"x": [0, 1], "y": [1, 0], "auc": 0.5}}},
+                "settings": {"not_applicable": {"iou": "mnist has no ground-truth masks"}}}
+
+    monkeypatch.setattr(cli, "_load_context", lambda args: None)  # nothing trained or loaded
+    monkeypatch.setattr(services, "evaluate", fake_evaluate)
+    out = tmp_path / "e.json"
+    code, stdout, err = run(capsys, "evaluate", "--dataset", "mnist", "--preset", "smoke", "--methods", "gradient",
+                            "--metrics", "iou,deletion", "--json", str(out))
+    assert code == 0, err
+    assert seen["metrics"] == ["iou", "deletion"]
+    assert "gradient: iou=n/a (mnist has no ground-truth masks), deletion=0.5000 (AUC)" in stdout
+    assert json.loads(out.read_text())["results"]["gradient"]["iou"] is None

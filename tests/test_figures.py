@@ -103,3 +103,36 @@ def test_a1a2_table_and_scatter_one_point_per_method_with_error_bars():
     assert list(fig.data[1].error_x.array) == [0.0]  # no std: a zero bar
     assert "lower is better" in fig.layout.xaxis.title.text and "higher is better" in fig.layout.yaxis.title.text
     assert "upper left is best" in fig.layout.title.text
+
+
+GROUP = {
+    "dataset": "d", "preset": "smoke", "n": 4,
+    "results": {
+        "gradient": {"iou": None, "deletion": {"x": [0, 1], "y": [1, 0], "auc": 0.5},
+                     "robustness": {"pxap_clean": 0.6, "pxap_clean_std": 0.1, "pxap_clean_n": 4,
+                                    "pxap_noisy": 0.5, "pxap_noisy_std": 0.2, "pxap_noisy_n": 4,
+                                    "pxap_background": None, "pxap_background_std": None, "pxap_background_n": 0,
+                                    "n": 4}},
+    },
+    "settings": {"not_applicable": {"iou": "d has no ground-truth masks"}},
+    "spread": {"gradient": {"robustness": {"mean": 0.5, "std": 0.2, "n": 4}}}, "ms_per_image": {"gradient": 1.0},
+}
+
+
+def test_group_metrics_get_a_column_per_score_and_their_own_table():
+    from xai_core.cli import _short
+
+    (row,) = figures.scalar_rows(GROUP)
+    assert row == {"method": "gradient", "iou": "n/a", "deletion AUC": 0.5, "robustness pxap_clean": "0.6000 ± 0.1000",
+                   "robustness pxap_noisy": "0.5000 ± 0.2000", "robustness pxap_background": None, "ms / image": 1.0}
+    assert figures.group_metrics(GROUP) == ["robustness"] and figures.group_metrics(RESULT) == []
+    assert figures.group_metrics(A1A2) == [] and figures.seeded_metrics(GROUP) == []
+    assert figures.curve_metrics(GROUP) == ["deletion"] and "robustness" not in figures.curves_csv(GROUP)
+    assert figures.group_rows(GROUP, "robustness") == [{"method": "gradient", "pxap_clean": "0.6000 ± 0.1000",
+                                                        "pxap_noisy": "0.5000 ± 0.2000", "pxap_background": None,
+                                                        "n": 4}]
+    assert (_short(GROUP["results"]["gradient"]["robustness"])
+            == "pxap_clean 0.6000±0.1000 pxap_noisy 0.5000±0.2000 pxap_background n/a")
+    ablation = {"dataset": "d", "preset": "smoke", "n": 3, "metric": "robustness", "higher_is_better": True,
+                "factors": [1, 2], "summary": {"a": {1: 0.5, 2: 0.4}}}
+    assert "pxap_noisy mean" in figures.ablation_figure(ablation).layout.yaxis.title.text

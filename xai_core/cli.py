@@ -170,20 +170,22 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
     info = dataset_info(args.dataset, args.preset)
     services.check_methods(args.methods, info)
-    services.check_metrics(args.metrics, info)
+    services.applicable_metrics(args.metrics, info)  # one line when none applies; the rest are n/a
     configs, metric_settings = _unit_settings(args, args.metrics)
     ctx = _load_context(args)
     result = services.evaluate(ctx, args.methods, args.metrics, args.n, progress=tqdm_progress("evaluate"),
                                configs=configs, metric_settings=metric_settings)
     _write_json(args.json, result)
+    skipped = result["settings"].get("not_applicable", {})
     for method, values in result["results"].items():
-        summary = ", ".join(f"{k}={_short(v)}" for k, v in values.items())
+        summary = ", ".join(f"{k}=n/a ({skipped[k]})" if k in skipped else f"{k}={_short(v)}"
+                            for k, v in values.items())
         print(f"{method}: {summary}")
     print(f"wrote {args.json}")
 
 
 def _unit_settings(args: argparse.Namespace, metrics: list[str]) -> tuple[dict, dict]:
-    """Method configs (``--layer``, ``--units``, ``--n-e``) and metric settings (``--units``, ``--n-e``),
+    """Method configs (``--layer``, ``--units``, ``--n-e``, ``--randomize-labels``) and metric settings (``--units``, ``--n-e``),
     checked before any work: a unit size that does not divide the image or n_e beyond the units is one line."""
     from . import services
     from .units import check_units, default_size
@@ -192,8 +194,12 @@ def _unit_settings(args: argparse.Namespace, metrics: list[str]) -> tuple[dict, 
     if args.units is not None or args.n_e is not None:
         check_units(info.image_size, args.units or default_size(info.image_size), args.n_e or 1)
     configs, metric_settings = services.unit_configs(args.methods or [], metrics, args.units, args.n_e)
-    for method, config in services.layer_configs(args.methods or [], getattr(args, "layer", None)).items():
-        configs[method] = {**configs.get(method, {}), **config}
+    extra = [services.layer_configs(args.methods or [], getattr(args, "layer", None))]
+    if getattr(args, "randomize_labels", False):
+        extra.append(services.randomized_configs(args.methods or []))
+    for more in extra:
+        for method, config in more.items():
+            configs[method] = {**configs.get(method, {}), **config}
     return configs, metric_settings
 
 
@@ -292,10 +298,12 @@ def cmd_assets(args: argparse.Namespace) -> None:
 
 
 def _short(value: Any) -> str:
-    """One metric value for the console: a number, a curve's AUC, seeded means ± std, or n/a (nothing to score)."""
-    if isinstance(value, dict) and "seeds" in value:  # seeded metrics (a1a2): mean ± std over seeds
+    """One metric value for the console: a number, a curve's AUC, seeded or group means ± std, or n/a
+    (nothing to score)."""
+    if isinstance(value, dict) and "x" not in value:  # seeded (a1a2: over seeds), group (robustness: over images)
         means = [k for k in value if f"{k}_std" in value]
-        return " ".join("n/a" if value[k] is None else f"{k} {value[k]:.4f}±{value[k + '_std']:.4f}" for k in means)
+        return " ".join(f"{k} n/a" if value[k] is None else f"{k} {value[k]:.4f}±{value[k + '_std']:.4f}"
+                        for k in means)
     if isinstance(value, dict):
         return "n/a" if value.get("auc") is None else f"{value['auc']:.4f} (AUC)"
     return "n/a" if value is None else f"{value:.4f}"
@@ -318,6 +326,9 @@ def unit_options(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--units", type=int, default=None,
                     help="explanation unit side in px for dorar, lime, a1a2 and hit_rate (default: about a 7×7 grid)")
     sp.add_argument("--n-e", type=int, default=None, help="explanation units kept (dorar, a1a2, hit_rate; default 4)")
+    sp.add_argument("--randomize-labels", action="store_true",
+                    help="fit the trained methods on labels shuffled across the training split (the data-"
+                         "randomisation sanity check; cached apart from the real-label fit)")
 
 
 LAYER_HELP = ("the bottleneck layer of iba / input_iba, by its dotted name (e.g. net.features.1); "

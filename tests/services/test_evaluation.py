@@ -139,3 +139,42 @@ def test_evaluate_runs_sanity_and_sensitivity_on_smoke(monkeypatch):
     # a variant (a label naming a method and its settings) is data, so sanity re-runs it too
     custom = services.evaluate(ctx, ["custom gradient"], ["sanity"], 2, variants={"custom gradient": ("gradient", {})})
     assert custom["results"]["custom gradient"]["sanity"]["n"] == 2
+
+
+def test_metrics_needing_ground_truth_are_n_a_where_the_dataset_has_none(ctx):
+    bare = dataclasses.replace(ctx, info=services.without_ground_truth(ctx.info))  # hard_mnist, masks hidden
+    plan = evaluation.plan_shards(bare, ["gradient"], ["iou", "deletion"], 3)
+    assert {s.metrics for s in plan} == {("deletion",)}  # left out of the shards
+    out = services.evaluate(bare, ["gradient"], ["iou", "deletion"], 3,
+                            metric_settings={"deletion": {"steps": 5, "fill": [0.0, 0.0, 0.0]}})
+    described = out["settings"]["metrics"]["deletion"]
+    assert described["steps"] == 5 and described["fill"] == [0.0] * 3 and "fill_value" not in described
+    r = out["results"]["gradient"]
+    assert list(r) == ["iou", "deletion"] and r["iou"] is None and 0.0 <= r["deletion"]["auc"] <= 1.0
+    assert out["settings"]["not_applicable"] == {"iou": "hard_mnist has no ground-truth masks"}
+    assert set(out["settings"]["metrics"]) == {"iou", "deletion"} and set(out["spread"]["gradient"]) == set()
+    with pytest.raises(XAIError, match="metric 'iou' needs ground-truth masks, which hard_mnist does not have"):
+        evaluation.plan_shards(bare, ["gradient"], ["iou", "pxap"], 3)  # none applies: one line, as before
+    assert services.evaluate(ctx, ["random"], ["iou"], 2)["settings"]["not_applicable"] == {}
+
+
+def test_robustness_runs_end_to_end_and_loads_the_background_split_only_for_it(ctx, monkeypatch):
+    asked = []
+    real = ctx.split
+    monkeypatch.setattr(ctx, "split", lambda name: asked.append(name) or real(name))
+    services.evaluate(ctx, ["gradient"], ["iou", "deletion"], 2, metric_settings={"deletion": {"steps": 3}})
+    assert asked == []  # no metric asked for another split
+    out = services.evaluate(ctx, ["gradient"], ["robustness"], 4, batch_size=2)
+    assert asked == ["test_background"] * 2  # once per shard (the split itself loads once per context)
+    r = out["results"]["gradient"]["robustness"]
+    assert r["n"] == r["pxap_noisy_n"] == r["pxap_clean_n"] == 4
+    assert 0.0 <= r["pxap_clean"] <= 1.0 and 0.0 <= r["pxap_noisy"] <= 1.0 and r["pxap_noisy"] != r["pxap_clean"]
+    if "test_background" in ctx.info.splits:  # being added to hard_mnist: either way is fine here
+        assert 0.0 <= r["pxap_background"] <= 1.0 and r["pxap_background_n"] == 4
+    else:
+        assert r["pxap_background"] is None and r["pxap_background_n"] == 0
+        assert "no such split" in out["settings"]["metrics"]["robustness"]["pxap_background"]
+    assert out["spread"]["gradient"]["robustness"] == {"mean": r["pxap_noisy"], "std": r["pxap_noisy_std"], "n": 4}
+    whole = services.evaluate(ctx, ["gradient"], ["robustness"], 4)["results"]["gradient"]["robustness"]
+    for key in ("pxap_clean", "pxap_noisy", "pxap_background"):  # the random removal is per image, not per batch
+        assert whole[key] == pytest.approx(r[key])

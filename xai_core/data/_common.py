@@ -57,6 +57,17 @@ def uniform(rng: np.random.Generator, low: float, high: float) -> float:
     return low + (high - low) * rng.random()
 
 
+def noise_bands(canvas: np.ndarray, rng: np.random.Generator) -> None:
+    """Blend 1–3 stripes of random pixels (horizontal or vertical, across the whole H×W×3 float
+    canvas, 0.3–0.6 opaque) into ``canvas``, in place."""
+    size = canvas.shape[0]
+    for _ in range(randint(rng, 1, 4)):
+        width = randint(rng, max(1, size // 32), max(2, size // 10) + 1)
+        start = randint(rng, 0, size - width + 1)
+        view = canvas[start : start + width] if rng.random() < 0.5 else canvas[:, start : start + width].swapaxes(0, 1)
+        view += uniform(rng, 0.3, 0.6) * (rng.random(view.shape, dtype=np.float32) - view)
+
+
 def check_split(info: DatasetInfo, split: str) -> str:
     if split not in info.splits:
         raise UnknownNameError(

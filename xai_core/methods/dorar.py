@@ -31,16 +31,15 @@ from torch import nn
 
 from .. import units
 from .base import Capabilities, Explanation, register
-from .config import MethodConfig
 from .reconstruction import (
     MLP_MAX_VALUES, QUICK_LARGE, RECONSTRUCTIONS, PixelNoise, Reconstructor, adam, check_noise_images, generator_kind,
     losses, make_generator, removed,
 )
-from .trained import Run, Stage, TrainedExplainer
+from .trained import Run, Stage, TrainedConfig, TrainedExplainer
 
 
 @dataclass(frozen=True)
-class DoRaRConfig(MethodConfig):
+class DoRaRConfig(TrainedConfig):
     """DoRaR's settings; the defaults are the ``quick`` preset's (paper: 80 epochs)."""
 
     n_e: int = 4  # explanation units kept
@@ -168,7 +167,7 @@ class DoRaR(TrainedExplainer):
         for idx in run.batches(c.batch_size):
             x = run.images(idx)
             with torch.no_grad():
-                y = f_b(x).argmax(1)
+                y = f_b(run.teacher_images(idx, x)).argmax(1)
             keep = relaxed_top_k(p["selector"](x), c.n_e, c.tau, c.sharpen, run.generator)
             m = units.to_pixels(keep.view(-1, self.grid, self.grid), c.units)
             e = noise.sample(len(idx), run.generator, run.device)

@@ -1,29 +1,7 @@
-"""Per-image random streams: an image draws the same noise whichever batch it is explained in."""
+"""Per-image random streams (:class:`~xai_core.noise.ImageNoise`), re-exported where the methods
+import them; the class lives in :mod:`xai_core.noise` so the metrics can draw from it too."""
 from __future__ import annotations
 
-import hashlib
+from ..noise import ImageNoise
 
-import torch
-
-
-class ImageNoise:
-    """One random stream per image, seeded from the image's pixels and the method's seed: an
-    image gets the same noise, hence the same map, whichever batch it is explained in (the
-    dashboard's single image and an evaluation's batch agree)."""
-
-    def __init__(self, x: torch.Tensor, seed: int) -> None:
-        self.device = x.device
-        pixels = x.detach().float().cpu().numpy()
-        self.generators = [
-            torch.Generator(device=x.device).manual_seed(
-                int.from_bytes(hashlib.sha256(p.tobytes() + str(seed).encode()).digest()[:7], "little"))
-            for p in pixels
-        ]
-
-    def randn(self, *shape: int) -> torch.Tensor:
-        """B×shape standard normal draws, row b from image b's stream."""
-        return torch.stack([torch.randn(shape, generator=g, device=self.device) for g in self.generators])
-
-    def rand(self, *shape: int) -> torch.Tensor:
-        """B×shape uniform [0, 1) draws, row b from image b's stream."""
-        return torch.stack([torch.rand(shape, generator=g, device=self.device) for g in self.generators])
+__all__ = ["ImageNoise"]

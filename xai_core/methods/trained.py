@@ -30,9 +30,25 @@ from ..models.views import model_view
 from ..progress import Progress, no_progress
 from ..store import ArtifactStore
 from .base import Capabilities, Explainer, model_fingerprint
+from .config import MethodConfig
 
 log = logging.getLogger(__name__)
 CHECKPOINT = "checkpoint"  # store kind of the per-epoch training checkpoints
+
+
+@dataclass(frozen=True)
+class TrainedConfig(MethodConfig):
+    """Settings every trained method has. ``randomize_labels``: fit on labels shuffled across the
+    training split (the data-randomisation sanity check of Adebayo et al., COMET-DR): the labels
+    a method trains on, or the black-box outputs it trains against, come from another image."""
+
+    randomize_labels: bool = False
+
+    def cache_key(self) -> dict[str, Any]:
+        key = super().cache_key()
+        if not key.get("randomize_labels"):  # real-label fits keep the store keys they had before the setting
+            key.pop("randomize_labels", None)
+        return key
 
 
 @dataclass(frozen=True)
@@ -61,6 +77,7 @@ class Run:
     generator: torch.Generator
     device: torch.device
     history: list[dict[str, Any]] = field(default_factory=list)
+    label_order: torch.Tensor | None = None  # randomised labels: image i takes the label of image label_order[i]
 
     def batches(self, size: int) -> Iterator[torch.Tensor]:
         """The ``n`` training indices in a fresh seeded order, ``size`` per batch."""
@@ -70,6 +87,17 @@ class Run:
         """A batch of training images on the run's device (fetched per batch: paper-size splits
         do not fit in memory)."""
         return self.data.batch(idx.tolist()).x.to(self.device)
+
+    def batch(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """A batch of training images and their labels (shuffled across the split when randomised)."""
+        batch = self.data.batch(idx.tolist())
+        y = batch.y if self.label_order is None else self.data.batch(self.label_order[idx].tolist()).y
+        return batch.x.to(self.device), y.to(self.device)
+
+    def teacher_images(self, idx: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """The images whose black-box outputs a method trains ``x`` against: ``x`` itself, or
+        other training images when the labels are randomised."""
+        return x if self.label_order is None else self.images(self.label_order[idx])
 
 
 class TrainedExplainer(Explainer):
@@ -188,6 +216,8 @@ def _new_run(method: TrainedExplainer, data: ImageDataset) -> Run:
     parts = {name: m.to(method.device) for name, m in method.components().items()}
     n = method.training_images(len(data))
     run = Run(parts, method.optimisers(parts), method.initial_state(n), data, n, generator, method.device)
+    if getattr(method.config, "randomize_labels", False):
+        run.label_order = torch.randperm(n, generator=torch.Generator().manual_seed(method.seed + 7919))
     for name in method.frozen:
         run.parts[name] = method._frozen()
     return run

@@ -1,7 +1,8 @@
 """Batched, device-side evaluation metrics and the ``METRICS`` registry.
 
 Pure functions over tensors live in one module per family (:mod:`.ranking`,
-:mod:`.perturbation`, :mod:`.localisation`, :mod:`.sensitivity`, :mod:`.sanity`, :mod:`.units`), each
+:mod:`.perturbation`, :mod:`.localisation`, :mod:`.sensitivity`, :mod:`.sanity`, :mod:`.units`,
+:mod:`.removal`), each
 registering its metrics beside them (import = register); :mod:`.base` holds the uniform interface
 (:class:`EvalInputs`, :class:`Metric`, :func:`aggregate`). A metric's ``parameters`` can be
 overridden per call, its ``notes`` say how it is defined; both are printed next to each result.
@@ -15,6 +16,7 @@ from .base import (
     Metric,
     aggregate,
     aggregate_curves,
+    aggregate_group,
     aggregate_scalar,
     aggregate_seeded,
     evaluate_metric,
@@ -54,6 +56,16 @@ from .perturbation import (
     step_counts,
 )
 from .ranking import fraction_to_count, pixel_ranks, top_fraction_mask, top_k_mask
+from .removal import (
+    BACKGROUND_SPLIT,
+    FIDELITY_FRACTIONS,
+    IOU_THRESHOLDS,
+    NOISE_FRACTION,
+    fidelity_removal,
+    iou_curve,
+    remove_at_random,
+    robustness,
+)
 from .sanity import (
     DEFAULT_SANITY_STEPS,
     SanityResult,
@@ -66,13 +78,14 @@ from .sanity import (
 from .sensitivity import DEFAULT_MASKS_PER_N, DEFAULT_N_FRACTIONS, SensitivityResult, sensitivity_counts, sensitivity_n
 from .units import unit_size
 
-#: the listing order (UI, CLI help): DiET's metrics, then InputIBA's, then DoRaR's (modules register by family)
+#: the listing order (UI, CLI help): DiET's metrics, then InputIBA's, then DoRaR's, then COMET's (modules
+#: register by family)
 METRICS.reorder(("iou", "pxap", "mass_in_signal", "pixel_perturbation", "pixel_perturbation_black_box",
                  "faithfulness", "faithfulness_simplified", "deletion", "insertion", "ehr", "sensitivity_n",
-                 "sanity", "a1a2", "hit_rate"))
+                 "sanity", "a1a2", "hit_rate", "fidelity_removal", "iou_curve", "robustness"))
 
 __all__ = [
-    "METRICS", "X_KEY", "EvalInputs", "Metric", "aggregate", "aggregate_curves", "aggregate_scalar",
+    "METRICS", "X_KEY", "EvalInputs", "Metric", "aggregate", "aggregate_curves", "aggregate_group", "aggregate_scalar",
     "aggregate_seeded", "evaluate_metric", "headline", "merge_batches", "pick_fill", "pick_model", "register_metric", "summary",
     "PXAP_THRESHOLDS", "REGIONS", "average_precision", "faithfulness", "region_masking_accuracy", "iou",
     "mass_in_signal", "minmax_normalise", "pxap",
@@ -83,4 +96,6 @@ __all__ = [
     "DEFAULT_MASKS_PER_N", "DEFAULT_N_FRACTIONS", "SensitivityResult", "sensitivity_counts", "sensitivity_n",
     "DEFAULT_SANITY_STEPS", "SanityResult", "cascade", "cascade_counts", "parametrised_layers", "sanity_check",
     "ssim_maps", "unit_size",
+    "BACKGROUND_SPLIT", "FIDELITY_FRACTIONS", "IOU_THRESHOLDS", "NOISE_FRACTION", "fidelity_removal", "iou_curve",
+    "remove_at_random", "robustness",
 ]

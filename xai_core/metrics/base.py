@@ -1,6 +1,7 @@
 """The metric interface: one :class:`EvalInputs` per batch, one :class:`Metric` spec per metric with
 a uniform call, per-image results concatenated over batches, then :func:`aggregate` into the
-CLI's JSON shape ``number | {"x": [...], "y": [...], "auc": number, ...}``.
+CLI's JSON shape ``number | {"x": [...], "y": [...], "auc": number, ...}`` (scalars, curves), or a
+dict of means ± std for the seeded and group kinds (:func:`aggregate`).
 
 Typical loop (what ``evaluate`` does)::
 
@@ -52,6 +53,12 @@ class EvalInputs:
     # generators trained for this method's unit selections on the training split (the a1a2 protocol);
     # see xai_core.services.reconstruction.GeneratorFitter
     reconstruction: Any = None
+    # the same explainer (method, settings, targets, ground-truth masks) explaining B other images, e.g.
+    # noisy copies of x: B×C×H×W → B×H×W scores, post-processed like ``scores``; None when not wired
+    explain_again: Callable[[torch.Tensor], torch.Tensor] | None = None
+    # this batch's images (same indices) from another split of the dataset, e.g. "test_background"
+    # (B×C×H×W); the callable returns None when the dataset has no such split; loaded only when called
+    other_split: Callable[[str], torch.Tensor | None] | None = None
 
 
 MetricFn = Callable[[EvalInputs, dict[str, Any]], dict[str, torch.Tensor]]
@@ -60,14 +67,16 @@ MetricFn = Callable[[EvalInputs, dict[str, Any]], dict[str, torch.Tensor]]
 @dataclass(frozen=True)
 class Metric:
     """A registered metric. ``fn(inputs, parameters)`` returns per-image values: B tensors (scalar
-    metrics), B×T curves plus the x axis under ``"x"`` (curve metrics), or B×S values, one column per
-    seed of something trained for the metric (seeded metrics: mean ± std over seeds); ``primary`` names the
-    value that is *the* score (the curve's ``"y"``). ``parameters`` are the defaults a caller may
-    override per call; ``notes`` say in words how the metric is defined (fixed); ``auto`` says,
-    for a parameter whose default ``None`` is chosen at run time, the rule :meth:`describe` prints."""
+    metrics), B×T curves plus the x axis under ``"x"`` (curve metrics), B×S values, one column per
+    seed of something trained for the metric (seeded metrics: mean ± std over seeds), or several B
+    tensors, one per named score (group metrics: mean ± std over images per key); ``primary`` names the
+    value that is *the* score (the curve's ``"y"``, the headline of seeded and group metrics).
+    ``parameters`` are the defaults a caller may override per call; ``notes`` say in words how the
+    metric is defined (fixed); ``auto`` says, for a parameter whose default ``None`` is chosen at run
+    time, the rule :meth:`describe` prints."""
 
     name: str
-    kind: Literal["scalar", "curve", "seeded"]
+    kind: Literal["scalar", "curve", "seeded", "group"]
     needs_ground_truth: bool
     fn: MetricFn
     primary: str
@@ -244,30 +253,46 @@ def aggregate_seeded(per_image: Mapping[str, torch.Tensor]) -> dict[str, Any]:
     return out
 
 
+def aggregate_group(per_image: Mapping[str, torch.Tensor], primary: str) -> dict[str, Any]:
+    """B values per key (several scores per image) → ``{key: mean, key_std: sample std, key_n:
+    images counted}`` per key (NaNs ignored; a key no image has a value for → None, None, 0), and
+    ``"n"``: the images counted for the ``primary`` key."""
+    out: dict[str, Any] = {}
+    for key, value in per_image.items():
+        mean, std, n = aggregate_scalar(value)
+        out.update({key: mean, f"{key}_std": std, f"{key}_n": n})
+    out["n"] = out.get(f"{primary}_n", 0)
+    return out
+
+
 def aggregate(
     metric: Metric, per_image: Mapping[str, torch.Tensor], x_axis: Any = None
 ) -> float | None | dict[str, Any]:
     """The CLI's JSON value: the mean (NaNs ignored; None when no image counts) for scalar
     metrics, the :func:`aggregate_curves` dict for curves, the :func:`aggregate_seeded` dict for
-    seeded metrics."""
+    seeded metrics, the :func:`aggregate_group` dict for group metrics."""
     if metric.kind == "scalar":
         return aggregate_scalar(per_image[metric.primary])[0]
     if metric.kind == "seeded":
         return aggregate_seeded(per_image)
+    if metric.kind == "group":
+        return aggregate_group(per_image, metric.primary)
     return aggregate_curves(per_image, metric.primary, x_axis)
 
 
 def headline(metric: Metric, value: float | None | dict[str, Any]) -> float | None:
     """One number for an :func:`aggregate` result: a scalar's mean, a curve's AUC, a seeded metric's
-    mean over seeds of its primary value (a1a2: a1)."""
+    mean over seeds of its primary value (a1a2: a1), a group metric's mean of its primary value
+    (robustness: pxap_noisy)."""
     if not isinstance(value, dict):
         return value
-    return value.get(metric.primary) if metric.kind == "seeded" else value.get("auc")
+    return value.get(metric.primary) if metric.kind in ("seeded", "group") else value.get("auc")
 
 
 def summary(metric: Metric, per_image: Mapping[str, torch.Tensor]) -> dict[str, Any]:
-    """Like :func:`aggregate` but scalars come as ``{"mean", "std", "n"}`` (for tables)."""
-    if metric.kind == "scalar":
+    """Like :func:`aggregate` but scalars come as ``{"mean", "std", "n"}`` (for tables); so do group
+    metrics, for their primary value (the per-key means and stds are in the :func:`aggregate` dict)."""
+    if metric.kind in ("scalar", "group"):
         mean, std, n = aggregate_scalar(per_image[metric.primary])
         return {"mean": mean, "std": std, "n": n}
     return aggregate(metric, per_image)

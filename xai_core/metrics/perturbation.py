@@ -31,7 +31,7 @@ from ..imaging import gaussian_blur
 from ..models.inference import eval_mode, model_device
 from ..progress import Progress, no_progress
 from .base import X_KEY, EvalInputs, Metric, normalised_auc, pick_fill, pick_model, register_metric
-from .perturbing import BATCH_SIZE_AUTO, Fill, as_fill, check_inputs, forward_chunked, images_per_pass, rows
+from .perturbing import BATCH_SIZE_AUTO, Fill, as_fill, check_inputs, forward_chunked, images_per_pass, run_steps
 from .ranking import TIES, fraction_to_count, pixel_ranks
 
 DEFAULT_FRACTIONS: tuple[float, ...] = (1.0, 0.5, 0.2, 0.1, 0.05, 0.02, 0.01)
@@ -76,35 +76,6 @@ def default_blur_sigma(height: int, width: int) -> float:
     return PAPER_BLUR_SIGMA_AT_224 * min(height, width) / 224.0
 
 
-def _run_steps(
-    model: nn.Module,
-    top: torch.Tensor,
-    rest: torch.Tensor,
-    ranks: torch.Tensor,
-    counts: torch.Tensor,
-    reduce: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
-    batch_size: int,
-    progress: Progress,
-    message: str,
-) -> torch.Tensor:
-    """Evaluate image (b, t) = ``top`` where rank_b < counts[t], else ``rest``, for every image b
-    and step t; ``reduce(logits, b)`` turns each forward's logits into one value per image.
-    Returns B×T. Pairs are taken image-major, ``batch_size`` per forward."""
-    b_n, h, w = ranks.shape
-    t_n = counts.shape[0]
-    flat_ranks = ranks.reshape(b_n, -1)
-    total = b_n * t_n
-
-    def forward(idx: torch.Tensor) -> torch.Tensor:
-        b, t = idx // t_n, idx % t_n
-        sel = (flat_ranks[b] < counts[t].unsqueeze(1)).view(-1, 1, h, w)
-        return reduce(model(torch.where(sel, rows(top, b), rows(rest, b))), b)
-
-    with torch.inference_mode(), eval_mode(model):
-        out = forward_chunked(forward, total, batch_size, ranks.device, lambda done: progress(done, total, message))
-    return out.view(b_n, t_n)
-
-
 # -- metrics ------------------------------------------------------------------------------------
 def pixel_perturbation(
     model: nn.Module,
@@ -131,7 +102,7 @@ def pixel_perturbation(
     with torch.inference_mode(), eval_mode(model):
         reference = forward_chunked(lambda b: model(x[b]).argmax(1), len(x), size, device).long()
     argmax = lambda logits, b: logits.argmax(1)  # noqa: E731
-    preds = _run_steps(
+    preds = run_steps(
         model, x, as_fill(fill, x), pixel_ranks(scores), counts, argmax, size, progress, "pixel perturbation"
     ).long()
     return PixelPerturbationResult(
@@ -169,7 +140,7 @@ def deletion(
     device = model_device(model, fallback=x.device)
     x, scores, target = x.to(device), scores.to(device), target.to(device).long()
     counts = step_counts(steps, x.shape[2] * x.shape[3]).to(device)
-    probs = _run_steps(
+    probs = run_steps(
         model, as_fill(fill, x), x, pixel_ranks(scores), counts, _target_probability(target),
         images_per_pass(batch_size, x), progress, "deletion",
     )
@@ -200,7 +171,7 @@ def insertion(
     sigma = default_blur_sigma(h, w) if blur_sigma is None else float(blur_sigma)
     start = gaussian_blur(x, sigma, blur_kernel)
     counts = step_counts(steps, h * w).to(device)
-    probs = _run_steps(
+    probs = run_steps(
         model, x, start, pixel_ranks(scores), counts, _target_probability(target), images_per_pass(batch_size, x),
         progress, "insertion",
     )

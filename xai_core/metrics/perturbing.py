@@ -1,5 +1,5 @@
 """Helpers shared by the metrics that push perturbed images through a model (perturbation,
-sensitivity-n): input checks, fills, and the forward over chunks of images sized for throughput
+sensitivity-n, fidelity removal): input checks, fills, and the forward over chunks of images sized for throughput
 (:mod:`xai_core.chunks`): chunks change the speed, not the metric's arithmetic (each image on
 its own; only a model's kernels may round differently by batch size)."""
 from __future__ import annotations
@@ -9,8 +9,12 @@ from collections.abc import Callable, Sequence
 
 import torch
 
+from torch import nn
+
 from ..chunks import CPU_MAX_ITEMS, PASS_VALUES, chunk_size, run_chunked
 from ..errors import InvalidInputError
+from ..models.inference import eval_mode
+from ..progress import Progress
 
 Fill = float | Sequence[float] | torch.Tensor
 
@@ -67,3 +71,32 @@ def forward_chunked(fn: Callable[[torch.Tensor], torch.Tensor], n: int, size: in
     (:func:`run_chunked`: halved on CUDA out-of-memory), concatenated: n float32 values."""
     parts = run_chunked(lambda i, j: fn(torch.arange(i, j, device=device)).float(), n, size, done)
     return torch.cat(parts) if parts else torch.empty(0, dtype=torch.float32, device=device)
+
+
+def run_steps(
+    model: nn.Module,
+    top: torch.Tensor,
+    rest: torch.Tensor,
+    ranks: torch.Tensor,
+    counts: torch.Tensor,
+    reduce: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    batch_size: int,
+    progress: Progress,
+    message: str,
+) -> torch.Tensor:
+    """Evaluate image (b, t) = ``top`` where rank_b < counts[t], else ``rest``, for every image b
+    and step t; ``reduce(logits, b)`` turns each forward's logits into one value per image.
+    Returns B×T. Pairs are taken image-major, ``batch_size`` per forward."""
+    b_n, h, w = ranks.shape
+    t_n = counts.shape[0]
+    flat_ranks = ranks.reshape(b_n, -1)
+    total = b_n * t_n
+
+    def forward(idx: torch.Tensor) -> torch.Tensor:
+        b, t = idx // t_n, idx % t_n
+        sel = (flat_ranks[b] < counts[t].unsqueeze(1)).view(-1, 1, h, w)
+        return reduce(model(torch.where(sel, rows(top, b), rows(rest, b))), b)
+
+    with torch.inference_mode(), eval_mode(model):
+        out = forward_chunked(forward, total, batch_size, ranks.device, lambda done: progress(done, total, message))
+    return out.view(b_n, t_n)

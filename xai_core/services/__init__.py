@@ -21,9 +21,11 @@ from ..methods.reconstruction import RECONSTRUCTIONS
 from ..models.user_model import UPLOAD_FORMATS
 from ..resolution import FACTORS, block_average, downscaled_maps, resolution_factors
 from .ablations import resolution_ablation, setting_sweep, sweep_curves
+from .accuracy import REMOVED, explained_accuracy
 from .catalog import (
     MethodRow, check_methods, check_metrics, check_sweep, is_ready, method_row, method_rows, metric_names, unit_configs,
-    usable,
+    RANDOM_LABELS, randomization_variants, randomized_configs,
+    applicable_metrics, usable,
 )
 from .context import (
     DEFAULT_MODEL, MAX_USER_MODEL_BYTES, MAX_USER_MODELS, USER_MODEL, Configs, Context, ContextSpec, ModelChoice,
@@ -42,9 +44,9 @@ from .tasks import black_box_rows, fit_job_key, fit_label, fit_method_job, job_k
 
 __all__ = [
     "RECONSTRUCTIONS", "UPLOAD_FORMATS", "FACTORS", "block_average", "downscaled_maps", "resolution_factors",
-    "resolution_ablation", "setting_sweep", "sweep_curves",
-    "MethodRow", "check_methods", "check_metrics", "check_sweep", "is_ready", "method_row", "method_rows",
-    "metric_names", "unit_configs", "usable",
+    "resolution_ablation", "setting_sweep", "sweep_curves", "REMOVED", "explained_accuracy",
+    "MethodRow", "applicable_metrics", "check_methods", "check_metrics", "check_sweep", "is_ready", "method_row", "method_rows",
+    "metric_names", "unit_configs", "RANDOM_LABELS", "randomization_variants", "randomized_configs", "usable",
     "DEFAULT_MODEL", "MAX_USER_MODEL_BYTES", "MAX_USER_MODELS", "USER_MODEL", "Configs", "Context", "ContextSpec",
     "ModelChoice", "bottleneck_layers", "build_explainer", "check_layer", "layer_configs", "load_context",
     "model_choices", "save_user_model", "targets_for", "validation_images",

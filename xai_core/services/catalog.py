@@ -85,6 +85,24 @@ def check_metrics(names: list[str], info: DatasetInfo | None = None) -> list[str
     return _check(METRICS, names, info)
 
 
+def applicable_metrics(names: list[str], info: DatasetInfo) -> tuple[list[str], dict[str, str]]:
+    """Validate metric names (unknown ones raise) and split them: (the metrics that apply on
+    ``info``, in the order given; :func:`not_applicable` for the rest, reported as n/a). When none
+    applies, one line (as :func:`check_metrics`)."""
+    reasons = not_applicable(names, info)
+    applies = [m for m in names if m not in reasons]
+    if names and not applies:
+        check_metrics(names, info)  # raises: the first metric's one line
+    return applies, reasons
+
+
+def not_applicable(names: list[str], info: DatasetInfo) -> dict[str, str]:
+    """``{metric: why}`` for the metrics among ``names`` that cannot be scored on ``info`` (they need
+    ground-truth masks it lacks); unknown names raise."""
+    return {m: f"{info.name} has no ground-truth masks" for m in names
+            if _needs_ground_truth(METRICS.get(m)) and not info.has_ground_truth}
+
+
 def check_sweep(methods: Sequence[str], setting: str) -> None:
     """``setting`` must be one every method declares worth sweeping; one line naming those otherwise."""
     for name in methods:
@@ -128,3 +146,24 @@ def unit_configs(methods: Sequence[str], metrics: Sequence[str], units: int | No
     method_cfg = {m: pick({f.name for f in fields(METHODS.get(m).Config)}) for m in methods}
     metric_cfg = {m: pick(set(METRICS.get(m).parameters)) for m in metrics}
     return {m: c for m, c in method_cfg.items() if c}, {m: c for m, c in metric_cfg.items() if c}
+
+
+RANDOM_LABELS = "random labels"  # the label suffix of a fit on randomised labels
+
+
+def randomized_configs(methods: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """``{method: {"randomize_labels": True}}`` for every trained method among ``methods`` (the
+    data-randomisation sanity check); one line when there is none."""
+    trained = [m for m in methods if METHODS.get(m).caps.trained]
+    if not trained:
+        raise XAIError("randomised labels refit trained methods (e.g. diet, dorar, comet); none is chosen")
+    return {m: {"randomize_labels": True} for m in trained}
+
+
+def randomization_variants(methods: Sequence[str]) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Evaluation entries pairing every trained method's real-label fit with its fit on randomised
+    labels: ``{"comet": ("comet", {}), "comet (random labels)": ("comet", {"randomize_labels": True})}``."""
+    out: dict[str, tuple[str, dict[str, Any]]] = {}
+    for m, config in randomized_configs(methods).items():
+        out[m], out[f"{m} ({RANDOM_LABELS})"] = (m, {}), (m, config)
+    return out

@@ -104,6 +104,7 @@ class Context:
     store: ArtifactStore
     model: ModelChoice = DEFAULT_MODEL
     _explainers: dict[str, Explainer] = dataclasses.field(default_factory=dict, repr=False)
+    _splits: dict[str, ImageDataset] = dataclasses.field(default_factory=dict, repr=False)
 
     @property
     def spec(self) -> ContextSpec:
@@ -120,6 +121,17 @@ class Context:
     def has_explainer(self, method: str, **config: Any) -> bool:
         """Whether :meth:`explainer` has built this one already (then it explains at once)."""
         return _explainer_key(method, config) in self._explainers
+
+    def split(self, name: str) -> ImageDataset | None:
+        """Another split of this dataset (e.g. "test_background"), loaded on first use and kept;
+        None when the dataset has no such split."""
+        if name == getattr(self.test, "split", "test"):
+            return self.test
+        if name not in self.info.splits:
+            return None
+        if name not in self._splits:
+            self._splits[name] = get_dataset(self.dataset, name, self.preset, store=self.store)
+        return self._splits[name]
 
     def fill(self) -> torch.Tensor:
         """The dataset mean colour (C), the fill every perturbation metric names."""

@@ -7,10 +7,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import torch
+
 from ..errors import XAIError
 from ..metrics import METRICS, aggregate, merge_batches, summary
 from ..progress import Progress, no_progress
-from .catalog import check_methods, check_metrics
+from .catalog import applicable_metrics, check_methods, not_applicable
 from .context import Configs, Context
 from .shards import Shard, ShardResult, run_shard
 
@@ -32,7 +34,9 @@ def evaluate(
 ) -> dict[str, Any]:
     """Evaluate methods × metrics on the first ``n`` test images; returns the CLI's JSON shape.
     ``block`` > 1 averages every map over block×block pixels before scoring (the resolution
-    ablation); see :func:`plan_shards` for ``methods``, ``configs``, ``variants`` and ``metric_settings``."""
+    ablation); see :func:`plan_shards` for ``methods``, ``configs``, ``variants`` and ``metric_settings``.
+    Metrics that need ground truth the dataset lacks are n/a (value None, the reason under
+    ``settings["not_applicable"]``) as long as one of ``metrics`` applies."""
     plan = plan_shards(ctx, methods, metrics, n, batch_size=batch_size, block=block, configs=configs,
                        variants=variants, metric_settings=metric_settings)
     images = planned_images(plan)
@@ -40,7 +44,7 @@ def evaluate(
     for i, shard in enumerate(plan):
         results.append(run_shard(shard, ctx, progress))  # progress also hears a method's training
         progress(i + 1, len(plan), f"{shard.label}: {shard.indices[-1] + 1}/{images} images")
-    return reduce_shards(ctx, plan, results)
+    return reduce_shards(ctx, plan, results, metrics)
 
 
 def plan_shards(
@@ -58,11 +62,12 @@ def plan_shards(
     """Check names, then one shard per entry of ``methods`` and batch of the first ``n`` test images,
     in that order. An entry is a method name (its settings overridden by ``configs[name]``) or a
     label in ``variants`` naming a method and its settings (e.g. one per value of a sweep);
-    ``metric_settings[metric]`` overrides a metric's parameters (checked here)."""
+    ``metric_settings[metric]`` overrides a metric's parameters (checked here). Metrics that need
+    ground-truth masks the dataset lacks are left out of the shards (one line when none is left)."""
     variants = variants or {}
     runs = {label: variants.get(label) or (label, (configs or {}).get(label, {})) for label in methods}
     check_methods(list(dict.fromkeys(method for method, _ in runs.values())), ctx.info)
-    check_metrics(list(metrics), ctx.info)
+    applies, _ = applicable_metrics(list(metrics), ctx.info)
     if not runs or not metrics:
         raise XAIError("nothing to evaluate: choose at least one method and one metric")
     n = min(n, len(ctx.test))
@@ -71,7 +76,7 @@ def plan_shards(
     spec = ctx.spec
     settings = tuple(sorted((m, tuple(sorted(METRICS.get(m).resolve(**dict(o)).items())))
                             for m, o in (metric_settings or {}).items() if m in metrics))
-    return [Shard(spec, label, method, tuple(sorted(dict(config).items())), tuple(metrics),
+    return [Shard(spec, label, method, tuple(sorted(dict(config).items())), tuple(applies),
                   tuple(range(start, min(n, start + batch_size))), block, settings)
             for label, (method, config) in runs.items() for start in range(0, n, batch_size)]
 
@@ -81,12 +86,18 @@ def planned_images(plan: Sequence[Shard]) -> int:
     return sum(len(s.indices) for s in plan if s.label == plan[0].label)
 
 
-def reduce_shards(ctx: Context, plan: Sequence[Shard], results: Sequence[ShardResult]) -> dict[str, Any]:
+def reduce_shards(ctx: Context, plan: Sequence[Shard], results: Sequence[ShardResult],
+                  requested: Sequence[str] | None = None) -> dict[str, Any]:
     """The JSON of ``plan`` from its shards' ``results`` (any order, one per shard): per entry and
-    metric the per-image values merged in plan order and aggregated; scalar metrics' spread; ms per
-    image spent explaining; every setting behind the numbers."""
+    metric the per-image values merged in plan order and aggregated; scalar and group metrics'
+    spread; ms per image spent explaining; every setting behind the numbers. ``requested``: the
+    metrics asked for (default: the plan's), those the plan left out are None with their reason
+    under ``settings["not_applicable"]``."""
     ordered = [_result_of(shard, results) for shard in plan]
     n, metrics = planned_images(plan), plan[0].metrics
+    names = list(dict.fromkeys(requested)) if requested is not None else list(metrics)
+    reasons = not_applicable(names, ctx.info)
+    skipped = {m: reasons.get(m, "not evaluated") for m in names if m not in metrics}
     values: dict[str, Any] = {}
     spread: dict[str, dict[str, dict[str, Any]]] = {}
     timings: dict[str, float] = {}
@@ -94,8 +105,9 @@ def reduce_shards(ctx: Context, plan: Sequence[Shard], results: Sequence[ShardRe
     for label in dict.fromkeys(s.label for s in plan):
         parts = [r for r in ordered if r.shard.label == label]
         merged = {m: merge_batches(p.per_image[m] for p in parts) for m in metrics}
-        values[label] = {m: aggregate(METRICS.get(m), merged[m]) for m in metrics}
-        spread[label] = {m: summary(METRICS.get(m), merged[m]) for m in metrics if METRICS.get(m).kind == "scalar"}
+        values[label] = {m: aggregate(METRICS.get(m), merged[m]) if m in merged else None for m in names}
+        spread[label] = {m: summary(METRICS.get(m), merged[m]) for m in metrics
+                         if METRICS.get(m).kind in ("scalar", "group")}
         timings[label] = 1000.0 * sum(p.seconds for p in parts) / n
         method_settings[label] = parts[0].settings
     return {
@@ -104,7 +116,8 @@ def reduce_shards(ctx: Context, plan: Sequence[Shard], results: Sequence[ShardRe
         "n": n,
         "results": values,
         "settings": {
-            "metrics": {m: METRICS.get(m).describe(fill=list(ctx.info.mean), **plan[0].overrides(m)) for m in metrics},
+            "metrics": {m: _describe(m, list(ctx.info.mean), plan[0].overrides(m)) for m in names},
+            "not_applicable": skipped,  # {metric: why its value is None}
             "methods": method_settings,
             "target": "label (model top-1 where the label is unknown)",
             "fill": {"name": "dataset mean colour", "value": list(ctx.info.mean)},
@@ -113,8 +126,20 @@ def reduce_shards(ctx: Context, plan: Sequence[Shard], results: Sequence[ShardRe
             "black_box": {k: v for k, v in ctx.record.items() if isinstance(v, (int, float, str))},
         },
         "ms_per_image": timings,
-        "spread": spread,  # scalar metrics: {"mean", "std", "n"} (n excludes images without ground truth)
+        # scalar metrics and group metrics' primary values: {"mean", "std", "n"} (n: images with ground truth)
+        "spread": spread,
     }
+
+
+def _describe(metric: str, mean: list[float], overrides: dict[str, Any]) -> dict[str, Any]:
+    """The metric's settings as run, with the dataset's mean colour; a ``fill`` parameter among the
+    overrides (describe's own ``fill`` is the dataset colour) is written in afterwards."""
+    fill = overrides.pop("fill", "dataset_mean")
+    out = METRICS.get(metric).describe(fill=mean, **overrides)
+    if not (isinstance(fill, str) and fill == "dataset_mean"):
+        out["fill"] = fill if isinstance(fill, (str, int, float)) else torch.as_tensor(fill).tolist()
+        out.pop("fill_value", None)
+    return out
 
 
 def _result_of(shard: Shard, results: Sequence[ShardResult]) -> ShardResult:

@@ -82,11 +82,21 @@ def run_shard(shard: Shard, ctx: Context | None = None, progress: Progress = no_
         reexplain=(_reexplainer(ctx, shard, batch.x, target, batch.masks)
                    if METHODS.get(shard.method).caps.rerunnable else None),
         reconstruction=GeneratorFitter(ctx, explainer, shard.block, progress),
+        explain_again=lambda x: block_average(explainer.explain(x.to(ctx.device), target, batch.masks).scores,
+                                              shard.block).to(ctx.device),
+        other_split=lambda split: _other_split(ctx, split, shard.indices),
     )
     per_image = {m: {k: torch.as_tensor(v).detach().cpu()
                      for k, v in METRICS.get(m)(inputs, **shard.overrides(m)).items()}
                  for m in shard.metrics}
     return ShardResult(shard, per_image, seconds, explainer.settings())
+
+
+def _other_split(ctx: Context, split: str, indices: tuple[int, ...]) -> torch.Tensor | None:
+    """The images at ``indices`` of another split of the context's dataset, on its device; None
+    when the dataset has no such split (the split loads once per context, when first asked for)."""
+    images = ctx.split(split)
+    return None if images is None else images.batch(list(indices)).x.to(ctx.device)
 
 
 def _reexplainer(ctx: Context, shard: Shard, x: torch.Tensor, target: torch.Tensor,

@@ -1,0 +1,130 @@
+"""COMET and COMET-TD: the selectors, the objective's settings, training that finds the class-carrying
+region against a frozen detector, the outputs (S(x), x_s, x_{1−s}, the select-then-predict model),
+one-line refusals, and fits on randomised labels."""
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from xai_core.errors import XAIError
+from xai_core.methods import create
+from xai_core.methods.comet import X_OUT, X_S, LRASPPSelector, SmallSelector, masked_in, masked_out
+from xai_core.methods.trained import _new_run
+from xai_core.metrics import pxap
+from xai_core.store import ArtifactStore
+
+from .toy_units import INFO, QuadrantModel, toy_split
+
+
+@pytest.mark.parametrize("channels, size", [(1, 28), (3, 64), (3, 32), (1, 8)])
+def test_the_small_selector_maps_any_size_to_one_map_in_0_1(channels, size):
+    s = SmallSelector(channels, (0.5,) * channels, (0.3,) * channels)(torch.rand(2, channels, size, size))
+    assert s.shape == (2, 1, size, size) and 0 <= s.min() and s.max() <= 1
+
+
+def test_the_paper_selector_is_lraspp_without_downloads():
+    sel = LRASPPSelector(1, (0.5,), (0.3,))  # grayscale images are repeated to the backbone's 3 channels
+    s = sel.eval()(torch.rand(1, 1, 64, 64))
+    assert s.shape == (1, 1, 64, 64) and 0 <= s.min() and s.max() <= 1
+    assert type(sel.net).__name__ == "LRASPP"
+
+
+def test_masked_in_and_out_split_the_image_between_them():
+    x, s, q = torch.rand(2, 3, 4, 4), torch.rand(2, 1, 4, 4), torch.rand(1, 3, 1, 1)
+    assert torch.allclose(masked_in(x, s, q) + masked_out(x, s, q), x + q)
+    assert torch.equal(masked_in(x, torch.ones_like(s), q), x)
+
+
+@pytest.mark.parametrize("overrides, message", [({"loss": "mse"}, "loss must be"), ({"selector": "unet"}, "selector must"),
+                                                ({"predictor_init": "imagenet"}, "predictor_init must")])
+def test_bad_settings_are_one_line_at_construction(overrides, message):
+    with pytest.raises(XAIError, match=message) as err:
+        create("comet", QuadrantModel(), INFO, **overrides)
+    assert "\n" not in str(err.value)
+
+
+class NoParameters(nn.Module):
+    def forward(self, x):
+        return torch.stack([x.mean((1, 2, 3)), -x.mean((1, 2, 3))], 1)
+
+
+@pytest.mark.parametrize("name", ["comet", "comet_td"])
+def test_a_black_box_that_cannot_be_a_detector_is_one_line(name):
+    with pytest.raises(XAIError, match="cannot serve as COMET's predictor and detector") as err:
+        create(name, NoParameters(), INFO)
+    assert "\n" not in str(err.value)
+
+
+def test_threshold_follows_the_loss_form_unless_set():
+    assert create("comet", QuadrantModel(), INFO).config.t == 0.1
+    assert create("comet", QuadrantModel(), INFO, loss="hinge").config.t == 0.6
+    assert create("comet", QuadrantModel(), INFO, loss="hinge", t=0.3).config.t == 0.3
+    assert create("comet", QuadrantModel(), INFO, preset="paper").config.selector == "small"  # 8 px: small
+    assert create("comet", QuadrantModel(), INFO.__class__(**{**INFO.__dict__, "image_size": 64}),
+                  preset="paper").config.selector == "lraspp"
+
+
+def fit(name: str, tmp_path, **overrides):
+    """The method fitted on the toy task (8×8 images, the class in the top-left quadrant). b = 10: the paper's
+    b = 100 outweighs this toy's small cross-entropy gradients; b·(1 − t) must exceed a·ln K (3.5 here) or
+    masking everything pays (x_1−s all fill makes the detector guess)."""
+    black_box = QuadrantModel()
+    settings = {"t": 0.25, "b": 10.0, "epochs": 25, "batch_size": 50, "lr": 3e-3, "train_images": None, **overrides}
+    method = create(name, black_box, INFO, preset="smoke", **settings)
+    history = []
+    method.prepare(toy_split(300), ArtifactStore(tmp_path), lambda step, total, msg="", **kw: history.append(kw))
+    return black_box, method, history
+
+
+@pytest.fixture(scope="module")
+def comet(tmp_path_factory):
+    return fit("comet", tmp_path_factory.mktemp("comet"))
+
+
+def test_training_selects_the_region_that_holds_the_class(comet):
+    black_box, method, history = comet
+    losses = [h for h in history if "predictor_ce" in h]
+    assert len(losses) == 25 and {"detector_ce", "mask_term", "mask_size", "accuracy", "eta_s"} <= set(losses[0])
+    batch = toy_split(100, seed=1).batch(list(range(100)))
+    out = method.explain(batch.x, batch.y, batch.masks)
+    inside, outside = out.scores[:, :4, :4].mean(), out.scores[batch.masks.logical_not()].mean()
+    assert inside > outside + 0.3
+    assert pxap(out.scores, batch.masks).nanmean() > 0.8
+    assert float(black_box.anchor) == 0.0  # the black box (the frozen detector) is untouched
+
+
+def test_outputs_are_the_map_its_selection_and_both_masked_images(comet):
+    _, method, _ = comet
+    batch = toy_split(10, seed=2).batch(list(range(10)))
+    out = method.explain(batch.x, batch.y)
+    s, q = out.scores[:, None], torch.tensor(INFO.mean).view(1, -1, 1, 1)
+    assert torch.equal(out.selection, out.scores >= 0.5)
+    assert torch.allclose(out.extras[X_S], masked_in(batch.x, s, q), atol=1e-6)
+    assert torch.allclose(out.extras[X_OUT], masked_out(batch.x, s, q), atol=1e-6)
+    # the explained model is the whole pipeline: f_P on x_s, which it computes from x itself
+    with torch.no_grad():
+        assert torch.allclose(out.model(batch.x), method.trained("f_p")(out.extras[X_S]), atol=1e-5)
+    assert set(out.extras) >= {"f_P(x_s)_probs", "f_b(x)_probs"}
+
+
+def test_comet_td_trains_its_own_detector(tmp_path):
+    black_box, method, _ = fit("comet_td", tmp_path, epochs=3)
+    assert "f_d" in method.parts and method.parts["f_d"] is not black_box
+    assert float(method.parts["f_d"].anchor) != 0.0  # trained (from scratch) on the masked-out regions
+    assert method.settings()["detector"].startswith("the black box's architecture, untrained")
+
+
+def test_randomised_labels_are_their_own_fit_and_shuffle_the_labels(tmp_path):
+    real = create("comet", QuadrantModel(), INFO, preset="smoke")
+    shuffled = create("comet", QuadrantModel(), INFO, preset="smoke", randomize_labels=True)
+    assert "randomize_labels" not in real.cache_spec()["config"]  # real-label fits keep their old store keys
+    assert real.cache_spec() != shuffled.cache_spec()
+    data = toy_split(200)
+    idx = torch.arange(200)
+    _, y_real = _new_run(real, data).batch(idx)
+    run = _new_run(shuffled, data)
+    x, y = run.batch(idx)
+    assert torch.equal(x, data.batch(list(range(200))).x) and torch.equal(y.sort().values, y_real.sort().values)
+    assert (y != y_real).float().mean() > 0.3
+    assert not torch.equal(run.teacher_images(idx[:10], x[:10]), x[:10])  # DiET/DoRaR: another image's outputs
