@@ -43,6 +43,13 @@ def test_datasets_and_methods_json(capsys):
         (["evaluate", "--dataset", "hard_mnist", "--methods", "dorar", "--metrics", "hit_rate", "--units", "5",
           "--json", "x.json"], "unit size 5 does not divide"),
         (["train", "--dataset", "mnist", "--methods", "dorar", "--n-e", "50"], "n_e must be 1–49"),
+        (["evaluate", "--dataset", "parts", "--methods", "gradient", "--metrics", "pxap", "--randomize-labels",
+          "--json", "x.json"], "randomised labels refit trained methods"),
+        (["evaluate", "--dataset", "parts", "--methods", "gradient", "--metrics", "pxap", "--set", "comet.t=0.03",
+          "--json", "x.json"], "'comet' is not among --methods"),
+        (["evaluate", "--dataset", "parts", "--methods", "comet", "--metrics", "pxap", "--set", "comet.tau=1",
+          "--json", "x.json"], "comet has no setting 'tau'"),
+        (["train", "--dataset", "parts", "--methods", "comet", "--set", "comet.t"], "METHOD.SETTING=VALUE"),
     ],
 )
 def test_bad_input_is_one_line(capsys, tmp_path, monkeypatch, argv, message):

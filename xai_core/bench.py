@@ -134,10 +134,10 @@ def _metric_throughput(ctx: services.Context, n: int, passes: int = 3, repeats: 
 
 
 def _fits(dataset: str, methods: list[str], preset: str, device: str, seed: int, n: int,
-          progress: Progress) -> dict[str, Any]:
+          progress: Progress, a1a2: bool = True) -> dict[str, Any]:
     """Per method on ``dataset``: seconds to fit it (trained methods, from scratch into a temporary
-    store), milliseconds per image explaining ``n`` test images in one call, and seconds for one seed
-    of the a1a2 protocol at n_e = 4 (explaining the training images once, then G1/G2 to convergence)."""
+    store), milliseconds per image explaining ``n`` test images in one call, and (``a1a2``) seconds for
+    one seed of the a1a2 protocol at n_e = 4 (explaining the training images once, then G1/G2 to convergence)."""
     ctx = services.load_context(dataset, preset, device=device, seed=seed)
     size = default_size(ctx.info.image_size)
     out: dict[str, Any] = {"dataset": dataset, "device": describe_device(ctx.device), "methods": {}}
@@ -150,10 +150,11 @@ def _fits(dataset: str, methods: list[str], preset: str, device: str, seed: int,
             fit = time.perf_counter() - t0
             row: dict[str, Any] = {"fit_seconds": fit if explainer.caps.trained else None,
                                    "ms_per_image": _time_method(fresh, name, n)}
-            progress(0, 1, f"a1a2, one seed, for {name} on {dataset}")
-            t0 = time.perf_counter()
-            generators = services.GeneratorFitter(fresh, explainer).fit(size, 4, 0)
-            row.update(a1a2_seconds_per_seed=time.perf_counter() - t0, a1a2_epochs=len(generators.history))
+            if a1a2:
+                progress(0, 1, f"a1a2, one seed, for {name} on {dataset}")
+                t0 = time.perf_counter()
+                generators = services.GeneratorFitter(fresh, explainer).fit(size, 4, 0)
+                row.update(a1a2_seconds_per_seed=time.perf_counter() - t0, a1a2_epochs=len(generators.history))
             out["methods"][name] = row
     return out
 
@@ -177,11 +178,12 @@ def run_bench(
     sections: tuple[str, ...] = DEFAULT_SECTIONS,
     fit_dataset: str = "mnist",
     fit_methods: list[str] | None = None,
+    fit_a1a2: bool = True,
     progress: Progress = no_progress,
 ) -> dict[str, Any]:
     """Run the benchmarks in ``sections`` and return one JSON-able dict naming machine, device, preset
     and date. ``bottleneck_presets`` (default: ``preset``) and ``bottleneck_batches`` (default 1 and 16)
-    set the per-instance timings at 224 px; ``fit_methods`` on ``fit_dataset`` are the ``fits``."""
+    set the per-instance timings at 224 px; ``fit_methods`` on ``fit_dataset`` are the ``fits`` (with one a1a2 seed each unless not ``fit_a1a2``)."""
     unknown = sorted(set(sections) - set(SECTIONS))
     if unknown:
         raise XAIError(f"unknown bench section(s) {', '.join(unknown)}; choose from: {', '.join(SECTIONS)}")
@@ -222,5 +224,5 @@ def run_bench(
         result["seconds_per_image_224px"] = _per_instance(
             bottleneck_presets or [preset], bottleneck_batches or [1, 16], device, seed, progress)
     if "fits" in sections:
-        result["fits"] = _fits(fit_dataset, fit_methods or ["dorar"], preset, device, seed, n, progress)
+        result["fits"] = _fits(fit_dataset, fit_methods or ["dorar"], preset, device, seed, n, progress, fit_a1a2)
     return result

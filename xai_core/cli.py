@@ -185,9 +185,10 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 
 def _unit_settings(args: argparse.Namespace, metrics: list[str]) -> tuple[dict, dict]:
-    """Method configs (``--layer``, ``--units``, ``--n-e``, ``--randomize-labels``) and metric settings (``--units``, ``--n-e``),
+    """Method configs (``--layer``, ``--units``, ``--n-e``, ``--randomize-labels``, ``--set``) and metric settings (``--units``, ``--n-e``),
     checked before any work: a unit size that does not divide the image or n_e beyond the units is one line."""
     from . import services
+    from .methods import METHODS
     from .units import check_units, default_size
 
     info = dataset_info(args.dataset, args.preset)
@@ -197,9 +198,12 @@ def _unit_settings(args: argparse.Namespace, metrics: list[str]) -> tuple[dict, 
     extra = [services.layer_configs(args.methods or [], getattr(args, "layer", None))]
     if getattr(args, "randomize_labels", False):
         extra.append(services.randomized_configs(args.methods or []))
+    extra.append(_parse_sets(getattr(args, "set", None) or [], args.methods or []))
     for more in extra:
         for method, config in more.items():
             configs[method] = {**configs.get(method, {}), **config}
+    for method, config in configs.items():  # unknown settings: one line before any training
+        METHODS.get(method).Config.for_preset(args.preset, method, **config)
     return configs, metric_settings
 
 
@@ -260,6 +264,22 @@ def _parse_sweep(text: str, methods: list[str]) -> tuple[str, list[Any]]:
     return setting, values
 
 
+def _parse_sets(items: list[str], methods: list[str]) -> dict[str, dict[str, Any]]:
+    """``METHOD.SETTING=VALUE`` items → ``{method: {setting: value}}`` (int / float / true / false / str);
+    the method must be among ``methods``; an unknown setting is refused when the method is built."""
+    out: dict[str, dict[str, Any]] = {}
+    for item in items:
+        target, _, raw = item.partition("=")
+        method, _, setting = target.partition(".")
+        if not (method and setting and raw.strip()):
+            raise XAIError(f"--set must look like METHOD.SETTING=VALUE (e.g. comet.t=0.03), got {item!r}")
+        if method not in methods:
+            raise XAIError(f"--set {item}: {method!r} is not among --methods")
+        value = {"true": True, "false": False}.get(raw.strip().lower(), _number(raw))
+        out.setdefault(method, {})[setting] = value
+    return out
+
+
 def _number(text: str) -> Any:
     for kind in (int, float):
         try:
@@ -316,7 +336,8 @@ def cmd_bench(args: argparse.Namespace) -> None:
         dataset=args.dataset, preset=args.preset, methods=args.methods, n=args.n, device=args.device,
         seed=args.seed, train_datasets=args.train, bottleneck_presets=args.bottleneck_presets,
         bottleneck_batches=[int(b) for b in args.bottleneck_batches], sections=tuple(args.sections or DEFAULT_SECTIONS),
-        fit_dataset=args.fit_dataset, fit_methods=args.fit_methods, progress=tqdm_progress("bench"),
+        fit_dataset=args.fit_dataset, fit_methods=args.fit_methods, fit_a1a2=not args.no_a1a2,
+        progress=tqdm_progress("bench"),
     )
     _write_json(args.json, result)
     print(json.dumps(result, indent=2))
@@ -326,6 +347,9 @@ def unit_options(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--units", type=int, default=None,
                     help="explanation unit side in px for dorar, lime, a1a2 and hit_rate (default: about a 7×7 grid)")
     sp.add_argument("--n-e", type=int, default=None, help="explanation units kept (dorar, a1a2, hit_rate; default 4)")
+    sp.add_argument("--set", action="append", metavar="METHOD.SETTING=VALUE",
+                    help="a method setting other than its preset's, e.g. comet.t=0.03 or comet.loss=hinge "
+                         "(repeatable; trained methods cache each setting's fit apart)")
     sp.add_argument("--randomize-labels", action="store_true",
                     help="fit the trained methods on labels shuffled across the training split (the data-"
                          "randomisation sanity check; cached apart from the real-label fit)")
@@ -427,6 +451,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--fit-dataset", default="mnist", help="dataset of the fits section")
     sp.add_argument("--fit-methods", type=_csv, default=None,
                     help="methods the fits section times: fitting, explaining, one a1a2 seed (default dorar)")
+    sp.add_argument("--no-a1a2", action="store_true", help="the fits section skips the a1a2 seed")
     sp.add_argument("--json", required=True)
     sp.set_defaults(fn=cmd_bench)
     return p
