@@ -19,8 +19,10 @@ from xai_core import services
 from xai_core.data import dataset_info, dataset_names
 from xai_core.device import describe_device, resolve_device
 from xai_core.errors import XAIError
-from xai_core.jobs import one_line
+from xai_core.jobs import CANCELLED, MANAGER, Job, full_text, one_line, shorten
 from xai_core.progress import Progress, no_progress
+from xai_core.services import estimates
+from xai_core.services.estimates import Estimate, duration
 from xai_core.uploads import load_upload
 from xai_core.workslots import WORK_SLOTS, waiting_message
 
@@ -60,9 +62,19 @@ def work_slot() -> Iterator[None]:
 
 def failed(what: str, err: Exception) -> str:
     """Log an unexpected error with its traceback on the server; return the one line a user sees
-    (no traceback, no server paths)."""
+    (no traceback, no server paths, at most about 200 characters)."""
     _LOG.exception("%s failed", what)
-    return f"{what}: {one_line(err)} (an internal error; details in the server log)"
+    return f"{what}: {one_line(err, 150)} (an internal error; details in the server log)"
+
+
+def show_error(line: str, details: str | None = None) -> None:
+    """An error as one short line, its full text (if longer) folded in an expander below it: a
+    message that holds a tensor must not fill the page."""
+    st.error(shorten(line, 300))
+    if details and details not in line:
+        with st.expander("Full error text"):
+            long = len(details) > 600 or details.count("\n") > 12
+            st.code(details, language=None, wrap_lines=True, height=320 if long else "content")
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
@@ -104,10 +116,12 @@ class ProgressBar:
     def __init__(self) -> None:
         self._bar = None
 
-    def __call__(self, done: int, total: int, message: str = "", **metrics: Any) -> None:
+    def __call__(self, done: float, total: float, message: str = "", **metrics: Any) -> None:
         if self._bar is None:
             self._bar = st.progress(0.0)
-        self._bar.progress(min(1.0, done / total) if total else 0.0, text=message)
+        eta = metrics.get("eta_s")
+        text = message + (f" · about {duration(eta)} left" if eta is not None else "")
+        self._bar.progress(max(0.0, min(1.0, done / total)) if total else 0.0, text=text)
 
     def close(self) -> None:
         if self._bar is not None:
@@ -265,9 +279,9 @@ def run_stored(key: str, selection: Selection, label: str, work) -> None:
             st.session_state[key] = selection, work(
                 lambda d, t, msg="", **_: bar.progress(min(1.0, d / max(t, 1)), text=msg or label))
     except XAIError as err:
-        st.error(str(err))
+        show_error(str(err), full_text(str(err)))
     except Exception as err:  # a bug: log it, show one line without server paths
-        st.error(failed(label.rstrip(" …").capitalize(), err))
+        show_error(failed(label.rstrip(" …").capitalize(), err), full_text(err))
     finally:
         bar.empty()
 
@@ -280,11 +294,10 @@ def stored_result(key: str, selection: Selection) -> Any:
 
 def training_notice(ctx: services.Context, methods: list[str],
                     configs: dict[str, dict[str, Any]] | None = None) -> list[str]:
-    """For trained methods not fitted yet: a "train now" button (a background job) and its live
-    progress instead of blocking the page. ``configs[method]`` (e.g. DoRaR's n_e) names a variant
-    trained apart from the preset's. Returns the methods that are ready."""
-    from xai_core.jobs import MANAGER
-
+    """For trained methods not fitted yet: a "train now" button (a background job, with its time
+    estimate; confirmed first when long) and its live progress with a Cancel button instead of
+    blocking the page. ``configs[method]`` (e.g. DoRaR's n_e) names a variant trained apart from
+    the preset's. Returns the methods that are ready."""
     configs = configs or {}
     ready = [m for m in methods if services.is_ready(ctx, m, **configs.get(m, {}))]
     for method in (m for m in methods if m not in ready):
@@ -294,8 +307,11 @@ def training_notice(ctx: services.Context, methods: list[str],
         if job is None or not job.active:
             c1, c2 = st.columns([4, 1], vertical_alignment="center")
             c1.info(f"**{label}** needs training on {ctx.dataset} first (cached afterwards)."
-                    + (f" The last attempt failed: {job.error}" if job and job.error else ""))
-            if c2.button(f"Train {label} now", key=f"train-{label}"):
+                    + (f" The last attempt was cancelled; {RESUMES}" if job and job.status == CANCELLED else ""))
+            if job and job.error:
+                show_error(f"The last attempt failed: {job.error}", job.details)
+            if start_button(f"Train {label} now", estimates.fit_estimate(ctx, method, **config),
+                            key=f"train-{label}", where=c2):
                 services.fit_method_job(ctx, method, **config)
                 st.rerun()
         else:
@@ -303,28 +319,56 @@ def training_notice(ctx: services.Context, methods: list[str],
     return ready
 
 
-def show_job(key: str) -> None:
-    """A background job's live progress (refreshed every second while it runs; the page reruns
-    once it finishes), or its error."""
-    from xai_core.jobs import MANAGER
+#: what a cancelled fit keeps (the trainer checkpoints every epoch)
+RESUMES = "training again resumes from its last finished epoch."
 
+
+def start_button(label: str, estimate: Estimate, key: str, where: Any = None, **button: Any) -> bool:
+    """A button that starts long work, drawn in ``where`` (default: the page), with the work's
+    time estimate beneath; above the confirmation threshold (2 minutes) it stays off until the
+    user ticks the confirmation. True on the click that starts it."""
+    confirmed = True
+    if estimate.seconds:
+        st.caption(f"{label.removesuffix(' now')}, estimated time: {estimate.text}.")
+    if estimate.needs_confirmation:
+        confirmed = st.checkbox(f"Start it anyway: about {duration(estimate.seconds)} in the background "
+                                "(you can cancel it)", key=f"confirm-{key}")
+    return (where or st).button(label, key=key, disabled=not confirmed, **button)
+
+
+def cancel_button(job: Job) -> None:
+    """A Cancel button for an active job: the job stops at its next progress report (for everyone
+    who started it: jobs are shared); the store holds nothing half-written."""
+    if job.active and not job.cancel_requested:
+        if st.button("Cancel", key=f"cancel-{job.key}",
+                     help="stops the job at its next progress report, for everyone waiting on it; a fit keeps "
+                          "its last finished epoch and resumes from there when started again"):
+            MANAGER.cancel(job.key)
+
+
+def show_job(key: str) -> None:
+    """A background job's live progress with a Cancel button (refreshed every second while it
+    runs; the page reruns once it finishes), its error, or that it was cancelled."""
     job = MANAGER.get(key)
     if job is None:
         return
     if job.error:
-        st.error(f"{job.title} failed: {job.error}")
+        show_error(f"{job.title} failed: {job.error}", job.details)
+    elif job.status == CANCELLED:
+        st.info(f"{job.title} was cancelled." + (f" {RESUMES[0].upper()}{RESUMES[1:]}" if key.startswith("fit/")
+                                                else ""))
     elif job.active:
         st.fragment(lambda: _job_line(key), run_every=1.0)()
 
 
 def _job_line(key: str) -> None:
-    from xai_core.jobs import MANAGER
-
     job = MANAGER.get(key)
     if not job.active:
         st.rerun(scope="app")
-    eta = f" · about {job.eta_seconds:.0f} s left" if job.eta_seconds is not None else ""
+    seconds = job.eta_seconds
+    eta = f" · about {duration(seconds)} left" if seconds is not None else ""
     st.progress(job.fraction, text=f"{job.title}: {job.message}{eta} (also on the Train page)")
+    cancel_button(job)
 
 
 def load_or_stop(selection: Selection) -> services.Context:

@@ -62,7 +62,8 @@ def randomisation_check() -> None:
             ctx, list(variants), ["iou_curve", "pxap"], n_dr, progress=progress, variants=variants))
     checked = common.stored_result("randomisation", selection)
     if checked is not None:
-        st.dataframe(figures.scalar_rows(checked), width="stretch", hide_index=True)
+        checked_rows = figures.scalar_rows(checked)
+        st.dataframe(checked_rows, width="stretch", hide_index=True, column_config=figures.table_labels(checked_rows))
 
 
 result = common.stored_result("evaluation", selection)
@@ -73,7 +74,9 @@ if result is None:
 st.caption(f"dataset {result['dataset']} · preset {result['preset']} · n = {result['n']} · "
            f"fill: {result['settings']['fill']['name']} · target: {result['settings']['target']}")
 rows = figures.scalar_rows(result)
-st.dataframe(rows, width="stretch", hide_index=True)
+st.dataframe(rows, width="stretch", hide_index=True, column_config=figures.table_labels(rows))
+st.caption("↑ higher is better, ↓ lower is better; curve metrics by the area under their curve (AUC). Scores are "
+           "mean ± std over the test images (a1a2: over its seeds); the CSV has mean and std as separate columns.")
 for metric in figures.curve_metrics(result):
     chart, settings = st.columns([3, 1])
     chart.plotly_chart(figures.curve_figure(result, metric), width="stretch")
@@ -93,12 +96,14 @@ for metric in figures.seeded_metrics(result):
     settings.json(result["settings"]["metrics"][metric], expanded=False)
 for metric in figures.group_metrics(result):
     st.subheader(f"{metric}: PxAP of the maps on clean, noisy and background-changed images")
-    st.dataframe(figures.group_rows(result, metric), width="stretch", hide_index=True)
+    st.dataframe(figures.group_rows(result, metric), width="stretch", hide_index=True,
+                 column_config=figures.group_labels(result, metric))
     st.caption("COMET's Table 6: each method explains the test images again after 20 % of their pixels are removed "
                "at random, and the same objects on new backgrounds (test_background split); PxAP against the same "
                "ground truth. A robust method keeps its clean PxAP.")
 c1, c2, c3 = st.columns(3)
 c1.download_button("Download results (JSON)", json.dumps(result, indent=2), "evaluation.json", "application/json")
-c2.download_button("Download table (CSV)", figures.rows_csv(rows), "table.csv", "text/csv")
+c2.download_button("Download table (CSV)", figures.rows_csv(figures.numeric_rows(result)), "table.csv", "text/csv",
+                   help="one row per method; each score as two numeric columns, mean and std")
 c3.download_button("Download curves (CSV)", figures.curves_csv(result), "curves.csv", "text/csv")
 randomisation_check()

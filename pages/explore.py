@@ -68,7 +68,8 @@ methods = st.multiselect("Methods", available, key="explore_methods",
 with st.expander("Heatmap display"):
     c1, c2, c3, c4 = st.columns(4)
     mode = c1.radio("Colour scale", viz.MODES, format_func=lambda m: m.replace("_", "-"),
-                    help="per-image: each map uses its own range; shared: one range across methods")
+                    help="per-image: each map uses its own range (its numbers under it); shared: one range over "
+                         "all maps shown, comparable only when the methods' scores share units")
     sign = c2.selectbox("Sign", viz.SIGNS, help="which sign of the scores to show (all: diverging colours)")
     clip = c3.slider("Clip at percentile", 90.0, 100.0, 99.0, 0.5, help="saturate the top scores")
     contour = c4.toggle("Ground-truth outline on maps", value=True, disabled=not has_truth,
@@ -129,11 +130,13 @@ cols[0].image(image, caption="image", width="stretch")
 if mask is not None:
     cols[1].image(viz.contour_overlay(image, mask), caption="ground truth", width="stretch")
 if methods:
-    heat, _ = viz.render_heatmaps(np.stack([maps[m]["scores"] for m in methods]), mode=mode, sign=sign,
-                                  clip_percentile=clip)
-    for col, name, h in zip(cols[2:], methods, heat):
+    stack = np.stack([maps[m]["scores"] for m in methods])
+    heat, _ = viz.render_heatmaps(stack, mode=mode, sign=sign, clip_percentile=clip)
+    legend = viz.colour_legend(stack, methods, mode=mode, sign=sign, clip_percentile=clip)
+    for col, name, h, map_range in zip(cols[2:], methods, heat, legend.captions):
         shown = viz.contour_overlay(h, mask) if mask is not None and contour else h
         col.image(shown, caption=name, width="stretch")
+        col.caption(map_range)
         col.image(viz.overlay(image, h), caption=f"{name} · overlay", width="stretch")
         view = maps[name]
         if set(services.RECONSTRUCTIONS) <= set(view["extras"]):  # DoRaR's units and reconstructions: below
@@ -146,8 +149,8 @@ if methods:
             col.image(viz.to_uint8(shown), caption=f"{name} · {key}", width="stretch")
         if view["predictions"]:
             col.caption(" · ".join(f"{k}: {v}" for k, v in view["predictions"].items()))
-    st.image(viz.colourbar(vertical=False, cmap=viz.DEFAULT_DIVERGING_CMAP if sign == "all" else viz.DEFAULT_CMAP),
-             caption="colour scale: low → high", width=300)
+    st.image(legend.bar, caption=f"colour scale ({mode.replace('_', '-')})", width=320)
+    st.caption(legend.note)
 else:
     st.info("Pick one or more methods above to see their maps.")
 

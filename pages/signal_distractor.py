@@ -36,7 +36,8 @@ if result is not None:
     left, right = st.columns(2)
     left.plotly_chart(figures.scalar_figure(result, "mass_in_signal"), width="stretch")
     right.plotly_chart(figures.scalar_figure(result, "iou"), width="stretch")
-    st.dataframe(figures.scalar_rows(result), hide_index=True, width="stretch")
+    table = figures.scalar_rows(result)
+    st.dataframe(table, hide_index=True, width="stretch", column_config=figures.table_labels(table))
     shown = list(result["results"])
 else:
     st.info("Choose methods, then compare. The overlays below need no run.")

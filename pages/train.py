@@ -1,13 +1,16 @@
 """Train: what each method needs, what is already built, and background jobs with live progress.
 Jobs belong to the server process, so they survive page switches and reloads, and two users who
-start the same job share it. Thin: widgets and calls into xai_core.services only."""
+start the same job share it. Every start shows its time estimate (long work asks for a
+confirmation first); every running job has a Cancel button. Thin: widgets and calls into
+xai_core.services only."""
 from __future__ import annotations
 
 import streamlit as st
 
 from pages import common
 from xai_core import figures, services
-from xai_core.jobs import MANAGER
+from xai_core.jobs import CANCELLED, MANAGER
+from xai_core.services import estimates
 
 selection = common.sidebar()
 dataset, preset = selection.dataset, selection.preset
@@ -24,7 +27,8 @@ if trainable:
     c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
     choice = c1.selectbox("Train the black box of", trainable,
                           index=trainable.index(dataset) if dataset in trainable else 0)
-    if c2.button("Train", type="primary"):
+    if common.start_button("Train", estimates.black_box_estimate(choice, preset), key="train-black-box", where=c2,
+                           type="primary"):
         services.train_black_box_job(choice, preset)
 else:
     st.success("Every available black box at this preset is ready.")
@@ -41,7 +45,7 @@ else:
     if unfitted:
         c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
         method = c1.selectbox("Fit method", unfitted)
-        if c2.button("Fit", type="primary"):
+        if common.start_button("Fit", estimates.fit_estimate(ctx, method), key="fit", where=c2, type="primary"):
             services.fit_method_job(ctx, method)
     elif not any(m.trained for m in methods):
         st.caption("No method here needs training: post-hoc and reference methods explain the black box directly.")
@@ -53,7 +57,10 @@ else:
                                    "training split; a faithful method's maps should then lose the objects. Cached "
                                    "apart from the real fit; Evaluate compares the two.")
         done = services.is_ready(ctx, method, randomize_labels=True)
-        if c2.button("Fitted" if done else "Fit", disabled=done, key="fit-random"):
+        if done:
+            c2.button("Fitted", disabled=True, key="fit-random")
+        elif common.start_button("Fit", estimates.fit_estimate(ctx, method, randomize_labels=True), key="fit-random",
+                                 where=c2):
             services.fit_method_job(ctx, method, randomize_labels=True)
 
 
@@ -66,11 +73,14 @@ def draw_jobs() -> None:
         with st.container(border=True):
             eta = job.eta_seconds
             st.markdown(f"**{job.title}** — {job.status}"
-                        + (f" · ETA {eta:.0f} s" if eta is not None else "")
+                        + (f" · about {estimates.duration(eta)} left" if eta is not None else "")
                         + (f" · took {job.finished - job.started:.0f} s" if job.finished and job.started else ""))
             st.progress(job.fraction, text=job.message or " ")
+            common.cancel_button(job)
             if job.error:
-                st.error(job.error)
+                common.show_error(job.error, job.details)
+            elif job.status == CANCELLED and job.key.startswith("fit/"):
+                st.caption(f"Cancelled: {common.RESUMES}")
             fig = figures.history_figure(job.history)
             if fig is not None:
                 st.plotly_chart(fig, width="stretch", key=f"job-{job.key}")

@@ -2,13 +2,10 @@
 from __future__ import annotations
 
 import pytest
-from pathlib import Path
-
+from app_pages import ROOT, app_test, evaluated, page
 from streamlit.testing.v1 import AppTest
 
 from xai_core.store import ArtifactStore
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def _last_job(kind: str, name: str = ""):
@@ -22,8 +19,7 @@ def _last_job(kind: str, name: str = ""):
 
 @pytest.fixture
 def app(monkeypatch):
-    monkeypatch.setenv("XAI_APP_PRESET", "smoke")
-    return AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
+    return app_test(monkeypatch)
 
 
 def test_explore_shows_image_and_method_maps(app):
@@ -189,16 +185,8 @@ def test_train_page_trains_black_box_and_fits_method_in_background(monkeypatch, 
     assert at.get("plotly_chart")  # the fit job's loss curve
 
 
-def _page(name: str, monkeypatch) -> AppTest:
-    monkeypatch.setenv("XAI_APP_PRESET", "smoke")
-    at = AppTest.from_file(str(ROOT / "pages" / name), default_timeout=300)
-    at.run()
-    assert not at.exception, at.exception
-    return at
-
-
 def test_ablations_page_runs_the_resolution_sweep(monkeypatch):
-    at = _page("ablations.py", monkeypatch)
+    at = page("ablations.py", monkeypatch)
     assert at.info and not at.get("plotly_chart")
     at.button[0].click().run()
     assert not at.exception and not at.error, at.exception
@@ -209,7 +197,7 @@ def test_ablations_page_runs_the_resolution_sweep(monkeypatch):
 
 
 def test_signal_distractor_page_compares_and_overlays(monkeypatch):
-    at = _page("signal_distractor.py", monkeypatch)
+    at = page("signal_distractor.py", monkeypatch)
     assert len(at.get("image")) == 6 * 5  # 6 samples × (image + 4 default methods), no run needed
     at.button[0].click().run()
     assert not at.exception and not at.error, at.exception
@@ -220,7 +208,7 @@ def test_signal_distractor_page_compares_and_overlays(monkeypatch):
 def test_about_page_describes_every_available_method(monkeypatch):
     from xai_core.methods import METHODS
 
-    at = _page("about.py", monkeypatch)
+    at = page("about.py", monkeypatch)
     text = " ".join(m.value for m in at.markdown)
     assert all(f"`{name}`, available" in text for name in METHODS)
     assert "Deletion" in text and "Pixel perturbation" in text
@@ -302,7 +290,7 @@ def test_explore_offers_to_train_a_method_that_needs_it(app, trained_method, mon
 
 
 def test_signal_distractor_page_masking_table(monkeypatch):
-    at = _page("signal_distractor.py", monkeypatch)
+    at = page("signal_distractor.py", monkeypatch)
     next(b for b in at.button if b.label == "Mask signal vs distractor").click().run()
     assert not at.exception and not at.error, at.exception
     table = at.dataframe[0].value  # DiET's tuned model adds rows when another test has fitted it in this store
@@ -361,7 +349,7 @@ def test_explore_shows_dorar_units_and_reconstructions_per_n_e(app):
 def test_ablations_page_sweeps_diet_mask_scale_in_background(monkeypatch):
     from xai_core.jobs import MANAGER
 
-    at = _page("ablations.py", monkeypatch)
+    at = page("ablations.py", monkeypatch)
     assert next(s for s in at.selectbox if s.label == "Method").value == "diet"
     next(m for m in at.multiselect if m.label == "Values").set_value([4, 8])
     next(b for b in at.button if b.label == "Run sweep").click().run()
@@ -391,17 +379,12 @@ def test_explore_shows_input_iba_stages_side_by_side(app):
 
 
 def test_evaluate_page_draws_sanity_and_sensitivity_curves(monkeypatch):
-    at = _page("evaluate.py", monkeypatch)
-    next(m for m in at.multiselect if m.label == "Methods").set_value(["gradient", "iba"])
-    next(m for m in at.multiselect if m.label == "Metrics").set_value(["sanity", "sensitivity_n"])
-    at.slider[0].set_value(4)
-    at.button[0].click().run()
-    assert not at.exception and not at.error, at.exception
+    at = evaluated(monkeypatch, ["gradient", "iba"], ["sanity", "sensitivity_n"])
     assert len(at.get("plotly_chart")) == 2
 
 
 def test_evaluate_page_shows_a1a2_table_and_scatter_with_chosen_units(monkeypatch):
-    at = _page("evaluate.py", monkeypatch)
+    at = page("evaluate.py", monkeypatch)
     next(m for m in at.multiselect if m.label == "Methods").set_value(["random", "gradient"])
     next(m for m in at.multiselect if m.label == "Metrics").set_value(["a1a2", "iou"])
     at.slider[0].set_value(4)
@@ -463,7 +446,7 @@ def test_a_run_waits_for_a_free_worker_and_says_so(monkeypatch):
 
     from xai_core.workslots import WORK_SLOTS
 
-    at = _page("evaluate.py", monkeypatch)
+    at = page("evaluate.py", monkeypatch)
     seen = _seen_waiting(monkeypatch)
     at.slider[0].set_value(4)
     WORK_SLOTS.acquire()  # every slot busy (default size 1; the test sets no XAI_WORK_SLOTS)
@@ -489,7 +472,7 @@ def test_a_bug_in_a_run_is_logged_and_shown_as_one_line(monkeypatch, caplog):
     def broken(*args, **kwargs):
         raise ValueError("cannot read /srv/private/cache/entry.pt")
 
-    at = _page("evaluate.py", monkeypatch)
+    at = page("evaluate.py", monkeypatch)
     monkeypatch.setattr(services, "evaluate", broken)
     at.slider[0].set_value(4)
     with caplog.at_level("ERROR"):
@@ -523,3 +506,116 @@ def test_explore_a_bug_in_one_method_spares_the_others(app, monkeypatch, caplog)
     assert not any("/opt/secret" in w for w in warned) and "/opt/secret/lib.py" in caplog.text
     captions = [im.caption for im in _images(app)]
     assert "gradient · overlay" not in captions and "smoothgrad · overlay" in captions
+
+
+def _dump(values: int = 8000) -> str:
+    """A tensor's text as big as the one a failed fit once put on the page (≈ 40 KB)."""
+    return "tensor([[" + ", ".join(["0.5000"] * values) + "]])"
+
+
+def test_train_page_shows_failures_in_one_line_cancels_jobs_and_asks_before_long_training(monkeypatch):
+    import time
+
+    from polling import until
+
+    from xai_core.jobs import MANAGER
+    from xai_core.services import estimates
+
+    dump = _dump()
+
+    def broken(progress):
+        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied: {dump}")
+
+    def endless(progress):
+        while True:
+            progress(1, 2, "working")
+            time.sleep(0.02)
+
+    MANAGER.wait(MANAGER.submit("test/broken@app", "broken job", broken).key, 60)
+    running = MANAGER.submit("test/endless@app", "endless job", endless)
+    monkeypatch.setattr(estimates, "black_box_estimate", lambda dataset, preset: estimates.Estimate(5400, "measured"))
+    try:
+        until(lambda: running.status == "running", timeout=60)
+        at = page("train.py", monkeypatch)
+        (line,) = [e.value for e in at.error if "mat1 and mat2" in e.value]  # one line, not 48 KB
+        assert len(line) <= 200 and line.endswith("… (details in the server log)")
+        assert "Full error text" in [x.label for x in at.expander]
+        (full,) = [c.value for c in at.code if "mat1 and mat2" in c.value]  # folded: the start of the dump
+        assert full.startswith("RuntimeError: mat1 and mat2 shapes cannot be multiplied: tensor([[0.5000, ")
+        assert "more characters in the server log" in full and len(full) < 10_100
+
+        at.button(key=f"cancel-{running.key}").click().run()
+        assert not at.exception, at.exception
+        assert MANAGER.wait(running.key, timeout=10).status == "cancelled" and running.error is None
+        at.run()
+        assert any("**endless job** — cancelled" in m.value for m in at.markdown)
+        assert not [b for b in at.button if b.key == f"cancel-{running.key}"]  # nothing left to cancel
+
+        train = [b for b in at.button if b.label == "Train"]  # a black box not trained yet in this store
+        if train:
+            assert train[0].disabled and any("about 1.5 h (measured)" in c.value for c in at.caption)
+            next(c for c in at.checkbox if c.label.startswith("Start it anyway")).check().run()
+            assert not next(b for b in at.button if b.label == "Train").disabled
+    finally:
+        MANAGER.cancel(running.key)
+
+
+def test_explore_fit_asks_first_shows_a_failure_in_one_line_and_cancels_keeping_its_checkpoint(
+        app, trained_method, monkeypatch, tmp_path):
+    import time
+
+    import streamlit as st
+
+    from polling import until
+
+    from xai_core.jobs import MANAGER
+    from xai_core.methods import METHODS
+    from xai_core.methods.trained import CHECKPOINT, Stage
+    from xai_core.services import estimates
+
+    monkeypatch.setenv("XAI_CACHE_DIR", str(tmp_path / "cache"))  # nothing fitted yet
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    toy, dump = METHODS.get(trained_method), _dump()
+    monkeypatch.setattr(estimates, "fit_estimate", lambda ctx, method, **config: estimates.Estimate(3 * 3600, "measured"))
+
+    def broken(self, stage, run):
+        raise RuntimeError(f"shape mismatch: {dump}")
+
+    monkeypatch.setattr(toy, "train_epoch", broken)
+    app.run()
+    app.multiselect[0].set_value(["gradient", trained_method]).run()
+    label = f"Train {trained_method} now"
+    assert next(b for b in app.button if b.label == label).disabled  # 3 h: not without a confirmation
+    assert any(f"Train {trained_method}, estimated time: about 3.0 h (measured)" in c.value for c in app.caption)
+    next(c for c in app.checkbox if c.label.startswith("Start it anyway")).check().run()
+    next(b for b in app.button if b.label == label).click().run()
+    job = MANAGER.wait(_last_job("fit", f"/{trained_method}").key, timeout=60)
+    assert job.status == "failed"
+    app.run()
+    assert not app.exception, app.exception
+    (line,) = [e.value for e in app.error if "The last attempt failed" in e.value]
+    assert len(line) <= 300 and "RuntimeError: shape mismatch: tensor([[0.5000" in line
+    assert any(c.value.startswith("RuntimeError: shape mismatch") for c in app.code)  # the full text, folded
+    assert "gradient · overlay" in [im.caption for im in _images(app)]  # the maps are not pushed off the page
+
+    # a long fit: cancelled from Explore, it keeps its last finished epoch for the next start
+    monkeypatch.setattr(toy, "stages", lambda self: [Stage("fitting", epochs=100_000)])
+    monkeypatch.setattr(toy, "train_epoch", lambda self, stage, run: time.sleep(0.05) or {"loss": 1.0})
+    confirm = next(c for c in app.checkbox if c.label.startswith("Start it anyway"))
+    if not confirm.value:  # dropped while the failing job's progress replaced the button
+        confirm.check().run()
+    next(b for b in app.button if b.label == label).click().run()
+    job = _last_job("fit", f"/{trained_method}")
+    until(lambda: len(job.history) >= 2, timeout=60)
+    app.run()
+    assert any(trained_method in p.proto.text for p in app.get("progress"))  # the job's live line
+    app.button(key=f"cancel-{job.key}").click().run()
+    assert MANAGER.wait(job.key, timeout=30).status == "cancelled" and job.error is None
+    from xai_core.store import ArtifactStore as Store
+
+    assert list((Store().root / CHECKPOINT).glob("*.pt"))  # the last finished epoch, for the next start
+    app.run()
+    assert not app.exception, app.exception
+    assert any("was cancelled" in i.value and "resumes from its last finished epoch" in i.value for i in app.info)
+    assert any(b.label == label for b in app.button)

@@ -136,3 +136,119 @@ def test_group_metrics_get_a_column_per_score_and_their_own_table():
     ablation = {"dataset": "d", "preset": "smoke", "n": 3, "metric": "robustness", "higher_is_better": True,
                 "factors": [1, 2], "summary": {"a": {1: 0.5, 2: 0.4}}}
     assert "pxap_noisy mean" in figures.ablation_figure(ablation).layout.yaxis.title.text
+
+
+# -- issue 18, item 7: readable axes, ↑/↓ markers, a numeric CSV, one palette on screen and in the PNG -------
+def _curves(metric: str, methods: list[str]) -> dict:
+    return {"dataset": "d", "preset": "smoke", "n": 3, "ms_per_image": {m: 1.0 for m in methods},
+            "results": {m: {metric: {"x": [0, 0.5, 1], "y": [1, 0.5 - 0.1 * i, 0.1], "auc": 0.5}}
+                        for i, m in enumerate(methods)}}
+
+
+def test_long_y_titles_are_shortened_and_wrapped_and_axes_grow_their_margins():
+    """Sensitivity-n's and sanity's score notes are sentences: as y titles they were clipped."""
+    for metric in ("sensitivity_n", "sanity", "deletion"):
+        fig = figures.curve_figure(_curves(metric, ["gradient"]), metric)
+        title = fig.layout.yaxis.title.text
+        assert all(len(line) <= 36 for line in title.split("<br>")) and title.count("<br>") <= 2, title
+        assert fig.layout.yaxis.automargin is True and fig.layout.xaxis.automargin is True
+        assert fig.layout.margin.l >= 60
+    assert figures.curve_figure(_curves("sanity", ["gradient"]), "sanity").layout.yaxis.title.text == \
+        "SSIM with the original map"
+    assert figures.axis_title("word " * 40).count("<br>") == 2  # at most three lines
+    for fig in (figures.a1a2_figure(A1A2), figures.scalar_figure(RESULT, "iou"),
+                figures.history_figure([{"step": 1.0, "loss": 2.0}])):
+        assert fig.layout.yaxis.automargin is True and fig.layout.margin.l >= 60
+    assert all(len(line) <= 40 for line in figures.a1a2_figure(A1A2).layout.yaxis.title.text.split("<br>"))
+
+
+def test_table_columns_are_marked_with_the_better_direction():
+    assert figures.table_labels(figures.scalar_rows(RESULT)) == {"iou": "iou ↑", "deletion AUC": "deletion AUC ↓"}
+    assert figures.table_labels(figures.scalar_rows(A1A2)) == {"iou": "iou ↑", "a1a2 a1": "a1a2 a1 ↑",
+                                                              "a1a2 a2": "a1a2 a2 ↓"}
+    labels = figures.table_labels(figures.scalar_rows(GROUP))
+    assert labels["robustness pxap_noisy"] == "robustness pxap_noisy ↑"
+    assert labels["deletion AUC"] == "deletion AUC ↓"
+    assert labels["iou"] == "iou ↑" and "ms / image" not in labels and "method" not in labels
+    assert figures.group_labels(GROUP, "robustness") == {k: f"{k} ↑" for k in ("pxap_clean", "pxap_noisy",
+                                                                                "pxap_background")}
+    assert figures.higher_is_better("sanity AUC") is False and figures.higher_is_better("insertion AUC") is True
+    assert figures.higher_is_better("a2", "a1a2") is False and figures.higher_is_better("no_such_metric") is None
+    assert "AUC: ↓ lower is better" in figures.curve_figure(RESULT, "deletion").layout.legend.title.text
+
+
+def test_table_csv_has_numeric_mean_and_std_columns():
+    for result in (RESULT, A1A2, GROUP):
+        text = figures.rows_csv(figures.numeric_rows(result))
+        assert "±" not in text
+        for row in csv.DictReader(io.StringIO(text)):
+            assert all(v == "" or float(v) == float(v) for k, v in row.items() if k != "method")
+    (a, b) = csv.DictReader(io.StringIO(figures.rows_csv(figures.numeric_rows(RESULT))))
+    assert float(a["iou mean"]) == 0.5 and float(a["iou std"]) == 0.1 and float(b["deletion AUC mean"]) == 0.7
+    assert b["deletion AUC std"] == "" and float(b["ms / image"]) == 2.0
+    dorar, random = figures.numeric_rows(A1A2)
+    assert (dorar["a1a2 a2 mean"], dorar["a1a2 a2 std"], random["a1a2 a2 std"]) == (0.2, 0.1, None)
+    (row,) = figures.numeric_rows(GROUP)
+    assert row["iou mean"] is None and row["robustness pxap_noisy mean"] == 0.5  # n/a: an empty cell
+
+
+def _lab(hex_colour: str):
+    from skimage.color import rgb2lab
+    import numpy as np
+
+    rgb = np.array([[[int(hex_colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]]])
+    return rgb2lab(rgb)[0, 0]
+
+
+def test_one_palette_of_distinct_hues_fixed_per_method():
+    import itertools
+
+    import numpy as np
+
+    from xai_core.methods import METHODS
+
+    distances = [float(np.linalg.norm(_lab(a) - _lab(b))) for a, b in itertools.combinations(figures.PALETTE, 2)]
+    assert len(set(figures.PALETTE)) == len(figures.PALETTE) >= 8 and min(distances) > 20  # no near-identical pair
+    names = METHODS.names()
+    assert [figures.method_colour(m) for m in names[:10]] == list(figures.PALETTE[:len(names[:10])])
+    styles = {(figures.method_style(m).colour, figures.method_style(m).marker) for m in names}
+    assert len(styles) == len(names)  # past ten methods: same colours, another marker
+    assert figures.method_colour("comet (random labels)") == figures.method_colour("comet")
+    assert figures.method_colour("diet (u = 4)") == figures.method_colour("diet")
+    assert figures.method_colour("not_registered") == figures.method_colour("not_registered")
+    styles = figures.trace_styles(["comet (random labels)", "comet", "gradient"])
+    assert styles["comet"].dash == "solid" and styles["comet (random labels)"].dash == "dash"
+    assert styles["comet"].colour == styles["comet (random labels)"].colour != styles["gradient"].colour
+    sweep = figures.trace_styles([f"diet (u = {u})" for u in (1, 2, 4)])
+    assert [s.dash for s in sweep.values()] == ["solid", "dash", "dot"]
+
+
+def test_every_chart_draws_a_method_in_its_own_colour():
+    result = _curves("deletion", ["smoothgrad", "gradient"])
+    fig = figures.curve_figure(result, "deletion")
+    assert [t.line.color for t in fig.data] == [figures.method_colour("smoothgrad"), figures.method_colour("gradient")]
+    assert [t.marker.color for t in fig.data] == [t.line.color for t in fig.data]
+    bars = figures.scalar_figure({**RESULT, "results": {"gradient": {"iou": 0.5}, "smoothgrad": {"iou": 0.4}}}, "iou")
+    assert list(bars.data[0].marker.color) == [figures.method_colour("gradient"), figures.method_colour("smoothgrad")]
+    ablation = {"dataset": "d", "preset": "smoke", "n": 3, "metric": "deletion", "higher_is_better": False,
+                "factors": [1, 2], "summary": {"gradient": {1: 0.3, 2: 0.4}}}
+    assert figures.ablation_figure(ablation).data[0].line.color == figures.method_colour("gradient")
+    scatter = figures.a1a2_figure({**A1A2, "results": {"dorar": A1A2["results"]["dorar"]}})
+    assert scatter.data[0].marker.color == figures.method_colour("dorar")
+
+
+def test_png_uses_the_screen_colours():
+    import numpy as np
+    from PIL import Image
+
+    result = _curves("deletion", ["gradient", "smoothgrad", "gradcam"])
+    png = np.asarray(Image.open(io.BytesIO(figures.curve_png(result, "deletion"))).convert("RGB")).astype(int)
+    for method in ("gradient", "smoothgrad", "gradcam"):
+        target = np.array(_rgb(figures.method_colour(method)))
+        assert (np.abs(png - target).max(-1) <= 6).sum() > 30, method
+    matplotlib_blue = np.array(_rgb("#1f77b4"))  # matplotlib's default first colour: not used
+    assert (np.abs(png - matplotlib_blue).max(-1) <= 6).sum() == 0
+
+
+def _rgb(hex_colour: str) -> tuple[int, int, int]:
+    return tuple(int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))

@@ -1,10 +1,11 @@
-"""Background jobs: progress, de-duplication by key, failures reported, ETA."""
+"""Background jobs: progress, de-duplication by key, failures reported in one line, ETA, cancelling."""
 from __future__ import annotations
 
 import threading
+import time
 
 from xai_core.errors import XAIError
-from xai_core.jobs import DONE, FAILED, QUEUED, RUNNING, JobManager
+from xai_core.jobs import CANCELLED, DETAIL_CHARS, DONE, ERROR_CHARS, FAILED, QUEUED, RUNNING, Job, JobManager
 from xai_core.workslots import Slots
 
 from polling import until
@@ -107,3 +108,72 @@ def test_a_bug_is_logged_with_its_traceback_and_shown_as_one_line(caplog):
     assert job.error == "ValueError: cannot read model.pt (details in the server log)"
     record = next(r for r in caplog.records if r.name == "xai_core.jobs")
     assert record.exc_info and "/srv/secret/cache/model.pt" in caplog.text and "Traceback" in caplog.text
+
+
+def test_a_huge_error_is_one_short_line_its_full_text_kept_for_an_expander_and_logged(caplog):
+    jobs = JobManager(Slots(1))
+    dump = "tensor([[" + ", ".join(["0.1234"] * 6000) + "]])"  # the 42 KB the Train page used to show
+
+    def user_error(progress):
+        raise XAIError(f"shapes differ: {dump}")
+
+    def bug(progress):
+        raise RuntimeError(f"size mismatch in /srv/secret/model.py: {dump}\n{dump}")
+
+    with caplog.at_level("WARNING", logger="xai_core.jobs"):
+        mine = jobs.wait(jobs.submit("user", "user", user_error).key, 10)
+        ours = jobs.wait(jobs.submit("bug", "bug", bug).key, 10)
+    for job in (mine, ours):
+        assert job.status == FAILED and len(job.error) <= ERROR_CHARS and "\n" not in job.error
+        assert len(job.details) < DETAIL_CHARS + 100 and "more characters in the server log" in job.details
+    assert mine.error.startswith("shapes differ: tensor([[0.1234, ") and mine.error.endswith("…")
+    assert mine.details.startswith(f"shapes differ: {dump[:5000]}")
+    assert ours.error.startswith("RuntimeError: size mismatch in model.py: tensor([[0.1234")
+    assert ours.error.endswith("… (details in the server log)")
+    assert ours.details.startswith("RuntimeError: size mismatch in model.py:") and "/srv/secret" not in ours.details
+    assert caplog.text.count("Traceback") == 2 and dump in caplog.text  # the server log keeps all of it
+
+
+def test_cancel_stops_a_running_job_at_its_next_report_as_cancelled_not_failed():
+    jobs, reports = JobManager(Slots(1)), []
+
+    def work(progress):
+        for i in range(100_000):
+            progress(i, 100_000, "working")
+            reports.append(i)
+            time.sleep(0.002)
+        return "finished"
+
+    job = jobs.submit("c", "c", work)
+    until(lambda: len(reports) > 3)
+    assert jobs.cancel("c") and job.cancel_requested
+    jobs.wait("c", 10)
+    assert job.status == CANCELLED and not job.active and job.error is None and job.result is None
+    assert job.message == "cancelled" and len(reports) < 100_000 and job.eta_seconds is None
+    assert not jobs.cancel("c")  # nothing active under that key any more
+    assert jobs.wait(jobs.submit("c", "again", lambda progress: "ok").key, 10).result == "ok"  # a new job may start
+
+
+def test_a_queued_job_can_be_cancelled_before_it_starts():
+    jobs, gate, ran = JobManager(Slots(1)), threading.Event(), []
+    first = jobs.submit("one", "one", lambda progress: gate.wait(10))
+    until(lambda: first.status == RUNNING)
+    second = jobs.submit("two", "two", lambda progress: ran.append(1))
+    until(lambda: "ahead" in second.message)
+    assert jobs.cancel("two")
+    until(lambda: second.status == CANCELLED, timeout=5)  # leaves the queue at its next heartbeat
+    gate.set()
+    assert jobs.wait("one", 10).status == DONE
+    assert not ran and second.started is None
+
+
+def test_the_work_s_own_eta_counts_down_between_reports_and_unknown_is_not_extrapolated():
+    job = Job("k", "t", status=RUNNING, started=time.time() - 50)
+    job.report(1, 10, "starting", eta_s=None)  # the work says: not known yet
+    assert job.eta_seconds is None  # not 50 s × 9 extrapolated from nothing
+    job.report(2, 10, "batch 3", eta_s=100.0)
+    job.eta_at -= 30  # 30 s after that report
+    assert 69 <= job.eta_seconds <= 70.5
+    job.eta_at -= 200
+    assert job.eta_seconds == 0.0
+    assert job.history == []  # an ETA is no curve

@@ -180,3 +180,52 @@ def test_unit_outlines_scale_and_adjacent_units():
         viz.unit_outlines(np.zeros((6, 6)), np.zeros((6, 6), dtype=bool), 4)  # 4 does not divide 6
     with pytest.raises(InvalidInputError):
         viz.unit_outlines(np.zeros((4, 4)), selection, 2, np.zeros((3, 3), dtype=bool))
+
+
+# -- issue 18, item 8: numbers on the colour bar, each map's range, what "shared" means ------------------------
+def test_colourbar_ticks_give_numbers_shares_and_signs():
+    assert viz.colourbar_ticks("shared", "absolute", 0.02) == [(0.0, "0"), (0.5, "0.01"), (1.0, "0.02")]
+    assert viz.colourbar_ticks("shared", "negative", 4.0) == [(0.0, "0"), (0.5, "−2"), (1.0, "−4")]
+    assert viz.colourbar_ticks("shared", "all", 0.5) == [(0.0, "−0.5\nnegative"), (0.5, "0"), (1.0, "+0.5\npositive")]
+    assert viz.colourbar_ticks("per_image", "absolute", 3.0) == [(0.0, "0"), (0.5, "50 %"), (1.0, "100 %")]
+    assert viz.colourbar_ticks("per_image", "all") == [(0.0, "−100 %\nnegative"), (0.5, "0"),
+                                                       (1.0, "+100 %\npositive")]
+    assert viz.format_value(-0.012345) == "−0.0123" and viz.format_value(2e-6, signed=True) == "+2e−06"
+
+
+def test_colourbar_image_writes_the_ticks_beneath_the_bar():
+    ticks = viz.colourbar_ticks("shared", "all", 0.5)
+    bar = viz.colourbar_image(ticks, viz.DEFAULT_DIVERGING_CMAP, width=3.2, dpi=100)
+    assert bar.dtype == np.uint8 and bar.ndim == 3 and bar.shape[1] == 320 and bar.shape[2] == 3
+    h = bar.shape[0]
+    top, bottom = bar[: int(0.4 * h)], bar[int(0.45 * h):]
+    r, b = top[..., 0].astype(int), top[..., 2].astype(int)
+    assert (b > r + 60).any() and (r > b + 60).any()  # the bar: its blue and red ends
+    assert (bottom.max(-1) < 90).sum() > 50  # dark text: the tick labels
+    other = viz.colourbar_image(viz.colourbar_ticks("shared", "all", 123.0), viz.DEFAULT_DIVERGING_CMAP, dpi=100)
+    assert other.shape == bar.shape and (other != bar).any()
+
+
+def test_colour_legend_per_image_shows_each_maps_range():
+    stack = np.zeros((2, 4, 4))
+    stack[0, 0, 0], stack[0, 1, 1] = -0.5, 2.0
+    stack[1, 2, 2] = 0.001
+    legend = viz.colour_legend(stack, ["a", "b"], "per_image", "absolute", clip_percentile=None)
+    assert legend.captions == ["min −0.5 · max 2 · bar 0 → 2", "min 0 · max 0.001 · bar 0 → 0.001"]
+    assert "Per-image" in legend.note and "its own range" in legend.note and legend.faint == []
+    assert legend.bar.dtype == np.uint8 and legend.bar.shape[1] > legend.bar.shape[0]
+
+
+def test_colour_legend_shared_explains_units_and_names_washed_out_maps():
+    stack = np.zeros((3, 4, 4))
+    stack[0, 0, 0] = 3.0  # e.g. bits
+    stack[1, 0, 0] = 0.01  # e.g. gradients: nearly blank on a range of 3
+    stack[2, 1, 1] = 1.0
+    legend = viz.colour_legend(stack, ["iba", "gradient", "mask"], "shared", "absolute", clip_percentile=None)
+    assert "one range for all 3 maps" in legend.note and "0 → 3" in legend.note and "share units" in legend.note
+    assert legend.faint == ["gradient"] and "Nearly blank" in legend.note and "gradient" in legend.note
+    assert legend.captions[1] == "min 0 · max 0.01"  # shared: no per-map bar ends
+    signed = viz.colour_legend(stack - 0.5, ["iba", "gradient", "mask"], "shared", "all", clip_percentile=None)
+    assert "negative" in signed.note and "positive" in signed.note and "−2.5 → +2.5" in signed.note
+    with pytest.raises(InvalidInputError):
+        viz.colour_legend(stack, ["one name"], "shared")

@@ -1,13 +1,108 @@
-"""Plotly figures and tables built from ``services.evaluate`` results (pages only display them)."""
+"""Plotly figures and tables built from ``services.evaluate`` results (pages only display them).
+
+Every chart colours a method the same way, on screen and in the PNG export: :func:`method_colour`
+gives each registered method a fixed colour of :data:`PALETTE`; labels of a method's variants
+("comet (random labels)", "diet (u = 4)") take their base method's colour and differ by dash."""
 from __future__ import annotations
 
 import csv
 import io
+import re
+import textwrap
+import zlib
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import plotly.graph_objects as go
 
+from .methods import METHODS
 from .metrics import METRICS
+
+# Tableau 10 (Tableau's 2016 default): ten distinct hues, none a lighter or darker twin of another
+PALETTE: tuple[str, ...] = ("#4E79A7", "#F28E2B", "#E15759", "#76B7B2", "#59A14F",
+                            "#EDC948", "#B07AA1", "#FF9DA7", "#9C755F", "#BAB0AC")
+# the n-th method of the registry beyond each 10 reuses a colour with the next marker (and bar pattern)
+MARKERS: tuple[str, ...] = ("circle", "square", "diamond", "triangle-up")
+PATTERNS: tuple[str, ...] = ("", "/", ".", "x")
+# variants of one method in one chart: the base method solid, its variants dashed in turn
+DASHES: tuple[str, ...] = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
+_MPL_DASH: dict[str, Any] = {"solid": "-", "dash": "--", "dot": ":", "dashdot": "-.",
+                             "longdash": (0, (8, 3)), "longdashdot": (0, (8, 3, 1, 3))}
+_MPL_MARKER = {"circle": "o", "square": "s", "diamond": "D", "triangle-up": "^"}
+MARGIN = {"l": 80, "r": 20, "t": 60, "b": 60}  # room for axis titles; automargin grows it where needed
+UP, DOWN = "↑", "↓"
+
+
+@dataclass(frozen=True)
+class TraceStyle:
+    """How one label is drawn: colour (hex), plotly dash and marker symbol, bar pattern."""
+
+    colour: str
+    dash: str = "solid"
+    marker: str = "circle"
+    pattern: str = ""
+
+
+def base_method(label: str) -> str:
+    """The method behind a label: "comet (random labels)" → "comet", "diet (u = 4)" → "diet"."""
+    return label.split(" (", 1)[0]
+
+
+def _method_index(label: str) -> int:
+    """The base method's position in ``METHODS.names()``; unregistered names hash to a fixed slot."""
+    names, base = METHODS.names(), base_method(label)
+    return names.index(base) if base in names else zlib.crc32(base.encode()) % len(PALETTE)
+
+
+def method_colour(label: str) -> str:
+    """The fixed colour (hex) of a method, or of the method a variant label names, on every chart."""
+    return PALETTE[_method_index(label) % len(PALETTE)]
+
+
+def method_style(label: str, variant: int = 0) -> TraceStyle:
+    """A label's colour and marker (fixed per method) and dash (``variant``: 0 = solid, then dashed)."""
+    cycle = _method_index(label) // len(PALETTE)
+    return TraceStyle(method_colour(label), DASHES[variant % len(DASHES)], MARKERS[cycle % len(MARKERS)],
+                      PATTERNS[cycle % len(PATTERNS)])
+
+
+def trace_styles(labels: Iterable[str]) -> dict[str, TraceStyle]:
+    """Styles for the labels of one chart: each label its method's colour; where several labels share a
+    method, the method itself (if shown) stays solid and each variant gets the next dash."""
+    labels = list(dict.fromkeys(labels))
+    seen: dict[str, int] = {}
+    styles = {}
+    for label in sorted(labels, key=lambda lab: lab != base_method(lab)):  # the plain method name first
+        base = base_method(label)
+        styles[label] = method_style(label, seen.get(base, 0))
+        seen[base] = seen.get(base, 0) + 1
+    return {label: styles[label] for label in labels}
+
+
+def _line(style: TraceStyle) -> dict[str, Any]:
+    """Plotly ``line`` and ``marker`` arguments of a line trace in ``style``."""
+    return {"line": {"color": style.colour, "dash": style.dash},
+            "marker": {"color": style.colour, "symbol": style.marker}}
+
+
+def axis_title(text: str, width: int = 36, lines: int = 3) -> str:
+    """A metric's score description as an axis title that fits beside a chart: the part before any
+    ":" or " (" (the details are in the settings beside the chart), wrapped at ``width`` characters
+    with ``<br>`` into at most ``lines`` lines."""
+    head = re.split(r":| \(", text, maxsplit=1)[0].strip()
+    wrapped = textwrap.wrap(head, width) or [text]
+    if len(wrapped) > lines:
+        wrapped = [*wrapped[:lines - 1], textwrap.shorten(" ".join(wrapped[lines - 1:]), width, placeholder=" …")]
+    return "<br>".join(wrapped)
+
+
+def _fit(fig: go.Figure, **layout: Any) -> go.Figure:
+    """Apply ``layout`` with the shared margins; axes grow their margins to fit titles and tick labels."""
+    fig.update_layout(margin=MARGIN, **layout)
+    fig.update_xaxes(automargin=True)
+    fig.update_yaxes(automargin=True)
+    return fig
 
 
 def curve_metrics(result: dict[str, Any]) -> list[str]:
@@ -18,21 +113,27 @@ def curve_metrics(result: dict[str, Any]) -> list[str]:
     return names
 
 
+def _better_words(higher_is_better: bool | None) -> str:
+    return {True: f"{UP} higher is better", False: f"{DOWN} lower is better"}.get(higher_is_better, "")
+
+
 def curve_figure(result: dict[str, Any], metric: str) -> go.Figure:
-    """One trace per method (AUC in the legend), ±1 std band omitted for legibility."""
+    """One trace per method (AUC in the legend) in the method's fixed style, ±1 std band omitted for
+    legibility; the y title is the metric's score, shortened and wrapped to fit."""
+    curves = {m: v[metric] for m, v in result["results"].items() if isinstance(v.get(metric), dict)}
+    styles = trace_styles(curves)
     fig = go.Figure()
-    for method, values in result["results"].items():
-        curve = values.get(metric)
-        if not isinstance(curve, dict):
-            continue
+    for method, curve in curves.items():
         auc = "n/a" if curve.get("auc") is None else f"{curve['auc']:.3f}"  # n/a: not scored (e.g. sanity, trained)
-        fig.add_trace(go.Scatter(x=curve["x"], y=curve["y"], mode="lines+markers", name=f"{method} (AUC {auc})"))
-    fig.update_layout(
-        title=f"{metric} — {result['dataset']} ({result['preset']}), n = {result['n']}",
-        xaxis_title=METRICS.get(metric).x_label, yaxis_title=METRICS.get(metric).settings.get("score", "score"),
-        legend_title="method", margin={"l": 40, "r": 10, "t": 50, "b": 40}, height=420,
+        fig.add_trace(go.Scatter(x=curve["x"], y=curve["y"], mode="lines+markers", name=f"{method} (AUC {auc})",
+                                 **_line(styles[method])))
+    spec = METRICS.get(metric)
+    better = _better_words(spec.higher_is_better)
+    return _fit(
+        fig, title=f"{metric} — {result['dataset']} ({result['preset']}), n = {result['n']}",
+        xaxis_title=spec.x_label, yaxis_title=axis_title(spec.settings.get("score", "score")),
+        legend_title=f"method (AUC: {better})" if better else "method", height=420,
     )
-    return fig
 
 
 def _mean_std(mean: float | None, std: float | None) -> str | None:
@@ -62,28 +163,93 @@ def _group_keys(value: dict[str, Any]) -> list[str]:
     return [k for k in value if f"{k}_std" in value]
 
 
-def scalar_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
-    """One row per method: scalar metrics as mean ± std, curve metrics as their AUC, seeded metrics'
-    scores (a1a2: a1, a2) as mean ± std over seeds, group metrics' scores (e.g. "robustness
-    pxap_noisy") as mean ± std over images; "n/a" for metrics that do not apply to the dataset."""
-    rows = []
+def _scores(result: dict[str, Any], method: str) -> Iterator[tuple[str, str, float | None, float | None]]:
+    """A method's table cells as (column, kind, mean, std): kind "scalar" (mean ± std over images),
+    "auc" (a curve's AUC), "key" (a seeded or group metric's score) or "n/a" (does not apply)."""
     skipped = result.get("settings", {}).get("not_applicable", {})
-    for method, values in result["results"].items():
+    for metric, v in result["results"][method].items():
+        if _seeded(v) or _group(v):
+            for k in _seeded_keys(v) if _seeded(v) else _group_keys(v):
+                yield f"{metric} {k}", "key", v[k], v.get(f"{k}_std")
+        elif isinstance(v, dict):
+            yield f"{metric} AUC", "auc", v.get("auc"), v.get("auc_std")
+        elif v is not None:
+            yield metric, "scalar", v, result.get("spread", {}).get(method, {}).get(metric, {}).get("std")
+        elif metric in skipped:
+            yield metric, "n/a", None, None
+
+
+def scalar_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per method, for the screen: scalar metrics as "mean ± std", curve metrics as their AUC,
+    seeded metrics' scores (a1a2: a1, a2) as mean ± std over seeds, group metrics' scores (e.g.
+    "robustness pxap_noisy") as mean ± std over images; "n/a" for metrics that do not apply to the
+    dataset. :func:`column_labels` marks which way each column is better; :func:`numeric_rows` is the
+    same table with numbers for a CSV."""
+    rows = []
+    for method in result["results"]:
         row: dict[str, Any] = {"method": method}
-        for metric, v in values.items():
-            if _seeded(v):
-                row.update({f"{metric} {k}": _mean_std(v[k], v.get(f"{k}_std")) for k in _seeded_keys(v)})
-            elif _group(v):
-                row.update({f"{metric} {k}": _mean_std(v[k], v.get(f"{k}_std")) for k in _group_keys(v)})
-            elif isinstance(v, dict):
-                row[f"{metric} AUC"] = None if v.get("auc") is None else round(v["auc"], 4)
-            elif v is not None:
-                row[metric] = _mean_std(v, result.get("spread", {}).get(method, {}).get(metric, {}).get("std"))
-            elif metric in skipped:
-                row[metric] = "n/a"
+        for column, kind, mean, std in _scores(result, method):
+            if kind == "auc":
+                row[column] = None if mean is None else round(mean, 4)
+            else:
+                row[column] = "n/a" if kind == "n/a" else _mean_std(mean, std)
         row["ms / image"] = round(result.get("ms_per_image", {}).get(method, float("nan")), 2)
         rows.append(row)
     return rows
+
+
+def numeric_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """:func:`scalar_rows` as numbers: each score as two columns, "<column> mean" and "<column> std"
+    (None, an empty CSV cell, where there is none or the metric does not apply), for :func:`rows_csv`."""
+    rows = []
+    for method in result["results"]:
+        row: dict[str, Any] = {"method": method}
+        for column, _, mean, std in _scores(result, method):
+            row[f"{column} mean"], row[f"{column} std"] = mean, std
+        row["ms / image"] = result.get("ms_per_image", {}).get(method)
+        rows.append(row)
+    return rows
+
+
+def higher_is_better(column: str, metric: str | None = None) -> bool | None:
+    """Which way a table column is better: True (higher), False (lower), None (not a score, e.g.
+    "ms / image", or an unknown metric). ``column`` is a :func:`scalar_rows` column ("iou",
+    "deletion AUC", "a1a2 a2", "robustness pxap_noisy"), or a score of ``metric`` ("a2"). A seeded
+    or group score whose note says "higher/lower is better" (a1a2's a2) overrides its metric's
+    direction; a curve's AUC has its metric's."""
+    name, key = (metric, column) if metric else column.partition(" ")[::2]
+    if name not in METRICS:
+        return None
+    spec = METRICS.get(name)
+    note = str(spec.notes.get(key, "")) if key and key != "AUC" else ""
+    if "lower is better" in note:
+        return False
+    if "higher is better" in note:
+        return True
+    return spec.higher_is_better
+
+
+def column_labels(columns: Iterable[str], metric: str | None = None) -> dict[str, str]:
+    """Display labels with the better direction ("iou ↑", "deletion AUC ↓", "a1a2 a2 ↓") for the score
+    columns among ``columns`` (keys of :func:`scalar_rows` rows, or scores of ``metric`` as in
+    :func:`group_rows`), for ``st.dataframe(column_config=...)``; other columns are left out."""
+    labels = {}
+    for column in dict.fromkeys(columns):
+        better = higher_is_better(column, metric)
+        if better is not None:
+            labels[column] = f"{column} {UP if better else DOWN}"
+    return labels
+
+
+def table_labels(rows: Sequence[dict[str, Any]]) -> dict[str, str]:
+    """:func:`column_labels` for every column of :func:`scalar_rows` rows."""
+    return column_labels(k for r in rows for k in r)
+
+
+def group_labels(result: dict[str, Any], metric: str) -> dict[str, str]:
+    """:func:`column_labels` for the score columns of :func:`group_rows` (robustness: pxap_* ↑)."""
+    keys = [k for vs in result["results"].values() if _group(v := vs.get(metric)) for k in _group_keys(v)]
+    return column_labels(keys, metric)
 
 
 def seeded_metrics(result: dict[str, Any]) -> list[str]:
@@ -117,28 +283,29 @@ def a1a2_rows(result: dict[str, Any], metric: str = "a1a2") -> list[dict[str, An
 
 
 def a1a2_figure(result: dict[str, Any], metric: str = "a1a2") -> go.Figure:
-    """a1 against a2, one point per method with ±1 std (over seeds) error bars both ways: x = a2
-    (accuracy from the complement, lower is better), y = a1 (from the selected units, higher is
-    better), so the upper left is best."""
+    """a1 against a2, one point per method (its fixed colour) with ±1 std (over seeds) error bars both
+    ways: x = a2 (accuracy from the complement, lower is better), y = a1 (from the selected units,
+    higher is better), so the upper left is best."""
+    points = {m: v for m, vs in result["results"].items()
+              if _seeded(v := vs.get(metric)) and v["a1"] is not None and v["a2"] is not None}
+    styles = trace_styles(points)
     fig = go.Figure()
-    for method, values in result["results"].items():
-        v = values.get(metric)
-        if not _seeded(v) or v["a1"] is None or v["a2"] is None:
-            continue
+    for method, v in points.items():
+        style = styles[method]
         fig.add_trace(go.Scatter(
             x=[v["a2"]], y=[v["a1"]], mode="markers+text", name=method, text=[method], textposition="top right",
-            error_x={"type": "data", "array": [v.get("a2_std") or 0.0]},
-            error_y={"type": "data", "array": [v.get("a1_std") or 0.0]},
+            marker={"color": style.colour, "symbol": style.marker, "size": 10},
+            error_x={"type": "data", "array": [v.get("a2_std") or 0.0], "color": style.colour},
+            error_y={"type": "data", "array": [v.get("a1_std") or 0.0], "color": style.colour},
         ))
     seeds = max((v["seeds"] for vs in result["results"].values() if _seeded(v := vs.get(metric))), default=0)
-    fig.update_layout(
-        title=f"{metric}: upper left is best — {result['dataset']} ({result['preset']}), n = {result['n']}, "
-              f"{seeds} seeds",
+    return _fit(
+        fig, title=f"{metric}: upper left is best — {result['dataset']} ({result['preset']}), n = {result['n']}, "
+                   f"{seeds} seeds",
         xaxis={"title": "a2: accuracy from the complement (lower is better)", "range": [-0.05, 1.05]},
-        yaxis={"title": "a1: accuracy from the selected units (higher is better)", "range": [-0.05, 1.05]},
-        legend_title="method", margin={"l": 40, "r": 10, "t": 50, "b": 40}, height=420,
+        yaxis={"title": "a1: accuracy from the selected units<br>(higher is better)", "range": [-0.05, 1.05]},
+        legend_title="method", height=420,
     )
-    return fig
 
 
 def curves_csv(result: dict[str, Any]) -> str:
@@ -159,74 +326,82 @@ def history_figure(history: list[dict[str, float]], title: str = "") -> go.Figur
     if not names:
         return None
     fig = go.Figure()
-    for name in names:
+    for i, name in enumerate(names):
         points = [(h["step"], h[name]) for h in history if name in h]
-        fig.add_trace(go.Scatter(x=[p[0] for p in points], y=[p[1] for p in points], mode="lines", name=name))
-    fig.update_layout(title=title, xaxis_title="step", margin={"l": 40, "r": 10, "t": 40, "b": 40}, height=300)
+        fig.add_trace(go.Scatter(x=[p[0] for p in points], y=[p[1] for p in points], mode="lines", name=name,
+                                 line={"color": PALETTE[i % len(PALETTE)]}))
+    _fit(fig, title=title, xaxis_title="step", height=300)
+    fig.update_layout(margin={**MARGIN, "t": 40, "b": 40})
     return fig
 
 
 def ablation_figure(result: dict[str, Any]) -> go.Figure:
-    """A resolution ablation: one line per method, the metric's summary value against u."""
+    """A resolution ablation: one line per method (its fixed style), the metric's summary value against u."""
     metric = result["metric"]
+    styles = trace_styles(result["summary"])
     fig = go.Figure()
     for method, by_u in result["summary"].items():
         us = sorted(by_u, key=int)
-        fig.add_trace(go.Scatter(x=[int(u) for u in us], y=[by_u[u] for u in us], mode="lines+markers", name=method))
+        fig.add_trace(go.Scatter(x=[int(u) for u in us], y=[by_u[u] for u in us], mode="lines+markers", name=method,
+                                 **_line(styles[method])))
     spec = METRICS.get(metric)
     kind = "AUC" if spec.kind == "curve" else f"{spec.primary} mean" if spec.kind in ("seeded", "group") else "mean"
     better = {True: "higher is better", False: "lower is better"}.get(result["higher_is_better"], "")
     setting = result.get("setting")
     x_title = f"{setting} ({', '.join(result['summary'])})" if setting else "block size u (map averaged over u×u pixels)"
-    fig.update_layout(
-        title=f"{metric} {kind} vs {setting or 'map resolution'} — {result['dataset']} ({result['preset']}), "
-              f"n = {result['n']}",
+    return _fit(
+        fig, title=f"{metric} {kind} vs {setting or 'map resolution'} — {result['dataset']} ({result['preset']}), "
+                   f"n = {result['n']}",
         xaxis={"title": x_title, "type": "log", "tickvals": result["factors"]},
-        yaxis_title=f"{metric} {kind} ({better})" if better else f"{metric} {kind}",
-        legend_title="method", margin={"l": 40, "r": 10, "t": 50, "b": 40}, height=420,
+        yaxis_title=axis_title(f"{metric} {kind}, {better}" if better else f"{metric} {kind}"),
+        legend_title="method", height=420,
     )
-    return fig
 
 
 def scalar_figure(result: dict[str, Any], metric: str) -> go.Figure:
-    """A scalar metric per method as bars with ±1 std error bars."""
+    """A scalar metric per method as bars (each its method's fixed colour) with ±1 std error bars."""
     methods = list(result["results"])
     spread = result.get("spread", {})
+    styles = trace_styles(methods)
     fig = go.Figure(go.Bar(
         x=methods, y=[result["results"][m][metric] for m in methods],
+        marker={"color": [styles[m].colour for m in methods],
+                "pattern": {"shape": [styles[m].pattern for m in methods]}},
         error_y={"type": "data", "array": [spread.get(m, {}).get(metric, {}).get("std") or 0.0 for m in methods]},
     ))
-    fig.update_layout(title=f"{metric} — {result['dataset']} ({result['preset']}), n = {result['n']}",
-                      yaxis_title=metric, xaxis_title="method", margin={"l": 40, "r": 10, "t": 50, "b": 40},
-                      height=380)
-    return fig
+    better = _better_words(higher_is_better(metric))
+    return _fit(fig, title=f"{metric} — {result['dataset']} ({result['preset']}), n = {result['n']}",
+                yaxis_title=f"{metric} ({better})" if better else metric, xaxis_title="method", height=380)
 
 
 def curve_png(result: dict[str, Any], metric: str, dpi: int = 150) -> bytes:
-    """The :func:`curve_figure` chart as a static PNG (matplotlib, no browser needed)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
+    """The :func:`curve_figure` chart as a static PNG (matplotlib, no browser needed), in the chart's
+    own colours, dashes and markers."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     chart = curve_figure(result, metric)
-    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    fig = Figure(figsize=(6.4, 4.0))  # not pyplot: no global state, safe in the server's threads
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
     for trace in chart.data:
-        ax.plot(list(trace.x), list(trace.y), marker="o", markersize=3, label=trace.name)
+        ax.plot(list(trace.x), [float("nan") if y is None else y for y in trace.y], label=trace.name,
+                color=trace.line.color, linestyle=_MPL_DASH.get(trace.line.dash, "-"),
+                marker=_MPL_MARKER.get(trace.marker.symbol, "o"), markersize=3)
     layout = chart.layout
-    ax.set(title=layout.title.text, xlabel=layout.xaxis.title.text, ylabel=layout.yaxis.title.text)
+    ax.set(title=layout.title.text, xlabel=layout.xaxis.title.text,
+           ylabel=layout.yaxis.title.text.replace("<br>", "\n"))
     ax.title.set_fontsize(9)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, title=layout.legend.title.text, title_fontsize=8)
     buf = io.BytesIO()
     fig.tight_layout()
     fig.savefig(buf, format="png", dpi=dpi)
-    plt.close(fig)
     return buf.getvalue()
 
 
 def rows_csv(rows: list[dict[str, Any]]) -> str:
-    """A table (list of row dicts, e.g. :func:`scalar_rows`) as CSV."""
+    """A table (list of row dicts, e.g. :func:`numeric_rows`) as CSV."""
     buf = io.StringIO()
     columns = list(dict.fromkeys(k for r in rows for k in r))
     writer = csv.DictWriter(buf, fieldnames=columns)

@@ -1,5 +1,9 @@
 """Progress reporting shared by training, fitting and evaluation: a callable that takes
-(done, total, message, metrics). The CLI wraps tqdm around it, the pages a Streamlit bar."""
+(done, total, message, metrics). The CLI wraps tqdm around it, the pages a Streamlit bar, a
+background job its own record. A callback may raise to stop the work there (a cancelled job's does:
+work that writes the store atomically leaves nothing half-written). ``done`` may be fractional (a
+trainer reports part of an epoch); ``eta_s=`` among the metrics is the work's own estimate of the
+seconds left (None: not known yet)."""
 from __future__ import annotations
 
 from typing import Any, Protocol

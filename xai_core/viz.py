@@ -3,14 +3,16 @@
 Pipeline: :func:`normalise` a stack of attribution maps (per-image or shared scale, sign
 handling, percentile clipping) → :func:`colourise` with a colour map → :func:`overlay` on the
 image (:func:`to_uint8`) → :func:`contour_overlay` for the ground-truth outline; and
-:func:`colourbar` / :func:`colourbar_labels` for the legend; :func:`unit_outlines` frames the explanation
-units a method selected (DoRaR's Fig. 13).
+:func:`colourbar` / :func:`colourbar_labels` / :func:`colourbar_ticks` / :func:`colourbar_image` and
+:func:`colour_legend` (numbers on the bar, each map's range, what the scale means) for the legend;
+:func:`unit_outlines` frames the explanation units a method selected (DoRaR's Fig. 13).
 
 Colour maps come from matplotlib (pinned in requirements.txt).
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
@@ -133,6 +135,48 @@ def colourbar_labels(scale: float, sign: Sign = "absolute") -> list[tuple[float,
     return [(0.0, 0.0), (0.5, s / 2), (1.0, s)]
 
 
+def format_value(v: float, signed: bool = False) -> str:
+    """A score for a label: 3 significant digits, a true minus sign, "+" on positives when ``signed``."""
+    text = "0" if v == 0 else f"{v:+.3g}" if signed else f"{v:.3g}"
+    return text.replace("-", "−")
+
+
+def colourbar_ticks(mode: Mode, sign: Sign = "absolute", scale: float | None = None) -> list[tuple[float, str]]:
+    """(position in [0, 1] along the bar, label) at its ends and middle. A shared scale (``scale`` from
+    :func:`normalise`) gets score values; per-image scales, which differ per map, the share of each
+    map's own top ("50 %", "100 %"). Diverging bars (``sign="all"``) say negative / 0 / positive."""
+    if mode == "shared" and scale is not None:
+        ticks = [(p, format_value(v, signed=sign == "all")) for p, v in colourbar_labels(scale, sign)]
+    else:
+        ticks = [(p, "0" if v == 0 else f"{v:+.0%}" if sign == "all" else f"{v:.0%}")
+                 for p, v in colourbar_labels(1.0, sign)]
+        ticks = [(p, t.replace("%", " %").replace("-", "−")) for p, t in ticks]
+    if sign == "all":
+        ticks = [(ticks[0][0], f"{ticks[0][1]}\nnegative"), ticks[1], (ticks[2][0], f"{ticks[2][1]}\npositive")]
+    return ticks
+
+
+def colourbar_image(ticks: Sequence[tuple[float, str]], cmap: str = DEFAULT_CMAP, width: float = 3.2,
+                    dpi: int = 200) -> np.ndarray:
+    """A horizontal colour bar (lowest value on the left) with ``ticks`` ((position in [0, 1],
+    label) as from :func:`colourbar_ticks`) written beneath it: H×W×3 uint8, ``width`` inches wide
+    at ``dpi`` (matplotlib's object API, no pyplot: safe in server threads)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, 0.85), dpi=dpi)
+    canvas = FigureCanvasAgg(fig)
+    ax = fig.add_axes((0.03, 0.58, 0.94, 0.36))
+    ax.imshow(colourbar(cmap, vertical=False, thickness=1), aspect="auto", extent=(0.0, 1.0, 0.0, 1.0))
+    ax.set_yticks([])
+    ax.set_xlim(0.0, 1.0)
+    ax.set_xticks([p for p, _ in ticks], [t for _, t in ticks], fontsize=7)
+    for label, (p, _) in zip(ax.get_xticklabels(), ticks):  # end labels inside the figure
+        label.set_horizontalalignment("left" if p <= 0.0 else "right" if p >= 1.0 else "center")
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())[..., :3].copy()
+
+
 # -- images -------------------------------------------------------------------------------------
 def to_uint8(image: ArrayLike, rgb: bool = True) -> np.ndarray:
     """An image in [0, 1] (or already uint8) to H×W×3 uint8 (a batch gives B×H×W×3).
@@ -212,6 +256,72 @@ def render_heatmaps(
     """:func:`normalise` then :func:`colourise` a stack: (N×H×W×3 uint8, scales N)."""
     maps, scales = normalise(scores, mode, sign, clip_percentile, return_scale=True)
     return colourise(maps, cmap, signed=sign == "all"), scales
+
+
+@dataclass(frozen=True)
+class ColourLegend:
+    """What a grid of maps needs beside it: the colour bar with numbers, one caption per map (its
+    scores' min and max; per-image also the values at the bar's ends), and a note on the scale."""
+
+    bar: np.ndarray
+    captions: list[str]
+    note: str
+    faint: list[str]  # shared scale: the maps whose own top is under FAINT of the shared one
+
+
+FAINT = 0.1  # a map whose own top is under 10 % of the shared scale is nearly blank on it
+
+
+def colour_legend(
+    scores: ArrayLike,
+    names: Sequence[str],
+    mode: Mode = "per_image",
+    sign: Sign = "absolute",
+    clip_percentile: float | None = 99.0,
+    cmap: str | None = None,
+) -> ColourLegend:
+    """The :class:`ColourLegend` of a stack of maps (N×H×W, one per name) drawn by
+    :func:`render_heatmaps` with the same ``mode``, ``sign``, ``clip_percentile`` and ``cmap``."""
+    s = np.nan_to_num(_np(scores).astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    if s.ndim != 3 or len(s) != len(names):
+        raise InvalidInputError(f"need one H×W map per name, got shape {s.shape} for {len(names)} names")
+    _, own = normalise(s, "per_image", sign, clip_percentile, return_scale=True)
+    _, scales = normalise(s, mode, sign, clip_percentile, return_scale=True)
+    diverging = sign == "all"
+    cmap = cmap or (DEFAULT_DIVERGING_CMAP if diverging else DEFAULT_CMAP)
+    top = "its largest magnitude" if clip_percentile is None or clip_percentile >= 100 else \
+        f"the {clip_percentile:g}th percentile of its non-zero magnitudes"
+    captions = []
+    for m, scale in zip(s, scales):
+        text = f"min {format_value(float(m.min()))} · max {format_value(float(m.max()))}"
+        if mode == "per_image":
+            (_, lo), *_, (_, hi) = colourbar_labels(scale, sign)
+            text += f" · bar {format_value(lo, diverging)} → {format_value(hi, diverging)}"
+        captions.append(text)
+    shared = float(scales[0]) if len(scales) else 0.0
+    faint = [n for n, o in zip(names, own) if mode == "shared" and o < FAINT * shared]
+    if mode == "shared":
+        (_, lo), *_, (_, hi) = colourbar_labels(shared, sign)
+        shown = f"all {len(names)} maps shown" if len(names) > 1 else "the map shown"
+        note = (f"Shared colour scale: one range for {shown}, {format_value(lo, diverging)} → "
+                f"{format_value(hi, diverging)} ({top.replace('its', 'their pooled')}; larger values saturate). "
+                "Brightness compares maps only when the methods' scores share units: gradients, IBA's bits and "
+                "masks in [0, 1] do not, and the map with the largest values washes out the others.")
+        if faint:
+            note += (f" Nearly blank on this range (own top under {FAINT * 100:.0f} % of it): {', '.join(faint)}; "
+                     "per-image shows them.")
+    else:
+        note = (f"Per-image colour scale: each map spans its own range; 100 % on the bar is {top} (larger "
+                "values saturate), so brightness compares places within a map, not maps. Under each map: its "
+                "scores' min and max and the values at the bar's ends.")
+    if diverging:
+        note += " Diverging colours: negative scores at the left end of the bar" + \
+                (" (blue), 0 in the middle (white), positive at the right (red)." if cmap == DEFAULT_DIVERGING_CMAP
+                 else ", 0 in the middle, positive at the right.")
+    elif sign == "negative":
+        note += " Sign negative: the brighter, the more negative the score."
+    bar = colourbar_image(colourbar_ticks(mode, sign, shared), cmap)
+    return ColourLegend(bar, captions, note, faint)
 
 
 # -- explanation units (DoRaR) ------------------------------------------------------------------

@@ -27,7 +27,7 @@ def test_registry_lists_every_method_in_design_order():
 def test_capabilities_say_what_each_method_is():
     caps = {n: METHODS.get(n).caps for n in METHODS}
     assert {n for n, c in caps.items() if c.kind == "reference"} == {"ground_truth", "random"}
-    assert {n for n, c in caps.items() if c.trained} == {"diet", "dorar"}
+    assert {n for n, c in caps.items() if c.trained} == {"diet", "dorar", "comet", "comet_td"}
     assert not caps["iba"].trained and caps["iba"].prepares and caps["iba"].uses_train_split  # statistics, not training
     assert caps["iba"].kind == caps["input_iba"].kind == "per-instance" and caps["iba"].takes_layer
     assert caps["diet"].selection and caps["diet"].simplified and not caps["diet"].rerunnable

@@ -1,5 +1,6 @@
-"""The trained-method base and its trainer: seeding, stages, convergence, progress with an
-estimate, one checkpoint per epoch, and a killed training that resumes bit for bit."""
+"""The trained-method base and its trainer: seeding, stages, convergence, progress per batch with
+an estimate from the work left, one checkpoint per epoch, and a killed (or cancelled) training that
+resumes bit for bit."""
 from __future__ import annotations
 
 import pytest
@@ -8,6 +9,7 @@ from torch import nn
 
 from xai_core.errors import XAIError
 from xai_core.methods.base import Explanation
+from xai_core.methods import trained as trainer
 from xai_core.methods.trained import CHECKPOINT, Run, Stage, TrainedExplainer, fit
 from xai_core.store import ArtifactStore
 
@@ -76,12 +78,19 @@ def same(a, b) -> bool:
         and torch.equal(a["state"]["seen"], b["state"]["seen"]) and a["history"] == b["history"]
 
 
+def epochs_of(steps: list) -> list:
+    """The per-epoch reports (they carry the losses) among all progress reports."""
+    return [s for s in steps if "loss" in s[3]]
+
+
 def test_fit_is_seeded_and_reports_progress_with_an_estimate(tmp_path):
     steps = []
     store = ArtifactStore(tmp_path / "a")
     first = fit(Probe(PatchNet().eval(), INFO), patch_data(48), store, lambda d, t, m="", **kw: steps.append((d, t, m, kw)))
-    assert [s[2] for s in steps[:3]] == ["warm-up, epoch 1", "warm-up, epoch 2", "warm-up, epoch 3"]
-    assert all("loss" in kw and kw["eta_s"] >= 0 for *_, kw in steps[:-1]) and steps[-1][:3] == (7, 7, "done")
+    assert steps[0][:3] == (0, 7, "warm-up, epoch 1/3: starting …")  # at once, before the first batch
+    assert [s[2] for s in epochs_of(steps)[:3]] == ["warm-up, epoch 1/3", "warm-up, epoch 2/3", "warm-up, epoch 3/3"]
+    assert all("eta_s" in kw for *_, kw in steps[:-1]) and steps[-1][:3] == (7, 7, "done")
+    assert all(kw["eta_s"] >= 0 for *_, kw in epochs_of(steps))
     assert first["state"]["seen"].eq(len(first["history"])).all()  # every image once per epoch
     assert same(first, payload_of(tmp_path, "b")[1])  # seeded: the same run twice
     assert not same(first, payload_of(tmp_path, "c", seed=1)[1])
@@ -96,8 +105,9 @@ def test_a_killed_training_resumes_from_its_last_epoch_bit_for_bit(tmp_path, kil
         fit(Probe(PatchNet().eval(), INFO), patch_data(48), store, kill_after(kill_at))
     assert list((tmp_path / "killed").glob(f"{CHECKPOINT}/*.pt"))
     steps = []
-    resumed = fit(Probe(PatchNet().eval(), INFO), patch_data(48), store, lambda d, t, m="", **kw: steps.append(d))
-    assert steps[0] == kill_at + 1  # continued, not restarted
+    resumed = fit(Probe(PatchNet().eval(), INFO), patch_data(48), store,
+                  lambda d, t, m="", **kw: steps.append((d, t, m, kw)))
+    assert steps[0][0] == kill_at and epochs_of(steps)[0][0] == kill_at + 1  # continued, not restarted
     assert same(resumed, whole)
 
 
@@ -140,3 +150,67 @@ def test_a_killed_diet_training_resumes_to_the_same_model(tmp_path):
     resumed = trained(store)
     assert all(torch.equal(whole["components"]["f_v"][k], resumed["components"]["f_v"][k]) for k in whole["components"]["f_v"])
     assert torch.equal(whole["state"]["masks"], resumed["state"]["masks"])
+
+
+class Clock:
+    """The trainer's clock in tests: it moves only when a batch "takes" its second."""
+
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+class Timed(Probe):
+    """Three stages (the second converges after two of its four epochs: a constant loss); every
+    batch of 16 takes one second on :class:`Clock`; no learning (the schedule is what is tested)."""
+
+    clock = Clock()
+
+    def stages(self):
+        return [Stage("warm-up", 3), Stage("main", 4, converged=1e-9), Stage("tail", 2)]
+
+    def train_epoch(self, stage: Stage, run: Run) -> dict[str, float]:
+        for _ in run.batches(16):
+            self.clock.t += 1.0
+        return {"loss": 1.0}
+
+
+def test_progress_comes_per_batch_with_an_eta_from_the_work_left_that_a_converged_stage_lowers(tmp_path, monkeypatch):
+    monkeypatch.setattr(trainer, "TICK_S", 0.0)  # every batch reports (default: at most 4 per second)
+    monkeypatch.setattr(trainer, "_clock", Timed.clock)
+    steps = []
+    fit(Timed(PatchNet().eval(), INFO), patch_data(48), ArtifactStore(tmp_path),
+        lambda d, t, m="", **kw: steps.append((d, t, m, kw)))
+    # 48 images = 3 batches of 16 per epoch, 1 s each; 3 + 4 + 2 = 9 epochs at most = 27 batches
+    assert steps[0] == (0, 9, "warm-up, epoch 1/3: starting …", {"eta_s": None})
+    assert steps[1] == (1 / 3, 9, "warm-up, epoch 1/3, batch 1/3", {"eta_s": 26.0})  # 26 batches left, 1 s each
+    assert steps[2] == (2 / 3, 9, "warm-up, epoch 1/3, batch 2/3", {"eta_s": 25.0})
+    assert steps[3] == (1, 9, "warm-up, epoch 1/3", {"loss": 1.0, "eta_s": 24.0})  # the loss curve, per epoch
+    assert [(d, m, kw["eta_s"]) for d, _, m, kw in epochs_of(steps)] == [
+        (1, "warm-up, epoch 1/3", 24.0), (2, "warm-up, epoch 2/3", 21.0), (3, "warm-up, epoch 3/3", 18.0),
+        (4, "main, epoch 1/4", 15.0),
+        (7, "main, epoch 2/4", 6.0),  # converged: its last two epochs are skipped, the ETA drops by their 6 s
+        (8, "tail, epoch 1/2", 3.0), (9, "tail, epoch 2/2", 0.0)]
+    assert steps[-1] == (9, 9, "done", {})
+    assert all(0 <= d <= t for d, t, *_ in steps) and [s[0] for s in steps] == sorted(s[0] for s in steps)
+
+
+def test_a_training_cancelled_inside_an_epoch_resumes_from_the_last_finished_epoch_bit_for_bit(tmp_path, monkeypatch):
+    monkeypatch.setattr(trainer, "TICK_S", 0.0)
+    _, whole = payload_of(tmp_path, "whole")
+    store = ArtifactStore(tmp_path / "cancelled")
+
+    def cancel_in_main_epoch_2(done, total, message="", **metrics):
+        if message == "main, epoch 2/4, batch 2/3":  # a cancelled job's progress raises here
+            raise Killed
+
+    with pytest.raises(Killed):
+        fit(Probe(PatchNet().eval(), INFO), patch_data(48), store, cancel_in_main_epoch_2)
+    steps = []
+    resumed = fit(Probe(PatchNet().eval(), INFO), patch_data(48), store,
+                  lambda d, t, m="", **kw: steps.append((d, t, m, kw)))
+    assert steps[0][:3] == (4, 7, "main, epoch 2/4: starting …")  # the half epoch is done again
+    assert epochs_of(steps)[0][:3] == (5, 7, "main, epoch 2/4")
+    assert same(resumed, whole)

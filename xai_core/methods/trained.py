@@ -8,16 +8,24 @@ A trained method declares
   the components each trains) and ``train_epoch(stage, run)`` (one epoch; returns its losses);
 - its **explain step**: ``_explain`` on the trained components (``self.parts``).
 
-:func:`fit` does the rest: seeding, the epochs and the convergence rule, progress (step,
-per-component losses, an estimate from the epochs left), a checkpoint after every epoch (a
-killed training resumes from its last completed epoch, bit for bit) and one store entry holding
-every trained component and state tensor (atomic, checksummed, loaded with ``weights_only=True``).
+:func:`fit` does the rest: seeding, the epochs and the convergence rule, progress, a checkpoint
+after every epoch (a killed or cancelled training resumes from its last completed epoch, bit for
+bit) and one store entry holding every trained component and state tensor (atomic, checksummed,
+loaded with ``weights_only=True``).
+
+Progress: a report when training starts, one per finished batch (at most every :data:`TICK_S`
+seconds; ``done`` is then fractional: epochs done plus the part of this one; the message names the
+stage, the epoch and the batch) and one per epoch with its losses (the loss curve). Every report
+carries ``eta_s``: the work left over the whole schedule (its stages' epochs × the training images,
+counted per batch) at the rate measured on the batches done so far in this run; a stage that
+converges early drops its skipped epochs from the work left. Methods need nothing for this: the
+batches they draw from :meth:`Run.batches` are counted.
 """
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -34,6 +42,8 @@ from .config import MethodConfig
 
 log = logging.getLogger(__name__)
 CHECKPOINT = "checkpoint"  # store kind of the per-epoch training checkpoints
+TICK_S = 0.25  # per-batch progress reports at most this often (the per-epoch report always comes)
+_clock = time.perf_counter  # the trainer's clock (tests replace it)
 
 
 @dataclass(frozen=True)
@@ -78,10 +88,20 @@ class Run:
     device: torch.device
     history: list[dict[str, Any]] = field(default_factory=list)
     label_order: torch.Tensor | None = None  # randomised labels: image i takes the label of image label_order[i]
+    #: called after each batch from :meth:`batches` with (batch number from 1, batches, images in it): the
+    #: trainer's progress within an epoch; it may raise (a cancelled job) to stop the training there
+    on_batch: Callable[[int, int, int], None] | None = field(default=None, repr=False, compare=False)
 
     def batches(self, size: int) -> Iterator[torch.Tensor]:
-        """The ``n`` training indices in a fresh seeded order, ``size`` per batch."""
-        return iter(torch.randperm(self.n, generator=self.generator).split(size))
+        """The ``n`` training indices in a fresh seeded order, ``size`` per batch (the order is drawn
+        now; each batch is counted for progress once the method asks for the next one)."""
+        return self._counted(torch.randperm(self.n, generator=self.generator).split(size))
+
+    def _counted(self, chunks: tuple[torch.Tensor, ...]) -> Iterator[torch.Tensor]:
+        for k, idx in enumerate(chunks, 1):
+            yield idx
+            if self.on_batch is not None:
+                self.on_batch(k, len(chunks), len(idx))
 
     def images(self, idx: torch.Tensor) -> torch.Tensor:
         """A batch of training images on the run's device (fetched per batch: paper-size splits
@@ -171,15 +191,63 @@ class TrainedExplainer(Explainer):
         return model_view(self.model).to(self.device).eval()
 
 
+class _Pace:
+    """Work done and left in training images (a batch counts its images, an epoch all ``n``), and
+    the seconds left at the rate measured in this run."""
+
+    def __init__(self, n: int) -> None:
+        self.n, self.started = n, _clock()
+        self.epochs_images = 0  # images of the epochs finished in this run
+        self.epoch_images = 0  # images of the current epoch's finished batches
+        self.last_report = self.started
+
+    @property
+    def epoch_part(self) -> float:
+        """The part of the current epoch done, below 1 (the epoch's own report says 1)."""
+        return min(self.epoch_images / self.n, 0.99) if self.n else 0.0
+
+    def end_epoch(self) -> None:
+        self.epochs_images += self.n
+        self.epoch_images = 0
+
+    def eta(self, epochs_left: float) -> float | None:
+        """Seconds for ``epochs_left`` epochs (the current one's finished batches taken off), at the
+        rate of everything done in this run; None before the first batch."""
+        done = self.epochs_images + min(self.epoch_images, self.n)
+        if not done:
+            return None
+        left = max(0.0, epochs_left * self.n - min(self.epoch_images, self.n))
+        return (_clock() - self.started) / done * left
+
+    def due(self) -> bool:
+        """Whether a per-batch report is due (at most one per :data:`TICK_S`)."""
+        now = _clock()
+        if now - self.last_report < TICK_S:
+            return False
+        self.last_report = now
+        return True
+
+
 def fit(method: TrainedExplainer, data: ImageDataset, store: ArtifactStore,
         progress: Progress = no_progress) -> dict[str, Any]:
     """Train ``method`` from its last checkpoint in ``store`` (or from scratch); returns the store
-    payload ``{"components": {name: state_dict}, "state": {...}, "history": [...]}``."""
+    payload ``{"components": {name: state_dict}, "state": {...}, "history": [...]}``. Progress
+    ``done`` counts epochs (fractional inside one); ``total`` is the schedule's epochs."""
     ckpt_spec = {"method": method.name, **method.cache_spec()}
     run, (si, done, last, step) = _resume(method, data, store, ckpt_spec)
     stages = method.stages()
     total = sum(s.epochs for s in stages)
-    started, timed_epochs = time.perf_counter(), 0
+    pace = _Pace(run.n)
+
+    def batch_done(k: int, count: int, images: int) -> None:
+        pace.epoch_images += images
+        if k < count and pace.due():  # the last batch is reported with its epoch, after the checkpoint
+            progress(step + pace.epoch_part, total, f"{stages[si].label}, epoch {done + 1}/{stages[si].epochs}, "
+                     f"batch {k}/{count}", eta_s=pace.eta(total - step))
+
+    run.on_batch = batch_done
+    if si < len(stages):
+        progress(step, total, f"{stages[si].label}, epoch {done + 1}/{stages[si].epochs}: starting …", eta_s=None)
     while si < len(stages):
         stage = stages[si]
         for name, module in run.parts.items():
@@ -190,7 +258,8 @@ def fit(method: TrainedExplainer, data: ImageDataset, store: ArtifactStore,
         finished = done >= stage.epochs
         while not finished:
             losses = method.train_epoch(stage, run)
-            done, step, timed_epochs = done + 1, step + 1, timed_epochs + 1
+            done, step = done + 1, step + 1
+            pace.end_epoch()
             loss = float(losses[stage.loss])
             run.history.append({"stage": stage.label, "epoch": done, **losses})
             finished = done >= stage.epochs or (
@@ -199,9 +268,9 @@ def fit(method: TrainedExplainer, data: ImageDataset, store: ArtifactStore,
                 step += stage.epochs - done  # the epochs a converged stage skips
             last = loss
             _checkpoint(store, ckpt_spec, method, run, (si + 1, 0, None, step) if finished else (si, done, last, step))
-            eta = (time.perf_counter() - started) / timed_epochs * (total - step)
-            progress(step, total, f"{stage.label}, epoch {done}", **losses, eta_s=eta)
+            progress(step, total, f"{stage.label}, epoch {done}/{stage.epochs}", **losses, eta_s=pace.eta(total - step))
         si, done, last = si + 1, 0, None
+    run.on_batch = None
     progress(total, total, "done")
     payload = {"components": _trained_states(method, run), "history": run.history,
                "state": {k: v.detach().cpu() for k, v in run.state.items()}}

@@ -6,13 +6,14 @@ from typing import Any
 
 from ..data import dataset_names
 from ..errors import MissingDataError
-from ..jobs import MANAGER, Job
+from ..jobs import ETA, MANAGER, Job
 from ..models import black_box_state
 from ..progress import Progress
 from ..store import ArtifactStore
 from .ablations import setting_sweep
 from .catalog import check_methods
 from .context import Context, load_context
+from .estimates import duration
 
 
 def black_box_rows(preset: str, seed: int = 0, store: ArtifactStore | None = None) -> list[dict[str, Any]]:
@@ -64,10 +65,23 @@ def fit_method_job(ctx: Context, method: str, **config: Any) -> Job:
 
 
 def sweep_job(ctx: Context, method: str, setting: str, values: list[Any], metric: str, n: int) -> Job:
-    """A method-setting sweep (training per value: minutes) in the background; one job per request."""
+    """A method-setting sweep (training per value: minutes) in the background; one job per request.
+    A fit's own estimate covers that fit only: it goes into the message, not the sweep's ETA."""
     key = job_key(ctx.store, "sweep", *_model_parts(ctx), method, f"{setting}={','.join(map(str, values))}", metric, n)
     return MANAGER.submit(key, f"{method} {setting} sweep · {ctx.dataset} ({ctx.preset})",
-                          lambda progress: setting_sweep(ctx, method, setting, values, metric, n, progress))
+                          lambda progress: setting_sweep(ctx, method, setting, values, metric, n,
+                                                         fit_eta_in_message(progress)))
+
+
+def fit_eta_in_message(progress: Progress) -> Progress:
+    """``progress`` with a part's ``eta_s`` (one fit of several) moved into the message, so the job's
+    own ETA extrapolates over the whole run."""
+    def report(done: float, total: float, message: str = "", **metrics: Any) -> None:
+        eta = metrics.pop(ETA, None)
+        progress(done, total, message + (f" (this fit: about {duration(eta)} left)" if eta is not None else ""),
+                 **metrics)
+
+    return report
 
 
 def _model_parts(ctx: Context) -> tuple[Any, ...]:

@@ -1,0 +1,194 @@
+"""How long long work will take, said before it starts: training a black box, fitting a trained
+method, a method-setting sweep. Work estimated above :data:`CONFIRM_ABOVE_S` needs the user's
+confirmation on the pages.
+
+The rule (the README's dashboard section states it too): take a run measured on 2 CPU cores (the
+README's "Measured" section; :data:`BLACK_BOX_RUNS`, :data:`FIT_RUNS`) and scale it linearly by
+
+- training images × epochs (a fit's whole schedule: stages that converge early end sooner, so a
+  fit's estimate is an upper end), and
+- the classifier's multiply-accumulates per image (counted by one forward pass of a fresh model
+  of its architecture at the dataset's size; pixels × channels where it cannot be counted, e.g. a
+  user's model file).
+
+It is an estimate: the machine's load and core count move it. Times were measured on CPU only, so
+on a GPU there is no estimate (and no confirmation).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..data import dataset_info
+from ..data.base import DatasetInfo
+from ..device import resolve_device
+from ..methods import METHODS
+from ..models import PRETRAINED, build_model, default_arch
+from ..models.training import train_config
+from .catalog import is_ready
+from .context import Context, build_explainer
+
+CONFIRM_ABOVE_S = 120.0  # work estimated above this needs a confirmation before it starts
+
+
+@dataclass(frozen=True)
+class MeasuredRun:
+    """A timed run on 2 CPU cores: its seconds, training images, epochs and classifier."""
+
+    seconds: float
+    images: int
+    epochs: int
+    arch: str
+    image_size: int
+    channels: int
+    what: str  # where it was measured, e.g. "DiET quick on hard_mnist"
+
+
+#: black-box training, per architecture (README "Measured": black boxes, quick preset); other
+#: architectures are scaled from ``cnn_light`` by their multiply-accumulates
+BLACK_BOX_RUNS: dict[str, MeasuredRun] = {
+    "cnn_light": MeasuredRun(93, 8000, 6, "cnn_light", 64, 3, "cnn_light on hard_mnist, quick"),
+    "small_cnn": MeasuredRun(27, 4000, 5, "small_cnn", 28, 1, "small_cnn on mnist, quick"),
+}
+#: trained-method fits, per method (README "Measured" and issue 18: whole fits at the quick preset)
+FIT_RUNS: dict[str, MeasuredRun] = {
+    "diet": MeasuredRun(1986, 1500, 60, "cnn_light", 64, 3, "DiET quick on hard_mnist"),
+    "dorar": MeasuredRun(381, 4000, 50, "small_cnn", 28, 1, "DoRaR quick on mnist"),
+    "comet": MeasuredRun(200, 6000, 5, "cnn_light", 64, 3, "COMET quick on parts"),
+    # not measured: COMET's time × 1.3 for the detector it trains besides
+    "comet_td": MeasuredRun(260, 6000, 5, "cnn_light", 64, 3, "COMET quick on parts × 1.3 (not measured)"),
+}
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """Seconds a piece of work should take (None: no estimate) and how that was worked out."""
+
+    seconds: float | None
+    basis: str
+
+    @property
+    def needs_confirmation(self) -> bool:
+        """Above :data:`CONFIRM_ABOVE_S`: the page asks before starting it."""
+        return self.seconds is not None and self.seconds > CONFIRM_ABOVE_S
+
+    @property
+    def text(self) -> str:
+        """E.g. "about 33 min (DiET quick on hard_mnist took …; scaled to …)"."""
+        if self.seconds is None:
+            return f"unknown ({self.basis})"
+        return f"about {duration(self.seconds)} ({self.basis})"
+
+
+def duration(seconds: float) -> str:
+    """A duration in words: "40 s", "7 min", "2.5 h"."""
+    if seconds < 90:
+        return f"{max(1, round(seconds))} s"
+    if seconds < 90 * 60:
+        return f"{round(seconds / 60)} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def scaled(run: MeasuredRun, images: int, epochs: int, arch: str, info: DatasetInfo) -> float:
+    """``run``'s seconds scaled by images × epochs and by the classifier's cost per image."""
+    return run.seconds * (images / run.images) * (epochs / run.epochs) * _cost_ratio(run, arch, info)
+
+
+def black_box_estimate(dataset: str, preset: str, device: str = "auto") -> Estimate:
+    """Training the dataset's default black box at ``preset`` (its training table's epochs)."""
+    if resolve_device(device).type != "cpu":
+        return _not_on_cpu(resolve_device(device))
+    info = dataset_info(dataset, preset)
+    arch = default_arch(info)
+    if arch in PRETRAINED:
+        return Estimate(0.0, f"{arch} is pretrained: nothing to train")
+    run = BLACK_BOX_RUNS.get(arch, BLACK_BOX_RUNS["cnn_light"])
+    images, epochs = _train_size(info), train_config(dataset, preset).epochs
+    return Estimate(scaled(run, images, epochs, arch, info),
+                    f"{run.what} took {run.seconds:.0f} s on 2 CPU cores; scaled to {images:,} images × "
+                    f"{epochs} epochs of {arch} at {info.image_size} px")
+
+
+def fit_estimate(ctx: Context, method: str, **config: Any) -> Estimate:
+    """Fitting ``method`` (with ``config``) on ``ctx``'s black box: 0 when it is fitted already;
+    None for methods that train nothing (IBA's statistics take seconds) or have no measured run."""
+    if not METHODS.get(method).caps.trained:
+        return Estimate(None, f"{method} trains nothing")
+    if ctx.device.type != "cpu":
+        return _not_on_cpu(ctx.device)
+    if is_ready(ctx, method, **config):
+        return Estimate(0.0, "fitted already")
+    run = FIT_RUNS.get(method)
+    if run is None:
+        return Estimate(None, f"no measured {method} fit")
+    explainer = build_explainer(ctx, method, prepare=False, **config)
+    images = explainer.training_images(_train_size(ctx.info))
+    epochs = sum(stage.epochs for stage in explainer.stages())
+    arch = "" if ctx.model.kind == "user" else (ctx.model.arch or default_arch(ctx.info))
+    return Estimate(scaled(run, images, epochs, arch, ctx.info),
+                    f"{run.what} took {run.seconds:,.0f} s on 2 CPU cores; scaled to {images:,} images × "
+                    f"at most {epochs} epochs at {ctx.info.image_size} px (stages that converge end sooner)")
+
+
+def sweep_estimate(ctx: Context, method: str, setting: str, values: list[Any]) -> Estimate:
+    """A setting sweep: one fit per value not fitted yet (evaluating each adds a little more)."""
+    parts = [fit_estimate(ctx, method, **{setting: v}) for v in values]
+    if any(p.seconds is None for p in parts):
+        return Estimate(None, next(p.basis for p in parts if p.seconds is None))
+    todo = sum(p.seconds > 0 for p in parts)
+    basis = next((p.basis for p in parts if p.seconds), "every value is fitted already")
+    return Estimate(sum(p.seconds for p in parts), f"{todo} of {len(values)} values to fit, each: {basis}; "
+                                                   "evaluating adds a little")
+
+
+def _not_on_cpu(device: torch.device) -> Estimate:
+    return Estimate(None, f"times were measured on CPU only, this runs on {device.type}")
+
+
+def _train_size(info: DatasetInfo) -> int:
+    sizes = info.extra.get("sizes") or {}
+    return int(sizes.get("train", 0))
+
+
+def _cost_ratio(run: MeasuredRun, arch: str, info: DatasetInfo) -> float:
+    """The classifier's multiply-accumulates per image over the measured run's; the ratio of
+    pixels × channels where either cannot be counted."""
+    ours = _macs(arch, info.image_size, info.channels, info.num_classes) if arch else None
+    theirs = _macs(run.arch, run.image_size, run.channels, 10)
+    if ours and theirs:
+        return ours / theirs
+    return (info.image_size ** 2 * info.channels) / (run.image_size ** 2 * run.channels)
+
+
+@lru_cache(maxsize=64)
+def _macs(arch: str, image_size: int, channels: int, classes: int) -> int | None:
+    """Multiply-accumulates of one forward pass of a fresh ``arch`` (convolutions and linear
+    layers) on one image; None when it cannot be built or counted."""
+    if arch in PRETRAINED:
+        return None
+    info = DatasetInfo("estimate", "quick", image_size, channels, classes, tuple(map(str, range(classes))),
+                       (0.5,) * channels, (0.25,) * channels, False)
+    counted = [0]
+
+    def count(module: nn.Module, _: Any, out: torch.Tensor) -> None:
+        if isinstance(module, nn.Conv2d):
+            kh, kw = module.kernel_size
+            counted[0] += out.numel() * (module.in_channels // module.groups) * kh * kw
+        elif isinstance(module, nn.Linear):
+            counted[0] += out.numel() * module.in_features
+
+    try:
+        with torch.random.fork_rng(devices=[]):  # building draws initial weights: leave the global RNG alone
+            model = build_model(arch, info)
+        hooks = [m.register_forward_hook(count) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+        with torch.no_grad():
+            model(torch.zeros(1, channels, image_size, image_size))
+        for hook in hooks:
+            hook.remove()
+    except Exception:  # noqa: BLE001 - an architecture that cannot be built here: fall back to pixels
+        return None
+    return counted[0] or None
