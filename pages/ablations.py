@@ -10,6 +10,7 @@ import streamlit as st
 from pages import common
 from xai_core import figures, services, viz
 from xai_core.jobs import MANAGER
+from xai_core.services import estimates
 
 selection = common.sidebar()
 ctx = common.load_or_stop(selection)
@@ -96,9 +97,19 @@ with st.form("sweep"):
                             default=[v for v in sweeps[method][setting] if v <= ctx.info.image_size // 4])
     sweep_metric = c4.selectbox("Metric ", metrics_all, index=metrics_all.index("pixel_perturbation"))
     start = st.form_submit_button("Run sweep")
-if start and values:
-    job = services.sweep_job(ctx, method, setting, sorted(values), sweep_metric, n)
-    st.session_state["sweep_job"] = selection, job.key
+if start and values:  # each value is a refit: say how long first, and ask above 2 minutes
+    st.session_state["sweep_request"] = selection, (method, setting, sorted(values), sweep_metric, n)
+request = common.stored_result("sweep_request", selection)
+if request is not None:
+    estimate = estimates.sweep_estimate(ctx, *request[:3])
+    if not estimate.needs_confirmation or common.start_button(
+            f"Start the {request[0]} {request[1]} sweep", estimate, type="primary",
+            key=f"start-sweep-{request[0]}-{request[1]}-{','.join(map(str, request[2]))}-{request[3]}-{request[4]}"):
+        if not estimate.needs_confirmation and estimate.seconds:
+            st.caption(f"Sweep, estimated time: {estimate.text}.")
+        job = services.sweep_job(ctx, *request)
+        st.session_state["sweep_job"] = selection, job.key
+        del st.session_state["sweep_request"]
 sweep_key = common.stored_result("sweep_job", selection)
 if sweep_key is not None:
     common.show_job(sweep_key)

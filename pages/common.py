@@ -21,7 +21,7 @@ from xai_core.device import describe_device, resolve_device
 from xai_core.errors import XAIError
 from xai_core.jobs import CANCELLED, MANAGER, Job, full_text, one_line, shorten
 from xai_core.progress import Progress, no_progress
-from xai_core.services import estimates
+from xai_core.services import estimates, tasks
 from xai_core.services.estimates import Estimate, duration
 from xai_core.uploads import load_upload
 from xai_core.workslots import WORK_SLOTS, waiting_message
@@ -29,9 +29,13 @@ from xai_core.workslots import WORK_SLOTS, waiting_message
 _LOG = logging.getLogger(__name__)
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
-#: widget keys whose values survive visits to other pages (Streamlit drops a widget's state when a
-#: run does not draw it; re-assigning the value makes it user state, which is kept)
-PERSISTENT_KEYS = ("sample", "explore_methods", "model_choice")
+#: widget keys whose values survive visits to other pages. Streamlit drops a widget's state when a
+#: run does not draw it, and a fragment run (the Train page's job list, every second while a job
+#: runs) drops it even when the value was re-assigned as user state in the page's last full run:
+#: :func:`keep_choices` keeps a copy under a key no widget owns and restores the widget's key from it
+PERSISTENT_KEYS = ("dataset_choice", "preset_choice", "model_choice", "explore_split", "sample", "explore_methods",
+                   "explore_outcome", "explore_mode", "explore_sign", "explore_clip", "explore_contour")
+KEPT = "kept:"  # prefix of those copies
 
 
 class Selection(NamedTuple):
@@ -169,33 +173,41 @@ def _cached(key: tuple, compute: Callable[[], dict[str, Any]]) -> dict[str, Any]
 
 def explanation(dataset: str, preset: str, model: services.ModelChoice, method: str, index: int,
                 progress: Progress = no_progress, layer: str = "",
-                config: tuple[tuple[str, Any], ...] = ()) -> dict[str, Any]:
-    """One method on one test sample (numpy arrays); cached so revisiting a sample is instant.
-    ``progress`` hears the stages of per-instance methods; ``layer`` moves a bottleneck method's
-    layer ("" = the model's default); ``config`` overrides other settings (e.g. DiET's u in a sweep)."""
+                config: tuple[tuple[str, Any], ...] = (), *, split: str = "test",
+                target: int | None = None) -> dict[str, Any]:
+    """One method on sample ``index`` of ``split`` (numpy arrays) for class ``target`` (None: the
+    label); cached so revisiting a sample is instant. ``progress`` hears the stages of per-instance
+    methods; ``layer`` moves a bottleneck method's layer ("" = the model's default); ``config``
+    overrides other settings (e.g. DiET's u in a sweep)."""
     def compute() -> dict[str, Any]:
         ctx = context(dataset, preset, model)
         configs = {method: {**services.layer_configs([method], layer).get(method, {}), **dict(config)}}
         with work_slot():
-            _, out = services.explain_indices(ctx, [method], [index], progress, configs)
+            _, out = services.explain_indices(ctx, [method], [index], progress, configs, _targets(target), split)
             return services.first_as_arrays(out[method], ctx.info.class_names)
 
-    return _cached(("sample", dataset, preset, model, method, index, layer, config), compute)
+    return _cached(("sample", dataset, preset, model, method, split, index, target, layer, config), compute)
 
 
 def upload_explanation(dataset: str, preset: str, model: services.ModelChoice, method: str, data: bytes, name: str,
                        progress: Progress = no_progress, layer: str = "",
-                       config: tuple[tuple[str, Any], ...] = ()) -> dict[str, Any]:
-    """One method on an uploaded image (keyed by its bytes), explained for the model's top-1."""
+                       config: tuple[tuple[str, Any], ...] = (), *, target: int | None = None) -> dict[str, Any]:
+    """One method on an uploaded image (keyed by its bytes), explained for class ``target`` (None:
+    the model's top-1)."""
     def compute() -> dict[str, Any]:
         ctx = context(dataset, preset, model)
         configs = {method: {**services.layer_configs([method], layer).get(method, {}), **dict(config)}}
         with work_slot():
-            _, out = services.explain_images(ctx, [method], load_upload(data, ctx.info, name)[None], progress, configs)
+            _, out = services.explain_images(ctx, [method], load_upload(data, ctx.info, name)[None], progress, configs,
+                                             _targets(target))
             return services.first_as_arrays(out[method], ctx.info.class_names)
 
     digest = hashlib.sha256(data).hexdigest()
-    return _cached(("upload", dataset, preset, model, method, digest, name, layer, config), compute)
+    return _cached(("upload", dataset, preset, model, method, digest, name, target, layer, config), compute)
+
+
+def _targets(target: int | None) -> list[int] | None:
+    return None if target is None else [target]
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
@@ -206,21 +218,33 @@ def method_settings(dataset: str, preset: str, model: services.ModelChoice, meth
 
 def sidebar() -> Selection:
     """Draw the shared sidebar and return the choice. Choices persist across pages."""
-    for key in PERSISTENT_KEYS:
-        if key in st.session_state:
-            st.session_state[key] = st.session_state[key]
+    keep_choices()
     with st.sidebar:
         names = dataset_names()
-        default = st.session_state.get("dataset", "hard_mnist")
-        dataset = st.selectbox("Dataset", names, index=names.index(default))
+        if st.session_state.get("dataset_choice") not in names:
+            st.session_state["dataset_choice"] = "hard_mnist"
+        dataset = st.selectbox("Dataset", names, key="dataset_choice")
         presets = ["quick", "paper"] + (["smoke"] if os.environ.get("XAI_APP_PRESET") == "smoke" else [])
-        preset_default = st.session_state.get("preset", os.environ.get("XAI_APP_PRESET", "quick"))
-        preset = st.radio("Preset", presets, index=presets.index(preset_default), horizontal=True,
+        if st.session_state.get("preset_choice") not in presets:
+            preset = os.environ.get("XAI_APP_PRESET", "quick")
+            st.session_state["preset_choice"] = preset if preset in presets else "quick"
+        preset = st.radio("Preset", presets, key="preset_choice", horizontal=True,
                           help="quick: CPU-sized; paper: the paper's resolution (GPU recommended)")
         st.session_state["dataset"], st.session_state["preset"] = dataset, preset
         model = _model_choice(dataset, preset)
         st.caption(f"Compute: {describe_device(resolve_device('auto'))}")
     return Selection(dataset, preset, model)
+
+
+def keep_choices() -> None:
+    """Copy each of :data:`PERSISTENT_KEYS` to a key no widget owns (kept whatever runs in between)
+    and give the widget's key that value again (as user state, which a page that does not draw the
+    widget keeps too)."""
+    for key in PERSISTENT_KEYS:
+        if key in st.session_state:
+            st.session_state[KEPT + key] = st.session_state[key]
+        if KEPT + key in st.session_state:
+            st.session_state[key] = st.session_state[KEPT + key]
 
 
 def _model_choice(dataset: str, preset: str) -> services.ModelChoice:
@@ -230,10 +254,15 @@ def _model_choice(dataset: str, preset: str) -> services.ModelChoice:
         choices = services.model_choices(dataset_info(dataset, preset))
     except XAIError:
         return services.DEFAULT_MODEL  # the page reports the dataset's own error
-    if st.session_state.get("model_choice") not in choices:
-        st.session_state["model_choice"] = choices[0]
+    _follow_the_dataset(choices, dataset, preset)
+    chosen = st.session_state["model_choice"]
     choice = st.selectbox("Model", choices, key="model_choice", format_func=lambda c: c.label,
-                          help="other architectures are trained on first use and cached")
+                          help=f"**{chosen.label}** on {dataset} ({preset}). Other architectures are trained on "
+                               "first use and cached; a dataset or preset change returns to its default black "
+                               "box unless you picked another model that it offers too.")
+    note = st.session_state.get("model_note")
+    if note and note[1] and note[0] == (dataset, preset, choice):
+        st.info(note[1])
     if choice.kind != "user":
         return choice
     if not model_uploads_allowed():
@@ -259,6 +288,27 @@ def _model_choice(dataset: str, preset: str) -> services.ModelChoice:
     if refusal:
         st.error(refusal)
     return choice
+
+
+def _follow_the_dataset(choices: list[services.ModelChoice], dataset: str, preset: str) -> None:
+    """Set the Model selector's value for (dataset, preset) before it is drawn. On a dataset or
+    preset change, a model left at its default follows to the new default; one the user picked
+    stays if the new dataset offers it and is reset to the default if not, both with a note in the
+    sidebar (kept in ``model_note`` while the choice stands)."""
+    chosen, before = st.session_state.get("model_choice"), st.session_state.get("model_for")
+    st.session_state["model_for"] = where = (dataset, preset)
+    default, note = choices[0], None
+    if chosen is not None and before not in (None, where):
+        if chosen.kind == "default" or (chosen.kind == "arch" and chosen.arch == default.arch):
+            chosen = default  # the user left the default (or picked it by name): the new default follows
+        elif chosen in choices:
+            note = f"Model: kept your choice, **{chosen.label}** (the default black box here is {default.arch})."
+        else:
+            note = (f"Model reset to **{default.label}**: {chosen.label} is not offered for {dataset} "
+                    f"({preset}).")
+            chosen = default
+        st.session_state["model_note"] = (dataset, preset, chosen), note
+    st.session_state["model_choice"] = chosen if chosen in choices else default
 
 
 def model_uploads_allowed() -> bool:
@@ -372,7 +422,9 @@ def _job_line(key: str) -> None:
 
 
 def load_or_stop(selection: Selection) -> services.Context:
-    """The context, or an error box and the end of this page's run."""
+    """The context, or an error box and the end of this page's run (also when loading it would
+    first train a black box for long: that runs as a background job from the Train page)."""
+    _stop_before_long_training(selection)
     try:
         return context(*selection)
     except XAIError as err:
@@ -381,3 +433,24 @@ def load_or_stop(selection: Selection) -> services.Context:
     except Exception as err:  # a bug: log it, show one line without server paths
         st.error(failed(f"Loading {selection.dataset}", err))
         st.stop()
+
+
+def _stop_before_long_training(selection: Selection) -> None:
+    """End the page's run with a note when the default black box is not trained yet and training
+    it is estimated above the confirmation threshold (e.g. the paper preset on a CPU): never train
+    for hours inside a page run. Shows the training job's progress when one runs."""
+    if selection.model.kind != "default":
+        return
+    try:
+        if tasks.black_box_cached(selection.dataset, selection.preset):
+            return
+        estimate = estimates.black_box_estimate(selection.dataset, selection.preset)
+    except XAIError:
+        return  # loading the context reports it
+    if not estimate.needs_confirmation:
+        return
+    st.info(f"The {selection.dataset} black box ({selection.preset} preset) is not trained yet: training it "
+            f"takes {estimate.text}. Start it on the **Train** page, where it runs in the background (you can "
+            "cancel it); this page uses it once it is ready. The quick preset trains in minutes.", icon="⏳")
+    show_job(tasks.black_box_job_key(selection.dataset, selection.preset))
+    st.stop()

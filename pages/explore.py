@@ -14,6 +14,7 @@ from xai_core.errors import XAIError
 from xai_core.uploads import EXTENSIONS, load_upload
 
 PRESELECTED = ["gradient", "input_x_gradient", "smoothgrad", "integrated_gradients", "gradcam"]
+GRID_COLUMNS = 4  # at most this many maps per row: more methods wrap to new rows, never shrink
 
 selection = common.sidebar()
 ctx = common.load_or_stop(selection)
@@ -23,39 +24,73 @@ st.title("Explore")
 st.caption(info.description)
 
 
+@st.cache_resource(show_spinner="Classifying the split …", max_entries=4)
+def split_labels(dataset: str, preset: str, model: services.ModelChoice, split: str):
+    """(labels, predictions) of an evaluation split other than "test", for the sample picker."""
+    ctx = common.context(dataset, preset, model)
+    with common.work_slot():
+        return services.predicted_labels(ctx, split)
+
+
+def pick_split() -> str:
+    """The split the sample comes from, among the dataset's evaluation splits (shown when there are several)."""
+    splits = services.evaluation_splits(info)
+    if len(splits) < 2:
+        return splits[0] if splits else "test"
+    if st.session_state.get("explore_split") not in splits:
+        st.session_state["explore_split"] = splits[0]
+    return st.selectbox("Split", splits, key="explore_split",
+                        help="where the sample comes from: the test split or an evaluation-only variant of it "
+                             "(e.g. new backgrounds, a flipped shortcut)")
+
+
 def pick_sample() -> int:
-    """Class / outcome filters, a sample selector and a random button; returns the test index."""
-    labels, preds = common.predicted_labels(*selection)
+    """Class / outcome filters, a sample selector and a random button; returns the index in ``split``."""
+    labels, preds = (common.predicted_labels(*selection) if split == "test"
+                     else split_labels(*selection, split))
     known = bool((labels >= 0).all())
     c1, c2, c3, c4 = st.columns([2, 2, 2, 1], vertical_alignment="bottom")
     cls = c1.selectbox("Class", ["any", *info.class_names], disabled=not known,
                        help="only samples of this label")
-    outcome = c2.selectbox("Prediction", services.OUTCOMES, disabled=not known,
+    outcome = c2.selectbox("Prediction", services.OUTCOMES, disabled=not known, key="explore_outcome",
                            help="correct: the black box predicts the label; misclassified: it does not")
     options = services.sample_indices(labels, preds, None if cls == "any" else info.class_names.index(cls),
                                       outcome if known else "all")
     if not options:
-        st.warning("No test sample matches these filters; showing sample 0.")
+        st.warning(f"No {split} sample matches these filters; showing sample 0.")
         return 0
     if st.session_state.get("sample") not in options:
         st.session_state["sample"] = options[0]
     c4.button("🎲 Random", on_click=lambda: st.session_state.update(sample=random.choice(options)),
               help="a random sample among those matching the filters")
-    c3.selectbox(f"Test sample ({len(options)} match)", options, key="sample",
+    c3.selectbox(f"{'Test' if split == 'test' else split} sample ({len(options)} match)", options, key="sample",
                  format_func=lambda i: f"#{i} · {info.class_names[int(labels[i])]}" if known else f"#{i}")
     return int(st.session_state["sample"])
 
 
+split = pick_split()
 index = pick_sample()
 upload = st.file_uploader("…or upload your own image", type=list(EXTENSIONS),
                           help="PNG, JPEG, WebP or BMP; grayscale, RGB, RGBA or 16-bit; explained for the "
-                               "black box's own top-1 class")
+                               "black box's own top-1 class unless you choose another")
 image_tensor = None
 if upload is not None:
     try:
         image_tensor = load_upload(upload.getvalue(), info, upload.name)
     except XAIError as err:
         st.error(f"Could not use this upload: {err}. Showing the dataset sample instead.")
+
+if image_tensor is not None:
+    x, mask, label = image_tensor, None, -1
+else:
+    x, label, mask = services.evaluation_split(ctx, split).sample(index)
+with common.work_slot():  # a forward pass on the shared model
+    classes = dict(services.class_choices(ctx, x, label))
+predicted = next(iter(classes))
+target = st.selectbox("Explain the class", list(classes), format_func=classes.get,
+                      help="the class the maps explain, with the black box's probability: its prediction "
+                           "(default), the label, or any class. Label-free methods (DiET, DoRaR, COMET) "
+                           "explain the model's own behaviour: the choice does not change their maps")
 
 has_truth = info.has_ground_truth and image_tensor is None
 rows = {r.name: r for r in services.method_rows(info if has_truth else services.without_ground_truth(info))}
@@ -64,16 +99,20 @@ if "explore_methods" not in st.session_state:
     st.session_state["explore_methods"] = [m for m in PRESELECTED if m in available]
 st.session_state["explore_methods"] = [m for m in st.session_state["explore_methods"] if m in available]
 methods = st.multiselect("Methods", available, key="explore_methods",
-                         help="Each method's map appears in its own column; the About page explains them.")
+                         help="Each method's maps appear in their own cell of the grid (at most four per row); "
+                              "the About page explains them.")
 with st.expander("Heatmap display"):
     c1, c2, c3, c4 = st.columns(4)
-    mode = c1.radio("Colour scale", viz.MODES, format_func=lambda m: m.replace("_", "-"),
+    st.session_state.setdefault("explore_clip", 99.0)  # defaults set here, not on the widgets: they persist
+    st.session_state.setdefault("explore_contour", True)
+    mode = c1.radio("Colour scale", viz.MODES, format_func=lambda m: m.replace("_", "-"), key="explore_mode",
                     help="per-image: each map uses its own range (its numbers under it); shared: one range over "
                          "all maps shown, comparable only when the methods' scores share units")
-    sign = c2.selectbox("Sign", viz.SIGNS, help="which sign of the scores to show (all: diverging colours)")
-    clip = c3.slider("Clip at percentile", 90.0, 100.0, 99.0, 0.5, help="saturate the top scores")
-    contour = c4.toggle("Ground-truth outline on maps", value=True, disabled=not has_truth,
-                        help="signal vs distractor: the green outline is the true object")
+    sign = c2.selectbox("Sign", viz.SIGNS, key="explore_sign", help="which sign of the scores to show (all: diverging colours)")
+    clip = c3.slider("Clip at percentile", 90.0, 100.0, step=0.5, key="explore_clip", help="saturate the top scores")
+    contour = c4.toggle("Ground-truth outline on maps", key="explore_contour", disabled=not has_truth,
+                        help="signal vs distractor: the outline (green, or a colour that stands out on the "
+                             "map) is the true object")
 
 layer = ""
 layers, default_layer = (common.bottleneck_layers(*selection) if any(rows[m].takes_layer for m in methods)
@@ -95,10 +134,19 @@ if "dorar" in methods:
                             "(as on the Train page)")
     configs = {"dorar": {"n_e": n_e}} if n_e != default_n_e else {}
 
-if image_tensor is not None:
-    x, mask, label = image_tensor, None, -1
-else:
-    x, label, mask = ctx.test.sample(index)
+
+
+def explain(method: str, bar: common.ProgressBar, config: tuple) -> dict:
+    """One method's map for the chosen class (label-free methods ignore it: one cache entry for all
+    classes); the default class (an upload's top-1, a sample's label) shares the other pages' entries."""
+    chosen = None if method in services.TARGET_FREE else target
+    if image_tensor is not None:
+        return common.upload_explanation(*selection, method, upload.getvalue(), upload.name, bar, layer, config,
+                                         target=None if chosen == predicted else chosen)
+    return common.explanation(*selection, method, index, bar, layer, config, split=split,
+                              target=None if chosen == label else chosen)
+
+
 methods = common.training_notice(ctx, methods, configs)
 maps = {}
 with st.spinner("Explaining …"):
@@ -106,8 +154,7 @@ with st.spinner("Explaining …"):
         bar = common.ProgressBar()  # per-instance methods (IBA, InputIBA) report their stages
         config = tuple(sorted(configs.get(m, {}).items()))
         try:
-            maps[m] = (common.upload_explanation(*selection, m, upload.getvalue(), upload.name, bar, layer, config)
-                       if image_tensor is not None else common.explanation(*selection, m, index, bar, layer, config))
+            maps[m] = explain(m, bar, config)
         except XAIError as err:  # one method failing (e.g. Grad-CAM on a user model) spares the rest
             st.warning(f"{m}: {err}")
         except Exception as err:  # a bug: logged with its traceback; one line here, the other methods still run
@@ -125,15 +172,33 @@ right.dataframe({"class": [c for c, _ in top], "probability": [p for _, p in top
                 column_config={"probability": st.column_config.ProgressColumn(format="percent", min_value=0.0,
                                                                                 max_value=1.0)})
 
-cols = st.columns(2 + max(len(methods), 1))
-cols[0].image(image, caption="image", width="stretch")
+if label >= 0 and predicted != label:
+    st.warning(f"Misclassified: the black box predicts **{info.class_names[predicted]}**, the label is "
+               f"**{info.class_names[label]}**; the maps explain **{info.class_names[target]}** "
+               "(choose under “Explain the class”).")
+free = [m for m in methods if m in services.TARGET_FREE]
+if free:
+    st.caption(f"{', '.join(free)}: label-free, the class choice does not change {'its' if len(free) == 1 else 'their'}"
+               " maps.")
+
+
+def grid(count: int) -> list:
+    """``count`` cells in rows of at most :data:`GRID_COLUMNS` equal columns (a readable minimum size)."""
+    cells = []
+    for start in range(0, count, GRID_COLUMNS):
+        cells += st.columns(GRID_COLUMNS)[:min(GRID_COLUMNS, count - start)]
+    return cells
+
+
+cells = grid(1 + (mask is not None) + len(methods))
+cells[0].image(image, caption="image", width="stretch")
 if mask is not None:
-    cols[1].image(viz.contour_overlay(image, mask), caption="ground truth", width="stretch")
+    cells[1].image(viz.contour_overlay(image, mask), caption="ground truth", width="stretch")
 if methods:
     stack = np.stack([maps[m]["scores"] for m in methods])
     heat, _ = viz.render_heatmaps(stack, mode=mode, sign=sign, clip_percentile=clip)
     legend = viz.colour_legend(stack, methods, mode=mode, sign=sign, clip_percentile=clip)
-    for col, name, h, map_range in zip(cols[2:], methods, heat, legend.captions):
+    for col, name, h, map_range in zip(cells[1 + (mask is not None):], methods, heat, legend.captions):
         shown = viz.contour_overlay(h, mask) if mask is not None and contour else h
         col.image(shown, caption=name, width="stretch")
         col.caption(map_range)

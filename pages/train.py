@@ -10,7 +10,7 @@ import streamlit as st
 from pages import common
 from xai_core import figures, services
 from xai_core.jobs import CANCELLED, MANAGER
-from xai_core.services import estimates
+from xai_core.services import estimates, tasks
 
 selection = common.sidebar()
 dataset, preset = selection.dataset, selection.preset
@@ -19,9 +19,7 @@ st.caption("Black boxes and trained methods are built once, cached on disk, and 
 
 st.subheader(f"Black boxes ({preset} preset)")
 rows = services.black_box_rows(preset)
-st.dataframe(rows, hide_index=True, width="stretch",
-             column_config={"test accuracy": st.column_config.NumberColumn(format="%.3f"),
-                            "training s": st.column_config.NumberColumn(format="%.0f")})
+st.dataframe(tasks.black_box_table(rows), hide_index=True, width="stretch")
 trainable = [r["dataset"] for r in rows if r["state"] == "not trained"]
 if trainable:
     c1, c2 = st.columns([3, 1], vertical_alignment="bottom")

@@ -218,11 +218,15 @@ def test_explore_choices_survive_a_visit_to_another_page(app):
     app.run()
     app.multiselect[0].set_value(["random", "gradcam"]).run()
     app.selectbox(key="sample").set_value(7).run()
+    app.selectbox(key="explore_sign").set_value(app.selectbox(key="explore_sign").options[-1]).run()
+    app.slider(key="explore_clip").set_value(95.0).run()
+    sign = app.selectbox(key="explore_sign").value
     app.switch_page("pages/about.py").run()
     assert not app.exception
     app.switch_page("pages/explore.py").run()
     assert not app.exception, app.exception
     assert app.multiselect[0].value == ["random", "gradcam"] and app.selectbox(key="sample").value == 7
+    assert app.selectbox(key="explore_sign").value == sign and app.slider(key="explore_clip").value == 95.0
 
 
 def test_sidebar_model_choice_other_architecture_and_model_upload(app, tmp_path, monkeypatch):
@@ -619,3 +623,179 @@ def test_explore_fit_asks_first_shows_a_failure_in_one_line_and_cancels_keeping_
     assert not app.exception, app.exception
     assert any("was cancelled" in i.value and "resumes from its last finished epoch" in i.value for i in app.info)
     assert any(b.label == label for b in app.button)
+
+
+def _fragment_run(app, fragment_id: str) -> None:
+    """Rerun one fragment of the page the app is on, as a fragment's ``run_every`` does in a browser
+    (AppTest itself only makes full runs)."""
+    from unittest import mock
+
+    from streamlit.testing.v1 import local_script_runner
+
+    real = local_script_runner.RerunData
+
+    def fragment_rerun(**data):
+        return real(**data, fragment_id_queue=[fragment_id], is_fragment_scoped_rerun=True)
+
+    with mock.patch.object(local_script_runner, "RerunData", fragment_rerun):
+        app.run()
+
+
+def test_explore_choices_survive_a_visit_to_train_while_a_job_refreshes_it(app):
+    """Issue 18 item 3: the Train page's job list reruns as a fragment every second while a job
+    runs; a fragment run used to drop Explore's sample and methods (back to #0 and the defaults)."""
+    import time
+
+    from polling import until
+
+    from xai_core.jobs import MANAGER
+
+    def endless(progress):
+        while True:
+            progress(1, 2, "working")
+            time.sleep(0.02)
+
+    running = MANAGER.submit("test/endless-visit@app", "endless job", endless)
+    try:
+        until(lambda: running.status == "running", timeout=60)
+        app.run()
+        app.multiselect[0].set_value(["random", "gradcam"]).run()
+        app.selectbox(key="sample").set_value(7).run()
+        app.switch_page("pages/train.py").run()
+        assert not app.exception, app.exception
+        fragments = list(app._fragment_storage._fragments)
+        assert fragments  # the job list, refreshed while the job runs
+        for _ in range(2):
+            for fragment in fragments:
+                _fragment_run(app, fragment)
+                assert not app.exception, app.exception
+        app.switch_page("pages/explore.py").run()
+        assert not app.exception, app.exception
+        assert app.multiselect[0].value == ["random", "gradcam"] and app.selectbox(key="sample").value == 7
+    finally:
+        MANAGER.cancel(running.key)
+
+
+def test_model_choice_follows_the_dataset_unless_the_user_picked_one_it_offers(monkeypatch):
+    """Issue 18 item 4: a dataset or preset change resets the model to that dataset's default
+    unless the user's own pick is offered there too, and says so either way."""
+    from xai_core.services import ModelChoice
+
+    at = page("about.py", monkeypatch)  # the sidebar alone: nothing is loaded or trained
+    model = lambda: at.sidebar.selectbox(key="model_choice")  # noqa: E731
+    notes = lambda: " ".join(i.value for i in at.sidebar.info)  # noqa: E731
+    preset = at.sidebar.radio[0]
+    assert model().value == ModelChoice("default", "cnn_light")
+    preset.set_value("paper").run()  # left at the default: the paper preset's default follows
+    assert model().value == ModelChoice("default", "resnet18") and not notes()
+    at.sidebar.radio[0].set_value("smoke").run()
+    assert model().value == ModelChoice("default", "cnn_light")
+
+    model().set_value(ModelChoice("arch", "small_cnn")).run()  # an explicit pick, offered on mnist38 too
+    at.sidebar.selectbox[0].set_value("mnist38").run()
+    assert model().value == ModelChoice("default", "small_cnn") and not notes()  # mnist38's default is small_cnn
+    model().set_value(ModelChoice("arch", "cnn_light")).run()
+    at.sidebar.selectbox[0].set_value("hard_mnist").run()
+    assert model().value == ModelChoice("default", "cnn_light")  # the same architecture: the default
+    model().set_value(ModelChoice("arch", "small_cnn")).run()
+    at.sidebar.selectbox[0].set_value("spurious_patch").run()
+    assert model().value == ModelChoice("arch", "small_cnn")  # kept, and said so
+    assert "kept your choice, **small_cnn**" in notes() and "default black box here is cnn_light" in notes()
+    at.run()
+    assert "kept your choice" in notes()  # the note stays while the choice stands
+    at.sidebar.selectbox[0].set_value("natural").run()  # pretrained: no other architectures
+    assert model().value == ModelChoice("default", "efficientnet_lite0")
+    assert "reset to **efficientnet_lite0 (default black box)**: small_cnn is not offered" in notes()
+    assert not at.exception, at.exception
+    assert "efficientnet_lite0 (default black box)" in model().proto.help  # the full name, however narrow
+
+
+def test_train_tables_show_a_dash_for_no_value_and_the_shipped_black_box_as_shipped(monkeypatch, tmp_path):
+    """Issue 18 item 10: no "None" in the Train page's cells; the black box shipped in assets/ is
+    "shipped" even after it seeded the store (it was labelled "trained")."""
+    import streamlit as st
+
+    from xai_core import services
+    from xai_core.models import load_black_box
+    from xai_core.services import tasks
+
+    store = ArtifactStore(tmp_path / "seeded")
+    load_black_box("hard_mnist", "quick", store=store, train_if_missing=False)  # seeds the store from the asset
+    rows = {r["dataset"]: r for r in services.black_box_rows("quick", store=store)}
+    assert rows["hard_mnist"]["state"] == "shipped" and rows["hard_mnist"]["test accuracy"] > 0.5
+
+    monkeypatch.setenv("XAI_CACHE_DIR", str(tmp_path / "cache"))  # nothing trained yet
+    st.cache_resource.clear()
+    at = page("train.py", monkeypatch)
+    table = at.dataframe[0].value.set_index("dataset")
+    assert table.loc["hard_mnist", "state"] == "not trained" and table.loc["natural", "state"] == "pretrained"
+    cells = [str(v) for v in table.to_numpy().ravel()]
+    assert "None" not in cells and "nan" not in cells and table.loc["natural", "test accuracy"] == tasks.MISSING
+    shown = tasks.black_box_table([{**rows["hard_mnist"], "test accuracy": 0.98765, "training s": 1234.4}])
+    assert shown[0]["test accuracy"] == "0.988" and shown[0]["training s"] == "1,234"
+
+
+def test_ablations_sweep_shows_its_estimate_and_asks_before_long_refits(monkeypatch):
+    """Issue 18 item 5: a sweep is one refit per value; above 2 minutes it starts only after a
+    confirmation (as a background job), with its estimate shown first."""
+    import time
+
+    from xai_core import services
+    from xai_core.jobs import MANAGER
+    from xai_core.services import estimates
+
+    started = []
+
+    def endless(progress):
+        while True:
+            progress(1, 2, "refitting")
+            time.sleep(0.02)
+
+    def sweep_job(ctx, method, setting, values, metric, n):
+        started.append((method, setting, values, metric))
+        return MANAGER.submit(f"test/sweep-{len(started)}@app", f"{method} {setting} sweep", endless)
+
+    monkeypatch.setattr(estimates, "sweep_estimate",
+                        lambda ctx, method, setting, values: estimates.Estimate(2700.0 * len(values), "measured"))
+    monkeypatch.setattr(services, "sweep_job", sweep_job)
+    at = page("ablations.py", monkeypatch)
+    try:
+        next(m for m in at.multiselect if m.label == "Values").set_value([4, 8])
+        next(b for b in at.button if b.label == "Run sweep").click().run()
+        assert not at.exception, at.exception
+        assert not started  # nothing refits from the form's click alone
+        assert any("sweep, estimated time: about 1.5 h (measured)" in c.value for c in at.caption)
+        start = next(b for b in at.button if b.label == "Start the diet u sweep")
+        assert start.disabled
+        next(c for c in at.checkbox if c.label.startswith("Start it anyway")).check().run()
+        next(b for b in at.button if b.label == "Start the diet u sweep").click().run()
+        assert not at.exception, at.exception
+        assert started == [("diet", "u", [4, 8], "pixel_perturbation")]
+        assert any("diet u sweep" in p.proto.text for p in at.get("progress"))  # its live line, with Cancel
+        at.run()
+        assert len(started) == 1 and not [b for b in at.button if b.label == "Start the diet u sweep"]
+    finally:
+        for job in MANAGER.jobs():
+            if job.key.startswith("test/sweep-"):
+                MANAGER.cancel(job.key)
+
+
+def test_a_long_black_box_training_is_not_run_inside_a_page(app, monkeypatch, tmp_path):
+    """Issue 18 item 5: a black box not trained yet whose training is estimated above 2 minutes
+    (the paper preset on a CPU) stops the page with the estimate and a pointer to the Train page."""
+    import streamlit as st
+
+    from xai_core.services import estimates, tasks
+
+    monkeypatch.setenv("XAI_CACHE_DIR", str(tmp_path / "cache"))  # nothing trained yet
+    st.cache_resource.clear()
+    monkeypatch.setattr(estimates, "black_box_estimate", lambda dataset, preset: estimates.Estimate(5400, "measured"))
+    app.run()
+    assert not app.exception, app.exception
+    (note,) = [i.value for i in app.info if "not trained yet" in i.value]
+    assert "about 1.5 h (measured)" in note and "**Train** page" in note
+    assert not app.get("image") and not tasks.black_box_cached("hard_mnist", "smoke")  # nothing trained here
+    monkeypatch.setattr(estimates, "black_box_estimate", lambda dataset, preset: estimates.Estimate(30, "measured"))
+    app.run()  # a short one still loads in the page
+    assert not app.exception, app.exception
+    assert app.get("image") and tasks.black_box_cached("hard_mnist", "smoke")

@@ -47,3 +47,78 @@ def test_evaluate_table_marks_which_way_is_better(monkeypatch):
     labels = {c.get("label") for c in json.loads(table.proto.columns).values()}
     assert {"iou ↑", "deletion AUC ↓"} <= labels
     assert any(c.startswith("↑ higher is better, ↓ lower is better") for c in _captions(at))
+
+
+def _box(app, label: str):
+    return next(b for b in app.selectbox if b.label == label)
+
+
+def _grid_rows(app) -> list[list]:
+    """The rows of columns that hold images (the maps' grid), each a list of its columns."""
+    from streamlit.testing.v1.element_tree import Block, Column
+
+    def has_image(node) -> bool:
+        kids = getattr(node, "children", {}).values()
+        return getattr(node, "type", None) == "image" or any(has_image(k) for k in kids)
+
+    rows, todo = [], [app.main]
+    while todo:
+        node = todo.pop(0)
+        kids = list(getattr(node, "children", {}).values())
+        if isinstance(node, Block) and kids and all(isinstance(k, Column) for k in kids):
+            if any(has_image(k) for k in kids):
+                rows.append(kids)
+            continue
+        todo += kids
+    return rows
+
+
+def test_explore_explains_the_chosen_class_and_says_when_it_is_misclassified(app):
+    app.run()
+    app.multiselect[0].set_value(["gradient", "random"]).run()
+    _box(app, "Prediction").set_value("misclassified").run()  # the smoke black box misses most samples
+    target = _box(app, "Explain the class")
+    assert not app.exception, app.exception
+    assert target.options[0].endswith("· prediction") and target.options[1].endswith("· label")
+    assert target.index == 0  # default: the prediction
+    assert all("%" in o for o in target.options) and len(target.options) == 10
+    warned = [w.value for w in app.warning]
+    assert any(w.startswith("Misclassified: the black box predicts") for w in warned)
+    assert "random: label-free, the class choice does not change its maps." in _captions(app)
+    before = [c for c in _captions(app) if c.startswith("min ")]
+    label = _box(app, "Explain the class")
+    label.set_value(int(label.options[1].split(" ")[0])).run()  # the label (hard_mnist's classes are 0–9):
+    # gradient's map changes, random's does not
+    assert not app.exception, app.exception
+    after = [c for c in _captions(app) if c.startswith("min ")]
+    assert after[0] != before[0] and after[1] == before[1]
+    assert any(f"the maps explain **{label.options[1].split(' ')[0]}**" in w.value for w in app.warning)
+
+
+def test_explore_picks_the_split(app):
+    app.run()
+    split = _box(app, "Split")
+    assert split.options == ["test", "test_background"] and split.value == "test"
+    split.set_value("test_background").run()
+    assert not app.exception and not app.error, app.exception
+    assert any(b.label.startswith("test_background sample (") for b in app.selectbox)
+    target = _box(app, "Explain the class")
+    target.set_value(int(target.options[-1].split(" ")[0])).run()  # another class on the other split
+    assert not app.exception and "gradient · overlay" in [im.caption for im in _images(app)], app.exception
+
+
+def test_explore_grid_wraps_and_drops_an_empty_ground_truth_cell(app):
+    app.run()
+    methods = ["gradient", "input_x_gradient", "smoothgrad", "integrated_gradients", "random", "ground_truth"]
+    app.multiselect[0].set_value(methods).run()
+    assert not app.exception, app.exception
+    rows = _grid_rows(app)
+    assert len(rows) == 2 and all(len(r) <= 4 for r in rows)  # 8 cells: image, ground truth, 6 maps
+    assert {"image", "ground truth", *methods} <= {im.caption for im in _images(app)}
+
+    app.sidebar.selectbox[0].set_value("mnist").run()  # no ground truth: no empty cell for it
+    app.multiselect[0].set_value(["gradient", "random", "smoothgrad"]).run()
+    assert not app.exception, app.exception
+    rows = _grid_rows(app)
+    assert len(rows) == 1 and len(rows[0]) == 4 and "ground truth" not in {im.caption for im in _images(app)}
+    assert all(column.children for column in rows[0])  # image + 3 maps fill the row: no empty cell

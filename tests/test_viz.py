@@ -229,3 +229,19 @@ def test_colour_legend_shared_explains_units_and_names_washed_out_maps():
     assert "negative" in signed.note and "positive" in signed.note and "−2.5 → +2.5" in signed.note
     with pytest.raises(InvalidInputError):
         viz.colour_legend(stack, ["one name"], "shared")
+
+
+def test_contour_overlay_picks_an_outline_that_contrasts_with_the_canvas():
+    mask = np.zeros((16, 16), bool)
+    mask[4:12, 4:12] = True
+    green = np.zeros((16, 16, 3), np.uint8)
+    green[..., 1] = 200  # a green canvas: a green outline would vanish
+    out = viz.contour_overlay(green, mask)
+    drawn = (out != green).any(-1)
+    colour = out[drawn][0]
+    assert drawn.any() and (out[drawn] == colour).all()
+    assert np.linalg.norm(colour.astype(float) - [0, 200, 0]) >= viz.OUTLINE_CONTRAST
+    grey = np.full((16, 16, 3), 90, np.uint8)
+    assert (viz.contour_overlay(grey, mask)[drawn] == [0, 255, 0]).all()  # green stays where it shows
+    assert viz.outline_colour(np.full((5, 3), [255, 0, 255])) == (0, 255, 0)
+    assert viz.outline_colour(np.full((5, 3), [0, 255, 0])) != (0, 255, 0)

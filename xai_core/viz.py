@@ -225,13 +225,33 @@ def overlay(image: ArrayLike, heat: ArrayLike, alpha: float | ArrayLike = 0.5) -
     return np.round((1.0 - a) * img + a * hm.astype(np.float64)).astype(np.uint8)
 
 
+#: outline colours in order of preference; :func:`outline_colour` takes the first that stands out
+OUTLINE_COLOURS: tuple[tuple[int, int, int], ...] = (
+    (0, 255, 0), (255, 0, 255), (0, 255, 255), (255, 255, 0), (255, 255, 255), (0, 0, 0))
+#: how far (RGB distance, 0–441) an outline colour must be from nearly all pixels it covers
+OUTLINE_CONTRAST = 150.0
+
+
+def outline_colour(pixels: ArrayLike) -> tuple[int, int, int]:
+    """A colour that stands out against ``pixels`` (N×3 uint8, those an outline will cover): the
+    first of :data:`OUTLINE_COLOURS` at least :data:`OUTLINE_CONTRAST` away from 90 % of them, else
+    the one farthest from them (green on a green canvas gives way to magenta)."""
+    px = np.asarray(pixels, dtype=np.float32).reshape(-1, 3)
+    if not len(px):
+        return OUTLINE_COLOURS[0]
+    distance = [float(np.percentile(np.linalg.norm(px - np.float32(c), axis=1), 10)) for c in OUTLINE_COLOURS]
+    good = [c for c, d in zip(OUTLINE_COLOURS, distance) if d >= OUTLINE_CONTRAST]
+    return good[0] if good else OUTLINE_COLOURS[int(np.argmax(distance))]
+
+
 def contour_overlay(
     image: ArrayLike,
     gt_mask: ArrayLike,
-    colour: Sequence[int] = (0, 255, 0),
+    colour: Sequence[int] | None = None,
     mode: Literal["inner", "outer", "thick"] = "inner",
 ) -> np.ndarray:
-    """Draw the boundary of a ground-truth mask (H×W bool) on an image or heatmap (H×W×3 uint8).
+    """Draw the boundary of a ground-truth mask (H×W bool) on an image or heatmap (H×W×3 uint8),
+    in ``colour`` (None: one that contrasts with the pixels under the outline, :func:`outline_colour`).
     ``mode="inner"`` (default) colours mask pixels that touch the outside, so the outline never
     hides pixels outside the ground truth (skimage ``find_boundaries``); a mask touching the
     image border is outlined along the border too."""
@@ -242,6 +262,8 @@ def contour_overlay(
     if mask.shape != img.shape[:2]:
         raise InvalidInputError(f"mask {mask.shape} and image {img.shape[:2]} differ in size")
     edge = find_boundaries(np.pad(mask, 1), connectivity=1, mode=mode)[1:-1, 1:-1]  # outline at image edges too
+    if colour is None:
+        colour = outline_colour(img[edge])
     img[edge] = np.asarray(colour, dtype=np.uint8)[:3]
     return img
 

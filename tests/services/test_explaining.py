@@ -40,3 +40,43 @@ def test_explain_indices_predictions_and_top_k():
     top = services.top_k(ctx, ctx.test.sample(0)[0], k=3)
     assert len(top) == 3 and top[0][1] >= top[1][1] >= top[2][1]
     assert top[0][0] == ctx.info.class_names[int(preds[0])]
+
+
+def test_targets_choose_the_class_explained():
+    ctx = services.load_context("hard_mnist", "smoke")
+    x, label, mask = ctx.test.sample(3)
+    other = (label + 1) % len(ctx.info.class_names)
+    _, default = services.explain_indices(ctx, ["gradient"], [3])
+    _, same = services.explain_indices(ctx, ["gradient"], [3], targets=torch.tensor([label]))
+    _, moved = services.explain_indices(ctx, ["gradient"], [3], targets=torch.tensor([other]))
+    assert torch.equal(default["gradient"].scores, same["gradient"].scores)  # default: the label
+    assert not torch.equal(default["gradient"].scores, moved["gradient"].scores)
+    batch, shifted = services.explain_indices(ctx, ["gradient"], [3], split="test_background")
+    assert torch.equal(batch.y, torch.tensor([label])) and not torch.equal(batch.x[0], x)  # same digit, new canvas
+    assert not torch.equal(shifted["gradient"].scores, default["gradient"].scores)
+    with pytest.raises(XAIError, match="targets must be 1 class indices"):
+        services.explain_indices(ctx, ["gradient"], [3], targets=torch.tensor([99]))
+    assert {"diet", "dorar", "comet"} <= services.TARGET_FREE and "gradient" not in services.TARGET_FREE
+
+
+def test_class_choices_put_prediction_then_label_first():
+    ctx = services.load_context("hard_mnist", "smoke")
+    x = ctx.test.sample(0)[0]
+    pred = int(services.predicted_labels(ctx)[1][0])
+    wrong = (pred + 1) % len(ctx.info.class_names)
+    choices = services.class_choices(ctx, x, wrong)
+    assert [k for k, _ in choices[:2]] == [pred, wrong]
+    assert sorted(k for k, _ in choices) == list(range(len(ctx.info.class_names)))
+    assert choices[0][1].endswith("· prediction") and choices[1][1].endswith("· label") and "%" in choices[0][1]
+    assert services.class_choices(ctx, x, pred)[0][1].endswith("· prediction = label")
+
+
+def test_evaluation_splits_and_their_predictions():
+    ctx = services.load_context("hard_mnist", "smoke")
+    assert services.evaluation_splits(ctx.info) == ["test", "test_background"]
+    background = services.evaluation_split(ctx, "test_background")
+    labels, preds = services.predicted_labels(ctx, "test_background")
+    assert len(labels) == len(preds) == len(background)
+    assert services.evaluation_split(ctx, None) is ctx.test
+    with pytest.raises(XAIError, match="unknown split 'train'"):
+        services.evaluation_split(ctx, "train")

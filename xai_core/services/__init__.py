@@ -34,8 +34,8 @@ from .context import (
 )
 from .evaluation import Variant, evaluate, plan_shards, planned_images, reduce_shards
 from .explaining import (
-    OUTCOMES, explain_batch, explain_images, explain_indices, first_as_arrays, predicted_labels, sample_indices,
-    top_k, without_ground_truth,
+    OUTCOMES, TARGET_FREE, class_choices, evaluation_split, evaluation_splits, explain_batch, explain_images,
+    explain_indices, first_as_arrays, predicted_labels, sample_indices, top_k, without_ground_truth,
 )
 from .masking import MASKING_FRACTIONS, check_region_masking, region_masking
 from .reconstruction import GeneratorFitter
@@ -51,7 +51,8 @@ __all__ = [
     "ModelChoice", "bottleneck_layers", "build_explainer", "check_layer", "layer_configs", "load_context",
     "model_choices", "save_user_model", "targets_for", "validation_images",
     "Variant", "evaluate", "plan_shards", "planned_images", "reduce_shards",
-    "OUTCOMES", "explain_batch", "explain_images", "explain_indices", "first_as_arrays", "predicted_labels",
+    "OUTCOMES", "TARGET_FREE", "class_choices", "evaluation_split", "evaluation_splits", "explain_batch",
+    "explain_images", "explain_indices", "first_as_arrays", "predicted_labels",
     "sample_indices", "top_k", "without_ground_truth",
     "MASKING_FRACTIONS", "check_region_masking", "region_masking",
     "GeneratorFitter", "Shard", "ShardResult", "run_shard",

@@ -16,36 +16,47 @@ from .catalog import check_methods
 from .context import Configs, Context, targets_for
 
 OUTCOMES = ("all", "correct", "misclassified")
+#: methods whose maps do not depend on the class explained: label-free (DiET, DoRaR, COMET explain
+#: the model's own behaviour on x) or using no model at all (random, ground truth)
+TARGET_FREE = frozenset({"diet", "dorar", "comet", "random", "ground_truth"})
 
 
 def explain_indices(
     ctx: Context, methods: list[str], indices: list[int], progress: Progress = no_progress,
-    configs: Configs | None = None,
+    configs: Configs | None = None, targets: torch.Tensor | None = None, split: str | None = None,
 ) -> tuple[Batch, dict[str, Explanation]]:
-    """Explain test samples ``indices`` with each method: (batch, {method: explanation})."""
-    return explain_batch(ctx, methods, ctx.test.batch(indices), progress, configs)
+    """Explain samples ``indices`` of ``split`` (None: the test split) with each method: (batch,
+    {method: explanation}); ``targets`` (B class indices) replace the labels as the classes explained."""
+    return explain_batch(ctx, methods, evaluation_split(ctx, split).batch(indices), progress, configs, targets)
 
 
 def explain_images(
     ctx: Context, methods: list[str], images: torch.Tensor, progress: Progress = no_progress,
-    configs: Configs | None = None,
+    configs: Configs | None = None, targets: torch.Tensor | None = None,
 ) -> tuple[Batch, dict[str, Explanation]]:
     """Explain user images (B×C×H×W in [0, 1], e.g. from :func:`xai_core.uploads.load_upload`);
-    without labels, each image's target is the model's own top-1."""
+    without labels, each image's target is the model's own top-1 unless ``targets`` name classes."""
     n = len(images)
     batch = Batch(images, torch.full((n,), -1, dtype=torch.long), None, torch.arange(n))
-    return explain_batch(ctx, methods, batch, progress, configs)
+    return explain_batch(ctx, methods, batch, progress, configs, targets)
 
 
 def explain_batch(
     ctx: Context, methods: list[str], batch: Batch, progress: Progress = no_progress,
-    configs: Configs | None = None,
+    configs: Configs | None = None, targets: torch.Tensor | None = None,
 ) -> tuple[Batch, dict[str, Explanation]]:
     """Explain one batch with each method (``configs[method]`` overrides its settings), targets =
-    labels (model top-1 where unknown)."""
+    ``targets`` (B class indices) if given, else the labels (model top-1 where unknown)."""
     check_methods(methods, ctx.info if batch.masks is not None else without_ground_truth(ctx.info))
     batch = batch.to(ctx.device)
-    target = targets_for(ctx.black_box, batch.x, batch.y)
+    if targets is None:
+        target = targets_for(ctx.black_box, batch.x, batch.y)
+    else:
+        target = torch.as_tensor(targets, dtype=torch.long).flatten().to(ctx.device)
+        n_classes = len(ctx.info.class_names)
+        if len(target) != len(batch.x) or bool(((target < 0) | (target >= n_classes)).any()):
+            raise XAIError(f"targets must be {len(batch.x)} class indices in [0, {n_classes}), "
+                           f"not {target.tolist()}")
     out = {}
     for i, name in enumerate(methods):
         progress(i, len(methods), f"explaining with {name}")
@@ -61,13 +72,48 @@ def without_ground_truth(info: DatasetInfo) -> DatasetInfo:
     return dataclasses.replace(info, has_ground_truth=False)
 
 
-def predicted_labels(ctx: Context) -> tuple[torch.Tensor, torch.Tensor]:
-    """(labels, black-box top-1) for every test image: what the sample picker filters on."""
+def predicted_labels(ctx: Context, split: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(labels, black-box top-1) for every image of ``split`` (None: the test split): what the
+    sample picker filters on."""
     labels, preds = [], []
-    for b in ctx.test.loader(batch_size=256):
+    for b in evaluation_split(ctx, split).loader(batch_size=256):
         labels.append(b.y)
         preds.append(predict(ctx.black_box, b.x.to(ctx.device)).argmax(1).cpu())
     return torch.cat(labels), torch.cat(preds)
+
+
+def evaluation_splits(info: DatasetInfo) -> list[str]:
+    """The splits a sample can be explained from: every split but "train" (the test split first)."""
+    rest = [s for s in info.splits if s not in ("train", "test")]
+    return (["test"] if "test" in info.splits else []) + rest
+
+
+def evaluation_split(ctx: Context, split: str | None = None):
+    """The dataset of ``split`` (None: the test split); an error naming the choices otherwise."""
+    if split is None or split == "test":
+        return ctx.test
+    data = ctx.split(split) if split != "train" else None
+    if data is None:
+        raise XAIError(f"unknown split {split!r} for {ctx.info.name}; choose from: "
+                       f"{', '.join(evaluation_splits(ctx.info))}")
+    return data
+
+
+def class_choices(ctx: Context, x: torch.Tensor, label: int = -1) -> list[tuple[int, str]]:
+    """The classes one image (C×H×W) can be explained for, as (class index, text with the black box's
+    probability): its prediction first, then the label (when known and different), then the others."""
+    probs = predict(ctx.black_box, x[None].to(ctx.device)).softmax(1)[0].cpu()
+    names = ctx.info.class_names
+    pred = int(probs.argmax())
+    order = [pred] + ([label] if 0 <= label != pred else [])
+    order += [k for k in range(len(probs)) if k not in order]
+
+    def text(k: int) -> str:
+        tags = [t for t, hit in (("prediction", k == pred), ("label", k == label)) if hit]
+        name = names[k] if k < len(names) else str(k)
+        return f"{name} ({float(probs[k]):.1%})" + (f" · {' = '.join(tags)}" if tags else "")
+
+    return [(k, text(k)) for k in order]
 
 
 def sample_indices(labels: torch.Tensor, predictions: torch.Tensor, label: int | None = None,

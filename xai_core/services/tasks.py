@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..data import dataset_names
+from ..data import dataset_info, dataset_names
 from ..errors import MissingDataError
 from ..jobs import ETA, MANAGER, Job
-from ..models import black_box_state
+from ..models import PRETRAINED, black_box_state, default_arch, train_config
+from ..models.assets import SHIPPED, asset_path, read_asset
+from ..models.training import KIND as BLACK_BOX
+from ..models.training import black_box_spec
 from ..progress import Progress
 from ..store import ArtifactStore
 from .ablations import setting_sweep
@@ -28,9 +31,50 @@ def black_box_rows(preset: str, seed: int = 0, store: ArtifactStore | None = Non
                          "test accuracy": None, "training s": None})
             continue
         rec = st["record"]
-        rows.append({"dataset": name, "architecture": st["arch"], "state": st["state"],
+        state = "shipped" if st["state"] == "trained" and _is_shipped(name, preset, seed, rec) else st["state"]
+        rows.append({"dataset": name, "architecture": st["arch"], "state": state,
                      "test accuracy": rec.get("test_accuracy"), "training s": rec.get("train_seconds")})
     return rows
+
+
+def _is_shipped(dataset: str, preset: str, seed: int, record: dict[str, Any]) -> bool:
+    """Whether a stored black box is the one shipped in ``assets/`` (the store is seeded with it on
+    first use, record and all), not one trained here."""
+    if (dataset, preset, seed) not in SHIPPED:
+        return False
+    found = read_asset(dataset, preset, seed)
+    return found is not None and found[1].get("record") == record
+
+
+#: what the Train page shows in a cell with no value (a black box not trained, a pretrained one's time)
+MISSING = "–"
+
+
+def black_box_table(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """:func:`black_box_rows` as the Train page shows them: accuracy to 3 places, seconds whole,
+    :data:`MISSING` where there is no value (never "None")."""
+    def cell(value: Any, form: str) -> str:
+        return MISSING if value is None else format(value, form)
+
+    return [{**row, "test accuracy": cell(row["test accuracy"], ".3f"), "training s": cell(row["training s"], ",.0f")}
+            for row in rows]
+
+
+def black_box_cached(dataset: str, preset: str, seed: int = 0, store: ArtifactStore | None = None) -> bool:
+    """Whether the dataset's default black box loads without training (pretrained, in the store or
+    shipped); by file ``stat`` calls only, so pages may ask on every rerun."""
+    info = dataset_info(dataset, preset)
+    arch = default_arch(info)
+    if arch in PRETRAINED:
+        return True
+    spec = black_box_spec(info.spec(), arch, train_config(dataset, preset), seed)
+    return (store or ArtifactStore()).exists(BLACK_BOX, spec) or (
+        (dataset, preset, seed) in SHIPPED and asset_path(dataset, preset, seed).is_file())
+
+
+def black_box_job_key(dataset: str, preset: str, seed: int = 0, store: ArtifactStore | None = None) -> str:
+    """The key of :func:`train_black_box_job`'s job for (dataset, preset, seed)."""
+    return job_key(store or ArtifactStore(), "black_box", dataset, preset, seed)
 
 
 def job_key(store: ArtifactStore, kind: str, *parts: Any) -> str:
@@ -43,8 +87,7 @@ def train_black_box_job(dataset: str, preset: str, seed: int = 0, store: Artifac
     def work(progress: Progress) -> dict[str, Any]:
         return load_context(dataset, preset, seed=seed, store=store, progress=progress).record
 
-    key = job_key(store or ArtifactStore(), "black_box", dataset, preset, seed)
-    return MANAGER.submit(key, f"black box · {dataset} ({preset})", work)
+    return MANAGER.submit(black_box_job_key(dataset, preset, seed, store), f"black box · {dataset} ({preset})", work)
 
 
 def fit_label(method: str, **config: Any) -> str:
