@@ -7,6 +7,7 @@ st.set_page_config(page_title="Attribution Explorer", page_icon="🔍", layout="
 
 pages = [
     st.Page("pages/explore.py", title="Explore", icon="🔍", default=True),
+    st.Page("pages/gallery.py", title="Gallery", icon="🖼️"),
     st.Page("pages/train.py", title="Train", icon="🏋️"),
     st.Page("pages/evaluate.py", title="Evaluate", icon="📈"),
     st.Page("pages/ablations.py", title="Ablations", icon="🧪"),

@@ -34,7 +34,8 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 #: runs) drops it even when the value was re-assigned as user state in the page's last full run:
 #: :func:`keep_choices` keeps a copy under a key no widget owns and restores the widget's key from it
 PERSISTENT_KEYS = ("dataset_choice", "preset_choice", "model_choice", "explore_split", "sample", "explore_methods",
-                   "explore_outcome", "explore_mode", "explore_sign", "explore_clip", "explore_contour")
+                   "explore_outcome", "explore_mode", "explore_sign", "explore_clip", "explore_contour",
+                   "gallery_target", "gallery_outcome", "gallery_seed", "gallery_mode", "gallery_sign")
 KEPT = "kept:"  # prefix of those copies
 
 

@@ -8,10 +8,11 @@ import numpy as np
 import streamlit as st
 
 from pages import common
-from xai_core import services, viz
+from xai_core import export, services, viz
 from xai_core.data.base import DatasetInfo
+from xai_core.data.decode import display_name
 from xai_core.errors import XAIError
-from xai_core.uploads import EXTENSIONS, load_upload
+from xai_core.uploads import EXTENSIONS, read_upload, upload_warnings
 
 PRESELECTED = ["gradient", "input_x_gradient", "smoothgrad", "integrated_gradients", "gradcam"]
 GRID_COLUMNS = 4  # at most this many maps per row: more methods wrap to new rows, never shrink
@@ -32,27 +33,29 @@ def split_labels(dataset: str, preset: str, model: services.ModelChoice, split: 
         return services.predicted_labels(ctx, split)
 
 
-def pick_split() -> str:
-    """The split the sample comes from, among the dataset's evaluation splits (shown when there are several)."""
+def pick_split(disabled: bool = False) -> str:
+    """The split the sample comes from, among the dataset's evaluation splits (shown when there are
+    several); ``disabled`` while an upload is shown."""
     splits = services.evaluation_splits(info)
     if len(splits) < 2:
         return splits[0] if splits else "test"
     if st.session_state.get("explore_split") not in splits:
         st.session_state["explore_split"] = splits[0]
-    return st.selectbox("Split", splits, key="explore_split",
+    return st.selectbox("Split", splits, key="explore_split", disabled=disabled,
                         help="where the sample comes from: the test split or an evaluation-only variant of it "
                              "(e.g. new backgrounds, a flipped shortcut)")
 
 
-def pick_sample() -> int:
-    """Class / outcome filters, a sample selector and a random button; returns the index in ``split``."""
+def pick_sample(disabled: bool = False) -> int:
+    """Class / outcome filters, a sample selector and a random button (all ``disabled`` while an
+    upload is shown); returns the index in ``split``."""
     labels, preds = (common.predicted_labels(*selection) if split == "test"
                      else split_labels(*selection, split))
     known = bool((labels >= 0).all())
     c1, c2, c3, c4 = st.columns([2, 2, 2, 1], vertical_alignment="bottom")
-    cls = c1.selectbox("Class", ["any", *info.class_names], disabled=not known,
+    cls = c1.selectbox("Class", ["any", *info.class_names], disabled=disabled or not known,
                        help="only samples of this label")
-    outcome = c2.selectbox("Prediction", services.OUTCOMES, disabled=not known, key="explore_outcome",
+    outcome = c2.selectbox("Prediction", services.OUTCOMES, disabled=disabled or not known, key="explore_outcome",
                            help="correct: the black box predicts the label; misclassified: it does not")
     options = services.sample_indices(labels, preds, None if cls == "any" else info.class_names.index(cls),
                                       outcome if known else "all")
@@ -62,23 +65,33 @@ def pick_sample() -> int:
     if st.session_state.get("sample") not in options:
         st.session_state["sample"] = options[0]
     c4.button("🎲 Random", on_click=lambda: st.session_state.update(sample=random.choice(options)),
-              help="a random sample among those matching the filters")
+              help="a random sample among those matching the filters", disabled=disabled)
     c3.selectbox(f"{'Test' if split == 'test' else split} sample ({len(options)} match)", options, key="sample",
+                 disabled=disabled,
                  format_func=lambda i: f"#{i} · {info.class_names[int(labels[i])]}" if known else f"#{i}")
     return int(st.session_state["sample"])
 
 
-split = pick_split()
-index = pick_sample()
+picker = st.container()  # filled below, once it is known whether an upload replaces the sample
 upload = st.file_uploader("…or upload your own image", type=list(EXTENSIONS),
                           help="PNG, JPEG, WebP or BMP; grayscale, RGB, RGBA or 16-bit; explained for the "
-                               "black box's own top-1 class unless you choose another")
-image_tensor = None
+                               "black box's own top-1 class unless you choose another. Clear it to go back to "
+                               "the samples")
+image_tensor, upload_notes = None, []
 if upload is not None:
     try:
-        image_tensor = load_upload(upload.getvalue(), info, upload.name)
+        decoded = read_upload(upload.getvalue(), info, upload.name)
+        image_tensor = decoded.tensor
+        upload_notes = upload_warnings(decoded.size, decoded.channels, decoded.tensor, info)
     except XAIError as err:
         st.error(f"Could not use this upload: {err}. Showing the dataset sample instead.")
+with picker:  # the sample controls: disabled while an upload is shown
+    split = pick_split(disabled=image_tensor is not None)
+    index = pick_sample(disabled=image_tensor is not None)
+    if image_tensor is not None:
+        st.caption("Showing your upload; clear it to go back to the samples.")
+for note in upload_notes:  # far from the dataset: said above the maps, one line each
+    st.warning(note)
 
 if image_tensor is not None:
     x, mask, label = image_tensor, None, -1
@@ -182,6 +195,37 @@ if free:
                " maps.")
 
 
+def downloads(panels: list) -> None:
+    """Buttons for the maps shown: a PNG of the grid, an NPZ of the scores (one array per method) and
+    a JSON of the settings behind them."""
+    if image_tensor is not None:
+        source, stem = {"upload": upload.name}, "upload"
+    else:
+        source = {"split": split, "index": index, "label": label,
+                  "label_name": info.class_names[label] if label >= 0 else None}
+        stem = f"{split}_{index}"
+    stem = f"{info.name}_{stem}"
+    settings = export.settings_json(
+        dataset=info.name, preset=ctx.preset,
+        model={"choice": selection.model.label, "arch": ctx.record.get("arch", selection.model.arch)},
+        source=source,
+        target={"index": target, "name": info.class_names[target], "prediction": predicted,
+                "choice": classes[target]},
+        methods={m: {"settings": maps[m]["settings"],
+                     "class_explained": None if m in services.TARGET_FREE else target} for m in methods},
+        display={"colour_scale": mode, "sign": sign, "clip_percentile": clip, "layer": layer or "default"},
+    )
+    c1, c2, c3 = st.columns(3)
+    c1.download_button("Download maps (PNG)", export.grid_png(panels, GRID_COLUMNS), f"{stem}_maps.png",
+                       "image/png", on_click="ignore", help="the image and every method's heatmap as shown")
+    c2.download_button("Download scores (NPZ)", export.scores_npz({m: maps[m]["scores"] for m in methods}),
+                       f"{stem}_scores.npz", "application/octet-stream", on_click="ignore",
+                       help="the raw scores, one array per method (numpy.load)")
+    c3.download_button("Download settings (JSON)", settings, f"{stem}_settings.json", "application/json",
+                       on_click="ignore", help="dataset, preset, model, the sample or upload, the class explained "
+                                               "and each method's settings")
+
+
 def grid(count: int) -> list:
     """``count`` cells in rows of at most :data:`GRID_COLUMNS` equal columns (a readable minimum size)."""
     cells = []
@@ -191,15 +235,19 @@ def grid(count: int) -> list:
 
 
 cells = grid(1 + (mask is not None) + len(methods))
-cells[0].image(image, caption="image", width="stretch")
+image_caption = "image" if image_tensor is None else f"your upload ({display_name(upload.name, 60)})"
+panels = [(image_caption, image)]  # what the PNG download holds: the image, ground truth, each heatmap as shown
+cells[0].image(image, caption=image_caption, width="stretch")
 if mask is not None:
-    cells[1].image(viz.contour_overlay(image, mask), caption="ground truth", width="stretch")
+    panels.append(("ground truth", viz.contour_overlay(image, mask)))
+    cells[1].image(panels[-1][1], caption="ground truth", width="stretch")
 if methods:
     stack = np.stack([maps[m]["scores"] for m in methods])
     heat, _ = viz.render_heatmaps(stack, mode=mode, sign=sign, clip_percentile=clip)
     legend = viz.colour_legend(stack, methods, mode=mode, sign=sign, clip_percentile=clip)
     for col, name, h, map_range in zip(cells[1 + (mask is not None):], methods, heat, legend.captions):
         shown = viz.contour_overlay(h, mask) if mask is not None and contour else h
+        panels.append((name, shown))
         col.image(shown, caption=name, width="stretch")
         col.caption(map_range)
         col.image(viz.overlay(image, h), caption=f"{name} · overlay", width="stretch")
@@ -216,6 +264,7 @@ if methods:
             col.caption(" · ".join(f"{k}: {v}" for k, v in view["predictions"].items()))
     st.image(legend.bar, caption=f"colour scale ({mode.replace('_', '-')})", width=320)
     st.caption(legend.note)
+    downloads(panels)
 else:
     st.info("Pick one or more methods above to see their maps.")
 

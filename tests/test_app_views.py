@@ -122,3 +122,42 @@ def test_explore_grid_wraps_and_drops_an_empty_ground_truth_cell(app):
     rows = _grid_rows(app)
     assert len(rows) == 1 and len(rows[0]) == 4 and "ground truth" not in {im.caption for im in _images(app)}
     assert all(column.children for column in rows[0])  # image + 3 maps fill the row: no empty cell
+
+
+def _one_pixel_png() -> bytes:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (1, 1), (250, 250, 250)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+DOWNLOADS = {"Download maps (PNG)", "Download scores (NPZ)", "Download settings (JSON)"}
+
+
+def test_explore_warns_about_an_upload_far_from_the_dataset_and_sets_the_samples_aside(app):
+    app.run()
+    app.multiselect[0].set_value(["gradient", "random"]).run()
+    assert {b.proto.label for b in app.get("download_button")} == DOWNLOADS
+    sample_controls = lambda: [_box(app, "Split"), _box(app, "Class"), _box(app, "Prediction"),  # noqa: E731
+                               app.selectbox(key="sample"), app.button[0]]
+    upload_notes = lambda: [w.value for w in app.warning if w.value.startswith("The upload")]  # noqa: E731
+    assert not any(w.disabled for w in sample_controls()) and not upload_notes()
+
+    app.file_uploader[0].upload("dot.png", _one_pixel_png(), "image/png").run()  # a white 1×1 PNG on hard_mnist
+    assert not app.exception and not app.error, app.exception
+    warned = upload_notes()
+    assert any(w.startswith("The upload is 1×1 pixels, upscaled to the model's 32×32") for w in warned)
+    assert any("pixel statistics are far from hard_mnist's" in w for w in warned)
+    assert all("\n" not in w for w in warned)
+    assert all(w.disabled for w in sample_controls())
+    assert "Showing your upload; clear it to go back to the samples." in _captions(app)
+    assert "your upload (dot.png)" in [im.caption for im in _images(app)]
+    assert {b.proto.label for b in app.get("download_button")} == DOWNLOADS
+
+    app.file_uploader[0].clear().run()  # back to the samples
+    assert not app.exception and not upload_notes(), app.exception
+    assert not any(w.disabled for w in sample_controls())
+    assert "image" in [im.caption for im in _images(app)]

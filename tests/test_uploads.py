@@ -5,12 +5,13 @@ import io
 
 import numpy as np
 import pytest
-from PIL import Image
+import torch
+from PIL import Image, ImageOps
 
 from xai_core.data.base import DatasetInfo
 from xai_core.data.decode import decode_image
 from xai_core.errors import InvalidInputError
-from xai_core.uploads import load_upload
+from xai_core.uploads import load_upload, read_upload, upload_warnings
 
 RGB = DatasetInfo("rgb", "quick", 64, 3, 10, tuple("0123456789"), (0.5,) * 3, (0.25,) * 3, False)
 GRAY = DatasetInfo("gray", "quick", 28, 1, 10, tuple("0123456789"), (0.5,), (0.25,), False)
@@ -118,3 +119,51 @@ def test_uploaded_image_is_explained_with_the_models_top1():
     assert batch.masks is None and expl["gradient"].scores.shape == (1, 32, 32)
     with pytest.raises(XAIError, match="ground-truth"):
         services.explain_images(ctx, ["ground_truth"], x)
+
+
+def test_read_upload_keeps_size_and_channels_and_converts_as_before():
+    rng = np.random.default_rng(3)
+    colour = Image.fromarray(rng.integers(0, 256, (30, 50, 3), dtype=np.uint8))
+    grey = Image.fromarray(rng.integers(0, 256, (30, 50), dtype=np.uint8))
+    for img, channels in ((colour, 3), (grey, 1), (grey.convert("RGB"), 1), (colour.convert("RGBA"), 3)):
+        for info in (RGB, GRAY):
+            up = read_upload(encode(img, "PNG"), info)
+            assert up.size == (50, 30) and up.channels == channels
+            assert torch.equal(up.tensor, load_upload(encode(img, "PNG"), info))
+    # decoding to RGB and then to grey gives what decoding straight to grey gave
+    direct = np.asarray(decode_image(encode(colour.convert("RGBA"), "PNG"), mode="L"))
+    up = read_upload(encode(colour.convert("RGBA"), "PNG"), DatasetInfo(
+        "g", "quick", 30, 1, 2, ("a", "b"), (0.5,), (0.25,), False))
+    fitted = np.asarray(ImageOps.fit(Image.fromarray(direct), (30, 30), Image.BILINEAR), dtype=np.float32) / 255
+    assert np.array_equal(up.tensor[0].numpy(), fitted)
+
+
+def test_upload_warnings_tiny_flat_and_channel_changes():
+    tiny = read_upload(encode(Image.new("RGB", (1, 1), (200, 30, 30)), "PNG"), GRAY)
+    notes = upload_warnings(tiny.size, tiny.channels, tiny.tensor, GRAY)
+    assert len(notes) == 3 and all("\n" not in n for n in notes)
+    assert "1×1 pixels, upscaled to the model's 28×28" in notes[0]
+    assert "in colour but gray is grayscale" in notes[1]
+    assert "pixel statistics are far from gray's" in notes[2] and "std 0.00 vs 0.25" in notes[2]
+
+    grey = read_upload(encode(Image.fromarray(np.random.default_rng(4).integers(0, 256, (64, 64), dtype=np.uint8)),
+                              "JPEG"), RGB)
+    notes = upload_warnings(grey.size, grey.channels, grey.tensor, RGB)
+    assert notes == ["The upload is grayscale but rgb is in colour: the model sees its grey in R, G and B."]
+    dark = DatasetInfo("dark", "quick", 64, 3, 10, tuple("0123456789"), (0.1,) * 3, (0.2,) * 3, False)
+    (note,) = upload_warnings((64, 64), 3, torch.ones(3, 64, 64), dark)  # white on a dark dataset
+    assert "R mean 1.00 vs 0.10" in note and "B std 0.00 vs 0.20" in note
+    assert upload_warnings((64, 64), 3, torch.rand(3, 64, 64) * 0.45, dark) == []  # dark and varied: in range
+    assert upload_warnings((16, 400), 3, torch.rand(3, 64, 64), RGB) == []  # a quarter of the side: not flagged
+    assert "15×400 pixels" in upload_warnings((15, 400), 3, torch.rand(3, 64, 64), RGB)[0]
+
+
+@pytest.mark.parametrize("dataset", ["hard_mnist", "mnist"])
+def test_the_datasets_own_images_get_no_warning(dataset):
+    from xai_core import services
+
+    ctx = services.load_context(dataset, "smoke", device="cpu")
+    info = ctx.info
+    x = services.evaluation_split(ctx, "test").batch(list(range(200))).x
+    flagged = [i for i in range(len(x)) if upload_warnings((info.image_size,) * 2, info.channels, x[i], info)]
+    assert not flagged

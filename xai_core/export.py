@@ -1,13 +1,15 @@
 """Write explanations to disk (the CLI's ``explain``): PNGs a person can look at, raw scores for
-programs, and a JSON manifest naming the settings behind every file."""
+programs, and a JSON manifest naming the settings behind every file. The same three as bytes for
+the dashboard's downloads: :func:`grid_png`, :func:`scores_npz`, :func:`settings_json`."""
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping, Sequence
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from . import viz
 from .data.base import Batch
@@ -71,3 +73,65 @@ def save_explanations(out: Path, ctx: Any, batch: Batch, explanations: dict[str,
 
 def _class_name(info: Any, label: int) -> str:
     return info.class_names[label] if 0 <= label < len(info.class_names) else "unknown"
+
+
+#: :func:`grid_png`'s cell side in pixels (small maps are upscaled, nearest, to it) and caption strip height.
+GRID_CELL = 192
+GRID_GAP = 6  # white between cells
+_CAPTION = 16
+
+
+def grid_png(panels: Sequence[tuple[str, np.ndarray]], columns: int = 4, cell: int = GRID_CELL) -> bytes:
+    """A PNG of ``panels`` (caption, H×W×3 or H×W uint8 image; e.g. the image and every method's
+    heatmap as shown) in rows of at most ``columns`` cells, each upscaled (nearest) to ``cell`` pixels
+    wide, its caption beneath, on white (:data:`GRID_GAP` pixels between cells)."""
+    if not panels:
+        raise ValueError("grid_png needs at least one panel")
+    columns = max(1, min(columns, len(panels)))
+    rows = -(-len(panels) // columns)
+    tiles = []
+    for caption, array in panels:
+        img = Image.fromarray(np.asarray(array, dtype=np.uint8)).convert("RGB")
+        tiles.append((str(caption), img.resize((cell, max(1, round(cell * img.height / img.width))), Image.NEAREST)))
+    height = max(t.height for _, t in tiles) + _CAPTION + GRID_GAP
+    sheet = Image.new("RGB", (columns * (cell + GRID_GAP) - GRID_GAP, rows * height - GRID_GAP), "white")
+    draw = ImageDraw.Draw(sheet)
+    for i, (caption, tile) in enumerate(tiles):
+        x, y = (i % columns) * (cell + GRID_GAP), (i // columns) * height
+        sheet.paste(tile, (x, y))
+        draw.text((x + 2, y + tile.height + 2), caption[: cell // 6], fill="black")  # the default font: 6 px a glyph
+    buf = io.BytesIO()
+    sheet.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def scores_npz(scores: Mapping[str, np.ndarray]) -> bytes:
+    """A compressed NPZ of ``scores``: one array per method, under the method's name, as computed."""
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **{name: np.asarray(a) for name, a in scores.items()})
+    return buf.getvalue()
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` with arrays and scalars (numpy, torch), tuples and sets made JSON types (anything else unknown: its str)."""
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [jsonable(v) for v in value]
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if hasattr(value, "tolist"):  # numpy (and torch) arrays and scalars
+        return jsonable(value.tolist())
+    return str(value)
+
+
+def settings_json(*, dataset: str, preset: str, model: Any, source: Mapping[str, Any], target: Mapping[str, Any],
+                  methods: Mapping[str, Mapping[str, Any]], display: Mapping[str, Any] | None = None) -> bytes:
+    """What produced a set of maps, as indented UTF-8 JSON: ``dataset``, ``preset``, ``model`` (a
+    description or a dict), ``source`` (the sample: ``{"split", "index", "label"}``, or the upload:
+    ``{"upload": name}``), ``target`` (the class explained: ``{"index", "name", ...}``), ``methods``
+    (per method a dict: its settings as the explainer reports them, the class it explains) and ``display`` (colour scale, sign,
+    clip)."""
+    doc = {"dataset": dataset, "preset": preset, "model": model, "source": dict(source), "target": dict(target),
+           "methods": {name: dict(entry) for name, entry in methods.items()}, "display": dict(display or {})}
+    return json.dumps(jsonable(doc), indent=2, ensure_ascii=False).encode()

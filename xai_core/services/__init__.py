@@ -34,8 +34,9 @@ from .context import (
 )
 from .evaluation import Variant, evaluate, plan_shards, planned_images, reduce_shards
 from .explaining import (
-    OUTCOMES, TARGET_FREE, class_choices, evaluation_split, evaluation_splits, explain_batch, explain_images,
-    explain_indices, first_as_arrays, predicted_labels, sample_indices, top_k, without_ground_truth,
+    GALLERY_SIZES, GALLERY_TARGETS, OUTCOMES, TARGET_FREE, class_choices, evaluation_split, evaluation_splits,
+    explain_batch, explain_gallery, explain_images, explain_indices, first_as_arrays, gallery_indices,
+    predicted_labels, sample_indices, top_k, without_ground_truth,
 )
 from .masking import MASKING_FRACTIONS, check_region_masking, region_masking
 from .reconstruction import GeneratorFitter
@@ -51,6 +52,7 @@ __all__ = [
     "ModelChoice", "bottleneck_layers", "build_explainer", "check_layer", "layer_configs", "load_context",
     "model_choices", "save_user_model", "targets_for", "validation_images",
     "Variant", "evaluate", "plan_shards", "planned_images", "reduce_shards",
+    "GALLERY_SIZES", "GALLERY_TARGETS", "explain_gallery", "gallery_indices",
     "OUTCOMES", "TARGET_FREE", "class_choices", "evaluation_split", "evaluation_splits", "explain_batch",
     "explain_images", "explain_indices", "first_as_arrays", "predicted_labels",
     "sample_indices", "top_k", "without_ground_truth",

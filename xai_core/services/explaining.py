@@ -155,3 +155,42 @@ def first_as_arrays(explanation: Explanation, class_names: tuple[str, ...] = ())
         "predictions": predictions,
         "settings": explanation.settings,
     }
+
+
+#: the gallery's grid sizes (rows = columns)
+GALLERY_SIZES = (3, 4, 5)
+GALLERY_TARGETS = ("prediction", "label")
+
+
+def gallery_indices(options: list[int], count: int, seed: int = 0) -> list[int]:
+    """``count`` of ``options`` (fewer if there are not as many) for the gallery: the first ones in
+    order for ``seed`` 0, otherwise a random draw seeded by ``seed`` (the same seed, the same draw),
+    sorted."""
+    if count < 1:
+        raise XAIError(f"a gallery needs at least one sample, not {count}")
+    if seed == 0 or len(options) <= count:
+        return list(options[:count])
+    picked = torch.randperm(len(options), generator=torch.Generator().manual_seed(int(seed)))[:count]
+    return sorted(options[int(i)] for i in picked)
+
+
+def explain_gallery(ctx: Context, method: str, indices: list[int], progress: Progress = no_progress,
+                    split: str | None = None, target: str = "prediction",
+                    configs: Configs | None = None) -> dict[str, Any]:
+    """One method on samples ``indices`` of ``split`` in one batch, each explained for the black
+    box's prediction (``target="prediction"``) or its label (``"label"``): numpy arrays ``images``
+    (N×H×W×C in [0, 1]), ``scores`` (N×H×W), ``masks`` (N×H×W bool, or None), ``labels`` and
+    ``predictions`` (N class indices), for the dashboard's caches."""
+    if target not in GALLERY_TARGETS:
+        raise XAIError(f"target must be one of {GALLERY_TARGETS}, not {target!r}")
+    batch = evaluation_split(ctx, split).batch(indices)
+    predictions = predict(ctx.black_box, batch.x.to(ctx.device)).argmax(1).cpu()
+    targets = predictions if target == "prediction" else None
+    batch, out = explain_batch(ctx, [method], batch, progress, configs, targets)
+    return {
+        "images": batch.x.permute(0, 2, 3, 1).cpu().numpy(),
+        "scores": out[method].scores.detach().cpu().float().numpy(),
+        "masks": None if batch.masks is None else batch.masks.cpu().numpy(),
+        "labels": batch.y.cpu().numpy(),
+        "predictions": predictions.numpy(),
+    }

@@ -1,0 +1,113 @@
+"""Gallery: one method's maps on many samples at once (a 3×3 to 5×5 grid), each captioned with its
+label and the black box's prediction, to see patterns a single sample hides. Thin: widgets and
+calls into pages.common / xai_core only."""
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from pages import common
+from xai_core import services, viz
+from xai_core.data.base import DatasetInfo
+from xai_core.errors import XAIError
+
+PREFERRED = "gradient"  # the default method where the dataset offers it
+
+selection = common.sidebar()
+ctx = common.load_or_stop(selection)
+info: DatasetInfo = ctx.info
+
+st.title("Gallery")
+st.caption("One method's maps on many samples at once, each captioned “label → prediction” (✓ correct, "
+           "✗ misclassified): patterns a single sample hides.")
+
+
+@st.cache_resource(show_spinner="Classifying the split …", max_entries=4)
+def split_labels(dataset: str, preset: str, model: services.ModelChoice, split: str):
+    """(labels, predictions) of an evaluation split other than "test", for the filters."""
+    ctx = common.context(dataset, preset, model)
+    with common.work_slot():
+        return services.predicted_labels(ctx, split)
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)  # a 5×5 grid at 224 px: about 20 MB
+def gallery(dataset: str, preset: str, model: services.ModelChoice, method: str, split: str,
+            indices: tuple[int, ...], target: str) -> dict[str, Any]:
+    """One batched call for the whole grid (numpy arrays), shared by every session of the server."""
+    ctx = common.context(dataset, preset, model)
+    with common.work_slot():
+        return services.explain_gallery(ctx, method, list(indices), split=split, target=target)
+
+
+rows = services.method_rows(info, ready_on=ctx)
+names = [r.name for r in rows]
+if not names:
+    st.info("No method is usable on this dataset.")
+    st.stop()
+
+c1, c2, c3 = st.columns([3, 2, 2])
+method = c1.selectbox("Method", names, index=names.index(PREFERRED) if PREFERRED in names else 0,
+                      key="gallery_method", help="the About page explains each method")
+size = c2.selectbox("Grid", services.GALLERY_SIZES, index=0, key="gallery_size",
+                    format_func=lambda n: f"{n}×{n}", help="samples per row and column")
+target = c3.selectbox("Explain the class", services.GALLERY_TARGETS, key="gallery_target",
+                      help="the black box's prediction (default) or the label; label-free methods (DiET, DoRaR, "
+                           "COMET) explain the model's own behaviour, whatever the choice")
+
+splits = services.evaluation_splits(info)
+split = (st.selectbox("Split", splits, key="gallery_split", help="where the samples come from")
+         if len(splits) > 1 else (splits[0] if splits else "test"))
+labels, preds = (common.predicted_labels(*selection) if split == "test" else split_labels(*selection, split))
+known = bool((labels >= 0).all())
+c1, c2, c3 = st.columns([2, 2, 2], vertical_alignment="bottom")
+cls = c1.selectbox("Class", ["any", *info.class_names], disabled=not known, key="gallery_class",
+                   help="only samples of this label")
+outcome = c2.selectbox("Prediction", services.OUTCOMES, disabled=not known, key="gallery_outcome",
+                       help="correct: the black box predicts the label; misclassified: it does not")
+seed = c3.number_input("Shuffle (0: the first samples)", min_value=0, step=1, key="gallery_seed",
+                       help="another number draws other samples among those matching the filters; the same number "
+                            "always draws the same ones")
+options = services.sample_indices(labels, preds, None if cls == "any" else info.class_names.index(cls),
+                                  outcome if known else "all")
+if not options:
+    st.warning(f"No {split} sample matches these filters.")
+    st.stop()
+indices = services.gallery_indices(options, size * size, int(seed))
+st.caption(f"{len(indices)} of {len(options)} matching {split} samples.")
+
+if not common.training_notice(ctx, [method]):
+    st.stop()  # a trained method not fitted yet: the notice offers a background fit
+
+try:
+    with st.spinner(f"Explaining {len(indices)} samples with {method} …"):
+        result = gallery(*selection, method, split, tuple(indices), target)
+except XAIError as err:
+    st.error(str(err))
+    st.stop()
+except Exception as err:  # a bug: logged with its traceback; one line here
+    common.show_error(common.failed(f"{method} on the gallery", err))
+    st.stop()
+
+with st.expander("Heatmap display"):
+    d1, d2, d3 = st.columns(3)
+    mode = d1.radio("Colour scale", viz.MODES, format_func=lambda m: m.replace("_", "-"), key="gallery_mode",
+                    help="per-image: each map uses its own range; shared: one range over the whole grid")
+    sign = d2.selectbox("Sign", viz.SIGNS, key="gallery_sign", help="which sign of the scores to show")
+    clip = d3.slider("Clip at percentile", 90.0, 100.0, 99.0, step=0.5, key="gallery_clip",
+                     help="saturate the top scores")
+
+heat, _ = viz.render_heatmaps(result["scores"], mode=mode, sign=sign, clip_percentile=clip)
+names_of = info.class_names
+for start in range(0, len(indices), size):
+    for col, i in zip(st.columns(size), range(start, min(start + size, len(indices)))):
+        label, pred = int(result["labels"][i]), int(result["predictions"][i])
+        shown = viz.overlay(result["images"][i], heat[i])
+        if result["masks"] is not None:
+            shown = viz.contour_overlay(shown, result["masks"][i])
+        said = names_of[label] if 0 <= label < len(names_of) else "?"
+        mark = "✓" if pred == label else "✗"
+        col.image(shown, caption=f"#{indices[i]} · {said} → {names_of[pred]} {mark}", width="stretch")
+st.caption(f"{method} maps overlaid on each image, explaining the {target}"
+           + (" (the outline: the ground truth)" if result["masks"] is not None else "")
+           + f" · colour scale {mode.replace('_', '-')}.")
