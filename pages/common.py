@@ -211,12 +211,6 @@ def _targets(target: int | None) -> list[int] | None:
     return None if target is None else [target]
 
 
-@st.cache_resource(show_spinner=False, max_entries=16)
-def method_settings(dataset: str, preset: str, model: services.ModelChoice, method: str) -> dict[str, Any]:
-    """A method's settings at this preset (instantiated, not trained), e.g. DoRaR's default n_e."""
-    return services.build_explainer(context(dataset, preset, model), method, prepare=False).settings()
-
-
 def sidebar() -> Selection:
     """Draw the shared sidebar and return the choice. Choices persist across pages."""
     keep_choices()

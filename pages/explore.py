@@ -136,17 +136,61 @@ if layers:
                               "1/8 of the input (the paper: VGG16 conv4_1)")
     layer = "" if layer == default_layer else layer
 
-configs: dict[str, dict] = {}  # per method, settings that differ from the preset's (DoRaR's n_e)
-if "dorar" in methods:
-    default_n_e = common.method_settings(*selection, "dorar")["n_e"]
-    choices = sorted({default_n_e, *rows["dorar"].sweeps["n_e"]})
-    n_e = st.selectbox("DoRaR: units kept (n_e)", choices, index=choices.index(default_n_e),
-                       format_func=lambda v: f"{v} (default)" if v == default_n_e else str(v),
-                       help="how many explanation units DoRaR's selector keeps. Each n_e is its own trained "
-                            "selector (and generators): a new value trains a new one, once, cached afterwards "
-                            "(as on the Train page)")
-    configs = {"dorar": {"n_e": n_e}} if n_e != default_n_e else {}
+SETTING_LABELS = {  # (label, help) of each field offered under "Method settings"
+    ("integrated_gradients", "steps"): ("Integrated Gradients: integration steps",
+                                        "points on the path from the mean-colour baseline to the image "
+                                        "(Gauss-Legendre); more is smoother and slower"),
+    ("smoothgrad", "noise_std"): ("SmoothGrad: noise σ", "standard deviation of the Gaussian noise added to "
+                                                         "each copy (pixels live in [0, 1])"),
+    ("smoothgrad", "samples"): ("SmoothGrad: samples", "noisy copies averaged per image; more is smoother and "
+                                                       "slower"),
+    ("gradcam", "layer"): ("Grad-CAM: layer", "the layer whose feature maps are weighted (default: the model's "
+                                              "last conv block)"),
+    ("diet", "u"): ("DiET: mask cell side (u)", "masks are (H/u)×(W/u) cells. Each u is its own trained mask "
+                                                "model: a new value trains a new one, once, cached afterwards"),
+    ("dorar", "n_e"): ("DoRaR: units kept (n_e)", "how many explanation units DoRaR's selector keeps. Each n_e is "
+                                                  "its own trained selector (and generators): a new value trains "
+                                                  "a new one, once, cached afterwards (as on the Train page)"),
+}
 
+
+def setting_input(method: str, field: str, default):
+    """One widget for ``method``'s ``field``, starting at the preset's ``default`` (keyed by preset,
+    so another preset starts from its own defaults); returns the value chosen."""
+    label, help_text = SETTING_LABELS.get((method, field), (f"{method}: {field}", None))
+    key = f"explore_setting_{selection.preset}_{method}_{field}"
+    mark = lambda v: f"{v} (default)" if v == default else str(v)  # noqa: E731
+    if field == "layer":
+        cam_layers = common.bottleneck_layers(*selection)[0]
+        if not cam_layers:  # user models: only the model's own choice
+            return default
+        own = getattr(ctx.black_box, "cam_layer", None)  # what the default "" resolves to: not listed twice
+        options = [default, *(name for name in cam_layers if name not in (default, own))]
+        own_name = f"last conv block {own} (default)" if own else "last conv block (default)"
+        return st.selectbox(label, options, key=key, help=help_text, format_func=lambda v: mark(v) if v else own_name)
+    sweeps = rows[method].sweeps.get(field)
+    if sweeps:  # trained methods: the values worth a fit
+        options = sorted({default, *sweeps})
+        return st.selectbox(label, options, index=options.index(default), key=key, help=help_text, format_func=mark)
+    if isinstance(default, float):
+        return st.number_input(label, min_value=0.0, max_value=1.0, value=default, step=0.05, format="%.3f",
+                               key=key, help=f"{help_text} (default {default})")
+    return st.number_input(label, min_value=1, max_value=1024, value=int(default), step=1, key=key,
+                           help=f"{help_text} (default {default})")
+
+
+configs: dict[str, dict] = {}  # per method, the settings that differ from the preset's (cache key, own fits)
+offered = [m for m in methods if m in services.EXPLORE_SETTINGS]
+if offered:
+    with st.expander("Method settings"):
+        st.caption("Start from the preset's defaults; a changed value is recorded with the map (and in the "
+                   "settings download), and a trained method with a changed value needs its own fit.")
+        for m in offered:
+            defaults = services.method_defaults(m, selection.preset)
+            chosen = {f: setting_input(m, f, defaults[f]) for f in services.EXPLORE_SETTINGS[m]}
+            changed = {f: v for f, v in chosen.items() if v != defaults[f]}
+            if changed:
+                configs[m] = changed
 
 
 def explain(method: str, bar: common.ProgressBar, config: tuple) -> dict:
@@ -250,6 +294,8 @@ if methods:
         panels.append((name, shown))
         col.image(shown, caption=name, width="stretch")
         col.caption(map_range)
+        if configs.get(name):  # settings changed under "Method settings": said under the map
+            col.caption("settings: " + ", ".join(f"{k} = {v}" for k, v in configs[name].items()))
         col.image(viz.overlay(image, h), caption=f"{name} · overlay", width="stretch")
         view = maps[name]
         if set(services.RECONSTRUCTIONS) <= set(view["extras"]):  # DoRaR's units and reconstructions: below

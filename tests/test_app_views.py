@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from app_pages import app_test, evaluated
 
@@ -161,3 +162,43 @@ def test_explore_warns_about_an_upload_far_from_the_dataset_and_sets_the_samples
     assert not app.exception and not upload_notes(), app.exception
     assert not any(w.disabled for w in sample_controls())
     assert "image" in [im.caption for im in _images(app)]
+
+
+def test_explore_method_settings_change_the_map_and_are_recorded(app, monkeypatch):
+    from xai_core import export
+
+    recorded = {}  # what the downloads hold, captured as the page builds them
+    settings_json, scores_npz = export.settings_json, export.scores_npz
+
+    def record_settings(**kw):
+        recorded["methods"] = kw["methods"]
+        return settings_json(**kw)
+
+    def record_scores(scores):
+        recorded["scores"] = {m: s.copy() for m, s in scores.items()}
+        return scores_npz(scores)
+
+    monkeypatch.setattr(export, "settings_json", record_settings)
+    monkeypatch.setattr(export, "scores_npz", record_scores)
+    app.run()
+    app.multiselect[0].set_value(["smoothgrad", "integrated_gradients"]).run()
+    assert not app.exception, app.exception
+    samples = next(n for n in app.number_input if n.label == "SmoothGrad: samples")
+    steps = next(n for n in app.number_input if n.label == "Integrated Gradients: integration steps")
+    assert samples.value == 4 and steps.value == 8  # the smoke preset's defaults
+    assert recorded["methods"]["smoothgrad"]["settings"]["samples"] == 4
+    before = recorded["scores"]
+    assert not any(c.startswith("settings: ") for c in _captions(app))
+
+    samples.set_value(8).run()
+    assert not app.exception and not app.error, app.exception
+    after = recorded["scores"]
+    assert not np.allclose(after["smoothgrad"], before["smoothgrad"])  # a different map
+    assert np.array_equal(after["integrated_gradients"], before["integrated_gradients"])  # untouched
+    assert recorded["methods"]["smoothgrad"]["settings"]["samples"] == 8
+    assert recorded["methods"]["integrated_gradients"]["settings"]["steps"] == 8
+    assert "settings: samples = 8" in _captions(app)
+
+    samples.set_value(4).run()  # back to the default: the preset's cached map again
+    assert np.array_equal(recorded["scores"]["smoothgrad"], before["smoothgrad"])
+    assert not any(c.startswith("settings: ") for c in _captions(app))

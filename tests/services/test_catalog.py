@@ -50,3 +50,15 @@ def test_readiness_on_a_context(tmp_path):
     assert not rows["diet"].ready and not services.is_ready(ctx, "diet")  # not trained in this store
     assert rows["diet"].table() == {"method": "diet", "kind": "trained", "needs": rows["diet"].needs,
                                     "ready": False, "about": rows["diet"].about}
+
+
+def test_method_defaults_are_the_presets_settings():
+    assert services.method_defaults("smoothgrad", "smoke")["samples"] == 4
+    assert services.method_defaults("smoothgrad", "paper")["samples"] == 50
+    assert services.method_defaults("integrated_gradients", "quick")["steps"] == 32
+    assert services.method_defaults("diet", "paper")["u"] == 8 and services.method_defaults("diet", "quick")["u"] == 4
+    assert services.method_defaults("gradcam", "quick")["layer"] == ""  # "": the model's last conv block
+    for method, names in services.EXPLORE_SETTINGS.items():  # every field offered is one of the method's
+        assert set(names) <= set(services.method_defaults(method, "quick")), method
+    with pytest.raises(XAIError, match="unknown method 'nope'"):
+        services.method_defaults("nope", "quick")

@@ -25,7 +25,7 @@ from .accuracy import REMOVED, explained_accuracy
 from .catalog import (
     MethodRow, check_methods, check_metrics, check_sweep, is_ready, method_row, method_rows, metric_names, unit_configs,
     RANDOM_LABELS, randomization_variants, randomized_configs,
-    applicable_metrics, usable,
+    applicable_metrics, usable, EXPLORE_SETTINGS, method_defaults,
 )
 from .context import (
     DEFAULT_MODEL, MAX_USER_MODEL_BYTES, MAX_USER_MODELS, USER_MODEL, Configs, Context, ContextSpec, ModelChoice,
@@ -47,7 +47,7 @@ __all__ = [
     "RECONSTRUCTIONS", "UPLOAD_FORMATS", "FACTORS", "block_average", "downscaled_maps", "resolution_factors",
     "resolution_ablation", "setting_sweep", "sweep_curves", "REMOVED", "explained_accuracy",
     "MethodRow", "applicable_metrics", "check_methods", "check_metrics", "check_sweep", "is_ready", "method_row", "method_rows",
-    "metric_names", "unit_configs", "RANDOM_LABELS", "randomization_variants", "randomized_configs", "usable",
+    "metric_names", "unit_configs", "EXPLORE_SETTINGS", "method_defaults", "RANDOM_LABELS", "randomization_variants", "randomized_configs", "usable",
     "DEFAULT_MODEL", "MAX_USER_MODEL_BYTES", "MAX_USER_MODELS", "USER_MODEL", "Configs", "Context", "ContextSpec",
     "ModelChoice", "bottleneck_layers", "build_explainer", "check_layer", "layer_configs", "load_context",
     "model_choices", "save_user_model", "targets_for", "validation_images",

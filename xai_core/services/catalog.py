@@ -167,3 +167,20 @@ def randomization_variants(methods: Sequence[str]) -> dict[str, tuple[str, dict[
     for m, config in randomized_configs(methods).items():
         out[m], out[f"{m} ({RANDOM_LABELS})"] = (m, {}), (m, config)
     return out
+
+
+#: per method, the settings Explore's "Method settings" offers (each a field of the method's Config)
+EXPLORE_SETTINGS: dict[str, tuple[str, ...]] = {
+    "integrated_gradients": ("steps",),
+    "smoothgrad": ("noise_std", "samples"),
+    "gradcam": ("layer",),
+    "diet": ("u",),
+    "dorar": ("n_e",),
+}
+
+
+def method_defaults(method: str, preset: str) -> dict[str, Any]:
+    """``method``'s settings at ``preset`` as declared (its ``Config.for_preset``: before any
+    dataset- or model-dependent resolution, e.g. Grad-CAM's layer "" = the model's last conv block);
+    unknown names raise."""
+    return METHODS.get(method).Config.for_preset(preset, method).as_dict()
