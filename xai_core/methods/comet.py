@@ -156,18 +156,26 @@ def masked_out(x: torch.Tensor, s: torch.Tensor, q: torch.Tensor) -> torch.Tenso
     return (1 - s) * x + s * q
 
 
+UNFIT = "this black box cannot serve as COMET's predictor and detector"
+
+
+def check_trainable(model: nn.Module) -> None:
+    """One line unless ``model`` has floating-point parameters to train (a frozen exported program
+    has none); cheap: no copy (this runs whenever the method is built, e.g. to ask if it is ready)."""
+    if not any(p.is_floating_point() for p in model.parameters()):
+        raise XAIError(f"{UNFIT}: it has no trainable parameters (a frozen or exported model); choose a zoo "
+                       "architecture")
+
+
 def fresh_copy(model: nn.Module, trained: bool) -> nn.Module:
     """A trainable copy of ``model``'s architecture: with its trained weights, or re-initialised
-    (every submodule's ``reset_parameters``). A model that cannot be copied or has no trainable
-    parameters (e.g. a frozen exported program) is one line."""
+    (every submodule's ``reset_parameters``). A model that cannot be copied is one line, before training."""
+    check_trainable(model)
     try:
         net = copy.deepcopy(model)
     except Exception as err:  # noqa: BLE001 - any failure to copy is the same one-line answer
-        raise XAIError(f"this black box cannot serve as COMET's predictor and detector: it cannot be copied ({err})")
+        raise XAIError(f"{UNFIT}: it cannot be copied ({err})")
     params = [p for p in net.parameters() if p.is_floating_point()]
-    if not params:
-        raise XAIError("this black box cannot serve as COMET's predictor and detector: it has no trainable "
-                       "parameters (a frozen or exported model); choose a zoo architecture")
     for p in params:
         p.requires_grad_(True)
     if not trained:
@@ -201,7 +209,7 @@ class COMET(TrainedExplainer):
             selector = "lraspp" if self.preset == "paper" and self.info.image_size > 32 else "small"
         if selector == "lraspp" and self.info.channels not in (1, 3):
             raise XAIError(f"comet: the LR-ASPP selector takes 1- or 3-channel images, not {self.info.channels}")
-        fresh_copy(self.model, True)  # a black box that cannot be a predictor/detector: one line now
+        check_trainable(self.model)  # a black box that cannot be a predictor/detector: one line now
         return config.replace(selector=selector, t=LOSSES[config.loss] if config.t is None else float(config.t))
 
     def settings(self) -> dict[str, Any]:
