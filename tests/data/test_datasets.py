@@ -31,7 +31,7 @@ from xai_core.errors import InvalidInputError, MissingDataError, UnknownNameErro
 from xai_core.store import ArtifactStore
 
 GENERATED = ["hard_mnist", "spurious_patch", "parts"]
-ALL = ["hard_mnist", "spurious_patch", "mnist", "mnist38", "fashion_mnist", "parts", "natural"]
+ALL = ["hard_mnist", "spurious_patch", "mnist", "mnist38", "fashion_mnist", "fashion_pullover_shirt", "parts", "natural"]
 FASHION = fashion_mnist.data_dir() is not None
 
 
@@ -368,6 +368,14 @@ def test_fashion_mnist_from_idx_folder(tmp_path, monkeypatch):
     x, y, m = _all(ds)
     assert x.shape == (512, 1, 28, 28) and m is None and y.max() == 9
     assert len(get_dataset("fashion_mnist", "test", "smoke")) == 256
+    # MEED's pair keeps Pullover (2) and Shirt (6) only, relabelled 0 and 1, in file order
+    pair = get_dataset("fashion_pullover_shirt", "train", "smoke", store=ArtifactStore(tmp_path / "s"))
+    px, py, _ = _all(pair)
+    original = np.flatnonzero(np.isin(np.arange(600) % 10, (2, 6)))
+    assert len(pair) == len(original) == 120 and py.tolist() == [0 if i % 10 == 2 else 1 for i in original]
+    assert torch.equal(px, x.new_tensor(0) + get_dataset("fashion_mnist", "train", "quick",
+                                                         store=ArtifactStore(tmp_path / "s")).batch(
+        original.tolist()).x)
 
 
 @pytest.mark.skipif(not FASHION, reason="apt-get install dataset-fashion-mnist")
@@ -379,6 +387,10 @@ def test_fashion_mnist_debian_package():
     smoke = dataset_info("fashion_mnist", "smoke")
     mean, std = channel_stats(get_dataset("fashion_mnist", "train", "smoke").images)
     assert np.allclose(mean, smoke.mean, atol=1e-4) and np.allclose(std, smoke.std, atol=1e-4)
+    pair = dataset_info("fashion_pullover_shirt", "quick")
+    assert pair.class_names == ("Pullover", "Shirt") and pair.extra["sizes"] == {"train": 12000, "test": 2000}
+    images = get_dataset("fashion_pullover_shirt", "train", "quick").images
+    assert np.allclose(channel_stats(images), (pair.mean, pair.std), atol=1e-4)
 
 
 def test_natural_photos():

@@ -73,6 +73,8 @@ _register(
 _register("mnist", "MNIST digits, 10 classes, 28×28 grayscale", mnist, lambda p, r=None: mnist.info("mnist", p, r))
 _register("mnist38", "MEED's MNIST 3-vs-8 task", mnist, lambda p, r=None: mnist.info("mnist38", p, r))
 _register("fashion_mnist", "Fashion-MNIST (apt-get install dataset-fashion-mnist)", fashion_mnist)
+_register("fashion_pullover_shirt", "MEED's Fashion-MNIST task: Pullover vs Shirt", fashion_mnist,
+          lambda p, r=None: fashion_mnist.info(p, r, fashion_mnist.PAIR))
 _register("parts", "COMET's an8Flower idea: the class is the colour of one part of a drawn flower", parts)
 _register("natural", "a few dozen real photos for the pretrained ImageNet classifier", natural)
 

@@ -33,6 +33,7 @@ DEFAULT_ARCHS: dict[tuple[str, str], str] = {
     ("mnist", "*"): "small_cnn",  # the DoRaR/MEED black box, at every preset
     ("mnist38", "*"): "small_cnn",
     ("fashion_mnist", "*"): "small_cnn",
+    ("fashion_pullover_shirt", "*"): "small_cnn",  # MEED's Table 6 network
     ("hard_mnist", "quick"): "cnn_light",  # digit anywhere among distractors: max pooling
     ("hard_mnist", "smoke"): "cnn_light",
     ("spurious_patch", "quick"): "cnn_light",  # a faint patch anywhere: global max pooling finds it

