@@ -63,9 +63,11 @@ def test_registry_names_settings_and_aggregation():
     batches = [make_inputs(1), make_inputs(2)]
     for name in METRICS:
         metric = METRICS.get(name)
-        if metric.kind == "seeded":  # trains generators per seed: tests/metrics/test_units.py
-            continue
+        if metric.kind == "seeded" or name == "sen":  # trains generators per seed: tests/metrics/test_units.py;
+            continue  # sen re-explains noisy images (no explain_again here): tests/metrics/test_fidelity.py
         over = {"steps": 5} if "steps" in metric.parameters else {}
+        if name == "fs_fu":  # no approximators here (they train on a training split): the black box's scores
+            over = {"approximators": False}
         result, per_image = evaluate_metric(name, batches, **over)
         json.dumps({name: result, "settings": metric.describe(fill=[0.2], **over)}, allow_nan=False)
         if name == "faithfulness_simplified":  # these inputs carry no binary selection: nothing to score
@@ -75,6 +77,9 @@ def test_registry_names_settings_and_aggregation():
             assert summary(metric, per_image)["n"] <= 6
         elif name == "sanity":  # no reexplain in these inputs: NaN curves (tests/metrics/test_sanity.py)
             assert result["n"] == 0 and result["auc"] is None and len(result["y"]) == len(result["x"])
+        elif name == "fs_fu":  # agreements of the black box on the top-k features / the rest
+            assert set(result) >= {"fs_m", "fu_m"} and "fs_a" not in result and result["n"] == 6
+            assert 0.0 <= result["fs_m"] <= 1.0 and 0.0 <= result["fu_m"] <= 1.0
         elif metric.kind == "group":  # robustness: no explain_again in these inputs, so only the clean PxAP
             assert result["pxap_clean"] is not None and result["pxap_noisy"] is None and result["n"] == 0
             assert summary(metric, per_image) == {"mean": None, "std": None, "n": 0}
@@ -119,10 +124,10 @@ def test_registry_overrides_take_real_values():
     assert METRICS.get("pxap")(inp, thresholds=None)["pxap"].shape == (3,)
 
 
-def test_metrics_are_listed_diet_first_then_inputiba_then_dorar_then_comet():
+def test_metrics_are_listed_diet_first_then_inputiba_then_dorar_then_comet_then_meed():
     from xai_core.metrics import METRICS
 
     assert METRICS.names() == ["iou", "pxap", "mass_in_signal", "pixel_perturbation", "pixel_perturbation_black_box",
                                "faithfulness", "faithfulness_simplified", "deletion", "insertion", "ehr",
                                "sensitivity_n", "sanity", "a1a2", "hit_rate", "fidelity_removal", "iou_curve",
-                               "robustness"]
+                               "robustness", "fs_fu", "sen"]

@@ -27,7 +27,6 @@ is 5 epochs on at most 6,000 images (the paper: 200 epochs; on `parts` PxAP peak
 """
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -41,6 +40,8 @@ from ..progress import Progress, no_progress
 from ..store import ArtifactStore
 from .base import Capabilities, Explanation, register
 from .trained import Run, Stage, TrainedConfig, TrainedExplainer
+from .copies import check_trainable, fresh_copy
+from .unet import SmallUNet
 
 SELECTORS = ("auto", "small", "lraspp")
 LOSSES = {"paper": 0.1, "hinge": 0.6}  # loss form → its default sparsity threshold t
@@ -71,35 +72,16 @@ def _normalise(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.
     return (x - mean) / std
 
 
-class SmallSelector(nn.Module):
-    """A small conv encoder–decoder (U-Net-like, two 2× downsamplings with skips) → one sigmoid
-    map per image at the input's size; any image size. Leaky ReLUs: with plain ReLUs the mask-size
-    hinge's uniform downward push killed every decoder unit within three epochs on our toy task
-    (measured), leaving a constant map."""
+class SmallSelector(SmallUNet):
+    """The small selector: :class:`~.unet.SmallUNet` on the normalised image, sigmoid → S(x)."""
 
     def __init__(self, channels: int, mean: tuple[float, ...], std: tuple[float, ...], width: int = 16) -> None:
-        super().__init__()
-        w = width
+        super().__init__(channels, width)
         self.register_buffer("mean", torch.tensor(mean).view(1, -1, 1, 1))
         self.register_buffer("std", torch.tensor(std).view(1, -1, 1, 1))
 
-        def conv(cin: int, cout: int, stride: int = 1) -> list[nn.Module]:
-            return [nn.Conv2d(cin, cout, 3, stride=stride, padding=1), nn.LeakyReLU(0.1)]
-
-        self.enc1 = nn.Sequential(*conv(channels, w))
-        self.enc2 = nn.Sequential(*conv(w, 2 * w, 2))
-        self.enc3 = nn.Sequential(*conv(2 * w, 4 * w, 2), *conv(4 * w, 4 * w))
-        self.dec2 = nn.Sequential(*conv(6 * w, 2 * w))
-        self.dec1 = nn.Sequential(*conv(3 * w, w), nn.Conv2d(w, 1, 1))
-        self.logits = (self.dec1[-1],)  # the layers whose sum is the logit (see start_at)
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        e1 = self.enc1(_normalise(x, self.mean, self.std))
-        e2 = self.enc2(e1)
-        e3 = self.enc3(e2)
-        d2 = self.dec2(torch.cat([F.interpolate(e3, size=e2.shape[-2:], mode="nearest"), e2], 1))
-        d1 = self.dec1(torch.cat([F.interpolate(d2, size=e1.shape[-2:], mode="nearest"), e1], 1))
-        return torch.sigmoid(d1)
+        return torch.sigmoid(super().forward(_normalise(x, self.mean, self.std)))
 
 
 def start_at(logit_layers: tuple[nn.Conv2d, ...], level: float) -> None:
@@ -156,35 +138,6 @@ def masked_out(x: torch.Tensor, s: torch.Tensor, q: torch.Tensor) -> torch.Tenso
     return (1 - s) * x + s * q
 
 
-UNFIT = "this black box cannot serve as COMET's predictor and detector"
-
-
-def check_trainable(model: nn.Module) -> None:
-    """One line unless ``model`` has floating-point parameters to train (a frozen exported program
-    has none); cheap: no copy (this runs whenever the method is built, e.g. to ask if it is ready)."""
-    if not any(p.is_floating_point() for p in model.parameters()):
-        raise XAIError(f"{UNFIT}: it has no trainable parameters (a frozen or exported model); choose a zoo "
-                       "architecture")
-
-
-def fresh_copy(model: nn.Module, trained: bool) -> nn.Module:
-    """A trainable copy of ``model``'s architecture: with its trained weights, or re-initialised
-    (every submodule's ``reset_parameters``). A model that cannot be copied is one line, before training."""
-    check_trainable(model)
-    try:
-        net = copy.deepcopy(model)
-    except Exception as err:  # noqa: BLE001 - any failure to copy is the same one-line answer
-        raise XAIError(f"{UNFIT}: it cannot be copied ({err})")
-    params = [p for p in net.parameters() if p.is_floating_point()]
-    for p in params:
-        p.requires_grad_(True)
-    if not trained:
-        for m in net.modules():
-            if hasattr(m, "reset_parameters") and m is not net:
-                m.reset_parameters()
-    return net.train()
-
-
 @register
 class COMET(TrainedExplainer):
     """COMET: a selector and a predictor trained jointly against a frozen detector (trained)."""
@@ -209,7 +162,7 @@ class COMET(TrainedExplainer):
             selector = "lraspp" if self.preset == "paper" and self.info.image_size > 32 else "small"
         if selector == "lraspp" and self.info.channels not in (1, 3):
             raise XAIError(f"comet: the LR-ASPP selector takes 1- or 3-channel images, not {self.info.channels}")
-        check_trainable(self.model)  # a black box that cannot be a predictor/detector: one line now
+        check_trainable(self.model, "COMET's predictor and detector")  # one line now, not at training
         return config.replace(selector=selector, t=LOSSES[config.loss] if config.t is None else float(config.t))
 
     def settings(self) -> dict[str, Any]:
@@ -229,9 +182,9 @@ class COMET(TrainedExplainer):
         c, info = self.config, self.info
         selector = (LRASPPSelector if c.selector == "lraspp" else SmallSelector)(info.channels, info.mean, info.std)
         start_at(selector.logits, c.t / 2)  # below the threshold: the hinge starts inactive
-        parts = {"selector": selector, "f_p": fresh_copy(self.model, c.predictor_init == "black_box")}
+        parts = {"selector": selector, "f_p": fresh_copy(self.model, c.predictor_init == "black_box", "COMET's predictor")}
         if self.trains_detector:
-            parts["f_d"] = fresh_copy(self.model, False)
+            parts["f_d"] = fresh_copy(self.model, False, "COMET's detector")
         return parts
 
     def optimisers(self, parts: dict[str, nn.Module]) -> dict[str, torch.optim.Optimizer]:

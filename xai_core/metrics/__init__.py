@@ -2,7 +2,7 @@
 
 Pure functions over tensors live in one module per family (:mod:`.ranking`,
 :mod:`.perturbation`, :mod:`.localisation`, :mod:`.sensitivity`, :mod:`.sanity`, :mod:`.units`,
-:mod:`.removal`), each
+:mod:`.removal`, :mod:`.fidelity`), each
 registering its metrics beside them (import = register); :mod:`.base` holds the uniform interface
 (:class:`EvalInputs`, :class:`Metric`, :func:`aggregate`). A metric's ``parameters`` can be
 overridden per call, its ``notes`` say how it is defined; both are printed next to each result.
@@ -27,6 +27,15 @@ from .base import (
     pick_model,
     register_metric,
     summary,
+)
+from .fidelity import (
+    SEN_RADIUS,
+    SEN_SAMPLES,
+    explanation_size,
+    feature_fidelity,
+    max_sensitivity,
+    selected_features,
+    uniform_noise,
 )
 from .localisation import (
     EHR_BASE_THRESHOLD,
@@ -78,11 +87,12 @@ from .sanity import (
 from .sensitivity import DEFAULT_MASKS_PER_N, DEFAULT_N_FRACTIONS, SensitivityResult, sensitivity_counts, sensitivity_n
 from .units import unit_size
 
-#: the listing order (UI, CLI help): DiET's metrics, then InputIBA's, then DoRaR's, then COMET's (modules
+#: the listing order (UI, CLI help): DiET's metrics, then InputIBA's, then DoRaR's, then COMET's, then MEED's (modules
 #: register by family)
 METRICS.reorder(("iou", "pxap", "mass_in_signal", "pixel_perturbation", "pixel_perturbation_black_box",
                  "faithfulness", "faithfulness_simplified", "deletion", "insertion", "ehr", "sensitivity_n",
-                 "sanity", "a1a2", "hit_rate", "fidelity_removal", "iou_curve", "robustness"))
+                 "sanity", "a1a2", "hit_rate", "fidelity_removal", "iou_curve", "robustness",
+                 "fs_fu", "sen"))
 
 __all__ = [
     "METRICS", "X_KEY", "EvalInputs", "Metric", "aggregate", "aggregate_curves", "aggregate_group", "aggregate_scalar",
@@ -98,4 +108,6 @@ __all__ = [
     "ssim_maps", "unit_size",
     "BACKGROUND_SPLIT", "FIDELITY_FRACTIONS", "IOU_THRESHOLDS", "NOISE_FRACTION", "fidelity_removal", "iou_curve",
     "remove_at_random", "robustness",
+    "SEN_RADIUS", "SEN_SAMPLES", "explanation_size", "feature_fidelity", "max_sensitivity", "selected_features",
+    "uniform_noise",
 ]

@@ -59,6 +59,12 @@ class EvalInputs:
     # this batch's images (same indices) from another split of the dataset, e.g. "test_background"
     # (B×C×H×W); the callable returns None when the dataset has no such split; loaded only when called
     other_split: Callable[[str], torch.Tensor | None] | None = None
+    # the explanation size in feature units the method or dataset defines (MEED's k: the method's own
+    # k where it has one, else xai_core.units.default_k); None outside services.evaluate
+    k: int | None = None
+    # approximators trained for this method's top-k feature selections on the training split (the
+    # fs_fu protocol); see xai_core.services.approximators.ApproximatorFitter
+    approximators: Any = None
 
 
 MetricFn = Callable[[EvalInputs, dict[str, Any]], dict[str, torch.Tensor]]

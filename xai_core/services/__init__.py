@@ -9,6 +9,8 @@ import services):
 - :mod:`.explaining`: explaining samples and uploads for display, the sample picker;
 - :mod:`.shards` and :mod:`.evaluation`: methods × metrics as picklable shards, run and reduced;
 - :mod:`.reconstruction`: the a1a2 protocol's generators, trained per explainer's unit selections;
+- :mod:`.approximators`: the fs_fu protocol's approximators A'_S / A'_U, trained per explainer's top-k
+  feature selections;
 - :mod:`.masking`: signal vs distractor masking (DiET's Table 6);
 - :mod:`.ablations`: the resolution ablation and method-setting sweeps;
 - :mod:`.tasks`: background jobs and the Train page's rows.
@@ -39,6 +41,7 @@ from .explaining import (
     predicted_labels, sample_indices, top_k, without_ground_truth,
 )
 from .masking import MASKING_FRACTIONS, check_region_masking, region_masking
+from .approximators import ApproximatorFitter, Approximators, train_approximators
 from .reconstruction import GeneratorFitter
 from .shards import Shard, ShardResult, run_shard
 from .tasks import black_box_rows, fit_job_key, fit_label, fit_method_job, job_key, sweep_job, train_black_box_job
@@ -57,6 +60,6 @@ __all__ = [
     "explain_images", "explain_indices", "first_as_arrays", "predicted_labels",
     "sample_indices", "top_k", "without_ground_truth",
     "MASKING_FRACTIONS", "check_region_masking", "region_masking",
-    "GeneratorFitter", "Shard", "ShardResult", "run_shard",
+    "ApproximatorFitter", "Approximators", "train_approximators", "GeneratorFitter", "Shard", "ShardResult", "run_shard",
     "black_box_rows", "fit_job_key", "fit_label", "fit_method_job", "job_key", "sweep_job", "train_black_box_job",
 ]

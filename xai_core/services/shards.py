@@ -12,12 +12,14 @@ from typing import Any
 import torch
 from torch import nn
 
+from .. import units
 from ..methods import METHODS
 from ..methods.base import SIMPLIFIED
 from ..metrics import METRICS, EvalInputs
 from ..progress import Progress, no_progress
 from ..resolution import block_average
 from .context import Context, ContextSpec, build_explainer, targets_for
+from .approximators import ApproximatorFitter
 from .reconstruction import GeneratorFitter
 
 Overrides = tuple[tuple[str, Any], ...]  # a method's settings that differ from its preset's, sorted by name
@@ -85,11 +87,20 @@ def run_shard(shard: Shard, ctx: Context | None = None, progress: Progress = no_
         explain_again=lambda x: block_average(explainer.explain(x.to(ctx.device), target, batch.masks).scores,
                                               shard.block).to(ctx.device),
         other_split=lambda split: _other_split(ctx, split, shard.indices),
+        k=explanation_k(ctx, explainer),
+        approximators=ApproximatorFitter(ctx, explainer, shard.block, progress),
     )
     per_image = {m: {k: torch.as_tensor(v).detach().cpu()
                      for k, v in METRICS.get(m)(inputs, **shard.overrides(m)).items()}
                  for m in shard.metrics}
     return ShardResult(shard, per_image, seconds, explainer.settings())
+
+
+def explanation_k(ctx: Context, explainer: Any) -> int:
+    """MEED's explanation size k in feature units: the explainer's own ``config.k`` where its method
+    has one set, else the dataset's (:func:`xai_core.units.default_k`)."""
+    k = getattr(getattr(explainer, "config", None), "k", None)
+    return int(k) if k is not None else units.default_k(ctx.dataset, ctx.info.image_size)
 
 
 def _other_split(ctx: Context, split: str, indices: tuple[int, ...]) -> torch.Tensor | None:

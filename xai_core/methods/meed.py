@@ -1,0 +1,310 @@
+"""MEED with adversarial infidelity learning (SPEC §5, papers/meed_ail.md), and L2X, its baseline.
+
+An explainer E(x, ŷ) scores every feature unit (pixels up to 32 px, 4×4 max-pooled blocks above:
+:func:`xai_core.units.feature_unit`); ŷ = f_b(x)'s class probabilities enter as an extra input plane
+(a learned linear map of ŷ onto the unit grid, upsampled, concatenated as a channel: *model-output
+feedback*). z = softmax over the units. Training draws a soft k-hot v by L2X's Gumbel-softmax top-k:
+k independent concrete samples at temperature τ over log z, their element-wise maximum (the softmax
+samples, not the maximum of the noisy logits: the authors' image code's bug). Two approximators with
+the black box's architecture, re-initialised, predict ŷ's class: A_s from x⊙v, A_u from x⊙(1−v).
+Each batch alternates
+
+    min_{A_s, A_u}  L_s + w·L_u          then          min_E  L_s + w·L_adv (+ λ_e·MAE(z, z̃)/(m+1)),
+
+with L = cross-entropy against ŷ's class and w = 1e-3 on MNIST, 1 elsewhere (the paper). The
+adversarial term L_adv (AIL: the unselected features must not predict ŷ) is, for binary tasks, the
+cross-entropy of A_u against the flipped target 1 − ŷ (the paper's appendix); for more classes it is
+the cross-entropy of A_u against the uniform distribution (``adversary="uniform"``; the paper uses a
+sliced Wasserstein distance there: we use this bounded form instead, and say so in ``settings``).
+
+Prior warm start (the paper's §3.4): r = |∇f_b(x)[ŷ]·x| (Gradient × Input; higher = more important,
+the reference code's sign is inverted), max-pooled to units and normalised to sum 1; at epoch m
+(m = 1, 2, …: the paper's m ∈ Z₊) the sampling uses z̃ ∝ (z^m · r)^{1/(m+1)} instead of z, so the prior
+fades; the MAE term pulls z towards z̃ with weight λ_e/(m+1) (the paper: λ_e = 1e-3 on ImageNet-size
+images, 0 on MNIST and Fashion-MNIST). Adadelta (torch's defaults, lr 1.0, as Keras's), batch 128.
+
+At test time the explanation is the hard top-k of z: scores = z at pixel resolution, selection =
+the top-k units. ``l2x`` is the same machinery without feedback, AIL and prior (the paper's L2X).
+Networks: the paper's Table 7 explainer (three 3×3 convs 32/64/1) for images up to 32 px, a small
+U-Net (:class:`~.unet.SmallUNet`) above; the approximators are the black box's architecture (the
+paper's Table 6 network is our ``small_cnn`` black box on the 28-px datasets).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .. import units
+from ..errors import XAIError
+from .base import Capabilities, Explanation, register
+from .config import test_time
+from .copies import check_trainable, fresh_copy
+from .trained import Run, Stage, TrainedConfig, TrainedExplainer
+from .unet import SmallUNet
+
+ADVERSARIES = ("auto", "flip", "uniform")
+X_SELECTED, X_UNSELECTED = "x_selected", "x_unselected"  # extras: the zero-filled inputs
+FS_M_IMAGES = 512  # training images FS-M is measured on after every epoch (the live curve)
+
+
+@dataclass(frozen=True)
+class MEEDConfig(TrainedConfig):
+    """MEED's settings; the defaults are the ``quick`` preset's."""
+
+    k: int | None = None  # feature units selected; None: the dataset's (25 on mnist38, 64 on the Fashion pair, else 10 %)
+    tau: float = 0.5  # Gumbel-softmax temperature
+    feedback: bool = True  # the black box's output as an extra input plane of the explainer
+    ail: bool = True  # adversarial infidelity learning (A_u and its adversarial term)
+    prior: bool = True  # the Gradient × Input warm start
+    adversary: str = "auto"  # "flip" (binary: CE against 1 − ŷ), "uniform", or auto: flip when binary
+    lu_weight: float | None = None  # w; None: 1e-3 on MNIST datasets, 1 elsewhere (the paper)
+    le_weight: float | None = None  # λ_e; None: 1e-3 on images over 32 px, 0 up to 32 px (the paper)
+    epochs: int = 30
+    batch_size: int = 128
+    train_images: int | None = 6000  # None: the whole training split
+    top_k: int | None = test_time(None)  # units shown as the selection at explain time; None: k
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
+        "paper": {"epochs": 100, "train_images": None},
+        "smoke": {"epochs": 2, "train_images": 256, "batch_size": 64},
+    }
+
+
+def gumbel_top_k(log_z: torch.Tensor, k: int, tau: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """L2X's relaxed k-hot sample of B×D log-probabilities: k independent concrete (Gumbel-softmax)
+    samples at temperature ``tau``, their element-wise maximum (B×D in [0, 1])."""
+    u = torch.rand(k, *log_z.shape, generator=generator).to(log_z.device).clamp_(1e-10, 1 - 1e-7)
+    gumbel = -torch.log(-torch.log(u))
+    return F.softmax((log_z[None] + gumbel) / tau, -1).amax(0)
+
+
+def faded_prior(log_z: torch.Tensor, log_r: torch.Tensor, m: int) -> torch.Tensor:
+    """log z̃ for z̃ ∝ (z^m · r)^{1/(m+1)} (B×D log-probabilities; epoch m ≥ 1)."""
+    return F.log_softmax((m * log_z + log_r) / (m + 1), -1)
+
+
+class Table7Explainer(nn.Module):
+    """The paper's MNIST/Fashion-MNIST explainer: three 3×3 'same' convs 32 → 64 → 1 (ReLU, ReLU, linear)."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Conv2d(channels, 32, 3, padding=1), nn.ReLU(),
+                                 nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.Conv2d(64, 1, 3, padding=1))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z)
+
+
+class ExplainerNet(nn.Module):
+    """E(x, ŷ) → B×D unit logits: the normalised image, with ŷ's plane (a linear map of the class
+    probabilities onto the unit grid, upsampled) as an extra channel when ``feedback``."""
+
+    def __init__(self, channels: int, classes: int, image_size: int, unit: int, feedback: bool,
+                 mean: tuple[float, ...], std: tuple[float, ...]) -> None:
+        super().__init__()
+        self.unit, self.grid = unit, image_size // unit
+        self.register_buffer("mean", torch.tensor(mean).view(1, -1, 1, 1))
+        self.register_buffer("std", torch.tensor(std).view(1, -1, 1, 1))
+        self.plane = nn.Linear(classes, self.grid ** 2) if feedback else None
+        cin = channels + (1 if feedback else 0)
+        self.body = Table7Explainer(cin) if image_size <= 32 else SmallUNet(cin)
+
+    def forward(self, x: torch.Tensor, y_probs: torch.Tensor) -> torch.Tensor:
+        z = (x - self.mean) / self.std
+        if self.plane is not None:
+            plane = self.plane(y_probs).view(-1, 1, self.grid, self.grid)
+            z = torch.cat([z, units.to_pixels(plane[:, 0], self.unit)[:, None]], 1)
+        return units.pool(self.body(z)[:, 0], self.unit, "max").flatten(1)
+
+
+@register
+class MEED(TrainedExplainer):
+    """MEED: an explainer fed the model's output, trained against two approximators (AIL) with a fading prior (trained)."""
+
+    name = "meed"
+    caps = Capabilities(trained=True, selection=True)
+    Config = MEEDConfig
+    frozen: ClassVar[tuple[str, ...]] = ("f_b",)
+    version: ClassVar[int] = 1
+
+    def _resolve(self, config: MEEDConfig) -> MEEDConfig:
+        info = self.info
+        unit = units.feature_unit(info.image_size)
+        k = int(config.k or units.default_k(info.name, info.image_size))
+        units.check_k(info.image_size, unit, k)
+        if config.top_k is not None:
+            units.check_k(info.image_size, unit, int(config.top_k))
+        if config.adversary not in ADVERSARIES:
+            raise XAIError(f"{self.name}: adversary must be one of {', '.join(ADVERSARIES)}, got {config.adversary!r}")
+        adversary = config.adversary if config.adversary != "auto" else (
+            "flip" if info.num_classes == 2 else "uniform")
+        if adversary == "flip" and info.num_classes != 2:
+            raise XAIError(f"{self.name}: the flipped-target adversary (CE against 1 − ŷ) needs a binary task; "
+                           f"{info.name} has {info.num_classes} classes (use adversary=uniform)")
+        check_trainable(self.model, f"{self.name}'s approximators")
+        lu = config.lu_weight if config.lu_weight is not None else (1e-3 if info.name.startswith("mnist") else 1.0)
+        le = config.le_weight if config.le_weight is not None else (1e-3 if info.image_size > 32 else 0.0)
+        return config.replace(k=k, adversary=adversary, lu_weight=float(lu), le_weight=float(le))
+
+    @property
+    def unit(self) -> int:
+        return units.feature_unit(self.info.image_size)
+
+    def settings(self) -> dict[str, Any]:
+        c = self.config
+        adversarial = ("CE(A_u(x⊙(1−v)), 1 − ŷ) (flipped target, the paper's appendix)" if c.adversary == "flip"
+                       else "CE(A_u(x⊙(1−v)), uniform) (a bounded stand-in for the paper's sliced Wasserstein form)")
+        return {**c.as_dict(), "features": f"{self.unit}×{self.unit}-px units, {'max-pooled' if self.unit > 1 else 'pixels'}",
+                "objective": ("approximators: L_s + w·L_u; explainer: L_s"
+                              + (f" + w·{adversarial}" if c.ail else "")
+                              + (" + λ_e·MAE(z, z̃)/(m+1), sampling from z̃ ∝ (z^m·r)^(1/(m+1)), r = |∇f_b·x|"
+                                 if c.prior else "")),
+                "selection_sampling": f"max over k = {c.k} Gumbel-softmax samples at τ = {c.tau} (train); "
+                                      "hard top-k (test)",
+                "optimiser": "Adadelta (torch defaults), alternating per batch",
+                "approximators": "the black box's architecture, re-initialised, trained to predict ŷ's class",
+                "fill": "zero (pixel space)", "scores": "z = softmax over the units of E(x, ŷ), at pixel resolution",
+                "selection": f"the top {c.top_k or c.k} units"}
+
+    # -- components and training step --------------------------------------------------------
+    def components(self) -> dict[str, nn.Module]:
+        c, info = self.config, self.info
+        parts = {"explainer": ExplainerNet(info.channels, info.num_classes, info.image_size, self.unit, c.feedback,
+                                        info.mean, info.std),
+                 "a_s": fresh_copy(self.model, False, "an approximator")}
+        if c.ail:
+            parts["a_u"] = fresh_copy(self.model, False, "an approximator")
+        return parts
+
+    def optimisers(self, parts: dict[str, nn.Module]) -> dict[str, torch.optim.Optimizer]:
+        return {name: torch.optim.Adadelta(m.parameters()) for name, m in parts.items()}
+
+    def training_images(self, available: int) -> int:
+        n = self.config.train_images
+        return available if n is None else min(available, int(n))
+
+    def stages(self) -> list[Stage]:
+        return [Stage("explainer and approximators", self.config.epochs,
+                      trains=("explainer", "a_s", "a_u") if self.config.ail else ("explainer", "a_s"))]
+
+    def _mask(self, v: torch.Tensor) -> torch.Tensor:
+        """B×D unit weights → B×1×H×W pixel weights."""
+        g = self.info.image_size // self.unit
+        return units.to_pixels(v.view(-1, g, g), self.unit)[:, None]
+
+    def _prior(self, f_b: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """log r: Gradient × Input of ŷ's logit, |·| summed over channels, max-pooled, normalised."""
+        with torch.enable_grad():
+            x = x.detach().requires_grad_(True)
+            grad, = torch.autograd.grad(f_b(x).gather(1, y[:, None]).sum(), x)
+        r = units.pool((grad * x).abs().sum(1).detach(), self.unit, "max").flatten(1)
+        r = r + 1e-6 * r.amax(1, keepdim=True).clamp_min(1e-12)  # no unit at probability 0 (log r finite)
+        return torch.log(r / r.sum(1, keepdim=True))
+
+    def train_epoch(self, stage: Stage, run: Run) -> dict[str, float]:
+        c, p, opt = self.config, run.parts, run.optimisers
+        m = len(run.history) + 1  # the epoch number (the paper's m ∈ Z₊)
+        sums = dict.fromkeys(("loss", "L_s", "L_u", "L_adv", "L_e", "A_s_accuracy", "A_u_accuracy"), 0.0)
+        for idx in run.batches(c.batch_size):
+            x = run.images(idx)
+            with torch.no_grad():
+                probs = F.softmax(p["f_b"](run.teacher_images(idx, x)), 1)
+            y = probs.argmax(1)
+            log_z = F.log_softmax(p["explainer"](x, probs), 1)
+            log_sample = faded_prior(log_z, self._prior(p["f_b"], x, y), m) if c.prior else log_z
+            v = self._mask(gumbel_top_k(log_sample, c.k, c.tau, run.generator))
+            # approximators: L_s + w·L_u on the explainer's current (detached) selection
+            out_s = p["a_s"](x * v.detach())
+            approx = F.cross_entropy(out_s, y)
+            if c.ail:
+                out_u = p["a_u"](x * (1 - v.detach()))
+                l_u = F.cross_entropy(out_u, y)
+                approx = approx + c.lu_weight * l_u
+            for name in stage.trains[1:]:
+                opt[name].zero_grad()
+            approx.backward()
+            for name in stage.trains[1:]:
+                opt[name].step()
+            # explainer: L_s (+ w·L_adv) (+ the prior's MAE term), through the updated approximators
+            l_s = F.cross_entropy(p["a_s"](x * v), y)
+            loss = l_s
+            if c.ail:
+                adv_out = p["a_u"](x * (1 - v))
+                l_adv = (F.cross_entropy(adv_out, 1 - y) if c.adversary == "flip"
+                         else -F.log_softmax(adv_out, 1).mean(1).mean())
+                loss = loss + c.lu_weight * l_adv
+            l_e = torch.zeros((), device=x.device)
+            if c.prior and c.le_weight:
+                l_e = (log_z.exp() - log_sample.exp().detach()).abs().mean()
+                loss = loss + c.le_weight * l_e / (m + 1)
+            opt["explainer"].zero_grad()
+            loss.backward()
+            opt["explainer"].step()
+            values = {"loss": loss, "L_s": l_s, "L_e": l_e,
+                      "A_s_accuracy": (out_s.argmax(1) == y).float().mean()}
+            if c.ail:
+                values.update(L_u=l_u, L_adv=l_adv, A_u_accuracy=(out_u.argmax(1) == y).float().mean())
+            for name, value in values.items():
+                sums[name] += float(value.detach()) * len(idx)
+        out = {k: v / run.n for k, v in sums.items() if c.ail or k not in ("L_u", "L_adv", "A_u_accuracy")}
+        if not (c.prior and c.le_weight):
+            out.pop("L_e")
+        return {**out, "fs_m": self._fs_m(run)}
+
+    def _fs_m(self, run: Run) -> float:
+        """FS-M on the first training images: the black box's top-1 on the zero-filled top-k
+        selection agreeing with its top-1 on x (the paper's Figure 3 curve)."""
+        n = min(FS_M_IMAGES, run.n)
+        agree, explainer = 0, run.parts["explainer"]
+        was_training = explainer.training
+        explainer.eval()
+        with torch.no_grad():
+            for start in range(0, n, 256):
+                x = run.images(torch.arange(start, min(n, start + 256)))
+                probs = F.softmax(run.parts["f_b"](x), 1)
+                keep = self._top_k(explainer(x, probs), self.config.k)
+                agree += int((run.parts["f_b"](x * keep).argmax(1) == probs.argmax(1)).sum())
+        explainer.train(was_training)
+        return agree / n
+
+    def _top_k(self, logits: torch.Tensor, k: int) -> torch.Tensor:
+        """B×1×H×W float: the top-k units of B×D logits, at pixel resolution."""
+        g = self.info.image_size // self.unit
+        return self._mask(units.top_units(logits.view(-1, g, g), k).flatten(1).float())
+
+    # -- explain step ---------------------------------------------------------------------------
+    def _explain(self, x: torch.Tensor, target: torch.Tensor, masks: torch.Tensor | None, progress) -> Explanation:
+        """z = softmax(E(x, f_b(x))) as scores, its top-k units as selection, the zero-filled
+        selected-only / unselected-only inputs and the black box's probabilities on each as extras
+        (label-free: ``target`` is not used)."""
+        with torch.no_grad():
+            probs = F.softmax(self.model(x), 1)
+            logits = self.trained("explainer")(x, probs)
+            keep = self._top_k(logits, int(self.config.top_k or self.config.k))
+            g = self.info.image_size // self.unit
+            z = units.to_pixels(F.softmax(logits, 1).view(-1, g, g), self.unit)
+            x_s, x_u = x * keep, x * (1 - keep)
+            extras = {X_SELECTED: x_s, X_UNSELECTED: x_u, "f_b(x)_probs": probs,
+                      "f_b(x_selected)_probs": F.softmax(self.model(x_s), 1),
+                      "f_b(x_unselected)_probs": F.softmax(self.model(x_u), 1)}
+        return Explanation(z, selection=keep[:, 0] > 0.5, extras=extras)
+
+
+@dataclass(frozen=True)
+class L2XConfig(MEEDConfig):
+    """L2X's settings: MEED's machinery without feedback, AIL and prior."""
+
+    feedback: bool = False
+    ail: bool = False
+    prior: bool = False
+
+
+@register
+class L2X(MEED):
+    """L2X: an explainer trained so a k-feature Gumbel-softmax selection predicts the model (MEED's baseline, trained)."""
+
+    name = "l2x"
+    Config = L2XConfig
