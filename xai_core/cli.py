@@ -212,6 +212,8 @@ def cmd_ablate(args: argparse.Namespace) -> None:
 
     info = dataset_info(args.dataset, args.preset)
     services.check_methods(args.methods, info)
+    if args.components:
+        return _component_ablation(args, info)
     services.check_metrics([args.metric], info)
     if args.sweep:
         setting, values = _parse_sweep(args.sweep, args.methods)
@@ -235,6 +237,23 @@ def cmd_ablate(args: argparse.Namespace) -> None:
     _write_json(args.json, result)
     for method, by_value in result["summary"].items():
         print(f"{method}: " + ", ".join(f"{setting}={u}: {_short(v)}" for u, v in by_value.items()))
+    print(f"wrote {args.json}")
+
+
+def _component_ablation(args: argparse.Namespace, info: Any) -> None:
+    """``ablate --components``: each method beside its variants without each component (MEED's Table 2)."""
+    from . import services
+
+    metrics = _csv(args.metric)
+    services.check_metrics(metrics, info)
+    for m in args.methods:
+        services.component_variants(m)  # one line for a method without components, before any training
+    ctx = _load_context(args)
+    result = {m: services.component_ablation(ctx, m, metrics, args.n, tqdm_progress(m)) for m in args.methods}
+    _write_json(args.json, result[args.methods[0]] if len(args.methods) == 1 else result)
+    for m, run in result.items():
+        for label, values in run["results"].items():
+            print(f"{label}: " + ", ".join(f"{k}={_short(v)}" for k, v in values.items() if k in metrics))
     print(f"wrote {args.json}")
 
 
@@ -410,7 +429,11 @@ def build_parser() -> argparse.ArgumentParser:
                                        "sweep (--sweep u=2,4,8 for DiET), JSON out")
     common(sp)
     sp.add_argument("--methods", type=_csv, required=True)
-    sp.add_argument("--metric", default="pixel_perturbation")
+    sp.add_argument("--metric", default="pixel_perturbation",
+                    help="the metric (with --components: a comma-separated list, e.g. fs_fu,sen)")
+    sp.add_argument("--components", action="store_true",
+                    help="evaluate each method beside its variants without each of its components (meed: w/o output, "
+                         "w/o AIL, w/o prior: the MEED paper's Table 2) instead")
     sp.add_argument("--factors", type=_csv, default=None, help="block sizes, default 1,2,4,8,16 as the size allows")
     sp.add_argument("--sweep", default=None,
                     help="refit each method per value of one of its settings instead, e.g. u=2,4,8 for DiET")

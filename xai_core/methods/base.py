@@ -39,6 +39,8 @@ class Capabilities:
     reference: bool = False  # a bound every table shows (ground truth, random), not an explanation
     takes_layer: bool = False  # accepts ``layer=`` (a named layer of the model, e.g. IBA's bottleneck)
     sweeps: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)  # settings worth a sweep, with values
+    # the method without each of its components (a paper's ablation table): label → the settings that remove it
+    ablations: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     selection: bool = False  # defines a binary selection beside the scores
     simplified: bool = False  # defines its own simplified image x_s (extras[SIMPLIFIED])
     needs_ground_truth: bool = False
@@ -46,6 +48,8 @@ class Capabilities:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sweeps", MappingProxyType(dict(self.sweeps)))
+        object.__setattr__(self, "ablations", MappingProxyType({k: MappingProxyType(dict(v))
+                                                                for k, v in self.ablations.items()}))
 
     @property
     def kind(self) -> str:

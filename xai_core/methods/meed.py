@@ -125,7 +125,9 @@ class MEED(TrainedExplainer):
     """MEED: an explainer fed the model's output, trained against two approximators (AIL) with a fading prior (trained)."""
 
     name = "meed"
-    caps = Capabilities(trained=True, selection=True)
+    # the paper's Table 2: MEED without each of its three components
+    caps = Capabilities(trained=True, selection=True, ablations={
+        "w/o output": {"feedback": False}, "w/o AIL": {"ail": False}, "w/o prior": {"prior": False}})
     Config = MEEDConfig
     frozen: ClassVar[tuple[str, ...]] = ("f_b",)
     version: ClassVar[int] = 1
@@ -307,4 +309,5 @@ class L2X(MEED):
     """L2X: an explainer trained so a k-feature Gumbel-softmax selection predicts the model (MEED's baseline, trained)."""
 
     name = "l2x"
+    caps = Capabilities(trained=True, selection=True)
     Config = L2XConfig

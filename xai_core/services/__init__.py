@@ -22,7 +22,7 @@ from __future__ import annotations
 from ..methods.reconstruction import RECONSTRUCTIONS
 from ..models.user_model import UPLOAD_FORMATS
 from ..resolution import FACTORS, block_average, downscaled_maps, resolution_factors
-from .ablations import resolution_ablation, setting_sweep, sweep_curves
+from .ablations import component_ablation, component_variants, resolution_ablation, setting_sweep, sweep_curves
 from .accuracy import REMOVED, explained_accuracy
 from .catalog import (
     MethodRow, check_methods, check_metrics, check_sweep, is_ready, method_row, method_rows, metric_names, unit_configs,
@@ -48,7 +48,7 @@ from .tasks import black_box_rows, fit_job_key, fit_label, fit_method_job, job_k
 
 __all__ = [
     "RECONSTRUCTIONS", "UPLOAD_FORMATS", "FACTORS", "block_average", "downscaled_maps", "resolution_factors",
-    "resolution_ablation", "setting_sweep", "sweep_curves", "REMOVED", "explained_accuracy",
+    "component_ablation", "component_variants", "resolution_ablation", "setting_sweep", "sweep_curves", "REMOVED", "explained_accuracy",
     "MethodRow", "applicable_metrics", "check_methods", "check_metrics", "check_sweep", "is_ready", "method_row", "method_rows",
     "metric_names", "unit_configs", "EXPLORE_SETTINGS", "method_defaults", "RANDOM_LABELS", "randomization_variants", "randomized_configs", "usable",
     "DEFAULT_MODEL", "MAX_USER_MODEL_BYTES", "MAX_USER_MODELS", "USER_MODEL", "Configs", "Context", "ContextSpec",

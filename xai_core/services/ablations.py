@@ -5,11 +5,15 @@ before scoring, so a metric sees the same ranking at a coarser grain; it applies
 Setting sweep: one method trained and evaluated for each value of one of its settings, e.g.
 DiET's mask scale u (the paper's mask-downscaling ablation, its Figure 5). Both return the same
 shape, drawn by :func:`xai_core.figures.ablation_figure`.
+Component ablation: a method beside its variants without each of the components it declares
+(``Capabilities.ablations``, e.g. MEED's Table 2), as one evaluate() result.
 """
 from __future__ import annotations
 
 from typing import Any
 
+from ..errors import XAIError
+from ..methods import METHODS
 from ..metrics import METRICS, headline
 from ..progress import Progress, no_progress
 from .catalog import check_methods, check_metrics
@@ -55,6 +59,27 @@ def setting_sweep(
                                                                          f"{setting} = {value}: evaluating"))
         summary[method][value] = runs[value]["results"][label][metric]
     return {**_result(ctx, metric, n, list(values), summary, runs), "setting": setting}
+
+
+def component_variants(method: str) -> dict[str, tuple[str, dict[str, Any]]]:
+    """``{label: (method, settings)}``: the method itself, then one variant per component it declares
+    (e.g. "meed (w/o AIL)": ``ail=False``); one line when it declares none."""
+    ablations = METHODS.get(method).caps.ablations
+    if not ablations:
+        with_some = [m for m in METHODS.names() if METHODS.get(m).caps.ablations]
+        raise XAIError(f"{method} declares no components to ablate; methods that do: {', '.join(with_some) or 'none'}")
+    return {method: (method, {}), **{f"{method} ({label})": (method, dict(config))
+                                     for label, config in ablations.items()}}
+
+
+def component_ablation(ctx: Context, method: str, metrics: list[str], n: int,
+                       progress: Progress = no_progress) -> dict[str, Any]:
+    """Train (cached) and evaluate ``method`` and each of its :func:`component_variants` on ``metrics``:
+    the evaluate() JSON with one result per variant, plus ``"ablation": {label: settings}``."""
+    variants = component_variants(method)
+    check_metrics(metrics, ctx.info)
+    result = evaluate(ctx, list(variants), metrics, n, variants=variants, progress=progress)
+    return {**result, "ablation": {label: config for label, (_, config) in variants.items()}}
 
 
 def sweep_curves(result: dict[str, Any]) -> dict[str, Any]:

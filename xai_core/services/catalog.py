@@ -176,6 +176,8 @@ EXPLORE_SETTINGS: dict[str, tuple[str, ...]] = {
     "gradcam": ("layer",),
     "diet": ("u",),
     "dorar": ("n_e",),
+    "meed": ("top_k",),  # the k picker: the units shown as the selection (test time, no refit)
+    "l2x": ("top_k",),
 }
 
 

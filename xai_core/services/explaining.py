@@ -18,7 +18,7 @@ from .context import Configs, Context, targets_for
 OUTCOMES = ("all", "correct", "misclassified")
 #: methods whose maps do not depend on the class explained: label-free (DiET, DoRaR, COMET explain
 #: the model's own behaviour on x) or using no model at all (random, ground truth)
-TARGET_FREE = frozenset({"diet", "dorar", "comet", "random", "ground_truth"})
+TARGET_FREE = frozenset({"diet", "dorar", "comet", "comet_td", "meed", "l2x", "random", "ground_truth"})
 
 
 def explain_indices(
