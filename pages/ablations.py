@@ -1,5 +1,6 @@
-"""Ablations: how a method's scores change when its map is coarsened to u×u blocks, and a sweep over one
-of a method's own settings (DiET's mask scale u). Thin: widgets + xai_core calls."""
+"""Ablations: how a method's scores change when its map is coarsened to u×u blocks, a method without each
+of its components (MEED's Table 2), and a sweep over one of a method's own settings (DiET's mask scale u).
+Thin: widgets + xai_core calls."""
 from __future__ import annotations
 
 import json
@@ -10,7 +11,8 @@ import streamlit as st
 from pages import common
 from xai_core import figures, services, viz
 from xai_core.jobs import MANAGER
-from xai_core.services import estimates
+from xai_core.errors import XAIError
+from xai_core.services import estimates, tasks
 
 selection = common.sidebar()
 ctx = common.load_or_stop(selection)
@@ -80,6 +82,60 @@ if result is None:
     st.info("Choose methods, a metric and block sizes, then run the ablation.")
 else:
     show_resolution(result)
+
+def show_components(result: dict) -> None:
+    """A component ablation: the method beside each variant without one component, one row each."""
+    rows_ = figures.component_rows(result)
+    labels = figures.fidelity_labels(rows_) if figures.has_fidelity(result) else figures.table_labels(rows_)
+    st.dataframe(rows_, hide_index=True, width="stretch", column_config=labels)
+    st.caption(f"{result['dataset']} ({result['preset']}), n = {result['n']} test images; each variant is its own "
+               "fit (cached). A component matters where its removal lowers FS or raises FU; equal numbers mean "
+               "it has no effect here.")
+    scatter = figures.fidelity_figure(result) if figures.has_fidelity(result) else None
+    if scatter is not None:
+        st.plotly_chart(scatter, width="stretch", key="components-scatter")
+    st.download_button("Download component ablation (JSON)", json.dumps(result, indent=2, default=str),
+                       "components.json", "application/json")
+
+
+st.header("Component ablation")
+with_components = [r.name for r in rows if r.caps.ablations]
+if not with_components:
+    st.info("No method available here declares components to ablate.")
+else:
+    st.markdown("Fit a method again without each of its components and score every fit on the same images, "
+                "side by side (MEED's Table 2: without the model-output feedback, without AIL, without the prior "
+                "warm start). Each variant is a separate fit, cached; this runs in the background and survives "
+                "page switches.")
+    with st.form("components"):
+        c1, c2, c3 = st.columns(3)
+        component_method = c1.selectbox("Method to ablate", with_components, key="component-method")
+        component_metrics = c2.multiselect("Metrics", metrics_all, key="component-metrics",
+                                           default=[m for m in ("fs_fu", "sen") if m in metrics_all])
+        component_n = c3.slider("Test images", 4, min(200, len(ctx.test)), min(20, len(ctx.test)), key="component-n")
+        start_components = st.form_submit_button("Run component ablation")
+    if start_components and component_metrics:
+        st.session_state["component_request"] = selection, (component_method, list(component_metrics), component_n)
+    request = common.stored_result("component_request", selection)
+    if request is not None:
+        st.caption("Variants: " + ", ".join(services.component_variants(request[0])))
+        estimate = tasks.component_ablation_estimate(ctx, request[0])
+        if not estimate.needs_confirmation or common.start_button(
+                f"Start the {request[0]} component ablation", estimate, type="primary",
+                key=f"start-components-{request[0]}-{','.join(request[1])}-{request[2]}"):
+            if not estimate.needs_confirmation and estimate.seconds:
+                st.caption(f"Component ablation, estimated time: {estimate.text}.")
+            try:
+                st.session_state["component_job"] = selection, tasks.component_ablation_job(ctx, *request).key
+            except XAIError as err:
+                st.error(str(err))
+            del st.session_state["component_request"]
+    component_key = common.stored_result("component_job", selection)
+    if component_key is not None:
+        common.show_job(component_key)
+        component_job = MANAGER.get(component_key)
+        if component_job is not None and component_job.status == "done":
+            show_components(component_job.result)
 
 st.header("Method setting sweep")
 sweeps = {r.name: r.sweeps for r in rows if r.sweeps}

@@ -77,9 +77,30 @@ PUBLISHED = [
      "information (bits) each location still lets through, resized to the input: coarse but faithful."),
     ("meed", "MEED with AIL — Adversarial Infidelity Learning",
      "Liang, Bai, Cao, Bai & Wang. Adversarial Infidelity Learning for Model Interpretation. KDD 2020.",
-     "Trains an explainer that selects the top-k features an approximator needs to reproduce the black box, "
-     "while an adversary learns from the unselected features: the explainer is pushed to leave nothing "
-     "predictive behind, which counters explanations that encode the label in the mask's shape."),
+     "A trained (amortised) explainer E(x, ŷ) scores every feature unit — pixels up to 32 px, 4×4 max-pooled "
+     "blocks above — in one forward pass; the explanation is the top k units of z, the softmax over the units "
+     "(k = 25 on `mnist38`, 64 on `fashion_pullover_shirt`, else 10 % of the units; Explore's k picker changes "
+     "how many are shown without a refit). *Model-output feedback*: the black box's output ŷ enters E as an "
+     "extra input plane. Training draws a soft k-hot mask v by L2X's Gumbel-softmax top-k (τ = 0.5) and trains "
+     "two approximators with the black box's architecture to predict ŷ's class: A_s from the selected "
+     "features x⊙v (loss L_s), A_u from the rest x⊙(1−v) (L_u). *AIL* (adversarial infidelity learning): "
+     "E is trained on L_s plus an adversarial term L_adv that makes the unselected features useless to A_u "
+     "(binary tasks: cross-entropy against the flipped target 1 − ŷ; more classes: against the uniform "
+     "distribution, a bounded stand-in for the paper's sliced Wasserstein form), so nothing predictive is left "
+     "behind and the class cannot hide in the mask's shape. *Prior warm start*: early epochs sample from "
+     "z̃ ∝ (z^m · r)^(1/(m+1)) at epoch m, where r = |∇f_b(x)·x| is Gradient × Input pooled to units; the prior "
+     "fades as m grows (plus an MAE pull towards z̃ on images above 32 px). Weight of the A_u terms: 1e-3 on "
+     "MNIST, 1 elsewhere; Adadelta, batch 128. Explore shows the selected pixels over the image, the "
+     "selected-only and unselected-only inputs (zero fill) and the black box's class on each; Train shows the "
+     "losses and FS-M per epoch and the paper's Figure 3 (FS-M with vs without the prior); Ablations runs the "
+     "paper's Table 2 (MEED without output feedback, without AIL, without the prior)."),
+    ("l2x", "L2X — Learning to Explain (MEED's baseline)",
+     "Chen, Song, Wainwright & Jordan. Learning to Explain: An Information-Theoretic Perspective on Model "
+     "Interpretation. ICML 2018.",
+     "MEED's machinery without its three additions: an explainer that sees only x scores the units, a "
+     "Gumbel-softmax top-k mask is sampled, and one approximator learns the black box's class from the selected "
+     "features; no output feedback, no adversary on the unselected features, no prior. Its FU-M tends to stay "
+     "high: the features it leaves out still carry the class."),
 ]
 BASELINES = [
     ("gradient", "Gradient (saliency)", "Simonyan, Vedaldi & Zisserman, ICLR workshop 2014.",
@@ -160,5 +181,15 @@ st.markdown("""
   shuffled labels. A method that learned the objects from the labels must fall to near the random map's level.
 - **Resolution ablation** (Ablations): the same metric after averaging each map over u×u blocks; a flat line
   means the method's evidence is coarse, a falling one that it relied on fine detail.
+- **FS-M / FU-M / FS-A / FU-A** (`fs_fu`, MEED's Tables 3–4; Evaluate's fidelity table and scatter): each map
+  keeps its top k feature units (x_S, the rest zero) or loses them (x_U, the top k zeroed). FS-M and FU-M: how
+  often the black box's top-1 on x_S / x_U agrees with its top-1 on the full image. FS-A and FU-A: the same with
+  approximators A'_S / A'_U (the black box's architecture, retrained on masked training images), which rules out
+  the black box simply being confused by zeroed inputs. **FS high** (↑): the selected features carry the
+  decision; **FU low** (↓): the rest does not. On the FS-M vs FU-M scatter the **upper left** is best. Compare
+  methods at the same k.
+- **SEN** (`sen`): max-sensitivity (Yeh et al.) — the largest relative change of the map, ||E(x + δ) − E(x)|| /
+  ||E(x)||, over several draws of uniform noise δ in [−0.2, 0.2]. **Lower** is better: a stable explanation.
+  The table's *ms / image* is the time spent explaining, per image.
 - Every chart prints its settings (fill, steps, model, n) beside it: compare numbers only under equal settings.
 """)

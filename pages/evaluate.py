@@ -94,13 +94,28 @@ for metric in figures.seeded_metrics(result):
                   "complement: upper left is best.")
     settings.caption("Settings")
     settings.json(result["settings"]["metrics"][metric], expanded=False)
-for metric in figures.group_metrics(result):
+for metric in (m for m in figures.group_metrics(result) if m not in figures.FIDELITY_METRICS):
     st.subheader(f"{metric}: PxAP of the maps on clean, noisy and background-changed images")
     st.dataframe(figures.group_rows(result, metric), width="stretch", hide_index=True,
                  column_config=figures.group_labels(result, metric))
     st.caption("COMET's Table 6: each method explains the test images again after 20 % of their pixels are removed "
                "at random, and the same objects on new backgrounds (test_background split); PxAP against the same "
                "ground truth. A robust method keeps its clean PxAP.")
+if figures.has_fidelity(result):
+    st.subheader("Fidelity and stability: FS-M / FU-M / FS-A / FU-A / SEN (MEED's Tables 3–4)")
+    fidelity = figures.fidelity_rows(result)
+    st.dataframe(fidelity, width="stretch", hide_index=True, column_config=figures.fidelity_labels(fidelity))
+    st.caption("FS (selected features only) and FU (the rest only): agreement with the black box's top-1 on the full "
+               "image, by the black box itself (-M) and by approximators retrained on the masked images (-A); "
+               "high FS-M and low FU-M: the top-k features carry the decision. SEN: max-sensitivity of the map "
+               "under ±0.2 uniform noise (lower is more stable). ms / image: explanation time.")
+    scatter = figures.fidelity_figure(result)
+    if scatter is not None:
+        chart, settings = st.columns([3, 1])
+        chart.plotly_chart(scatter, width="stretch", key="fidelity-scatter")
+        settings.caption("Settings")
+        settings.json({m: result["settings"]["metrics"][m] for m in figures.FIDELITY_METRICS
+                       if m in result["settings"]["metrics"]}, expanded=False)
 c1, c2, c3 = st.columns(3)
 c1.download_button("Download results (JSON)", json.dumps(result, indent=2), "evaluation.json", "application/json")
 c2.download_button("Download table (CSV)", figures.rows_csv(figures.numeric_rows(result)), "table.csv", "text/csv",

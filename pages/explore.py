@@ -12,6 +12,7 @@ from xai_core import export, services, viz
 from xai_core.data.base import DatasetInfo
 from xai_core.data.decode import display_name
 from xai_core.errors import XAIError
+from xai_core.services import catalog, explaining
 from xai_core.uploads import EXTENSIONS, read_upload, upload_warnings
 
 PRESELECTED = ["gradient", "input_x_gradient", "smoothgrad", "integrated_gradients", "gradcam"]
@@ -148,6 +149,11 @@ SETTING_LABELS = {  # (label, help) of each field offered under "Method settings
                                               "last conv block)"),
     ("diet", "u"): ("DiET: mask cell side (u)", "masks are (H/u)×(W/u) cells. Each u is its own trained mask "
                                                 "model: a new value trains a new one, once, cached afterwards"),
+    ("meed", "top_k"): ("MEED: features shown (k)", "how many of the top-scored feature units form the selection "
+                                                    "(test time: no refit); the default is the k it was trained "
+                                                    "with"),
+    ("l2x", "top_k"): ("L2X: features shown (k)", "how many of the top-scored feature units form the selection "
+                                                  "(test time: no refit); the default is the k it was trained with"),
     ("dorar", "n_e"): ("DoRaR: units kept (n_e)", "how many explanation units DoRaR's selector keeps. Each n_e is "
                                                   "its own trained selector (and generators): a new value trains "
                                                   "a new one, once, cached afterwards (as on the Train page)"),
@@ -168,6 +174,11 @@ def setting_input(method: str, field: str, default):
         options = [default, *(name for name in cam_layers if name not in (default, own))]
         own_name = f"last conv block {own} (default)" if own else "last conv block (default)"
         return st.selectbox(label, options, key=key, help=help_text, format_func=lambda v: mark(v) if v else own_name)
+    if field == "top_k" and default is None:  # None = the trained k: start there, within 1..units
+        k, count = catalog.selection_size(ctx, method)
+        chosen = st.number_input(label, min_value=1, max_value=count, value=k, step=1, key=key,
+                                 help=f"{help_text} (default: the trained k = {k}; 1–{count} units)")
+        return None if int(chosen) == k else int(chosen)
     sweeps = rows[method].sweeps.get(field)
     if sweeps:  # trained methods: the values worth a fit
         options = sorted({default, *sweeps})
@@ -300,6 +311,8 @@ if methods:
         view = maps[name]
         if set(services.RECONSTRUCTIONS) <= set(view["extras"]):  # DoRaR's units and reconstructions: below
             continue
+        if set(explaining.SELECTED_INPUTS) <= set(view["extras"]):  # MEED's / L2X's selection and inputs: below
+            continue
         if view["selection"] is not None:
             col.image(viz.to_uint8(view["selection"].astype(np.float32)), caption=f"{name} · selection",
                       width="stretch")
@@ -330,6 +343,25 @@ for view in (v for v in maps.values() if set(services.RECONSTRUCTIONS) <= set(v[
     st.caption("Removed units are filled with noise drawn from each pixel's distribution over the training set, "
                "then rebuilt by a generator: a good selection lets G1 keep the black box's class and leaves G2 "
                "without it (the About page explains DoRaR and its a1/a2 scores).")
+
+for name, view in maps.items():
+    if view["selection"] is None or not set(explaining.SELECTED_INPUTS) <= set(view["extras"]):
+        continue
+    # MEED / L2X: the top-k features over the image, the inputs they leave, the black box on each
+    k = int(view["selection"].sum())
+    st.subheader(f"{name}: the {view['settings'].get('top_k') or view['settings'].get('k')} selected features "
+                 f"({view['settings'].get('features', 'pixels')})")
+    shown = [viz.selection_overlay(image, view["selection"], scale=max(1, 192 // image.shape[0]))]
+    shown += [viz.to_uint8(view["extras"][key]) for key in explaining.SELECTED_INPUTS]
+    selected, unselected = explaining.SELECTED_INPUTS
+    captions = [f"{name} · selected pixels ({k} px, red)", f"{name} · selected only ({selected})",
+                f"{name} · unselected only ({unselected})"]
+    for col, picture, caption, (key, what) in zip(st.columns(3), shown, captions, explaining.SELECTED_PREDICTIONS):
+        col.image(picture, caption=caption, width="stretch")
+        col.markdown(f"**{key}** ({what}): {view['predictions'].get(key, 'n/a')}")
+    st.caption("Zero fill: the selected-only input keeps the top-k features and blacks out the rest, the unselected-"
+               "only input the other way round. A faithful selection keeps the black box's class on the first "
+               "(FS-M) and loses it on the second (FU-M); the About page explains MEED, AIL and these scores.")
 
 tuned = [m for m in methods if "explained_model" in maps[m]["settings"]]  # methods explaining a model of their own
 if tuned:

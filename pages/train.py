@@ -60,6 +60,29 @@ else:
         elif common.start_button("Fit", estimates.fit_estimate(ctx, method, randomize_labels=True), key="fit-random",
                                  where=c2):
             services.fit_method_job(ctx, method, randomize_labels=True)
+    if "meed" in [m.name for m in methods]:
+        st.subheader("MEED: FS-M per epoch with vs without the prior warm start")
+        st.caption("The paper's Figure 3: the Gradient × Input prior guides MEED's first epochs, so its FS-M (the "
+                   "black box's agreement on the top-k features alone, 512 training images, after every epoch) "
+                   "should rise sooner than without it. Both fits are cached; a missing one trains as a background "
+                   "job (its progress and Cancel button under Jobs).")
+        fits = {services.fit_label("meed"): {}, services.fit_label("meed", prior=False): {"prior": False}}
+        histories = {label: tasks.fit_history(ctx, "meed", **config) for label, config in fits.items()}
+        for label, config in fits.items():
+            if histories[label] is not None:
+                continue
+            fit_job = MANAGER.get(services.fit_job_key(ctx, "meed", **config))
+            if fit_job is not None and fit_job.active:  # its progress and Cancel button: under Jobs
+                st.caption(f"**{label}** is training: its losses and FS-M appear live under *Jobs* below.")
+            elif common.start_button(f"Train {label} now", estimates.fit_estimate(ctx, "meed", **config),
+                                     key=f"train-{label}"):
+                services.fit_method_job(ctx, "meed", **config)
+                st.rerun()
+        if all(h is not None for h in histories.values()):
+            fig = figures.history_comparison_figure(histories, "fs_m", title=f"MEED's FS-M per epoch on {dataset} "
+                                                                             f"({preset}), with vs without the prior")
+            if fig is not None:
+                st.plotly_chart(fig, width="stretch", key="meed-prior")
 
 
 def draw_jobs() -> None:

@@ -252,3 +252,96 @@ def test_png_uses_the_screen_colours():
 
 def _rgb(hex_colour: str) -> tuple[int, int, int]:
     return tuple(int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
+
+
+MEED_HISTORY = [  # a MEED fit's job reports: losses and scores per epoch
+    {"step": 1.0, "loss": 2.0, "L_s": 0.9, "L_u": 1.2, "L_adv": 0.7, "A_s_accuracy": 0.5, "A_u_accuracy": 0.4,
+     "fs_m": 0.6},
+    {"step": 2.0, "loss": 1.5, "L_s": 0.6, "L_u": 1.1, "L_adv": 0.6, "A_s_accuracy": 0.7, "A_u_accuracy": 0.3,
+     "fs_m": 0.8},
+]
+
+
+def test_history_figure_draws_losses_and_scores_in_two_panels():
+    assert figures.history_keys(MEED_HISTORY) == (["L_adv", "L_s", "L_u", "loss"],
+                                                  ["A_s_accuracy", "A_u_accuracy", "fs_m"])
+    fig = figures.history_figure(MEED_HISTORY)
+    panel = {t.name: t.yaxis for t in fig.data}
+    assert {panel[k] for k in ("L_adv", "L_s", "L_u", "loss")} == {"y"}
+    assert {panel[k] for k in ("A_s_accuracy", "A_u_accuracy", "fs_m")} == {"y2"}
+    assert list(next(t for t in fig.data if t.name == "fs_m").y) == [0.6, 0.8]
+    assert list(fig.layout.yaxis2.range) == [-0.02, 1.02] and fig.layout.xaxis2.title.text == "step"
+    assert [a.text for a in fig.layout.annotations] == ["losses", "accuracies / agreements"]
+    # a stored fit's history (stage and epoch, no step): x = epochs 1, 2, …, non-numbers left out
+    stored = [{"stage": "s", "epoch": 1, "loss": 2.0, "fs_m": 0.5},
+              {"stage": "s", "epoch": 2, "loss": 1.0, "fs_m": 0.9}]
+    fig = figures.history_figure(stored)
+    assert list(fig.data[0].x) == [1.0, 2.0] and fig.layout.xaxis2.title.text == "epoch"
+    assert figures.history_figure([{"step": 1.0, "loss": 1.0}]).layout.annotations == ()  # losses only: one panel
+
+
+def test_history_comparison_figure_one_line_per_fit_in_the_method_colour():
+    fig = figures.history_comparison_figure({"meed": MEED_HISTORY, "meed (prior = False)": [{"fs_m": 0.2}]}, "fs_m")
+    assert [t.name for t in fig.data] == ["meed", "meed (prior = False)"]
+    assert list(fig.data[0].x) == [1, 2] and list(fig.data[0].y) == [0.6, 0.8]
+    assert fig.data[0].line.color == fig.data[1].line.color == figures.method_colour("meed")
+    assert fig.data[0].line.dash == "solid" and fig.data[1].line.dash == "dash"
+    assert "FS-M" in fig.layout.yaxis.title.text and fig.layout.xaxis.title.text == "epoch"
+    assert figures.history_comparison_figure({"meed": [{"loss": 1.0}]}, "fs_m") is None
+
+
+def _fidelity(fs_m, fu_m, fs_a=None, fu_a=None):
+    value = {"fs_m": fs_m, "fs_m_std": 0.1, "fu_m": fu_m, "fu_m_std": 0.2, "n": 4}
+    if fs_a is not None:
+        value.update(fs_a=fs_a, fs_a_std=0.0, fu_a=fu_a, fu_a_std=0.0)
+    return value
+
+
+FIDELITY = {
+    "dataset": "mnist38", "preset": "smoke", "n": 4,
+    "results": {"meed": {"fs_fu": _fidelity(0.99, 0.75, 0.98, 0.6), "sen": 6.1},
+                "l2x": {"fs_fu": _fidelity(0.91, 0.91, 0.9, 0.88), "sen": 7.0},
+                "gradient": {"fs_fu": _fidelity(0.8, 0.5, 0.7, 0.5), "sen": 139.123456}},
+    "ms_per_image": {"meed": 0.1234, "l2x": 0.1, "gradient": 2.0},
+    "settings": {"metrics": {}},
+}
+
+
+def test_fidelity_table_in_the_papers_layout_with_directions():
+    assert figures.has_fidelity(FIDELITY) and not figures.has_fidelity(RESULT)
+    rows = figures.fidelity_rows(FIDELITY)
+    assert rows[0] == {"method": "meed", "FS-M": 0.99, "FU-M": 0.75, "FS-A": 0.98, "FU-A": 0.6, "SEN": 6.1,
+                       "ms / image": 0.12}
+    assert rows[2]["SEN"] == 139.1235
+    assert figures.fidelity_labels(rows) == {"FS-M": "FS-M ↑", "FU-M": "FU-M ↓", "FS-A": "FS-A ↑", "FU-A": "FU-A ↓",
+                                             "SEN": "SEN ↓"}
+    # approximators off, sen not run: FS-M and FU-M only
+    only_m = {**FIDELITY, "results": {"meed": {"fs_fu": _fidelity(0.9, 0.1)}}}
+    assert list(figures.fidelity_rows(only_m)[0]) == ["method", "FS-M", "FU-M", "ms / image"]
+    sen_only = {**FIDELITY, "results": {"meed": {"sen": 1.0}, "gradient": {"sen": 2.0}}}
+    assert figures.has_fidelity(sen_only) and figures.fidelity_figure(sen_only) is None
+
+
+def test_fidelity_scatter_fs_m_against_fu_m_one_point_per_method():
+    fig = figures.fidelity_figure(FIDELITY)
+    assert [t.name for t in fig.data] == ["meed", "l2x", "gradient"]
+    meed = fig.data[0]
+    assert list(meed.x) == [0.75] and list(meed.y) == [0.99]  # x = FU-M, y = FS-M
+    assert list(meed.error_x.array) == [0.2] and list(meed.error_y.array) == [0.1]
+    assert [t.marker.color for t in fig.data] == [figures.method_colour(m) for m in ("meed", "l2x", "gradient")]
+    assert "FU-M" in fig.layout.xaxis.title.text and "lower is better" in fig.layout.xaxis.title.text
+    assert "FS-M" in fig.layout.yaxis.title.text and "higher is better" in fig.layout.yaxis.title.text
+    assert "upper left is best" in fig.layout.title.text
+
+
+def test_component_rows_name_what_each_variant_changes():
+    result = {**FIDELITY, "results": {"meed": FIDELITY["results"]["meed"],
+                                      "meed (w/o AIL)": FIDELITY["results"]["l2x"]},
+              "ms_per_image": {"meed": 0.1, "meed (w/o AIL)": 0.1},
+              "ablation": {"meed": {}, "meed (w/o AIL)": {"ail": False}}}
+    rows = figures.component_rows(result)
+    assert [r["method"] for r in rows] == ["meed", "meed (w/o AIL)"]
+    assert rows[0]["settings changed"] == "— (the full method)" and rows[1]["settings changed"] == "ail = False"
+    assert list(rows[1])[:4] == ["method", "settings changed", "FS-M", "FU-M"] and rows[1]["FU-M"] == 0.91
+    plain = {**RESULT, "ablation": {"a": {}, "b": {"u": 2}}}
+    assert figures.component_rows(plain)[1]["iou"] == "0.2500 ± 0.0500"

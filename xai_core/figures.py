@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 from .methods import METHODS
 from .metrics import METRICS
@@ -320,19 +321,172 @@ def curves_csv(result: dict[str, Any]) -> str:
     return buf.getvalue()
 
 
+#: name parts that make a history key a rate in [0, 1] (accuracy, agreement, FS-M …), drawn apart from losses
+SCORE_PARTS = ("acc", "accuracy", "agreement", "fidelity", "fs", "fu")
+
+
+def is_score_key(name: str) -> bool:
+    """Whether a training history's key is a score (an accuracy or agreement in [0, 1]: "accuracy",
+    "A_s_accuracy", "fs_m") rather than a loss ("loss", "L_s", "L_adv")."""
+    return any(part in SCORE_PARTS for part in re.split(r"[_\s\-]+", name.lower()))
+
+
+def history_keys(history: Sequence[dict[str, Any]]) -> tuple[list[str], list[str]]:
+    """(losses, scores): every numeric key of ``history`` but its x axis ("step", "epoch"), sorted,
+    split by :func:`is_score_key`."""
+    names = sorted({k for h in history for k, v in h.items()
+                    if k not in ("step", "epoch") and isinstance(v, (int, float)) and not isinstance(v, bool)})
+    return [n for n in names if not is_score_key(n)], [n for n in names if is_score_key(n)]
+
+
+def _history_x(history: Sequence[dict[str, Any]]) -> tuple[str, list[float]]:
+    """The x axis of a history: its "step" (a job's reports), else its epochs 1, 2, … in order (a
+    stored fit's history: one entry per epoch over all stages)."""
+    if all("step" in h for h in history):
+        return "step", [float(h["step"]) for h in history]
+    return "epoch", [float(i + 1) for i in range(len(history))]
+
+
 def history_figure(history: list[dict[str, float]], title: str = "") -> go.Figure | None:
-    """A background job's reported metrics (loss, accuracy …) against its step; None if none."""
-    names = sorted({k for h in history for k in h if k != "step"})
-    if not names:
+    """A training history's numeric keys against its step (a job's reports) or epoch (a stored fit):
+    losses in one panel, scores (accuracies, agreements such as FS-M: :func:`is_score_key`) in a
+    second one below on a [0, 1] axis when there are both; None if there is nothing to draw."""
+    losses, scores = history_keys(history)
+    if not losses and not scores:
         return None
-    fig = go.Figure()
-    for i, name in enumerate(names):
-        points = [(h["step"], h[name]) for h in history if name in h]
-        fig.add_trace(go.Scatter(x=[p[0] for p in points], y=[p[1] for p in points], mode="lines", name=name,
-                                 line={"color": PALETTE[i % len(PALETTE)]}))
-    _fit(fig, title=title, xaxis_title="step", height=300)
+    x_name, xs = _history_x(history)
+    both = bool(losses and scores)
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08,
+                        subplot_titles=("losses", "accuracies / agreements")) if both else go.Figure()
+    for i, name in enumerate(sorted(losses + scores)):
+        points = [(x, h[name]) for x, h in zip(xs, history) if isinstance(h.get(name), (int, float))]
+        trace = go.Scatter(x=[p[0] for p in points], y=[p[1] for p in points], mode="lines+markers", name=name,
+                           line={"color": PALETTE[i % len(PALETTE)]}, marker={"size": 4})
+        if both:
+            fig.add_trace(trace, row=2 if name in scores else 1, col=1)
+        else:
+            fig.add_trace(trace)
+    _fit(fig, title=title, height=460 if both else 300)
     fig.update_layout(margin={**MARGIN, "t": 40, "b": 40})
+    if both:
+        fig.update_yaxes(title_text="loss", row=1, col=1)
+        fig.update_yaxes(title_text="score (higher is better)", range=[-0.02, 1.02], row=2, col=1)
+        fig.update_xaxes(title_text=x_name, row=2, col=1)
+    else:
+        fig.update_layout(xaxis_title=x_name)
     return fig
+
+
+def history_comparison_figure(histories: dict[str, Sequence[dict[str, Any]]], key: str = "fs_m",
+                              title: str = "") -> go.Figure | None:
+    """One score ``key`` per epoch for several fits (e.g. MEED with and without its prior warm start,
+    the paper's Figure 3), each label in its method's colour (variants dashed); None when no history
+    has ``key``."""
+    curves = {label: [(i + 1, h[key]) for i, h in enumerate(hist) if isinstance(h.get(key), (int, float))]
+              for label, hist in histories.items()}
+    curves = {label: points for label, points in curves.items() if points}
+    if not curves:
+        return None
+    styles = trace_styles(curves)
+    fig = go.Figure()
+    for label, points in curves.items():
+        fig.add_trace(go.Scatter(x=[p[0] for p in points], y=[p[1] for p in points], mode="lines+markers",
+                                 name=label, **_line(styles[label])))
+    label = FIDELITY_LABELS.get(key, key)
+    return _fit(fig, title=title or f"{label} per epoch", xaxis_title="epoch",
+                yaxis={"title": f"{label} (higher is better)", "range": [-0.02, 1.02]}, legend_title="fit",
+                height=380)
+
+
+#: fs_fu's scores and sen as the MEED paper's Tables 3–4 name them
+FIDELITY_LABELS = {"fs_m": "FS-M", "fu_m": "FU-M", "fs_a": "FS-A", "fu_a": "FU-A", "sen": "SEN"}
+FIDELITY_METRICS = ("fs_fu", "sen")
+
+
+def has_fidelity(result: dict[str, Any]) -> bool:
+    """Whether ``result`` scored fs_fu or sen (for the MEED paper's table and scatter)."""
+    return any(values.get(m) is not None for values in result["results"].values() for m in FIDELITY_METRICS)
+
+
+def _fidelity_direction(key: str) -> bool | None:
+    return higher_is_better(key) if key == "sen" else higher_is_better(key, "fs_fu")
+
+
+def fidelity_rows(result: dict[str, Any], digits: int = 4) -> list[dict[str, Any]]:
+    """The MEED paper's Tables 3–4 layout, one row per method: FS-M, FU-M, FS-A, FU-A (fs_fu's mean
+    agreements over images), SEN (sen's mean), ms per image (explanation time); a column only when
+    some method has a value for it. Numbers rounded to ``digits``; :func:`fidelity_labels` marks
+    which way each is better."""
+    columns = []
+    for key in ("fs_m", "fu_m", "fs_a", "fu_a"):
+        if any(isinstance(g := v.get("fs_fu"), dict) and g.get(key) is not None for v in result["results"].values()):
+            columns.append(key)
+    if any(v.get("sen") is not None for v in result["results"].values()):
+        columns.append("sen")
+    timings = result.get("ms_per_image", {})
+    rows = []
+    for method, values in result["results"].items():
+        row: dict[str, Any] = {"method": method}
+        for key in columns:
+            value = values.get(key) if key == "sen" else (values.get("fs_fu") or {}).get(key)
+            row[FIDELITY_LABELS[key]] = None if value is None else round(float(value), digits)
+        row["ms / image"] = None if timings.get(method) is None else round(float(timings[method]), 2)
+        rows.append(row)
+    return rows
+
+
+def fidelity_labels(rows: Sequence[dict[str, Any]]) -> dict[str, str]:
+    """Display labels of :func:`fidelity_rows` columns with the better direction ("FS-M ↑", "FU-M ↓",
+    "SEN ↓"), read from the metrics' notes."""
+    keys = {label: key for key, label in FIDELITY_LABELS.items()}
+    labels = {}
+    for column in dict.fromkeys(k for r in rows for k in r):
+        if column in keys and (better := _fidelity_direction(keys[column])) is not None:
+            labels[column] = f"{column} {UP if better else DOWN}"
+    return labels
+
+
+def fidelity_figure(result: dict[str, Any]) -> go.Figure | None:
+    """FS-M against FU-M, one point per method in its fixed colour, ±1 std over images both ways:
+    x = FU-M (lower is better), y = FS-M (higher is better), so the upper left is best; None when
+    no method has both."""
+    points = {m: v for m, vs in result["results"].items()
+              if isinstance(v := vs.get("fs_fu"), dict) and v.get("fs_m") is not None and v.get("fu_m") is not None}
+    if not points:
+        return None
+    styles = trace_styles(points)
+    fig = go.Figure()
+    for method, v in points.items():
+        style = styles[method]
+        fig.add_trace(go.Scatter(
+            x=[v["fu_m"]], y=[v["fs_m"]], mode="markers+text", name=method, text=[method], textposition="top right",
+            marker={"color": style.colour, "symbol": style.marker, "size": 11},
+            error_x={"type": "data", "array": [v.get("fu_m_std") or 0.0], "color": style.colour, "thickness": 1},
+            error_y={"type": "data", "array": [v.get("fs_m_std") or 0.0], "color": style.colour, "thickness": 1},
+        ))
+
+    def title(key: str) -> str:
+        note = str(METRICS.get("fs_fu").notes.get(key, ""))
+        words = _better_words(_fidelity_direction(key)).split(" ", 1)[-1]
+        return f"{FIDELITY_LABELS[key]}: {note.split(' (')[0]} ({words})"
+
+    return _fit(
+        fig, title=f"FS-M vs FU-M: upper left is best — {result['dataset']} ({result['preset']}), n = {result['n']}",
+        xaxis={"title": title("fu_m"), "range": [-0.05, 1.05]},
+        yaxis={"title": title("fs_m"), "range": [-0.05, 1.05]}, legend_title="method", height=440,
+    )
+
+
+def component_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """A component ablation (the MEED paper's Table 2) as one row per variant: what it changes, then
+    :func:`fidelity_rows`' columns when it scored fs_fu or sen, else :func:`scalar_rows`' columns."""
+    changes = result.get("ablation", {})
+    rows = fidelity_rows(result) if has_fidelity(result) else scalar_rows(result)
+    for row in rows:
+        config = changes.get(row["method"]) or {}
+        row["settings changed"] = ", ".join(f"{k} = {v}" for k, v in config.items()) or "— (the full method)"
+    return [{"method": r["method"], "settings changed": r["settings changed"],
+             **{k: v for k, v in r.items() if k not in ("method", "settings changed")}} for r in rows]
 
 
 def ablation_figure(result: dict[str, Any]) -> go.Figure:

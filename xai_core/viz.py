@@ -389,3 +389,22 @@ def unit_outlines(
     out = img.repeat(scale, 0).repeat(scale, 1)
     out[edge] = colour.repeat(side, 0).repeat(side, 1)[edge]
     return out
+
+
+#: the colour of a top-k selection's pixels over the image (MEED, L2X)
+SELECTION_COLOUR = (255, 40, 40)
+
+
+def selection_overlay(image: ArrayLike, selection: ArrayLike, colour: tuple[int, int, int] = SELECTION_COLOUR,
+                      alpha: float = 0.75, scale: int = 1) -> np.ndarray:
+    """The selected pixels (``selection``: H×W bool, e.g. MEED's top-k) painted over the image in
+    ``colour`` (blended with weight ``alpha``), the other pixels as they are; enlarged ``scale``×
+    (nearest neighbour) so single pixels stay visible. (H·scale)×(W·scale)×3 uint8."""
+    img = to_uint8(image)
+    sel = _np(selection).astype(bool)
+    if sel.shape != img.shape[:2] or int(scale) < 1:
+        raise InvalidInputError(f"selection {sel.shape} must match the image {img.shape[:2]} (scale {scale} ≥ 1)")
+    out = img.astype(np.float64)
+    out[sel] = (1.0 - alpha) * out[sel] + alpha * np.asarray(colour, dtype=np.float64)
+    out = np.round(out).astype(np.uint8)
+    return out.repeat(int(scale), 0).repeat(int(scale), 1)

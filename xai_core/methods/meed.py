@@ -63,7 +63,7 @@ class MEEDConfig(TrainedConfig):
     adversary: str = "auto"  # "flip" (binary: CE against 1 − ŷ), "uniform", or auto: flip when binary
     lu_weight: float | None = None  # w; None: 1e-3 on MNIST datasets, 1 elsewhere (the paper)
     le_weight: float | None = None  # λ_e; None: 1e-3 on images over 32 px, 0 up to 32 px (the paper)
-    epochs: int = 30
+    epochs: int = 10
     batch_size: int = 128
     train_images: int | None = 6000  # None: the whole training split
     top_k: int | None = test_time(None)  # units shown as the selection at explain time; None: k

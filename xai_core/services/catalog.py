@@ -186,3 +186,15 @@ def method_defaults(method: str, preset: str) -> dict[str, Any]:
     dataset- or model-dependent resolution, e.g. Grad-CAM's layer "" = the model's last conv block);
     unknown names raise."""
     return METHODS.get(method).Config.for_preset(preset, method).as_dict()
+
+
+def selection_size(ctx: Context, method: str) -> tuple[int, int]:
+    """(k, units) of a top-k selection method (meed, l2x): the k it is trained with at this preset,
+    resolved for the dataset (what ``top_k`` = None shows), and how many feature units an image has
+    (the largest ``top_k``). Nothing is trained."""
+    explainer = build_explainer(ctx, method, prepare=False)
+    config = explainer.config
+    if getattr(config, "k", None) is None or not hasattr(explainer, "unit"):
+        raise XAIError(f"{method} has no top-k selection (k)")
+    side = ctx.info.image_size // int(explainer.unit)
+    return int(config.k), side * side

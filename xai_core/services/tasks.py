@@ -13,10 +13,12 @@ from ..models.training import KIND as BLACK_BOX
 from ..models.training import black_box_spec
 from ..progress import Progress
 from ..store import ArtifactStore
-from .ablations import setting_sweep
-from .catalog import check_methods
-from .context import Context, load_context
-from .estimates import duration
+from ..methods import METHODS
+from ..store import spec_hash
+from .ablations import component_ablation, component_variants, setting_sweep
+from .catalog import check_methods, check_metrics
+from .context import Context, build_explainer, load_context
+from .estimates import Estimate, duration, fit_estimate
 
 
 def black_box_rows(preset: str, seed: int = 0, store: ArtifactStore | None = None) -> list[dict[str, Any]]:
@@ -114,6 +116,48 @@ def sweep_job(ctx: Context, method: str, setting: str, values: list[Any], metric
     return MANAGER.submit(key, f"{method} {setting} sweep · {ctx.dataset} ({ctx.preset})",
                           lambda progress: setting_sweep(ctx, method, setting, values, metric, n,
                                                          fit_eta_in_message(progress)))
+
+
+def fit_history(ctx: Context, method: str, **config: Any) -> list[dict[str, Any]] | None:
+    """The per-epoch history (losses, scores such as MEED's fs_m) of ``method``'s fit with ``config``
+    on ``ctx``'s black box, read from the store; None when it is not fitted (nothing is trained here)."""
+    if not METHODS.get(method).caps.trained:
+        return None
+    explainer = build_explainer(ctx, method, prepare=False, **config)
+    key = (str(ctx.store.root), spec_hash(explainer.name, explainer.cache_spec()))
+    if key not in _HISTORIES:
+        if not explainer.is_ready(ctx.store):
+            return None
+        payload = ctx.store.load(explainer.name, explainer.cache_spec())
+        if payload is None:
+            return None
+        _HISTORIES[key] = [dict(h) for h in payload.get("history", [])]
+    return [dict(h) for h in _HISTORIES[key]]
+
+
+_HISTORIES: dict[tuple[str, str], list[dict[str, Any]]] = {}  # a store entry never changes under its key
+
+
+def component_ablation_estimate(ctx: Context, method: str) -> Estimate:
+    """Fitting the variants of a component ablation not fitted yet (evaluating adds a little more)."""
+    variants = component_variants(method)
+    parts = [fit_estimate(ctx, base, **config) for base, config in variants.values()]
+    if any(p.seconds is None for p in parts):
+        return Estimate(None, next(p.basis for p in parts if p.seconds is None))
+    todo = sum(p.seconds > 0 for p in parts)
+    basis = next((p.basis for p in parts if p.seconds), "every variant is fitted already")
+    return Estimate(sum(p.seconds for p in parts), f"{todo} of {len(parts)} variants to fit, each: {basis}; "
+                                                   "evaluating adds a little")
+
+
+def component_ablation_job(ctx: Context, method: str, metrics: list[str], n: int) -> Job:
+    """A component ablation (:func:`~.ablations.component_ablation`: the method beside its variants
+    without each component, fits included) in the background; one job per request."""
+    component_variants(method)  # one line, before any job, for a method without components
+    check_metrics(metrics, ctx.info)
+    key = job_key(ctx.store, "components", *_model_parts(ctx), method, ",".join(metrics), n)
+    return MANAGER.submit(key, f"{method} component ablation · {ctx.dataset} ({ctx.preset})",
+                          lambda progress: component_ablation(ctx, method, metrics, n, fit_eta_in_message(progress)))
 
 
 def fit_eta_in_message(progress: Progress) -> Progress:
