@@ -68,10 +68,10 @@ def test_unit_scores_are_max_pooled_and_single_pixels_share_the_a1a2_entry(ctx):
     explainer = ctx.explainer("gradient")
     fitter = ApproximatorFitter(ctx, explainer)
     before = _entries(ctx, "unit_scores")
-    pixels = services.GeneratorFitter(ctx, explainer).unit_scores(1, 16)  # a1a2's maps (mean pooling)
+    pixels = services.GeneratorFitter(ctx, explainer).maps.unit_scores(1, 16)  # a1a2's maps (mean pooling)
     added = _entries(ctx, "unit_scores") - before
-    assert torch.equal(fitter.unit_scores(1, 16), pixels) and _entries(ctx, "unit_scores") - before == added
-    pooled = fitter.unit_scores(4, 16)
+    assert torch.equal(fitter.maps.unit_scores(1, 16, "max"), pixels) and _entries(ctx, "unit_scores") - before == added
+    pooled = fitter.maps.unit_scores(4, 16, "max")
     assert pooled.shape == (16, 7, 7) and torch.equal(pooled, units.pool(pixels, 4, "max"))
     assert not torch.equal(pooled, units.pool(pixels, 4))  # not the a1a2 mean
 

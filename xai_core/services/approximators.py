@@ -18,22 +18,19 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import units
-from ..data import get_dataset
-from ..data.base import ImageDataset
 from ..errors import XAIError
-from ..methods.base import Explainer, model_fingerprint
+from ..methods.base import Explainer
 from ..methods.copies import fresh_copy
 from ..models.inference import eval_mode
 from ..progress import Progress, no_progress
-from ..resolution import block_average
-from .context import Context, targets_for
+from .context import Context
+from .training_maps import TrainingMaps
 
 VERSION = 1  # bump when the training code changes: old approximators stop matching
 EPOCHS = {"smoke": 2, "quick": 5, "paper": 20}
 TRAIN_IMAGES: dict[str, int | None] = {"smoke": 256, "quick": 6000, "paper": None}
 BATCH_SIZE = 128  # the paper's
 LABEL_BATCH = 256  # images per black-box pass when labelling the training images
-EXPLAIN_BATCH = 64
 
 
 @dataclass
@@ -60,29 +57,20 @@ class ApproximatorFitter:
         return {"epochs": EPOCHS.get(preset, 5), "train_images": TRAIN_IMAGES.get(preset, TRAIN_IMAGES["quick"])}
 
     @cached_property
-    def train(self) -> ImageDataset:
-        return get_dataset(self.ctx.dataset, "train", self.ctx.preset, store=self.ctx.store)
-
-    @cached_property
-    def maps_spec(self) -> dict[str, Any]:
-        """What the explainer's maps of the training images depend on (as the a1a2 generators' maps:
-        :class:`~xai_core.services.reconstruction.GeneratorFitter` shares single-pixel entries)."""
-        e = self.explainer
-        return {"black_box": model_fingerprint(self.ctx.black_box), "data": self.ctx.info.spec(), "method": e.name,
-                "config": e.config.as_dict(), "seed": e.seed, "method_version": getattr(e, "version", 0),
-                "block": self.block}
+    def maps(self) -> TrainingMaps:
+        return TrainingMaps(self.ctx, self.explainer, self.block, self.progress, "fs_fu")
 
     def images(self, train_images: int | None = None) -> int:
         """How many training images (the first ones) a fit uses."""
         limit = train_images or self.defaults()["train_images"]
-        return len(self.train) if limit is None else min(len(self.train), int(limit))
+        return len(self.maps.train) if limit is None else min(len(self.maps.train), int(limit))
 
     def spec(self, unit: int, k: int, seed: int, *, epochs: int | None = None,
              train_images: int | None = None) -> dict[str, Any]:
         """The store spec of the approximators :meth:`fit` returns for these arguments."""
         recipe = {"epochs": int(epochs or self.defaults()["epochs"]), "batch_size": BATCH_SIZE, "optimizer": "adadelta",
                   "loss": "cross_entropy_vs_black_box_top1", "fill": 0.0}
-        return {**self.maps_spec, "units": int(unit), "pool": "max", "k": int(k), "seed_approximators": int(seed),
+        return {**self.maps.spec, "units": int(unit), "pool": "max", "k": int(k), "seed_approximators": int(seed),
                 "recipe": recipe, "n": self.images(train_images), "version": VERSION}
 
     def fit(self, unit: int, k: int, seed: int, *, epochs: int | None = None,
@@ -102,30 +90,11 @@ class ApproximatorFitter:
         return net.to(self.ctx.device).eval().requires_grad_(False)
 
     def _train(self, unit: int, k: int, seed: int, epochs: int, n: int) -> dict[str, Any]:
-        keep = units.to_pixels(units.top_units(self.unit_scores(unit, n), k), unit)
+        keep = units.to_pixels(units.top_units(self.maps.unit_scores(unit, n, "max"), k), unit)
         a_s, a_u, history = train_approximators(
-            self.ctx.black_box, lambda idx: self.train.batch(idx.tolist()).x, keep, epochs=epochs, seed=seed,
+            self.ctx.black_box, lambda idx: self.maps.train.batch(idx.tolist()).x, keep, epochs=epochs, seed=seed,
             device=self.ctx.device, progress=self.progress, label=f"{self.explainer.name}: fs_fu approximators")
         return {"selected": _cpu(a_s), "unselected": _cpu(a_u), "history": history}
-
-    def unit_scores(self, unit: int, n: int) -> torch.Tensor:
-        """N×h×w unit scores (max over each unit) of the explainer's maps of the first ``n`` training
-        images (cached; at unit 1 the entry is the a1a2 generators' one: the same pixel scores)."""
-        def explain() -> dict[str, Any]:
-            out = []
-            for i in range(0, n, EXPLAIN_BATCH):
-                batch = self.train.batch(list(range(i, min(n, i + EXPLAIN_BATCH)))).to(self.ctx.device)
-                target = targets_for(self.ctx.black_box, batch.x, batch.y)
-                scores = self.explainer.explain(batch.x, target, batch.masks).scores
-                out.append(units.pool(block_average(scores, self.block), unit, "max").cpu())
-                self.progress(min(n, i + EXPLAIN_BATCH), n, f"{self.explainer.name}: explaining training images "
-                                                             "for fs_fu")
-            return {"scores": torch.cat(out)}
-
-        spec = {**self.maps_spec, "units": unit, "n": n}
-        if unit > 1:  # mean- and max-pooled maps differ (a1a2 mean-pools); single pixels are the same
-            spec["pool"] = "max"
-        return self.ctx.store.get_or_create("unit_scores", spec, explain)["scores"]
 
 
 def train_approximators(

@@ -11,15 +11,13 @@ from typing import Any
 import torch
 
 from .. import units
-from ..data import get_dataset
-from ..data.base import ImageDataset
-from ..methods.base import Explainer, model_fingerprint
+from ..methods.base import Explainer
 from ..methods.reconstruction import (
     MLP_MAX_VALUES, QUICK_LARGE, GeneratorRecipe, PixelNoise, Reconstructor, make_generator, train_generators,
 )
 from ..progress import Progress, no_progress
-from ..resolution import block_average
-from .context import Context, targets_for
+from .context import Context
+from .training_maps import TrainingMaps
 
 VERSION = 1  # bump when the recipe's code changes: old generators stop matching
 SEEDS = {"smoke": 2, "quick": 3, "paper": 5}
@@ -44,20 +42,12 @@ class GeneratorFitter:
         return out
 
     @cached_property
-    def train(self) -> ImageDataset:
-        return get_dataset(self.ctx.dataset, "train", self.ctx.preset, store=self.ctx.store)
+    def maps(self) -> TrainingMaps:
+        return TrainingMaps(self.ctx, self.explainer, self.block, self.progress, "a1a2")
 
     @cached_property
     def noise(self) -> PixelNoise:
-        return PixelNoise.from_dataset(self.train, NOISE_IMAGES)
-
-    @cached_property
-    def maps_spec(self) -> dict[str, Any]:
-        """What the explainer's maps of the training images depend on."""
-        e = self.explainer
-        return {"black_box": model_fingerprint(self.ctx.black_box), "data": self.ctx.info.spec(), "method": e.name,
-                "config": e.config.as_dict(), "seed": e.seed, "method_version": getattr(e, "version", 0),
-                "block": self.block}
+        return PixelNoise.from_dataset(self.maps.train, NOISE_IMAGES)
 
     def fit(self, size: int, n_e: int, seed: int, *, epochs: int | None = None,
             train_images: int | None = None) -> Reconstructor:
@@ -65,8 +55,8 @@ class GeneratorFitter:
         defaults = self.defaults()
         recipe = GeneratorRecipe(epochs=int(epochs or defaults["epochs"]))
         limit = train_images or defaults["train_images"]
-        n = len(self.train) if limit is None else min(len(self.train), int(limit))
-        spec = {**self.maps_spec, "units": size, "n_e": n_e, "seed_generators": seed, "recipe": recipe.__dict__, "n": n,
+        n = len(self.maps.train) if limit is None else min(len(self.maps.train), int(limit))
+        spec = {**self.maps.spec, "units": size, "n_e": n_e, "seed_generators": seed, "recipe": recipe.__dict__, "n": n,
                 "version": VERSION}
         payload = self.ctx.store.get_or_create(
             "generators", spec, lambda: self._train_generators(size, n_e, seed, recipe, n))
@@ -79,25 +69,10 @@ class GeneratorFitter:
                              self.noise, seed, payload["history"])
 
     def _train_generators(self, size: int, n_e: int, seed: int, recipe: GeneratorRecipe, n: int) -> dict[str, Any]:
-        keep = units.to_pixels(units.top_units(self.unit_scores(size, n), n_e), size)
-        fitted = train_generators(self.ctx.black_box, lambda idx: self.train.batch(idx.tolist()).x, keep, self.noise,
+        keep = units.to_pixels(units.top_units(self.maps.unit_scores(size, n), n_e), size)
+        fitted = train_generators(self.ctx.black_box, lambda idx: self.maps.train.batch(idx.tolist()).x, keep, self.noise,
                                   recipe, seed=seed, device=self.ctx.device, progress=self.progress)
         return {"g1": _cpu(fitted.g1), "g2": _cpu(fitted.g2), "history": fitted.history}
-
-    def unit_scores(self, size: int, n: int) -> torch.Tensor:
-        """N×h×w unit scores of the explainer's maps of the first ``n`` training images (cached)."""
-        def explain() -> dict[str, Any]:
-            out, step = [], 64
-            for i in range(0, n, step):
-                batch = self.train.batch(list(range(i, min(n, i + step)))).to(self.ctx.device)
-                target = targets_for(self.ctx.black_box, batch.x, batch.y)
-                scores = self.explainer.explain(batch.x, target, batch.masks).scores
-                out.append(units.pool(block_average(scores, self.block), size).cpu())
-                self.progress(min(n, i + step), n, f"{self.explainer.name}: explaining training images for a1a2")
-            return {"scores": torch.cat(out)}
-
-        return self.ctx.store.get_or_create("unit_scores", {**self.maps_spec, "units": size, "n": n}, explain)["scores"]
-
 
 def _cpu(module: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
