@@ -7,14 +7,13 @@ from typing import Any
 from ..data import dataset_info, dataset_names
 from ..errors import MissingDataError
 from ..jobs import ETA, MANAGER, Job
+from ..methods import METHODS
 from ..models import PRETRAINED, black_box_state, default_arch, train_config
 from ..models.assets import SHIPPED, asset_path, read_asset
 from ..models.training import KIND as BLACK_BOX
 from ..models.training import black_box_spec
 from ..progress import Progress
-from ..store import ArtifactStore
-from ..methods import METHODS
-from ..store import spec_hash
+from ..store import ArtifactStore, spec_hash
 from .ablations import component_ablation, component_variants, setting_sweep
 from .catalog import check_methods, check_metrics
 from .context import Context, build_explainer, load_context
