@@ -14,6 +14,8 @@ from xai_core.jobs import MANAGER
 from xai_core.errors import XAIError
 from xai_core.services import estimates, tasks
 
+MAP_COLUMNS = 4  # example maps per row (as Explore's grid): a bounded size whatever the number of values
+
 selection = common.sidebar()
 ctx = common.load_or_stop(selection)
 st.title("Ablations")
@@ -53,9 +55,8 @@ def show_resolution(result: dict) -> None:
         maps = services.downscaled_maps(common.explanation(*selection, method, int(index))["scores"],
                                          result["factors"])
         heat, _ = viz.render_heatmaps(np.stack(maps))
-        cols = st.columns(len(maps) + 1)
-        cols[0].markdown(f"**{method}**")
-        for col, u, h in zip(cols[1:], result["factors"], heat):
+        st.markdown(f"**{method}**")
+        for col, u, h in zip(common.grid(len(maps), MAP_COLUMNS), result["factors"], heat):
             col.image(h, caption=f"u = {u}", width="stretch")
 
 
@@ -73,7 +74,7 @@ def show_sweep(result: dict) -> None:
     index = int(st.number_input("Test sample", 0, len(ctx.test) - 1, 0, key="sweep-sample"))
     maps = [common.explanation(*selection, method, index, config=((setting, v),))["scores"] for v in values]
     heat, _ = viz.render_heatmaps(np.stack(maps))
-    for col, v, h in zip(st.columns(len(values)), values, heat):
+    for col, v, h in zip(common.grid(len(values), MAP_COLUMNS), values, heat):  # one value: one column, not the page
         col.image(h, caption=f"{setting} = {v}", width="stretch")
 
 

@@ -35,7 +35,8 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 #: :func:`keep_choices` keeps a copy under a key no widget owns and restores the widget's key from it
 PERSISTENT_KEYS = ("dataset_choice", "preset_choice", "model_choice", "explore_split", "sample", "explore_methods",
                    "explore_outcome", "explore_mode", "explore_sign", "explore_clip", "explore_contour",
-                   "gallery_target", "gallery_outcome", "gallery_seed", "gallery_mode", "gallery_sign")
+                   "explore_compare", "gallery_method", "gallery_size", "gallery_target", "gallery_split",
+                   "gallery_class", "gallery_outcome", "gallery_seed", "gallery_mode", "gallery_sign", "gallery_clip")
 KEPT = "kept:"  # prefix of those copies
 
 
@@ -229,6 +230,37 @@ def sidebar() -> Selection:
         model = _model_choice(dataset, preset)
         st.caption(f"Compute: {describe_device(resolve_device('auto'))}")
     return Selection(dataset, preset, model)
+
+
+def valid_choice(key: str, options: list, default: Any = None) -> None:
+    """Before a selector keyed ``key`` is drawn without a default of its own (so that
+    :func:`keep_choices` can restore it): a kept value that ``options`` no longer hold (another
+    dataset, split or preset) becomes ``default`` (the first option when None)."""
+    if st.session_state.get(key) not in options:
+        st.session_state[key] = options[0] if default is None else default
+
+
+def grid(count: int, columns: int = 4) -> list:
+    """``count`` cells in rows of ``columns`` equal columns: a map keeps a readable, bounded size
+    whether there are one or twenty (more wrap to new rows, never shrink or stretch)."""
+    cells = []
+    for start in range(0, count, columns):
+        cells += st.columns(columns)[:min(columns, count - start)]
+    return cells
+
+
+def show_enlarged(title: str, pictures: list[tuple[Any, str]], lines: list[str], bar: Any = None) -> None:
+    """One map opened large (the "Enlarge" selectors of Explore and the Gallery): ``pictures``
+    (image, caption) side by side at half the page's width each, the colour bar and ``lines``
+    (the map's numeric min / max, its settings) beneath."""
+    with st.container(border=True):
+        st.markdown(f"**{title}**")
+        for col, (picture, caption) in zip(st.columns(max(2, len(pictures))), pictures):
+            col.image(picture, caption=caption, width="stretch")
+        if bar is not None:
+            st.image(bar, caption="colour scale", width=320)
+        for line in lines:
+            st.caption(line)
 
 
 def keep_choices() -> None:
@@ -433,7 +465,12 @@ def load_or_stop(selection: Selection) -> services.Context:
 def _stop_before_long_training(selection: Selection) -> None:
     """End the page's run with a note when the default black box is not trained yet and training
     it is estimated above the confirmation threshold (e.g. the paper preset on a CPU): never train
-    for hours inside a page run. Shows the training job's progress when one runs."""
+    for hours inside a page run. Shows the training job's progress when one runs. Another
+    architecture or the manipulated black box, not trained yet: :func:`model_ready`'s offer."""
+    if selection.model.kind in ("arch", "manipulated"):
+        if not model_ready(selection.dataset, selection.preset, selection.model):
+            st.stop()
+        return
     if selection.model.kind != "default":
         return
     try:
@@ -449,3 +486,30 @@ def _stop_before_long_training(selection: Selection) -> None:
             "cancel it); this page uses it once it is ready. The quick preset trains in minutes.", icon="⏳")
     show_job(tasks.black_box_job_key(selection.dataset, selection.preset))
     st.stop()
+
+
+def model_ready(dataset: str, preset: str, model: services.ModelChoice, purpose: str = "") -> bool:
+    """Whether ``model`` loads without training (then :func:`context` is quick). If not: its
+    training estimate and a "Train" button that starts it as a background job (confirmed first
+    when long), or the running job's progress with Cancel, or its error; never trained inline.
+    ``purpose`` ends the note's first sentence (e.g. "to compare with it")."""
+    try:
+        if tasks.model_cached(dataset, preset, model):
+            return True
+        estimate = tasks.model_estimate(dataset, preset, model)
+    except XAIError:
+        return True  # loading the context reports it
+    key = tasks.model_job_key(dataset, preset, model)
+    job = MANAGER.get(key)
+    if job is not None and job.active:
+        show_job(key)
+        return False
+    st.info(f"**{model.label}** is not trained yet on {dataset} ({preset}){purpose}: it trains once in the "
+            "background (you can cancel it) and is cached afterwards.", icon="⏳")
+    if job is not None and (job.error or job.status == CANCELLED):
+        show_job(key)
+    if start_button(f"Train {model.label}", estimate, key=f"train-model-{dataset}-{preset}-{model.kind}-{model.arch}",
+                    type="primary"):
+        tasks.train_model_job(dataset, preset, model)
+        st.rerun()
+    return False

@@ -7,7 +7,7 @@ import random
 import numpy as np
 import streamlit as st
 
-from pages import common
+from pages import common, model_compare
 from xai_core import export, services, viz
 from xai_core.data.base import DatasetInfo
 from xai_core.data.decode import display_name
@@ -204,15 +204,17 @@ if offered:
                 configs[m] = changed
 
 
-def explain(method: str, bar: common.ProgressBar, config: tuple) -> dict:
+def explain(method: str, bar: common.ProgressBar, config: tuple, model: services.ModelChoice = selection.model) -> dict:
     """One method's map for the chosen class (label-free methods ignore it: one cache entry for all
-    classes); the default class (an upload's top-1, a sample's label) shares the other pages' entries."""
+    classes); the default class (an upload's top-1, a sample's label) shares the other pages' entries.
+    ``model``: another model than the sidebar's (the comparison below the grid), same class."""
     chosen = None if method in services.TARGET_FREE else target
     if image_tensor is not None:
-        return common.upload_explanation(*selection, method, upload.getvalue(), upload.name, bar, layer, config,
-                                         target=None if chosen == predicted else chosen)
-    return common.explanation(*selection, method, index, bar, layer, config, split=split,
-                              target=None if chosen == label else chosen)
+        own_top = chosen == predicted and model == selection.model  # None: that model's own top-1
+        return common.upload_explanation(selection.dataset, selection.preset, model, method, upload.getvalue(),
+                                         upload.name, bar, layer, config, target=None if own_top else chosen)
+    return common.explanation(selection.dataset, selection.preset, model, method, index, bar, layer, config,
+                              split=split, target=None if chosen == label else chosen)
 
 
 methods = common.training_notice(ctx, methods, configs)
@@ -281,15 +283,7 @@ def downloads(panels: list) -> None:
                                                "and each method's settings")
 
 
-def grid(count: int) -> list:
-    """``count`` cells in rows of at most :data:`GRID_COLUMNS` equal columns (a readable minimum size)."""
-    cells = []
-    for start in range(0, count, GRID_COLUMNS):
-        cells += st.columns(GRID_COLUMNS)[:min(GRID_COLUMNS, count - start)]
-    return cells
-
-
-cells = grid(1 + (mask is not None) + len(methods))
+cells = common.grid(1 + (mask is not None) + len(methods), GRID_COLUMNS)
 image_caption = "image" if image_tensor is None else f"your upload ({display_name(upload.name, 60)})"
 panels = [(image_caption, image)]  # what the PNG download holds: the image, ground truth, each heatmap as shown
 cells[0].image(image, caption=image_caption, width="stretch")
@@ -323,7 +317,20 @@ if methods:
             col.caption(" · ".join(f"{k}: {v}" for k, v in view["predictions"].items()))
     st.image(legend.bar, caption=f"colour scale ({mode.replace('_', '-')})", width=320)
     st.caption(legend.note)
+    enlarge = st.selectbox("Enlarge a map", [None, *methods], key="explore_enlarge",
+                           format_func=lambda m: "—" if m is None else m,
+                           help="open one method's map large, with its colour bar and numeric range")
+    if enlarge is not None:
+        at = methods.index(enlarge)
+        shown = panels[len(panels) - len(methods) + at][1]
+        settings = ["settings: " + ", ".join(f"{k} = {v}" for k, v in configs[enlarge].items())] \
+            if configs.get(enlarge) else []
+        common.show_enlarged(f"{enlarge} · {image_caption}",
+                             [(shown, f"{enlarge} · enlarged"), (viz.overlay(image, heat[at]), f"{enlarge} · overlay, enlarged")],
+                             [legend.captions[at], *settings, legend.note], legend.bar)
     downloads(panels)
+    model_compare.section(selection, ctx, x, image, mask if contour else None, methods, configs, explain,
+                          (mode, sign, clip), GRID_COLUMNS)
 else:
     st.info("Pick one or more methods above to see their maps.")
 

@@ -47,20 +47,27 @@ if not names:
     st.stop()
 
 c1, c2, c3 = st.columns([3, 2, 2])
-method = c1.selectbox("Method", names, index=names.index(PREFERRED) if PREFERRED in names else 0,
-                      key="gallery_method", help="the About page explains each method")
-size = c2.selectbox("Grid", services.GALLERY_SIZES, index=0, key="gallery_size",
+# no defaults on the widgets (set here instead): common.keep_choices restores them after other pages
+common.valid_choice("gallery_method", names, PREFERRED if PREFERRED in names else None)
+common.valid_choice("gallery_size", list(services.GALLERY_SIZES))
+common.valid_choice("gallery_target", list(services.GALLERY_TARGETS))
+method = c1.selectbox("Method", names, key="gallery_method", help="the About page explains each method")
+size = c2.selectbox("Grid", services.GALLERY_SIZES, key="gallery_size",
                     format_func=lambda n: f"{n}×{n}", help="samples per row and column")
 target = c3.selectbox("Explain the class", services.GALLERY_TARGETS, key="gallery_target",
                       help="the black box's prediction (default) or the label; label-free methods (DiET, DoRaR, "
                            "COMET) explain the model's own behaviour, whatever the choice")
 
-splits = services.evaluation_splits(info)
+splits = services.evaluation_splits(info) or ["test"]
+common.valid_choice("gallery_split", splits)
 split = (st.selectbox("Split", splits, key="gallery_split", help="where the samples come from")
-         if len(splits) > 1 else (splits[0] if splits else "test"))
+         if len(splits) > 1 else splits[0])
 labels, preds = (common.predicted_labels(*selection) if split == "test" else split_labels(*selection, split))
 known = bool((labels >= 0).all())
 c1, c2, c3 = st.columns([2, 2, 2], vertical_alignment="bottom")
+common.valid_choice("gallery_class", ["any", *info.class_names])
+common.valid_choice("gallery_outcome", list(services.OUTCOMES))
+st.session_state.setdefault("gallery_seed", 0)
 cls = c1.selectbox("Class", ["any", *info.class_names], disabled=not known, key="gallery_class",
                    help="only samples of this label")
 outcome = c2.selectbox("Prediction", services.OUTCOMES, disabled=not known, key="gallery_outcome",
@@ -94,20 +101,39 @@ with st.expander("Heatmap display"):
     mode = d1.radio("Colour scale", viz.MODES, format_func=lambda m: m.replace("_", "-"), key="gallery_mode",
                     help="per-image: each map uses its own range; shared: one range over the whole grid")
     sign = d2.selectbox("Sign", viz.SIGNS, key="gallery_sign", help="which sign of the scores to show")
-    clip = d3.slider("Clip at percentile", 90.0, 100.0, 99.0, step=0.5, key="gallery_clip",
+    st.session_state.setdefault("gallery_clip", 99.0)
+    clip = d3.slider("Clip at percentile", 90.0, 100.0, step=0.5, key="gallery_clip",
                      help="saturate the top scores")
 
 heat, _ = viz.render_heatmaps(result["scores"], mode=mode, sign=sign, clip_percentile=clip)
 names_of = info.class_names
+
+
+def caption(i: int) -> str:
+    """"#index · label → prediction ✓/✗" of the grid's ``i``-th sample."""
+    label, pred = int(result["labels"][i]), int(result["predictions"][i])
+    said = names_of[label] if 0 <= label < len(names_of) else "?"
+    return f"#{indices[i]} · {said} → {names_of[pred]} {'✓' if pred == label else '✗'}"
+
+
+shown = []
+for i in range(len(indices)):
+    shown.append(viz.overlay(result["images"][i], heat[i]))
+    if result["masks"] is not None:
+        shown[-1] = viz.contour_overlay(shown[-1], result["masks"][i])
 for start in range(0, len(indices), size):
     for col, i in zip(st.columns(size), range(start, min(start + size, len(indices)))):
-        label, pred = int(result["labels"][i]), int(result["predictions"][i])
-        shown = viz.overlay(result["images"][i], heat[i])
-        if result["masks"] is not None:
-            shown = viz.contour_overlay(shown, result["masks"][i])
-        said = names_of[label] if 0 <= label < len(names_of) else "?"
-        mark = "✓" if pred == label else "✗"
-        col.image(shown, caption=f"#{indices[i]} · {said} → {names_of[pred]} {mark}", width="stretch")
+        col.image(shown[i], caption=caption(i), width="stretch")
 st.caption(f"{method} maps overlaid on each image, explaining the {target}"
            + (" (the outline: the ground truth)" if result["masks"] is not None else "")
            + f" · colour scale {mode.replace('_', '-')}.")
+
+enlarge = st.selectbox("Enlarge a map", [None, *range(len(indices))], key="gallery_enlarge",
+                       format_func=lambda i: "—" if i is None else caption(i),
+                       help="open one sample's map large, with its colour bar and numeric range")
+if enlarge is not None:
+    legend = viz.colour_legend(result["scores"], [str(i) for i in indices], mode=mode, sign=sign,
+                               clip_percentile=clip)
+    common.show_enlarged(f"{method} · {caption(enlarge)}",
+                         [(heat[enlarge], f"{method} map"), (shown[enlarge], f"{method} · overlay")],
+                         [legend.captions[enlarge], legend.note], legend.bar)

@@ -143,8 +143,11 @@ def _fs_fu(inputs: EvalInputs, p: dict[str, Any]) -> dict[str, torch.Tensor]:
 def _sen(inputs: EvalInputs, p: dict[str, Any]) -> dict[str, torch.Tensor]:
     if inputs.explain_again is None:
         raise XAIError("sen re-explains noisy copies of the images: run it through services.evaluate")
-    return {"sen": max_sensitivity(inputs.explain_again, inputs.x, radius=p["radius"], samples=p["samples"],
-                                   seed=p["seed"])}
+    sen = max_sensitivity(inputs.explain_again, inputs.x, radius=p["radius"], samples=p["samples"], seed=p["seed"])
+    if not p["normalise"]:  # the paper's (Yeh et al.'s) unnormalised form: the same maximum times ||E(x)||
+        norm = inputs.scores.flatten(1).norm(dim=1).to(sen.device)
+        sen = sen * torch.where(norm > 0, norm, torch.ones_like(norm))
+    return {"sen": sen}
 
 
 K_AUTO = ("the method's own k where it has one (meed, l2x), else the dataset's: 25 on mnist38, 64 on "
@@ -184,10 +187,13 @@ register_metric(Metric(
     name="sen", kind="scalar", needs_ground_truth=False, fn=_sen, primary="sen", higher_is_better=False,
     description="MEED SEN: max-sensitivity of the map under uniform noise in [-r, r] (Yeh et al. 2019, lower = "
                 "more stable)",
-    parameters={"radius": SEN_RADIUS, "samples": SEN_SAMPLES, "seed": 0},
+    parameters={"radius": SEN_RADIUS, "samples": SEN_SAMPLES, "seed": 0, "normalise": True},
     notes={
         "score": "max over the samples of ||E(x + δ) − E(x)||_F / ||E(x)||_F (Captum's sensitivity_max: "
-                 "normalised by the norm of the map of x; a zero map divides by 1)",
+                 "normalised by the norm of the map of x; a zero map divides by 1); normalise=False: "
+                 "max ||E(x + δ) − E(x)||_F, Yeh et al.'s and the MEED paper's form, which depends on each "
+                 "method's scale (MEED's z sums to 1 over the units, gradients do not) and so does not compare "
+                 "methods",
         "explanation": "E = the same method (settings, explained class) re-explaining the noisy images, maps "
                        "post-processed like the scored ones",
         "noise": "δ uniform in [−radius, radius] per pixel and channel, in pixel space, not clamped to [0, 1]; "

@@ -2,6 +2,7 @@
 one job per thing built, keyed by what it builds and the store it lands in."""
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from ..data import dataset_info, dataset_names
@@ -11,13 +12,13 @@ from ..methods import METHODS
 from ..models import PRETRAINED, black_box_state, default_arch, train_config
 from ..models.assets import SHIPPED, asset_path, read_asset
 from ..models.training import KIND as BLACK_BOX
-from ..models.training import black_box_spec
+from ..models.training import MANIPULATION_WEIGHT, black_box_spec
 from ..progress import Progress
 from ..store import ArtifactStore, spec_hash
 from .ablations import component_ablation, component_variants, setting_sweep
 from .catalog import check_methods, check_metrics
-from .context import Context, build_explainer, load_context
-from .estimates import Estimate, duration, fit_estimate
+from .context import DEFAULT_MODEL, Context, ModelChoice, build_explainer, load_context
+from .estimates import BLACK_BOX_RUNS, Estimate, _train_size, black_box_estimate, duration, fit_estimate, scaled
 
 
 def black_box_rows(preset: str, seed: int = 0, store: ArtifactStore | None = None) -> list[dict[str, Any]]:
@@ -89,6 +90,73 @@ def train_black_box_job(dataset: str, preset: str, seed: int = 0, store: Artifac
         return load_context(dataset, preset, seed=seed, store=store, progress=progress).record
 
     return MANAGER.submit(black_box_job_key(dataset, preset, seed, store), f"black box · {dataset} ({preset})", work)
+
+
+def model_cached(dataset: str, preset: str, model: ModelChoice = DEFAULT_MODEL, seed: int = 0,
+                 store: ArtifactStore | None = None) -> bool:
+    """Whether ``model`` (the sidebar's choice) loads without training: the default black box as
+    :func:`black_box_cached`; another architecture or the manipulated black box when its own store
+    entry exists; a user's file always (it is checked, never trained). By ``stat`` calls only."""
+    if model.kind == "user":
+        return True
+    info = dataset_info(dataset, preset)
+    arch = model.arch or default_arch(info)
+    if model.kind == "default" or (model.kind == "arch" and arch == default_arch(info)):
+        return black_box_cached(dataset, preset, seed, store)
+    if arch in PRETRAINED:
+        return True
+    config = train_config(dataset, preset)
+    if model.kind == "manipulated":
+        config = replace(config, manipulation=MANIPULATION_WEIGHT)
+    return (store or ArtifactStore()).exists(BLACK_BOX, black_box_spec(info.spec(), arch, config, seed))
+
+
+#: training with the gradient-manipulation loss back-propagates through an input gradient: about
+#: twice an honest epoch's work (not measured; the estimate says so)
+MANIPULATION_COST = 2.0
+
+
+def model_estimate(dataset: str, preset: str, model: ModelChoice = DEFAULT_MODEL) -> Estimate:
+    """Training ``model`` for (dataset, preset): the default black box's estimate, scaled to another
+    architecture's multiply-accumulates, and doubled for the manipulated black box (not measured)."""
+    base = black_box_estimate(dataset, preset)
+    if model.kind in ("default", "user") or base.seconds is None:
+        return base
+    info = dataset_info(dataset, preset)
+    arch = model.arch or default_arch(info)
+    if arch in PRETRAINED:
+        return Estimate(0.0, f"{arch} is pretrained: nothing to train")
+    run = BLACK_BOX_RUNS.get(arch, BLACK_BOX_RUNS["cnn_light"])
+    images, epochs = _train_size(info), train_config(dataset, preset).epochs
+    seconds, basis = scaled(run, images, epochs, arch, info), (
+        f"{run.what} took {run.seconds:.0f} s on 2 CPU cores; scaled to {images:,} images × {epochs} epochs of "
+        f"{arch} at {info.image_size} px")
+    if model.kind == "manipulated":
+        seconds, basis = seconds * MANIPULATION_COST, basis + f", × {MANIPULATION_COST:g} for the manipulation loss " \
+                                                              "(not measured)"
+    return Estimate(seconds, basis)
+
+
+def model_job_key(dataset: str, preset: str, model: ModelChoice = DEFAULT_MODEL, seed: int = 0,
+                  store: ArtifactStore | None = None) -> str:
+    """The key of :func:`train_model_job`'s job (the default black box's: :func:`black_box_job_key`)."""
+    if model.kind == "default":
+        return black_box_job_key(dataset, preset, seed, store)
+    return job_key(store or ArtifactStore(), "black_box", dataset, preset, seed, model.kind, model.arch)
+
+
+def train_model_job(dataset: str, preset: str, model: ModelChoice = DEFAULT_MODEL, seed: int = 0,
+                    store: ArtifactStore | None = None) -> Job:
+    """Train (or load) the sidebar's model choice in the background (another architecture, the
+    manipulated black box); one job per (dataset, preset, seed, model)."""
+    if model.kind == "default":
+        return train_black_box_job(dataset, preset, seed, store)
+
+    def work(progress: Progress) -> dict[str, Any]:
+        return load_context(dataset, preset, seed=seed, store=store, progress=progress, model=model).record
+
+    return MANAGER.submit(model_job_key(dataset, preset, model, seed, store),
+                          f"black box {model.label} · {dataset} ({preset})", work)
 
 
 def fit_label(method: str, **config: Any) -> str:
