@@ -204,7 +204,8 @@ if offered:
                 configs[m] = changed
 
 
-def explain(method: str, bar: common.ProgressBar, config: tuple, model: services.ModelChoice = selection.model) -> dict:
+def explain(method: str, bar: common.ProgressBar, config: tuple,
+            model: services.ModelChoice = selection.model) -> dict:
     """One method's map for the chosen class (label-free methods ignore it: one cache entry for all
     classes); the default class (an upload's top-1, a sample's label) shares the other pages' entries.
     ``model``: another model than the sidebar's (the comparison below the grid), same class."""
@@ -326,7 +327,8 @@ if methods:
         settings = ["settings: " + ", ".join(f"{k} = {v}" for k, v in configs[enlarge].items())] \
             if configs.get(enlarge) else []
         common.show_enlarged(f"{enlarge} · {image_caption}",
-                             [(shown, f"{enlarge} · enlarged"), (viz.overlay(image, heat[at]), f"{enlarge} · overlay, enlarged")],
+                             [(shown, f"{enlarge} · enlarged"),
+                              (viz.overlay(image, heat[at]), f"{enlarge} · overlay, enlarged")],
                              [legend.captions[at], *settings, legend.note], legend.bar)
     downloads(panels)
     model_compare.section(selection, ctx, x, image, mask if contour else None, methods, configs, explain,

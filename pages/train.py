@@ -35,7 +35,7 @@ st.subheader(f"Methods on {dataset}")
 state = next(r["state"] for r in rows if r["dataset"] == dataset)
 if state not in ("trained", "shipped", "pretrained"):
     st.info(f"The {dataset} black box is {state}: train it first (above); the methods explain it.")
-else:
+elif common.model_ready(dataset, preset, selection.model, ", the sidebar's model: the methods explain it"):
     ctx = common.load_or_stop(selection)
     methods = services.method_rows(ctx.info, ready_on=ctx)
     st.dataframe([m.table() for m in methods], hide_index=True, width="stretch")

@@ -232,6 +232,7 @@ def test_explore_choices_survive_a_visit_to_another_page(app):
 def test_sidebar_model_choice_other_architecture_and_model_upload(app, tmp_path, monkeypatch):
     from model_files import onnx_cnn
 
+    from xai_core.jobs import MANAGER
     from xai_core.services import ModelChoice
 
     monkeypatch.setenv("XAI_ALLOW_MODEL_UPLOADS", "1")
@@ -241,7 +242,12 @@ def test_sidebar_model_choice_other_architecture_and_model_upload(app, tmp_path,
     assert box.options[0] == "cnn_light (default black box)"
     assert box.options[-1] == "your model (ONNX / torch.export)"
 
-    box.set_value(ModelChoice("arch", "small_cnn")).run()  # another architecture: trained on first use, then explained
+    box.set_value(ModelChoice("arch", "small_cnn")).run()  # another architecture: trained in the background first
+    assert not app.exception, app.exception
+    assert not app.get("image") and any("small_cnn** is not trained yet" in i.value for i in app.info)
+    next(b for b in app.button if b.label == "Train small_cnn").click().run()
+    assert MANAGER.wait(_last_job("black_box", "/arch/small_cnn").key, timeout=300).status == "done"
+    app.run()  # then explained
     assert not app.exception, app.exception
     assert any("model small_cnn" in c.value for c in app.main.caption)
     assert len(app.get("image")) >= 2 + 2 * len(app.multiselect[0].value)

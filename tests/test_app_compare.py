@@ -212,3 +212,12 @@ def test_explore_compares_the_honest_and_the_manipulated_black_box(app):
     app.switch_page("pages/about.py").run()  # the choice survives a visit elsewhere
     app.switch_page("pages/explore.py").run()
     assert not app.exception and _box(app, "Compare with another model").value == manipulated
+
+
+def test_the_train_page_offers_an_untrained_sidebar_model_and_still_lists_its_jobs(app):
+    app.switch_page("pages/train.py").run()
+    app.sidebar.selectbox(key="model_choice").set_value(ModelChoice("arch", "resnet_light")).run()
+    assert not app.exception, app.exception
+    assert any("resnet_light** is not trained yet on hard_mnist" in i.value for i in app.info)
+    assert [b for b in app.button if b.label == "Train resnet_light"]
+    assert "Jobs" in [h.value for h in app.subheader]  # the page goes on: its job list is still there

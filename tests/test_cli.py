@@ -50,6 +50,16 @@ def test_datasets_and_methods_json(capsys):
         (["evaluate", "--dataset", "parts", "--methods", "comet", "--metrics", "pxap", "--set", "comet.tau=1",
           "--json", "x.json"], "comet has no setting 'tau'"),
         (["train", "--dataset", "parts", "--methods", "comet", "--set", "comet.t"], "METHOD.SETTING=VALUE"),
+        (["evaluate", "--dataset", "mnist38", "--methods", "gradient", "--metrics", "sen", "--metric-set",
+          "sen.norm=false", "--json", "x.json"], "metric 'sen' has no setting norm"),
+        (["evaluate", "--dataset", "mnist38", "--methods", "gradient", "--metrics", "sen", "--metric-set",
+          "fs_fu.k=5", "--json", "x.json"], "'fs_fu' is not among --metrics"),
+        (["evaluate", "--dataset", "mnist38", "--methods", "meed", "--metrics", "fs_fu", "--set", "meed.k=900",
+          "--json", "x.json"], "k = 900 features asked"),
+        (["evaluate", "--dataset", "mnist", "--methods", "meed", "--metrics", "fs_fu", "--set", "meed.adversary=flip",
+          "--json", "x.json"], "needs a binary task"),
+        (["ablate", "--dataset", "mnist38", "--methods", "gradient", "--components", "--metric", "fs_fu",
+          "--json", "x.json"], "gradient declares no components to ablate"),
     ],
 )
 def test_bad_input_is_one_line(capsys, tmp_path, monkeypatch, argv, message):

@@ -189,6 +189,7 @@ def _unit_settings(args: argparse.Namespace, metrics: list[str]) -> tuple[dict, 
     checked before any work: a unit size that does not divide the image or n_e beyond the units is one line."""
     from . import services
     from .methods import METHODS
+    from .metrics import METRICS
     from .units import check_units, default_size
 
     info = dataset_info(args.dataset, args.preset)
@@ -202,8 +203,13 @@ def _unit_settings(args: argparse.Namespace, metrics: list[str]) -> tuple[dict, 
     for more in extra:
         for method, config in more.items():
             configs[method] = {**configs.get(method, {}), **config}
-    for method, config in configs.items():  # unknown settings: one line before any training
-        METHODS.get(method).Config.for_preset(args.preset, method, **config)
+    for method, config in configs.items():  # unknown or unfit settings: one line before any training
+        cls = METHODS.get(method)
+        cls.check_config(cls.Config.for_preset(args.preset, method, **config), info)
+    for metric, params in _parse_sets(getattr(args, "metric_set", None) or [], metrics, "--metrics").items():
+        metric_settings[metric] = {**metric_settings.get(metric, {}), **params}
+    for metric, params in metric_settings.items():  # unknown parameters: one line before any work
+        METRICS.get(metric).resolve(**params)
     return configs, metric_settings
 
 
@@ -283,9 +289,9 @@ def _parse_sweep(text: str, methods: list[str]) -> tuple[str, list[Any]]:
     return setting, values
 
 
-def _parse_sets(items: list[str], methods: list[str]) -> dict[str, dict[str, Any]]:
+def _parse_sets(items: list[str], methods: list[str], among: str = "--methods") -> dict[str, dict[str, Any]]:
     """``METHOD.SETTING=VALUE`` items → ``{method: {setting: value}}`` (int / float / true / false / str);
-    the method must be among ``methods``; an unknown setting is refused when the method is built."""
+    the method (or metric) must be among ``methods``; an unknown setting is refused when it is built."""
     out: dict[str, dict[str, Any]] = {}
     for item in items:
         target, _, raw = item.partition("=")
@@ -293,7 +299,7 @@ def _parse_sets(items: list[str], methods: list[str]) -> dict[str, dict[str, Any
         if not (method and setting and raw.strip()):
             raise XAIError(f"--set must look like METHOD.SETTING=VALUE (e.g. comet.t=0.03), got {item!r}")
         if method not in methods:
-            raise XAIError(f"--set {item}: {method!r} is not among --methods")
+            raise XAIError(f"{item}: {method!r} is not among {among}")
         value = {"true": True, "false": False}.get(raw.strip().lower(), _number(raw))
         out.setdefault(method, {})[setting] = value
     return out
@@ -369,6 +375,9 @@ def unit_options(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--set", action="append", metavar="METHOD.SETTING=VALUE",
                     help="a method setting other than its preset's, e.g. comet.t=0.03 or comet.loss=hinge "
                          "(repeatable; trained methods cache each setting's fit apart)")
+    sp.add_argument("--metric-set", action="append", metavar="METRIC.PARAMETER=VALUE",
+                    help="a metric parameter other than its default, e.g. sen.normalise=false or fs_fu.k=50 "
+                         "(repeatable)")
     sp.add_argument("--randomize-labels", action="store_true",
                     help="fit the trained methods on labels shuffled across the training split (the data-"
                          "randomisation sanity check; cached apart from the real-label fit)")

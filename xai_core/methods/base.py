@@ -123,6 +123,11 @@ class Explainer:
         """Fill settings that depend on the model or the dataset (e.g. a default layer); check them."""
         return config
 
+    @classmethod
+    def check_config(cls, config: MethodConfig, info: DatasetInfo) -> None:
+        """One line for settings ``info``'s dataset cannot take, checked without a model (the CLI calls
+        it before any training or loading); methods whose settings depend on the dataset override it."""
+
     # -- preparing ---------------------------------------------------------------------------
     def prepare(self, train: ImageDataset, store: ArtifactStore, progress: Progress = no_progress) -> None:
         """Build what the method needs from the training split (cached in ``store``); called once,

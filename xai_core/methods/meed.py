@@ -39,6 +39,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import units
+from ..data.base import DatasetInfo
 from ..errors import XAIError
 from .base import Capabilities, Explanation, register
 from .config import test_time
@@ -132,24 +133,33 @@ class MEED(TrainedExplainer):
     frozen: ClassVar[tuple[str, ...]] = ("f_b",)
     version: ClassVar[int] = 1
 
-    def _resolve(self, config: MEEDConfig) -> MEEDConfig:
-        info = self.info
+    @classmethod
+    def check_config(cls, config: MEEDConfig, info: DatasetInfo) -> None:
+        cls._resolved(config, info)
+
+    @classmethod
+    def _resolved(cls, config: MEEDConfig, info: DatasetInfo) -> MEEDConfig:
+        """k, the adversary and the loss weights for ``info``'s dataset; one line for what it cannot take."""
         unit = units.feature_unit(info.image_size)
         k = int(config.k or units.default_k(info.name, info.image_size))
         units.check_k(info.image_size, unit, k)
         if config.top_k is not None:
             units.check_k(info.image_size, unit, int(config.top_k))
         if config.adversary not in ADVERSARIES:
-            raise XAIError(f"{self.name}: adversary must be one of {', '.join(ADVERSARIES)}, got {config.adversary!r}")
+            raise XAIError(f"{cls.name}: adversary must be one of {', '.join(ADVERSARIES)}, got {config.adversary!r}")
         adversary = config.adversary if config.adversary != "auto" else (
             "flip" if info.num_classes == 2 else "uniform")
         if adversary == "flip" and info.num_classes != 2:
-            raise XAIError(f"{self.name}: the flipped-target adversary (CE against 1 − ŷ) needs a binary task; "
+            raise XAIError(f"{cls.name}: the flipped-target adversary (CE against 1 − ŷ) needs a binary task; "
                            f"{info.name} has {info.num_classes} classes (use adversary=uniform)")
-        check_trainable(self.model, f"{self.name}'s approximators")
         lu = config.lu_weight if config.lu_weight is not None else (1e-3 if info.name.startswith("mnist") else 1.0)
         le = config.le_weight if config.le_weight is not None else (1e-3 if info.image_size > 32 else 0.0)
         return config.replace(k=k, adversary=adversary, lu_weight=float(lu), le_weight=float(le))
+
+    def _resolve(self, config: MEEDConfig) -> MEEDConfig:
+        config = self._resolved(config, self.info)
+        check_trainable(self.model, f"{self.name}'s approximators")
+        return config
 
     @property
     def unit(self) -> int:
