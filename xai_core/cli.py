@@ -354,6 +354,40 @@ def _short(value: Any) -> str:
     return "n/a" if value is None else f"{value:.4f}"
 
 
+def cmd_reproduce(args: argparse.Namespace) -> None:
+    """Run what is not cached of the chosen claims' measurements (one progress bar over all of them),
+    then print claim | paper | ours | holds and write the report JSON."""
+    from . import reproduce
+    from .store import ArtifactStore
+
+    if args.json:
+        _check_output(args.json, "--json")
+    claims = reproduce.select(args.papers, args.preset, args.claims)
+    store = ArtifactStore()
+    todo = [] if args.report_only else [m for m in reproduce.measurements(claims)
+                                        if not reproduce.is_current(m, args.preset, store)]
+    bar = tqdm_progress("reproduce")
+    for i, m in enumerate(todo):
+        def step(done: float, total: float, message: str = "", **_: Any) -> None:
+            bar(i + min(done / max(total, 1), 0.999), len(todo), f"{m.dataset} {m.kind}: {message}")
+
+        reproduce.measure(m, args.preset, store, args.device, step)
+        bar(i + 1, len(todo), f"{i + 1}/{len(todo)} measured")
+    result = reproduce.report(claims, args.preset, store)
+    mark = {True: "yes", False: "NO", None: "n/a"}
+    for row in result["claims"]:
+        ours = ", ".join(f"{k} {_short(v)}" for k, v in row["ours"].items()) or "–"
+        paper = ", ".join(f"{k} {v:g}" for k, v in row["paper_values"].items()) or "–"
+        stale = " (stale: older code)" if row["status"] == "stale" else ""
+        print(f"[{mark[row['holds']]}] {row['id']} ({row['source']}): {row['claim']}\n"
+              f"      paper: {paper}\n      ours{stale}: {ours}\n      {row['check']}: {row['reason']}")
+    held = sum(r["holds"] is True for r in result["claims"])
+    print(f"{held} of {len(result['claims'])} claims hold at preset {args.preset}")
+    if args.json:
+        _write_json(args.json, result)
+        print(f"wrote {args.json}")
+
+
 def cmd_bench(args: argparse.Namespace) -> None:
     from .bench import DEFAULT_SECTIONS, run_bench
 
@@ -465,6 +499,16 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("assets", help="regenerate the black boxes shipped in assets/ with the current code")
     sp.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
     sp.set_defaults(fn=cmd_assets)
+
+    sp = sub.add_parser("reproduce", help="the papers' headline claims: run what is not cached, print paper vs ours "
+                                          "and whether each claim holds here")
+    sp.add_argument("--papers", type=_csv, default=None, help="diet,inputiba,dorar,comet,meed (default: all)")
+    sp.add_argument("--claims", type=_csv, default=None, help="claim ids, e.g. meed.mnist_fidelity (default: all)")
+    sp.add_argument("--preset", default="quick", choices=list(PRESETS))
+    sp.add_argument("--device", default="auto")
+    sp.add_argument("--json", default=None, help="write the report here (the README's tables are rendered from it)")
+    sp.add_argument("--report-only", action="store_true", help="run nothing: judge what the cache holds")
+    sp.set_defaults(fn=cmd_reproduce)
 
     sp = sub.add_parser("bench", help="timings: training, ms/image per method, metric vs model throughput")
     common(sp, dataset=False)

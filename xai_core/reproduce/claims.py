@@ -1,0 +1,240 @@
+"""What a paper claims and how we check it here: a :class:`Measurement` (one service call: an
+evaluation, a sweep, a masking table …, cached as a whole), a :class:`Claim` (the paper, its table or
+figure, its numbers, the values read from our measurement, and a :class:`Check`), and the ``CLAIMS``
+registry the per-paper modules fill.
+
+A check is stated in words beside every result: an ordering (``a > b > c``), a threshold
+(``a ≥ 0.97``), a ratio (``a ≤ b / 10``) or a tolerance against the paper's number. It answers
+True, False or None (n/a: a value is missing) with the measured reason.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..registry import Registry
+
+PAPERS = {
+    "diet": "DiET — Distractor Erasure Tuning (Bhalla et al.)",
+    "inputiba": "InputIBA — Input Information Bottleneck Attribution (Zhang et al.)",
+    "dorar": "DoRaR — Double-sided Remove and Reconstruct (Qin et al.)",
+    "comet": "COMET — Comprehensive attribution with a feature detector (Zhang et al.)",
+    "meed": "MEED — Adversarial Infidelity Learning (Liang et al.)",
+}
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One service call, run once per preset and code version and shared by the claims that read it.
+    ``kind``: a key of :data:`xai_core.reproduce.runner.KINDS` (evaluate, sweep, masking, accuracy,
+    components); ``params``: its arguments (JSON-ready: they are the cache key); ``model``: "default"
+    or "manipulated" (DiET's gradient-manipulated black box)."""
+
+    kind: str
+    dataset: str
+    params: Mapping[str, Any]
+    model: str = "default"
+    presets: tuple[str, ...] = ("quick", "paper")  # the presets this measurement can run at
+
+    def spec(self) -> dict[str, Any]:
+        return {"kind": self.kind, "dataset": self.dataset, "params": _plain(self.params), "model": self.model}
+
+    def command(self, preset: str) -> str | None:
+        """The CLI command that measures the same thing (shown beside every result), if there is one."""
+        from .runner import KINDS
+
+        command = KINDS[self.kind].command
+        return None if command is None else command(self, preset)
+
+
+Values = Callable[[dict[str, Any]], dict[str, float | None]]
+
+
+@dataclass(frozen=True)
+class Check:
+    """How ``ours`` (the values read from the measurement) is judged, in words and as a function."""
+
+    words: str
+    judge: Callable[[dict[str, float | None], dict[str, float]], tuple[bool | None, str]]
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One headline claim of a paper, with the numbers the paper reports and how to read ours."""
+
+    id: str  # e.g. "diet.iou_ordering"
+    paper: str  # a key of PAPERS
+    source: str  # "Table 1", "Figure 5" …
+    claim: str  # the claim in words
+    paper_values: Mapping[str, float]  # what the paper reports, by the same labels as ``values``
+    measurement: Measurement
+    values: Values  # the measurement's JSON → our values by label (None where missing)
+    check: Check
+    note: str = ""  # what differs from the paper's setting (dataset, preset, n)
+    paper_units: str = ""  # how the paper's numbers are scaled, e.g. "%"
+
+
+CLAIMS: Registry[Claim] = Registry("claim")
+
+
+def register_claim(claim: Claim) -> Claim:
+    if claim.paper not in PAPERS:
+        raise ValueError(f"claim {claim.id}: unknown paper {claim.paper!r}")
+    return CLAIMS.register(claim.id, claim.claim)(claim)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in sorted(value.items())}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+# -- reading values out of results -----------------------------------------------------------------
+def number(value: Any) -> float | None:
+    """A metric's headline number: a scalar, a curve's AUC, or None."""
+    if isinstance(value, Mapping):
+        value = value.get("auc", value.get("mean"))
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return float(value)
+
+
+def metric_values(metric: str, labels: Mapping[str, str], key: str | None = None) -> Values:
+    """An evaluate() result → ``{label: results[method][metric]}`` (its AUC for curves, ``key`` for
+    group and seeded metrics) for each ``label → method``."""
+    def read(result: dict[str, Any]) -> dict[str, float | None]:
+        out = {}
+        for label, method in labels.items():
+            value = result.get("results", {}).get(method, {}).get(metric)
+            out[label] = number(value.get(key) if key is not None and isinstance(value, Mapping) else value)
+        return out
+
+    return read
+
+
+# -- checks ------------------------------------------------------------------------------------------
+def _fmt(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:.3g}"
+
+
+def ordering(labels: list[str], lower_is_better: bool = False) -> Check:
+    """``labels[0] > labels[1] > …`` (``<`` when lower is better)."""
+    sign = " < " if lower_is_better else " > "
+
+    def judge(ours, paper):
+        values = [ours.get(k) for k in labels]
+        if any(v is None for v in values):
+            return None, "a value is missing: " + ", ".join(f"{k} {_fmt(ours.get(k))}" for k in labels)
+        broken = [(a, b) for a, b in zip(labels, labels[1:])
+                  if not ((ours[a] < ours[b]) if lower_is_better else (ours[a] > ours[b]))]
+        ranked = sign.join(sorted(labels, key=lambda k: ours[k], reverse=not lower_is_better))
+        if not broken:
+            return True, f"ours: {ranked}"
+        return False, f"ours: {ranked} (" + "; ".join(f"{a} {_fmt(ours[a])} vs {b} {_fmt(ours[b])}"
+                                                   for a, b in broken) + ")"
+
+    return Check(sign.join(labels), judge)
+
+
+def at_least(label: str, threshold: float) -> Check:
+    def judge(ours, paper):
+        v = ours.get(label)
+        if v is None:
+            return None, f"{label} is missing"
+        return v >= threshold, f"{label} = {_fmt(v)} ({'≥' if v >= threshold else '<'} {threshold:g})"
+
+    return Check(f"{label} ≥ {threshold:g}", judge)
+
+
+def at_most(label: str, threshold: float) -> Check:
+    def judge(ours, paper):
+        v = ours.get(label)
+        if v is None:
+            return None, f"{label} is missing"
+        return v <= threshold, f"{label} = {_fmt(v)} ({'≤' if v <= threshold else '>'} {threshold:g})"
+
+    return Check(f"{label} ≤ {threshold:g}", judge)
+
+
+def ratio(small: str, large: str, factor: float) -> Check:
+    """``small ≤ large / factor`` (e.g. a SEN 10× lower)."""
+    def judge(ours, paper):
+        a, b = ours.get(small), ours.get(large)
+        if a is None or b is None:
+            return None, f"{small} {_fmt(a)}, {large} {_fmt(b)}"
+        holds = a * factor <= b
+        return holds, f"{small} = {_fmt(a)}, {large} = {_fmt(b)}: {b / a:.2g}× lower" if a else f"{small} = 0"
+
+    return Check(f"{small} ≤ {large} / {factor:g}", judge)
+
+
+def within(label: str, tolerance: float) -> Check:
+    """``|ours − paper| ≤ tolerance`` for one label."""
+    def judge(ours, paper):
+        v, p = ours.get(label), paper.get(label)
+        if v is None or p is None:
+            return None, f"{label}: ours {_fmt(v)}, paper {_fmt(p)}"
+        return abs(v - p) <= tolerance, f"{label}: ours {_fmt(v)}, paper {_fmt(p)} (|Δ| = {abs(v - p):.3g})"
+
+    return Check(f"|{label} − paper| ≤ {tolerance:g}", judge)
+
+
+def best(label: str, others: list[str], lower_is_better: bool = False) -> Check:
+    """``label`` at least as good as each of ``others`` (ties hold)."""
+    op = "≤" if lower_is_better else "≥"
+
+    def judge(ours, paper):
+        values = [ours.get(k) for k in (label, *others)]
+        if any(v is None for v in values):
+            return None, "a value is missing: " + ", ".join(f"{k} {_fmt(ours.get(k))}" for k in (label, *others))
+        worse = [k for k in others if (ours[k] < ours[label] if lower_is_better else ours[k] > ours[label])]
+        listed = ", ".join(f"{k} {_fmt(ours[k])}" for k in others)
+        if not worse:
+            return True, f"{label} {_fmt(ours[label])} {op} {listed}"
+        return False, f"{label} {_fmt(ours[label])}, but " + ", ".join(f"{k} {_fmt(ours[k])}" for k in worse)
+
+    return Check(f"{label} {op} each of {', '.join(others)}", judge)
+
+
+def near(a: str, b: str, tolerance: float) -> Check:
+    """Two of our values within ``tolerance`` of each other."""
+    def judge(ours, paper):
+        x, y = ours.get(a), ours.get(b)
+        if x is None or y is None:
+            return None, f"{a} {_fmt(x)}, {b} {_fmt(y)}"
+        return abs(x - y) <= tolerance, f"{a} = {_fmt(x)}, {b} = {_fmt(y)} (|Δ| = {abs(x - y):.3g})"
+
+    return Check(f"|{a} − {b}| ≤ {tolerance:g}", judge)
+
+
+def all_of(*checks: Check) -> Check:
+    """Every check holds (n/a when one is n/a and none fails)."""
+    def judge(ours, paper):
+        verdicts = [c.judge(ours, paper) for c in checks]
+        holds = False if any(v is False for v, _ in verdicts) else (None if any(v is None for v, _ in verdicts)
+                                                                     else True)
+        return holds, "; ".join(reason for _, reason in verdicts)
+
+    return Check(" and ".join(c.words for c in checks), judge)
+
+
+@dataclass
+class Verdict:
+    """A claim judged on one measurement result."""
+
+    claim: Claim
+    ours: dict[str, float | None] = field(default_factory=dict)
+    holds: bool | None = None
+    reason: str = ""
+
+    @classmethod
+    def of(cls, claim: Claim, result: dict[str, Any] | None) -> Verdict:
+        if result is None:
+            return cls(claim, {}, None, "not measured yet")
+        ours = claim.values(result)
+        holds, reason = claim.check.judge(ours, dict(claim.paper_values))
+        return cls(claim, ours, holds, reason)

@@ -1,0 +1,208 @@
+"""Running the measurements behind the claims, cached per preset and per code version.
+
+Each measurement is one service call (:data:`KINDS`); its result is a store entry (kind
+``"reproduction"``) keyed by the measurement, the preset, the seed and :func:`code_version` (a hash
+of the package's source), so a rerun after a kill skips what finished (and the services' own caches
+skip finished fits inside one). A second entry per measurement and preset without the version
+(``"reproduction_latest"``) remembers the last result of any version: shown as *stale* when the code
+has changed since, never as current, and replaced only by a rerun.
+"""
+from __future__ import annotations
+
+import hashlib
+import platform
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .. import services
+from ..errors import XAIError
+from ..progress import Progress, no_progress
+from ..store import ArtifactStore
+from .claims import CLAIMS, PAPERS, Claim, Measurement, Verdict
+
+KIND, LATEST = "reproduction", "reproduction_latest"
+SEED = 0
+
+
+@lru_cache(maxsize=1)
+def code_version() -> str:
+    """A hash of every ``.py`` file of the package (names and contents): results of other code are stale."""
+    root = Path(__file__).resolve().parents[1]
+    h = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        h.update(str(path.relative_to(root)).encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def machine() -> str:
+    """The machine a result came from, in words."""
+    if torch.cuda.is_available():
+        return torch.cuda.get_device_name(0)
+    return f"CPU, {torch.get_num_threads()} threads ({platform.machine()})"
+
+
+# -- measurement kinds ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Kind:
+    run: Callable[[services.Context, dict[str, Any], Progress], dict[str, Any]]
+    command: Callable[[Measurement, str], str] | None  # the CLI command measuring the same (None: none)
+
+
+def _cli(sub: str, m: Measurement, preset: str, *args: str) -> str:
+    model = " --manipulated" if m.model == "manipulated" else ""
+    return f"python -m xai_core {sub} --dataset {m.dataset} --preset {preset}{model} " + " ".join(a for a in args if a)
+
+
+def _sets(configs: dict[str, dict[str, Any]]) -> str:
+    return " ".join(f"--set {m}.{k}={str(v).lower() if isinstance(v, bool) else v}"
+                    for m, c in configs.items() for k, v in c.items())
+
+
+def _metric_sets(settings: dict[str, dict[str, Any]]) -> str:
+    return " ".join(f"--metric-set {m}.{k}={str(v).lower() if isinstance(v, bool) else v}"
+                    for m, c in settings.items() for k, v in c.items())
+
+
+def _evaluate(ctx, p, progress):
+    return services.evaluate(ctx, p["methods"], p["metrics"], p["n"], progress=progress,
+                             configs=p.get("configs"), metric_settings=p.get("metric_settings"))
+
+
+def _sweep(ctx, p, progress):
+    return services.setting_sweep(ctx, p["method"], p["setting"], list(p["values"]), p["metric"], p["n"], progress)
+
+
+def _masking(ctx, p, progress):
+    return services.region_masking(ctx, p["methods"], p["n"])
+
+
+def _accuracy(ctx, p, progress):
+    return services.explained_accuracy(ctx, p["method"], progress, **p.get("config", {}))
+
+
+def _components(ctx, p, progress):
+    return services.component_ablation(ctx, p["method"], p["metrics"], p["n"], progress)
+
+
+KINDS: dict[str, Kind] = {
+    "evaluate": Kind(_evaluate, lambda m, preset: _cli(
+        "evaluate", m, preset, f"--methods {','.join(m.params['methods'])}", f"--metrics {','.join(m.params['metrics'])}",
+        _sets(m.params.get("configs", {})), _metric_sets(m.params.get("metric_settings", {})),
+        f"--n {m.params['n']} --json out.json")),
+    "sweep": Kind(_sweep, lambda m, preset: _cli(
+        "ablate", m, preset, f"--methods {m.params['method']}",
+        f"--sweep {m.params['setting']}={','.join(map(str, m.params['values']))}", f"--metric {m.params['metric']}",
+        f"--n {m.params['n']} --json out.json")),
+    "masking": Kind(_masking, lambda m, preset: _cli(
+        "signal_distractor", m, preset, f"--methods {','.join(m.params['methods'])}" if m.params["methods"] else "",
+        f"--n {m.params['n']} --json out.json")),
+    "accuracy": Kind(_accuracy, None),  # no command of its own: Explore's accuracy table, or `reproduce --claims`
+    "components": Kind(_components, lambda m, preset: _cli(
+        "ablate", m, preset, f"--methods {m.params['method']} --components", f"--metric {','.join(m.params['metrics'])}",
+        f"--n {m.params['n']} --json out.json")),
+}
+
+
+# -- selection and caching ----------------------------------------------------------------------------
+def select(papers: Sequence[str] | None = None, preset: str = "quick", ids: Sequence[str] | None = None) -> list[Claim]:
+    """The registered claims of ``papers`` (all by default; only ``ids`` when given) that can run at
+    ``preset``; one line for an unknown paper or claim, or a preset none of them can run at."""
+    from . import entries  # noqa: F401  (importing registers the claims)
+
+    unknown = sorted(set(papers or ()) - set(PAPERS))
+    if unknown:
+        raise XAIError(f"unknown paper {', '.join(map(repr, unknown))}; choose from: {', '.join(PAPERS)}")
+    for claim_id in ids or ():
+        CLAIMS.get(claim_id)  # one line naming the claims there are
+    chosen = [CLAIMS.get(n) for n in CLAIMS.names()
+              if (not papers or CLAIMS.get(n).paper in papers) and (not ids or n in ids)]
+    runnable = [c for c in chosen if preset in c.measurement.presets]
+    if chosen and not runnable:
+        raise XAIError(f"no claim of {', '.join(papers or PAPERS)} can run at preset {preset!r}; presets: "
+                       f"{', '.join(sorted({p for c in chosen for p in c.measurement.presets}))}")
+    return runnable
+
+
+def _spec(m: Measurement, preset: str) -> dict[str, Any]:
+    return {**m.spec(), "preset": preset, "seed": SEED}
+
+
+@dataclass
+class Stored:
+    """A measurement's result as the store has it: current (this code) or stale (another version)."""
+
+    result: dict[str, Any]
+    code: str
+    machine: str
+    seconds: float
+    finished: str
+
+    @property
+    def stale(self) -> bool:
+        return self.code != code_version()
+
+
+def stored(m: Measurement, preset: str, store: ArtifactStore) -> Stored | None:
+    """The current result when there is one, else the latest of another code version, else None."""
+    spec = _spec(m, preset)
+    payload = store.load(KIND, {**spec, "code": code_version()}) or store.load(LATEST, spec)
+    return None if payload is None else Stored(**payload)
+
+
+def is_current(m: Measurement, preset: str, store: ArtifactStore) -> bool:
+    """Whether the store holds this code version's result (nothing to run)."""
+    return store.exists(KIND, {**_spec(m, preset), "code": code_version()})
+
+
+def measure(m: Measurement, preset: str, store: ArtifactStore, device: str = "auto",
+            progress: Progress = no_progress) -> Stored:
+    """The measurement's current result: from the store, or run now (then stored under this code version
+    and as the latest)."""
+    spec = _spec(m, preset)
+    key = {**spec, "code": code_version()}
+
+    def run() -> dict[str, Any]:
+        model = services.ModelChoice("manipulated") if m.model == "manipulated" else services.DEFAULT_MODEL
+        ctx = services.load_context(m.dataset, preset, device=device, seed=SEED, store=store, model=model)
+        started = time.perf_counter()
+        result = KINDS[m.kind].run(ctx, dict(m.params), progress)
+        return {"result": result, "code": code_version(), "machine": machine(),
+                "seconds": round(time.perf_counter() - started, 1), "finished": time.strftime("%Y-%m-%d %H:%M")}
+
+    payload = store.get_or_create(KIND, key, run)
+    store.save(LATEST, spec, payload)
+    return Stored(**payload)
+
+
+def measurements(claims: Sequence[Claim]) -> list[Measurement]:
+    """The distinct measurements behind ``claims``, in order."""
+    out: list[Measurement] = []
+    for c in claims:
+        if c.measurement not in out:
+            out.append(c.measurement)
+    return out
+
+
+def report(claims: Sequence[Claim], preset: str, store: ArtifactStore) -> dict[str, Any]:
+    """Every claim judged on what the store holds now (nothing runs): the JSON `reproduce` writes."""
+    rows = []
+    for c in claims:
+        s = stored(c.measurement, preset, store)
+        verdict = Verdict.of(c, None if s is None else s.result)
+        rows.append({
+            "id": c.id, "paper": c.paper, "source": c.source, "claim": c.claim, "check": c.check.words,
+            "paper_values": dict(c.paper_values), "paper_units": c.paper_units, "ours": verdict.ours,
+            "holds": verdict.holds, "reason": verdict.reason, "note": c.note,
+            "status": "missing" if s is None else ("stale" if s.stale else "current"),
+            "machine": None if s is None else s.machine, "seconds": None if s is None else s.seconds,
+            "finished": None if s is None else s.finished, "command": c.measurement.command(preset),
+            "rerun": f"python -m xai_core reproduce --claims {c.id} --preset {preset}",
+        })
+    return {"preset": preset, "code": code_version(), "claims": rows}
