@@ -60,6 +60,8 @@ def test_datasets_and_methods_json(capsys):
           "--json", "x.json"], "needs a binary task"),
         (["ablate", "--dataset", "mnist38", "--methods", "gradient", "--components", "--metric", "fs_fu",
           "--json", "x.json"], "gradient declares no components to ablate"),
+        (["reproduce", "--papers", "nope", "--json", "x.json"], "unknown paper 'nope'"),
+        (["reproduce", "--claims", "meed.nope", "--json", "x.json"], "unknown claim 'meed.nope'"),
     ],
 )
 def test_bad_input_is_one_line(capsys, tmp_path, monkeypatch, argv, message):
@@ -268,3 +270,12 @@ def test_evaluate_prints_metrics_without_ground_truth_as_n_a_with_the_reason(cap
     assert seen["metrics"] == ["iou", "deletion"]
     assert "gradient: iou=n/a (mnist has no ground-truth masks), deletion=0.5000 (AUC)" in stdout
     assert json.loads(out.read_text())["results"]["gradient"]["iou"] is None
+
+
+def test_reproduce_report_only_judges_the_cache_without_running(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("XAI_CACHE_DIR", str(tmp_path / "cache"))
+    code, out, _ = run(capsys, "reproduce", "--papers", "meed", "--report-only", "--json", str(tmp_path / "r.json"))
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert code == 0 and {r["paper"] for r in report["claims"]} == {"meed"}
+    assert all(r["status"] == "missing" and r["holds"] is None for r in report["claims"])
+    assert "[n/a] meed.mnist_fidelity (Table 3)" in out and "0 of 5 claims hold at preset quick" in out
