@@ -8,11 +8,13 @@ import services):
 - :mod:`.catalog`: what pages and the CLI list (method rows, usable metrics) and name checks;
 - :mod:`.explaining`: explaining samples and uploads for display, the sample picker;
 - :mod:`.shards` and :mod:`.evaluation`: methods × metrics as picklable shards, run and reduced;
+- :mod:`.training_maps`: an explainer's maps of the training images, pooled into units and cached (what
+  the two protocols below train on);
 - :mod:`.reconstruction`: the a1a2 protocol's generators, trained per explainer's unit selections;
 - :mod:`.approximators`: the fs_fu protocol's approximators A'_S / A'_U, trained per explainer's top-k
   feature selections;
 - :mod:`.masking`: signal vs distractor masking (DiET's Table 6);
-- :mod:`.ablations`: the resolution ablation and method-setting sweeps;
+- :mod:`.ablations`: the resolution ablation, method-setting sweeps and component ablations;
 - :mod:`.tasks`: background jobs and the Train page's rows.
 
 Every public name is re-exported here: ``from xai_core import services; services.evaluate(...)``.
