@@ -496,7 +496,7 @@ def model_ready(dataset: str, preset: str, model: services.ModelChoice, purpose:
     try:
         if tasks.model_cached(dataset, preset, model):
             return True
-        estimate = tasks.model_estimate(dataset, preset, model)
+        estimate = estimates.model_estimate(dataset, preset, model)
     except XAIError:
         return True  # loading the context reports it
     key = tasks.model_job_key(dataset, preset, model)

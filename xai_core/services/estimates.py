@@ -30,7 +30,7 @@ from ..methods import METHODS
 from ..models import PRETRAINED, build_model, default_arch
 from ..models.training import train_config
 from .catalog import is_ready
-from .context import Context, build_explainer
+from .context import DEFAULT_MODEL, Context, ModelChoice, build_explainer
 
 CONFIRM_ABOVE_S = 120.0  # work estimated above this needs a confirmation before it starts
 
@@ -134,14 +134,46 @@ def fit_estimate(ctx: Context, method: str, **config: Any) -> Estimate:
                     f"at most {epochs} epochs at {ctx.info.image_size} px (stages that converge end sooner)")
 
 
+#: training with the gradient-manipulation loss back-propagates through an input gradient: about
+#: twice an honest epoch's work (not measured; the estimate says so)
+MANIPULATION_COST = 2.0
+
+
+def model_estimate(dataset: str, preset: str, model: ModelChoice = DEFAULT_MODEL) -> Estimate:
+    """Training ``model`` for (dataset, preset): the default black box's estimate, scaled to another
+    architecture's multiply-accumulates, and doubled for the manipulated black box (not measured)."""
+    base = black_box_estimate(dataset, preset)
+    if model.kind in ("default", "user") or base.seconds is None:
+        return base
+    info = dataset_info(dataset, preset)
+    arch = model.arch or default_arch(info)
+    if arch in PRETRAINED:
+        return Estimate(0.0, f"{arch} is pretrained: nothing to train")
+    run = BLACK_BOX_RUNS.get(arch, BLACK_BOX_RUNS["cnn_light"])
+    images, epochs = _train_size(info), train_config(dataset, preset).epochs
+    seconds, basis = scaled(run, images, epochs, arch, info), (
+        f"{run.what} took {run.seconds:.0f} s on 2 CPU cores; scaled to {images:,} images × {epochs} epochs of "
+        f"{arch} at {info.image_size} px")
+    if model.kind == "manipulated":
+        seconds, basis = seconds * MANIPULATION_COST, basis + f", × {MANIPULATION_COST:g} for the manipulation loss " \
+                                                              "(not measured)"
+    return Estimate(seconds, basis)
+
+
 def sweep_estimate(ctx: Context, method: str, setting: str, values: list[Any]) -> Estimate:
     """A setting sweep: one fit per value not fitted yet (evaluating each adds a little more)."""
-    parts = [fit_estimate(ctx, method, **{setting: v}) for v in values]
+    return fits_estimate(ctx, [(method, {setting: v}) for v in values], "values")
+
+
+def fits_estimate(ctx: Context, fits: list[tuple[str, dict[str, Any]]], what: str) -> Estimate:
+    """Several fits (``(method, settings)`` each) of which those not fitted yet run, then an evaluation
+    of each (a little more); ``what`` names them ("values", "variants")."""
+    parts = [fit_estimate(ctx, method, **config) for method, config in fits]
     if any(p.seconds is None for p in parts):
         return Estimate(None, next(p.basis for p in parts if p.seconds is None))
     todo = sum(p.seconds > 0 for p in parts)
-    basis = next((p.basis for p in parts if p.seconds), "every value is fitted already")
-    return Estimate(sum(p.seconds for p in parts), f"{todo} of {len(values)} values to fit, each: {basis}; "
+    basis = next((p.basis for p in parts if p.seconds), f"every one of the {what} is fitted already")
+    return Estimate(sum(p.seconds for p in parts), f"{todo} of {len(parts)} {what} to fit, each: {basis}; "
                                                    "evaluating adds a little")
 
 

@@ -18,7 +18,7 @@ from ..store import ArtifactStore, spec_hash
 from .ablations import component_ablation, component_variants, setting_sweep
 from .catalog import check_methods, check_metrics
 from .context import DEFAULT_MODEL, Context, ModelChoice, build_explainer, load_context
-from .estimates import BLACK_BOX_RUNS, Estimate, _train_size, black_box_estimate, duration, fit_estimate, scaled
+from .estimates import Estimate, duration, fits_estimate
 
 
 def black_box_rows(preset: str, seed: int = 0, store: ArtifactStore | None = None) -> list[dict[str, Any]]:
@@ -111,32 +111,6 @@ def model_cached(dataset: str, preset: str, model: ModelChoice = DEFAULT_MODEL, 
     return (store or ArtifactStore()).exists(BLACK_BOX, black_box_spec(info.spec(), arch, config, seed))
 
 
-#: training with the gradient-manipulation loss back-propagates through an input gradient: about
-#: twice an honest epoch's work (not measured; the estimate says so)
-MANIPULATION_COST = 2.0
-
-
-def model_estimate(dataset: str, preset: str, model: ModelChoice = DEFAULT_MODEL) -> Estimate:
-    """Training ``model`` for (dataset, preset): the default black box's estimate, scaled to another
-    architecture's multiply-accumulates, and doubled for the manipulated black box (not measured)."""
-    base = black_box_estimate(dataset, preset)
-    if model.kind in ("default", "user") or base.seconds is None:
-        return base
-    info = dataset_info(dataset, preset)
-    arch = model.arch or default_arch(info)
-    if arch in PRETRAINED:
-        return Estimate(0.0, f"{arch} is pretrained: nothing to train")
-    run = BLACK_BOX_RUNS.get(arch, BLACK_BOX_RUNS["cnn_light"])
-    images, epochs = _train_size(info), train_config(dataset, preset).epochs
-    seconds, basis = scaled(run, images, epochs, arch, info), (
-        f"{run.what} took {run.seconds:.0f} s on 2 CPU cores; scaled to {images:,} images × {epochs} epochs of "
-        f"{arch} at {info.image_size} px")
-    if model.kind == "manipulated":
-        seconds, basis = seconds * MANIPULATION_COST, basis + f", × {MANIPULATION_COST:g} for the manipulation loss " \
-                                                              "(not measured)"
-    return Estimate(seconds, basis)
-
-
 def model_job_key(dataset: str, preset: str, model: ModelChoice = DEFAULT_MODEL, seed: int = 0,
                   store: ArtifactStore | None = None) -> str:
     """The key of :func:`train_model_job`'s job (the default black box's: :func:`black_box_job_key`)."""
@@ -207,14 +181,8 @@ _HISTORIES: dict[tuple[str, str], list[dict[str, Any]]] = {}  # a store entry ne
 
 def component_ablation_estimate(ctx: Context, method: str) -> Estimate:
     """Fitting the variants of a component ablation not fitted yet (evaluating adds a little more)."""
-    variants = component_variants(method)
-    parts = [fit_estimate(ctx, base, **config) for base, config in variants.values()]
-    if any(p.seconds is None for p in parts):
-        return Estimate(None, next(p.basis for p in parts if p.seconds is None))
-    todo = sum(p.seconds > 0 for p in parts)
-    basis = next((p.basis for p in parts if p.seconds), "every variant is fitted already")
-    return Estimate(sum(p.seconds for p in parts), f"{todo} of {len(parts)} variants to fit, each: {basis}; "
-                                                   "evaluating adds a little")
+    return fits_estimate(ctx, [(base, dict(config)) for base, config in component_variants(method).values()],
+                         "variants")
 
 
 def component_ablation_job(ctx: Context, method: str, metrics: list[str], n: int) -> Job:
