@@ -12,6 +12,7 @@ pages = [
     st.Page("pages/evaluate.py", title="Evaluate", icon="📈"),
     st.Page("pages/ablations.py", title="Ablations", icon="🧪"),
     st.Page("pages/signal_distractor.py", title="Signal vs Distractor", icon="🎯"),
+    st.Page("pages/reproduction.py", title="Reproduction", icon="📜"),
     st.Page("pages/about.py", title="About", icon="📖"),
 ]
 st.navigation(pages).run()

@@ -1,0 +1,88 @@
+"""Reproduction: every paper's headline claims, the paper's numbers beside ours, with the figure behind
+each, where our numbers came from, the exact commands, and Run buttons (background jobs). Thin: widgets +
+xai_core.reproduce calls."""
+from __future__ import annotations
+
+import streamlit as st
+
+from pages import common
+from xai_core import reproduce
+from xai_core.errors import XAIError
+from xai_core.jobs import MANAGER
+from xai_core.reproduce import charts
+from xai_core.reproduce import jobs as repro_jobs
+from xai_core.reproduce.render import MARK, MISSING, STALE, ours_text, paper_text
+from xai_core.store import ArtifactStore
+
+STATUS = {"current": "current", STALE: "stale: older code", MISSING: "not measured"}
+
+common.sidebar()
+st.title("Reproduction")
+st.markdown("Each paper's headline claims, the paper's numbers beside ours, and whether the claim holds here "
+            "(✓ holds, ✗ does not, n/a: a value is missing). Results are cached per preset and code version: a "
+            "result of older code is shown as *stale* until it is rerun. The same tables are in the README "
+            "(`python -m xai_core reproduce --json results/repro_quick.json`, then `python scripts/render_repro.py`).")
+preset = st.radio("Claims' preset", ["quick", "paper"], key="repro_preset", horizontal=True,
+                  help="quick: CPU-sized (minutes to hours); paper: the papers' settings (GPU recommended)")
+store = ArtifactStore()
+try:
+    claims = reproduce.select(None, preset)
+except XAIError as err:
+    st.info(str(err))
+    st.stop()
+rows = {row["id"]: row for row in reproduce.report(claims, preset, store)["claims"]}
+held = sum(r["holds"] is True for r in rows.values())
+missing = sum(r["status"] == MISSING for r in rows.values())
+st.caption(f"{len(rows)} claims at the {preset} preset: {held} hold here, "
+           f"{sum(r['holds'] is False for r in rows.values())} do not, {missing} not measured yet.")
+
+
+def run_button(label: str, chosen: list, key: str, confirm: bool) -> None:
+    """A Run button for ``chosen`` claims (off when everything is current), the time note, a confirmation
+    for whole-paper runs, and the job's progress with Cancel."""
+    job_key = repro_jobs.reproduction_key(store, chosen, preset)
+    job = MANAGER.get(job_key)
+    pending = repro_jobs.todo(chosen, preset, store)
+    if job is None or not job.active:
+        if not pending:
+            st.caption("Every measurement behind this is current: nothing to run.")
+        else:
+            st.caption(f"{len(pending)} measurement{'s' * (len(pending) > 1)} to run; {repro_jobs.UNKNOWN_TIME}. "
+                       "It runs in the background (you can cancel it; finished measurements stay cached).")
+            confirmed = not confirm or st.checkbox("Start it anyway: it may take hours in the background",
+                                                   key=f"confirm-{key}")
+            if st.button(label, key=key, disabled=not confirmed, type="primary" if confirm else "secondary"):
+                repro_jobs.reproduction_job(store, chosen, preset)
+                st.rerun()
+    common.show_job(job_key)
+
+
+for paper, title in reproduce.PAPERS.items():
+    mine = [c for c in claims if c.paper == paper]
+    st.header(title)
+    if not mine:
+        st.caption(f"No claim registered at the {preset} preset yet.")
+        continue
+    st.dataframe([{"claim": f"{c.id} ({c.source})", "check": rows[c.id]["check"], "paper": paper_text(rows[c.id]),
+                   "ours": ours_text(rows[c.id]), "holds": MARK[rows[c.id]["holds"]], "reason": rows[c.id]["reason"],
+                   "status": STATUS[rows[c.id]["status"]]} for c in mine], hide_index=True, width="stretch")
+    run_button(f"Run all {len(mine)} claims of {paper}", mine, f"run-paper-{paper}-{preset}", confirm=True)
+    for c in mine:
+        row = rows[c.id]
+        with st.expander(f"{MARK[row['holds']]} {c.id} ({c.source}) · {STATUS[row['status']]}"):
+            st.markdown(f"**{c.claim}**  \nCheck: `{row['check']}` → {MARK[row['holds']]} {row['reason']}")
+            if row["status"] == MISSING:
+                st.info("Not measured yet at this preset: run it below or with the command.")
+            else:
+                st.plotly_chart(charts.claim_figure(row), width="stretch", key=f"chart-{c.id}-{preset}")
+                stale = " — **stale**: measured by older code; rerun to refresh" if row["status"] == STALE else ""
+                st.caption(f"Ours: {preset} preset, on {row['machine']}, finished {row['finished']} "
+                           f"({row['seconds']:,.0f} s){stale}.")
+            if row["note"]:
+                st.caption(row["note"])
+            if row["command"]:
+                st.markdown("The measurement as a command:")
+                st.code(row["command"], language="bash")
+            st.markdown("Rerun this claim:")
+            st.code(row["rerun"], language="bash")
+            run_button("Run this claim", [c], f"run-claim-{c.id}-{preset}", confirm=False)

@@ -1,0 +1,94 @@
+"""The Reproduction page: every claim "not measured" on an empty cache, a stored result with its chart and
+provenance, and Run buttons that start a background job (``reproduce.measure`` faked: nothing trains)."""
+from __future__ import annotations
+
+from app_pages import page
+
+from xai_core import reproduce
+from xai_core.jobs import MANAGER
+from xai_core.reproduce import runner
+from xai_core.reproduce.jobs import reproduction_key
+from xai_core.store import ArtifactStore
+
+CLAIM = "meed.mnist_fidelity"
+RESULT = {"results": {"meed": {"fs_fu": {"fs_m": 0.99, "fu_m": 0.70}}, "l2x": {"fs_fu": {"fs_m": 0.9, "fu_m": 0.91}}}}
+
+
+def _store_result(store, m, preset, result=RESULT, machine="test machine"):
+    payload = {"result": result, "code": runner.code_version(), "machine": machine, "seconds": 12.0,
+               "finished": "2026-11-29 10:00"}
+    spec = runner._spec(m, preset)
+    store.save(runner.KIND, {**spec, "code": runner.code_version()}, payload)
+    store.save(runner.LATEST, spec, payload)
+    return runner.Stored(**payload)
+
+
+def _texts(at):
+    return " ".join(str(e.value) for kind in ("markdown", "caption", "info", "code") for e in at.get(kind))
+
+
+def _table_rows(at):
+    return [row for df in at.dataframe for row in df.value.to_dict("records")]
+
+
+def _empty_cache(monkeypatch, tmp_path):
+    monkeypatch.setenv("XAI_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def test_empty_cache_shows_every_claim_not_measured(monkeypatch, tmp_path):
+    _empty_cache(monkeypatch, tmp_path)
+    at = page("reproduction.py", monkeypatch)
+    rows = _table_rows(at)
+    claims = reproduce.select(None, "quick")
+    assert sorted(r["claim"].split(" ")[0] for r in rows) == sorted(c.id for c in claims)
+    assert all(r["status"] == "not measured" and r["holds"] == "n/a" for r in rows)
+    assert {h.value for h in at.header} == set(reproduce.PAPERS.values())
+    text = _texts(at)
+    assert f"python -m xai_core reproduce --claims {CLAIM} --preset quick" in text
+    assert "33 min" in text  # no cheap estimate: the time note instead
+    paper_run = at.button(key="run-paper-meed-quick")
+    assert paper_run.disabled  # a whole paper needs the confirmation first
+    at.checkbox(key="confirm-run-paper-meed-quick").check().run()
+    assert not at.button(key="run-paper-meed-quick").disabled
+    at.radio(key="repro_preset").set_value("paper").run()
+    assert not at.exception, at.exception
+    assert all(r["status"] == "not measured" for r in _table_rows(at))
+
+
+def test_stored_result_is_shown_with_its_chart_and_provenance(monkeypatch, tmp_path):
+    root = _empty_cache(monkeypatch, tmp_path)
+    _store_result(ArtifactStore(root), reproduce.CLAIMS.get(CLAIM).measurement, "quick")
+    at = page("reproduction.py", monkeypatch)
+    row = next(r for r in _table_rows(at) if r["claim"].startswith(CLAIM))
+    assert row["status"] == "current" and row["holds"] == "✓"
+    assert "MEED FS-M 0.99" in row["ours"]
+    assert at.get("plotly_chart"), "the claim's chart"
+    assert "test machine" in _texts(at) and "2026-11-29 10:00" in _texts(at)
+    sen = next(r for r in _table_rows(at) if r["claim"].startswith("meed.mnist_sen "))
+    assert sen["status"] == "current" and sen["holds"] == "n/a"  # same measurement, its SEN values missing
+
+
+def test_run_button_submits_a_job_that_measures(monkeypatch, tmp_path):
+    root = _empty_cache(monkeypatch, tmp_path)
+    calls = []
+
+    def fake_measure(m, preset, store, device="auto", progress=None):
+        calls.append((m, preset))
+        if progress is not None:
+            progress(1, 1, "faked")
+        return _store_result(store, m, preset)
+
+    monkeypatch.setattr(reproduce, "measure", fake_measure)
+    at = page("reproduction.py", monkeypatch)
+    at.button(key=f"run-claim-{CLAIM}-quick").click().run()
+    assert not at.exception, at.exception
+    claim = reproduce.CLAIMS.get(CLAIM)
+    job = MANAGER.wait(reproduction_key(ArtifactStore(root), [claim], "quick"), timeout=60)
+    assert job.status == "done", job.error
+    assert calls == [(claim.measurement, "quick")]
+    at.run()
+    row = next(r for r in _table_rows(at) if r["claim"].startswith(CLAIM))
+    assert row["status"] == "current" and row["holds"] == "✓"
+    assert f"run-claim-{CLAIM}-quick" not in [b.key for b in at.button]  # nothing pending: no Run button
+    assert "nothing to run" in _texts(at)

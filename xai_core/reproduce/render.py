@@ -1,0 +1,144 @@
+"""The README's reproduction tables from a report (:func:`~.runner.report`'s JSON).
+
+:func:`rejudge` rebuilds a stored report's rows from the *current* registry (claim text, check,
+paper numbers, command) and the values the report recorded (``ours``), so the README is always
+rendered from today's claims: a claim added since the report shows "not measured", a changed check
+is judged again on the recorded values. :func:`render_markdown` is deterministic and holds no
+timing, machine or code hash (CI compares it with the README: content, not timing);
+:func:`update_readme` replaces the block between :data:`BEGIN` and :data:`END`.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ..errors import XAIError
+from .claims import PAPERS, Claim
+
+BEGIN, END = "<!-- reproduction:begin -->", "<!-- reproduction:end -->"
+MARK = {True: "✓", False: "✗", None: "n/a"}
+STALE, MISSING = "stale", "missing"
+
+
+# -- a stored report judged against the current registry ---------------------------------------------
+def rejudge(stored: Mapping[str, Any]) -> dict[str, Any]:
+    """``stored`` (a report JSON) rebuilt from the registry: one row per claim registered now that can
+    run at the report's preset, in listing order; claim, check, paper values, note and commands from
+    the registry, ``ours`` and the status (current/stale/missing) and where it was measured from the
+    report, the verdict recomputed. A row whose recorded command differs from the registry's (the
+    measurement changed since) counts as stale; a claim the report lacks, as missing."""
+    from .runner import select
+
+    preset = stored.get("preset", "quick")
+    old = {row["id"]: row for row in stored.get("claims", [])}
+    rows = [_row(claim, preset, old.get(claim.id)) for claim in select(None, preset)]
+    return {"preset": preset, "code": stored.get("code"), "claims": rows}
+
+
+def _row(claim: Claim, preset: str, old: Mapping[str, Any] | None) -> dict[str, Any]:
+    command = claim.measurement.command(preset)
+    status = MISSING if old is None else old.get("status", MISSING)
+    ours = {} if status == MISSING else {k: None if v is None else float(v) for k, v in (old.get("ours") or {}).items()}
+    if status != MISSING and old.get("command") != command:
+        status = STALE
+    if status == MISSING:
+        holds, reason = None, "not measured yet"
+    else:
+        holds, reason = claim.check.judge(ours, dict(claim.paper_values))
+    kept = old if old is not None and status != MISSING else {}
+    return {
+        "id": claim.id, "paper": claim.paper, "source": claim.source, "claim": claim.claim, "check": claim.check.words,
+        "paper_values": dict(claim.paper_values), "paper_units": claim.paper_units, "ours": ours, "holds": holds,
+        "reason": reason, "note": claim.note, "status": status, "machine": kept.get("machine"),
+        "seconds": kept.get("seconds"), "finished": kept.get("finished"), "command": command,
+        "rerun": f"python -m xai_core reproduce --claims {claim.id} --preset {preset}",
+    }
+
+
+# -- markdown ----------------------------------------------------------------------------------------
+def number(value: float | None) -> str:
+    """A value as the tables show it: 3 significant digits, "n/a" when missing."""
+    return "n/a" if value is None else f"{value:.3g}"
+
+
+def paper_text(row: Mapping[str, Any]) -> str:
+    """The paper's numbers of a row, e.g. "MEED FS-M 0.99, L2X FU-M 0.912" (its units after)."""
+    text = ", ".join(f"{k} {v:g}" for k, v in row["paper_values"].items()) or "–"
+    return text + (f" (paper's units: {row['paper_units']})" if row.get("paper_units") else "")
+
+
+def ours_text(row: Mapping[str, Any]) -> str:
+    """Our values of a row; "not measured" when missing, "(stale: older code)" after stale values."""
+    if row["status"] == MISSING:
+        return "not measured"
+    text = ", ".join(f"{k} {number(v)}" for k, v in row["ours"].items()) or "–"
+    return text + (" (stale: older code)" if row["status"] == STALE else "")
+
+
+def _cell(text: str) -> str:
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+def _tally(rows: list[Mapping[str, Any]]) -> str:
+    held = sum(r["holds"] is True for r in rows)
+    failed = sum(r["holds"] is False for r in rows)
+    missing = sum(r["status"] == MISSING for r in rows)
+    stale = sum(r["status"] == STALE for r in rows)
+    parts = [f"{len(rows)} claims", f"{held} hold", f"{failed} do not"]
+    parts += [f"{missing} not measured"] if missing else []
+    parts += [f"{stale} stale (older code)"] if stale else []
+    return ", ".join(parts)
+
+
+def render_markdown(report: Mapping[str, Any]) -> str:
+    """One section per paper (``PAPERS`` order): a table claim | check | paper | ours | holds? | reason,
+    then each claim's note and commands. Only the registry's text and the report's values and verdicts:
+    no seconds, dates, machine or code hash."""
+    preset = report["preset"]
+    rows = list(report["claims"])
+    out = [f"Preset `{preset}`: {_tally(rows)}. Rendered by `python scripts/render_repro.py` from "
+           f"`python -m xai_core reproduce --preset {preset} --json results/repro_{preset}.json`; "
+           "✓ holds here, ✗ does not, n/a: a value is missing."]
+    for paper, title in PAPERS.items():
+        mine = [r for r in rows if r["paper"] == paper]
+        out += ["", f"### {title}", ""]
+        if not mine:
+            out.append(f"No claim registered at the `{preset}` preset yet.")
+            continue
+        out += [f"{_tally(mine)}.", "", "| claim | check | paper | ours | holds? | reason |",
+                "|---|---|---|---|---|---|"]
+        for r in mine:
+            reason = "–" if r["status"] == MISSING else r["reason"]
+            out.append("| " + " | ".join(_cell(c) for c in (
+                f"`{r['id']}` ({r['source']}): {r['claim']}", r["check"], paper_text(r), ours_text(r),
+                MARK[r["holds"]], reason)) + " |")
+        out.append("")
+        for r in mine:
+            line = f"- `{r['id']}`" + (f": {' '.join(r['note'].split())}." if r.get("note") else ".")
+            line += f" Command: `{r['command']}`;" if r.get("command") else " No command of its own;"
+            out.append(line + f" rerun: `{r['rerun']}`.")
+    return "\n".join(out) + "\n"
+
+
+# -- the README ----------------------------------------------------------------------------------------
+def _bounds(readme_text: str) -> tuple[int, int]:
+    start, end = readme_text.find(BEGIN), readme_text.find(END)
+    if start < 0 or end < 0 or end < start:
+        raise XAIError(f"the README has no {BEGIN} … {END} block to render the reproduction tables into")
+    return start + len(BEGIN), end
+
+
+def readme_block(readme_text: str) -> str:
+    """What the README holds between the markers (as :func:`render_markdown` wrote it)."""
+    start, end = _bounds(readme_text)
+    return readme_text[start:end].strip("\n") + "\n"
+
+
+def update_readme(readme_text: str, rendered: str) -> str:
+    """``readme_text`` with the block between the markers replaced by ``rendered`` (one line error when
+    the markers are missing)."""
+    start, end = _bounds(readme_text)
+    return readme_text[:start] + "\n" + rendered.strip("\n") + "\n" + readme_text[end:]
+
+
+__all__ = ["BEGIN", "END", "readme_block", "rejudge", "render_markdown", "update_readme"]
