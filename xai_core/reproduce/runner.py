@@ -30,12 +30,20 @@ KIND, LATEST = "reproduction", "reproduction_latest"
 SEED = 0
 
 
+#: modules that only present results (this package, charts, colours, the CLI, exports): editing them
+#: changes no measurement, so they stay out of :func:`code_version`
+PRESENTATION = ("reproduce/", "figures.py", "viz.py", "cli.py", "export.py")
+
+
 @lru_cache(maxsize=1)
 def code_version() -> str:
-    """A hash of every ``.py`` file of the package (names and contents): results of other code are stale."""
+    """A hash of the package's ``.py`` files that compute (names and contents; not :data:`PRESENTATION`):
+    results of other code are stale."""
     root = Path(__file__).resolve().parents[1]
     h = hashlib.sha256()
     for path in sorted(root.rglob("*.py")):
+        if str(path.relative_to(root)).startswith(PRESENTATION):
+            continue
         h.update(str(path.relative_to(root)).encode())
         h.update(path.read_bytes())
     return h.hexdigest()[:16]

@@ -61,6 +61,9 @@ FIT_RUNS: dict[str, MeasuredRun] = {
     "comet": MeasuredRun(200, 6000, 5, "cnn_light", 64, 3, "COMET quick on parts"),
     # not measured: COMET's time × 1.3 for the detector it trains besides
     "comet_td": MeasuredRun(260, 6000, 5, "cnn_light", 64, 3, "COMET quick on parts × 1.3 (not measured)"),
+    # on a machine shared with other jobs (an upper end): 10 epochs on 6,000 Fashion-MNIST images
+    "meed": MeasuredRun(690, 6000, 10, "small_cnn", 28, 1, "MEED quick on fashion_pullover_shirt"),
+    "l2x": MeasuredRun(300, 6000, 10, "small_cnn", 28, 1, "L2X quick on fashion_pullover_shirt"),
 }
 
 
