@@ -109,3 +109,16 @@ def test_dashboard_in_browser(page: Page, app_url: str, screenshot_dir: Path, tm
             wait_idle(page)
         assert_no_exception(page, title)
         screenshot(page, screenshot_dir, title.lower().replace(" ", "_"))
+    step("e. a background fit shows its progress and a Cancel button; Cancel stops it cleanly")
+    go_to(page, "Train")
+    anyway = page.get_by_text("Start it anyway", exact=False)
+    if anyway.count():  # a fit estimated above 2 minutes waits for this confirmation
+        anyway.first.click()
+        wait_idle(page)
+    page.get_by_role("button", name="Fit", exact=True).first.click()
+    cancel = page.get_by_role("button", name="Cancel", exact=True).first
+    expect(cancel).to_be_visible(timeout=RUN_TIMEOUT_MS)
+    screenshot(page, screenshot_dir, "train_job")
+    cancel.click()
+    expect(page.get_by_text("cancelled", exact=False).first).to_be_visible(timeout=RUN_TIMEOUT_MS)
+    assert_no_exception(page, "Train (cancelled fit)")
