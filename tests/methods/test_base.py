@@ -27,13 +27,14 @@ def test_registry_lists_every_method_in_design_order():
 def test_capabilities_say_what_each_method_is():
     caps = {n: METHODS.get(n).caps for n in METHODS}
     assert {n for n, c in caps.items() if c.kind == "reference"} == {"ground_truth", "random"}
-    assert {n for n, c in caps.items() if c.trained} == {"diet", "dorar", "comet", "comet_td"}
+    assert {n for n, c in caps.items() if c.trained} == {"diet", "dorar", "comet", "comet_td", "meed", "l2x"}
     assert not caps["iba"].trained and caps["iba"].prepares and caps["iba"].uses_train_split  # statistics, not training
     assert caps["iba"].kind == caps["input_iba"].kind == "per-instance" and caps["iba"].takes_layer
     assert caps["diet"].selection and caps["diet"].simplified and not caps["diet"].rerunnable
     assert caps["dorar"].selection and not caps["dorar"].simplified and caps["dorar"].sweeps["n_e"] == (4, 8, 12, 24)
     assert dict(caps["diet"].sweeps)["u"] == (1, 2, 4, 8, 16)
     assert caps["ground_truth"].needs_ground_truth and caps["integrated_gradients"].signed
+    assert dict(caps["meed"].ablations["w/o AIL"]) == {"ail": False} and not caps["l2x"].ablations  # MEED's Table 2
     assert all(c.kind == "post-hoc" and c.rerunnable for n, c in caps.items() if n in POST_HOC)
     with pytest.raises(TypeError):
         caps["diet"].sweeps["u"] = ()  # declared once, read-only
