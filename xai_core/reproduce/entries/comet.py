@@ -22,46 +22,52 @@ def _accuracy(result):
 
 register_claim(Claim(
     "comet.accuracy", PAPER, "Table 2",
-    "The predictor on the selected features keeps the black box's accuracy (within a point)",
-    {}, ACCURACY, _accuracy,
+    "The predictor on the selected features keeps the black box's accuracy (within a point; the paper: COMET 94.33 % "
+    "against ResNet-18's 91.16 % on ImageNet-9)",
+    {"f_P clean": 0.9433, "black box clean": 0.9116}, ACCURACY, _accuracy,
     near("f_P clean", "black box clean", 0.01),
     note=NOTE))
 
 register_claim(Claim(
     "comet.iou_curve", PAPER, "Table 3",
-    "COMET's maps overlap the discriminative part best: its IoU-curve AUC is the highest (about 2× Grad-CAM's on "
-    "an8Flower)",
-    {}, MAIN, metric_values("iou_curve", LABELS),
+    "COMET's maps overlap the discriminative part best: its IoU-curve AUC is the highest (an8Flower: 72.5 against "
+    "Grad-CAM's 15.74)",
+    {"COMET": 0.725, "Grad-CAM": 0.1574}, MAIN, metric_values("iou_curve", LABELS),
     all_of(*(ordering(["COMET", other]) for other in LABELS if other != "COMET")),
     note=NOTE))
 
 register_claim(Claim(
     "comet.pxap", PAPER, "Table 4",
-    "COMET's PxAP is above every baseline's",
-    {}, MAIN, metric_values("pxap", LABELS),
+    "COMET's PxAP is above every baseline's (ImageNet-9: 76.38 against Grad-CAM's 51.15)",
+    {"COMET": 0.7638, "Grad-CAM": 0.5115}, MAIN, metric_values("pxap", LABELS),
     all_of(*(ordering(["COMET", other]) for other in LABELS if other != "COMET")),
     note=NOTE))
 
 register_claim(Claim(
     "comet.fidelity", PAPER, "Table 5",
-    "Removing COMET's top 5 % of pixels hurts the classifier most (the lowest accuracy after removal)",
-    {}, MAIN,
+    "Removing COMET's top 5 % of pixels hurts the classifier most (the lowest accuracy after removal; ImageNet-9: "
+    "10.64 % against Grad-CAM's 85.20 %)",
+    {"COMET": 0.1064, "Grad-CAM": 0.852}, MAIN,
     lambda r: {label: _at(r, method, 0.05) for label, method in LABELS.items()},
     all_of(*(ordering(["COMET", other], lower_is_better=True) for other in LABELS if other != "COMET")),
     note=NOTE + "; removing 5 % of `parts` covers the 2 % disc for every method: chance accuracy is 1/6"))
 
 register_claim(Claim(
     "comet.robustness", PAPER, "Table 6",
-    "COMET's maps are robust: PxAP on new backgrounds drops less than Grad-CAM's",
-    {}, MAIN,
-    lambda r: {f"{label} drop": _drop(r, method) for label, method in (("COMET", "comet"), ("Grad-CAM", "gradcam"))},
-    ordering(["COMET drop", "Grad-CAM drop"], lower_is_better=True),
+    "COMET's maps stay the best localised on noisy images (20 % of the pixels removed) and on new backgrounds: "
+    "PxAP above Grad-CAM's in both (the paper: 73.04 / 74.22 against 47.28 / 52.54)",
+    {"COMET noisy": 0.7304, "Grad-CAM noisy": 0.4728, "COMET background": 0.7422, "Grad-CAM background": 0.5254},
+    MAIN,
+    lambda r: {f"{label} {kind}": _group(r, method, f"pxap_{kind}") for label, method in (("COMET", "comet"),
+               ("Grad-CAM", "gradcam")) for kind in ("noisy", "background")},
+    all_of(ordering(["COMET noisy", "Grad-CAM noisy"]), ordering(["COMET background", "Grad-CAM background"])),
     note=NOTE))
 
 register_claim(Claim(
     "comet.random_labels", PAPER, "§4 (data randomisation)",
-    "Trained on randomised labels, COMET's maps lose their localisation (IoU-curve AUC falls to ≤ 1/3)",
-    {}, RANDOM_LABELS, metric_values("iou_curve", {"COMET random labels": "comet"}),
+    "Trained on randomised labels, COMET's maps lose their localisation (IoU-curve AUC falls to ≤ 1/3; the paper's "
+    "COMET-DR: 5.83 against 72.5)",
+    {"COMET random labels": 0.0583}, RANDOM_LABELS, metric_values("iou_curve", {"COMET random labels": "comet"}),
     at_most("COMET random labels", 0.08),
     note=NOTE + "; 0.08 = a third of our real-label fit's 0.238 (README)"))
 
@@ -73,8 +79,7 @@ def _at(result, method: str, share: float):
     return float(curve["y"][curve["x"].index(share)])
 
 
-def _drop(result, method: str):
+def _group(result, method: str, key: str):
     group = result.get("results", {}).get(method, {}).get("robustness")
-    if not isinstance(group, dict) or group.get("pxap_background") is None:
-        return None
-    return float(group["pxap_clean"]) - float(group["pxap_background"])
+    value = group.get(key) if isinstance(group, dict) else None
+    return None if value is None else float(value)
