@@ -108,3 +108,12 @@ def test_measurements_run_once_per_code_version_and_older_results_are_stale(tmp_
 def test_code_version_is_a_hash_of_the_package_source():
     runner.code_version.cache_clear()
     assert len(runner.code_version()) == 16 and runner.code_version() == runner.code_version()
+
+
+def test_a_measurement_with_an_unknown_setting_is_one_line_before_any_work():
+    bad = c.Measurement("evaluate", "mnist", {"methods": ["lime"], "metrics": ["a1a2"], "n": 2,
+                                              "configs": {"lime": {"n_e": 4}}})
+    with pytest.raises(XAIError, match="lime has no setting 'n_e'"):
+        runner.check(bad, "quick")
+    for claim in reproduce.select():  # every registered measurement's settings exist
+        runner.check(claim.measurement, "quick")

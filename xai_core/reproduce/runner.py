@@ -132,10 +132,23 @@ def select(papers: Sequence[str] | None = None, preset: str = "quick", ids: Sequ
     chosen = [CLAIMS.get(n) for n in CLAIMS.names()
               if (not papers or CLAIMS.get(n).paper in papers) and (not ids or n in ids)]
     runnable = [c for c in chosen if preset in c.measurement.presets]
+    for m in measurements(runnable):
+        check(m, preset)
     if chosen and not runnable:
         raise XAIError(f"no claim of {', '.join(papers or PAPERS)} can run at preset {preset!r}; presets: "
                        f"{', '.join(sorted({p for c in chosen for p in c.measurement.presets}))}")
     return runnable
+
+
+def check(m: Measurement, preset: str) -> None:
+    """One line for a measurement whose method settings or metric parameters do not exist (before any work)."""
+    from ..methods import METHODS
+    from ..metrics import METRICS
+
+    for method, config in m.params.get("configs", {}).items():
+        METHODS.get(method).Config.for_preset(preset, method, **config)
+    for metric, params in m.params.get("metric_settings", {}).items():
+        METRICS.get(metric).resolve(**params)
 
 
 def _spec(m: Measurement, preset: str) -> dict[str, Any]:

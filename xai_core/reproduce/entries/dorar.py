@@ -6,7 +6,7 @@ from ..claims import Claim, Measurement, all_of, at_least, at_most, metric_value
 PAPER = "dorar"
 METHODS = ["dorar", "gradient", "smoothgrad", "lime"]
 FOUR = Measurement("evaluate", "mnist", {"methods": METHODS, "metrics": ["a1a2"], "n": 1000,
-                                         "configs": {"dorar": {"n_e": 4}, "lime": {"n_e": 4}},
+                                         "configs": {"dorar": {"n_e": 4}},
                                          "metric_settings": {"a1a2": {"n_e": 4}}})
 TWENTY_FOUR = Measurement("evaluate", "mnist", {"methods": ["dorar"], "metrics": ["a1a2"], "n": 1000,
                                                 "configs": {"dorar": {"n_e": 24}},
