@@ -117,3 +117,8 @@ def test_a_measurement_with_an_unknown_setting_is_one_line_before_any_work():
         runner.check(bad, "quick")
     for claim in reproduce.select():  # every registered measurement's settings exist
         runner.check(claim.measurement, "quick")
+
+
+def test_a_tie_breaks_an_ordering_and_says_so():
+    holds, reason = c.ordering(["a", "b"], lower_is_better=True).judge({"a": 0.172, "b": 0.172}, {})
+    assert holds is False and reason.startswith("ours: a = b")

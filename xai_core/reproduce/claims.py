@@ -131,7 +131,8 @@ def ordering(labels: list[str], lower_is_better: bool = False) -> Check:
             return None, "a value is missing: " + ", ".join(f"{k} {_fmt(ours.get(k))}" for k in labels)
         broken = [(a, b) for a, b in zip(labels, labels[1:])
                   if not ((ours[a] < ours[b]) if lower_is_better else (ours[a] > ours[b]))]
-        ranked = sign.join(sorted(labels, key=lambda k: ours[k], reverse=not lower_is_better))
+        order = sorted(labels, key=lambda k: ours[k], reverse=not lower_is_better)
+        ranked = order[0] + "".join((" = " if ours[a] == ours[b] else sign) + b for a, b in zip(order, order[1:]))
         if not broken:
             return True, f"ours: {ranked}"
         return False, f"ours: {ranked} (" + "; ".join(f"{a} {_fmt(ours[a])} vs {b} {_fmt(ours[b])}"
