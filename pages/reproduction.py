@@ -42,7 +42,7 @@ def run_button(label: str, chosen: list, key: str, confirm: bool) -> None:
     for whole-paper runs, and the job's progress with Cancel."""
     job_key = repro_jobs.reproduction_key(store, chosen, preset)
     job = MANAGER.get(job_key)
-    pending = repro_jobs.todo(chosen, preset, store)
+    pending = reproduce.pending(chosen, preset, store)
     if job is None or not job.active:
         if not pending:
             st.caption("Every measurement behind this is current: nothing to run.")

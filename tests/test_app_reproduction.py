@@ -79,7 +79,7 @@ def test_run_button_submits_a_job_that_measures(monkeypatch, tmp_path):
             progress(1, 1, "faked")
         return _store_result(store, m, preset)
 
-    monkeypatch.setattr(reproduce, "measure", fake_measure)
+    monkeypatch.setattr(runner, "measure", fake_measure)
     at = page("reproduction.py", monkeypatch)
     at.button(key=f"run-claim-{CLAIM}-quick").click().run()
     assert not at.exception, at.exception

@@ -364,15 +364,8 @@ def cmd_reproduce(args: argparse.Namespace) -> None:
         _check_output(args.json, "--json")
     claims = reproduce.select(args.papers, args.preset, args.claims)
     store = ArtifactStore()
-    todo = [] if args.report_only else [m for m in reproduce.measurements(claims)
-                                        if not reproduce.is_current(m, args.preset, store)]
-    bar = tqdm_progress("reproduce")
-    for i, m in enumerate(todo):
-        def step(done: float, total: float, message: str = "", **_: Any) -> None:
-            bar(i + min(done / max(total, 1), 0.999), len(todo), f"{m.dataset} {m.kind}: {message}")
-
-        reproduce.measure(m, args.preset, store, args.device, step)
-        bar(i + 1, len(todo), f"{i + 1}/{len(todo)} measured")
+    if not args.report_only:
+        reproduce.measure_pending(claims, args.preset, store, args.device, tqdm_progress("reproduce"))
     result = reproduce.report(claims, args.preset, store)
     mark = {True: "yes", False: "NO", None: "n/a"}
     for row in result["claims"]:

@@ -8,7 +8,8 @@
 from __future__ import annotations
 
 from .claims import CLAIMS, PAPERS, Check, Claim, Measurement, Verdict
-from .runner import code_version, is_current, measure, measurements, report, select, stored
+from .runner import (code_version, is_current, measure, measure_pending, measurements, pending, report, select,
+                     stored)
 
-__all__ = ["CLAIMS", "PAPERS", "Check", "Claim", "Measurement", "Verdict", "code_version", "is_current", "measure", "measurements",
+__all__ = ["CLAIMS", "PAPERS", "Check", "Claim", "Measurement", "Verdict", "code_version", "is_current", "measure", "measure_pending", "pending", "measurements",
            "report", "select", "stored"]

@@ -202,6 +202,27 @@ def measure(m: Measurement, preset: str, store: ArtifactStore, device: str = "au
     return Stored(**payload)
 
 
+def pending(claims: Sequence[Claim], preset: str, store: ArtifactStore) -> list[Measurement]:
+    """The measurements behind ``claims`` that the store does not hold for this code version."""
+    return [m for m in measurements(claims) if not is_current(m, preset, store)]
+
+
+def measure_pending(claims: Sequence[Claim], preset: str, store: ArtifactStore, device: str = "auto",
+                    progress: Progress = no_progress) -> int:
+    """Run :func:`pending`'s measurements one after another, with one progress over all of them (what
+    ``reproduce`` and the page's Run buttons do); returns how many ran."""
+    todo = pending(claims, preset, store)
+    for i, m in enumerate(todo):
+        def step(done: float, total: float, message: str = "", _i: int = i, _m: Measurement = m, **_: Any) -> None:
+            progress(_i + min(done / max(total, 1), 0.999), len(todo),
+                     f"{_i + 1}/{len(todo)} · {_m.dataset} {_m.kind}: {message}")
+
+        progress(i, len(todo), f"{i + 1}/{len(todo)} · {m.dataset} {m.kind}")
+        measure(m, preset, store, device, step)
+    progress(len(todo), len(todo), f"{len(todo)} measured")
+    return len(todo)
+
+
 def measurements(claims: Sequence[Claim]) -> list[Measurement]:
     """The distinct measurements behind ``claims``, in order."""
     out: list[Measurement] = []
