@@ -10,8 +10,6 @@ import streamlit as st
 
 from pages import common
 from xai_core import figures, services, viz
-from xai_core.jobs import MANAGER
-from xai_core.errors import XAIError
 from xai_core.services import estimates, tasks
 
 MAP_COLUMNS = 4  # example maps per row (as Explore's grid): a bounded size whatever the number of values
@@ -120,23 +118,9 @@ else:
     request = common.stored_result("component_request", selection)
     if request is not None:
         st.caption("Variants: " + ", ".join(services.component_variants(request[0])))
-        estimate = tasks.component_ablation_estimate(ctx, request[0])
-        if not estimate.needs_confirmation or common.start_button(
-                f"Start the {request[0]} component ablation", estimate, type="primary",
-                key=f"start-components-{request[0]}-{','.join(request[1])}-{request[2]}"):
-            if not estimate.needs_confirmation and estimate.seconds:
-                st.caption(f"Component ablation, estimated time: {estimate.text}.")
-            try:
-                st.session_state["component_job"] = selection, tasks.component_ablation_job(ctx, *request).key
-            except XAIError as err:
-                st.error(str(err))
-            del st.session_state["component_request"]
-    component_key = common.stored_result("component_job", selection)
-    if component_key is not None:
-        common.show_job(component_key)
-        component_job = MANAGER.get(component_key)
-        if component_job is not None and component_job.status == "done":
-            show_components(component_job.result)
+    common.requested_job("component", selection, lambda r: f"{r[0]} component ablation",
+                         lambda r: tasks.component_ablation_estimate(ctx, r[0]),
+                         lambda r: tasks.component_ablation_job(ctx, *r), show_components)
 
 st.header("Method setting sweep")
 sweeps = {r.name: r.sweeps for r in rows if r.sweeps}
@@ -156,20 +140,5 @@ with st.form("sweep"):
     start = st.form_submit_button("Run sweep")
 if start and values:  # each value is a refit: say how long first, and ask above 2 minutes
     st.session_state["sweep_request"] = selection, (method, setting, sorted(values), sweep_metric, n)
-request = common.stored_result("sweep_request", selection)
-if request is not None:
-    estimate = estimates.sweep_estimate(ctx, *request[:3])
-    if not estimate.needs_confirmation or common.start_button(
-            f"Start the {request[0]} {request[1]} sweep", estimate, type="primary",
-            key=f"start-sweep-{request[0]}-{request[1]}-{','.join(map(str, request[2]))}-{request[3]}-{request[4]}"):
-        if not estimate.needs_confirmation and estimate.seconds:
-            st.caption(f"Sweep, estimated time: {estimate.text}.")
-        job = services.sweep_job(ctx, *request)
-        st.session_state["sweep_job"] = selection, job.key
-        del st.session_state["sweep_request"]
-sweep_key = common.stored_result("sweep_job", selection)
-if sweep_key is not None:
-    common.show_job(sweep_key)
-    job = MANAGER.get(sweep_key)
-    if job is not None and job.status == "done":
-        show_sweep(job.result)
+common.requested_job("sweep", selection, lambda r: f"{r[0]} {r[1]} sweep",
+                     lambda r: estimates.sweep_estimate(ctx, *r[:3]), lambda r: services.sweep_job(ctx, *r), show_sweep)

@@ -369,6 +369,32 @@ def stored_result(key: str, selection: Selection) -> Any:
     return stored[1] if stored and stored[0] == selection else None
 
 
+def requested_job(name: str, selection: Selection, what: str, estimate: Callable[[Any], Estimate],
+                  submit: Callable[[Any], Job], show: Callable[[Any], None]) -> None:
+    """The second half of a form that starts long work: the request kept under ``{name}_request`` (this
+    selection's) gets its estimate and, above the confirmation threshold, a *Start …* button; then the
+    job runs in the background (``{name}_job``) with its progress and Cancel, and ``show`` draws its
+    result once done. ``what(request)`` names the work."""
+    request = stored_result(f"{name}_request", selection)
+    if request is not None:
+        cost = estimate(request)
+        if not cost.needs_confirmation or start_button(f"Start the {what(request)}", cost, type="primary",
+                                                       key=f"start-{name}-{request}"):
+            if not cost.needs_confirmation and cost.seconds:
+                st.caption(f"{what(request).capitalize()}, estimated time: {cost.text}.")
+            try:
+                st.session_state[f"{name}_job"] = selection, submit(request).key
+            except XAIError as err:
+                st.error(str(err))
+            del st.session_state[f"{name}_request"]
+    key = stored_result(f"{name}_job", selection)
+    if key is not None:
+        show_job(key)
+        job = MANAGER.get(key)
+        if job is not None and job.status == "done":
+            show(job.result)
+
+
 def training_notice(ctx: services.Context, methods: list[str],
                     configs: dict[str, dict[str, Any]] | None = None) -> list[str]:
     """For trained methods not fitted yet: a "train now" button (a background job, with its time
