@@ -454,7 +454,7 @@ def build_parser() -> argparse.ArgumentParser:
     common(sp)
     sp.add_argument("--methods", type=_csv, required=True)
     sp.add_argument("--metrics", type=_csv, required=True)
-    sp.add_argument("--n", type=int, default=100)
+    sp.add_argument("--num-images", "--n", dest="n", type=int, default=100)
     sp.add_argument("--json", required=True)
     sp.add_argument("--model", default=None, help="evaluate your own classifier (.onnx, .pt2 or .pt) instead of the black box")
     sp.add_argument("--layer", default=None, help=LAYER_HELP)
@@ -473,7 +473,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--factors", type=_csv, default=None, help="block sizes, default 1,2,4,8,16 as the size allows")
     sp.add_argument("--sweep", default=None,
                     help="refit each method per value of one of its settings instead, e.g. u=2,4,8 for DiET")
-    sp.add_argument("--n", type=int, default=100)
+    sp.add_argument("--num-images", "--n", dest="n", type=int, default=100)
     sp.add_argument("--json", required=True)
     sp.add_argument("--examples", default=None,
                     help="with --sweep: write each value's explanation of test sample --index as PNGs under this folder")
@@ -485,7 +485,7 @@ def build_parser() -> argparse.ArgumentParser:
     common(sp)
     sp.add_argument("--methods", type=_csv, default=None, help="methods whose tuned model to test too (e.g. diet)")
     sp.add_argument("--fractions", type=_csv, default=["0.2", "0.5", "0.8"])
-    sp.add_argument("--n", type=int, default=200)
+    sp.add_argument("--num-images", "--n", dest="n", type=int, default=200)
     sp.add_argument("--json", required=True)
     sp.set_defaults(fn=cmd_signal_distractor)
 
@@ -507,7 +507,7 @@ def build_parser() -> argparse.ArgumentParser:
     common(sp, dataset=False)
     sp.add_argument("--dataset", default="hard_mnist")
     sp.add_argument("--methods", type=_csv, default=None)
-    sp.add_argument("--n", type=int, default=32)
+    sp.add_argument("--num-images", "--n", dest="n", type=int, default=32)
     sp.add_argument("--train", type=_csv, default=["hard_mnist", "spurious_patch", "mnist38"],
                     help="datasets whose black-box training time/accuracy to report")
     sp.add_argument("--bottleneck-presets", type=_csv, default=None,

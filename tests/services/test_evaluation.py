@@ -115,7 +115,7 @@ def test_variants_label_a_method_with_other_settings(ctx):
 @pytest.mark.parametrize("methods, metrics, n, message", [
     (["nope"], ["iou"], 2, "unknown method 'nope'"),
     (["gradient"], ["nope"], 2, "unknown metric 'nope'"),
-    (["gradient"], ["iou"], 0, "--n must be at least 1"),
+    (["gradient"], ["iou"], 0, r"--num-images \(--n\) must be at least 1"),
     ([], ["iou"], 2, "nothing to evaluate"),
 ])
 def test_bad_plans_are_one_line(ctx, methods, metrics, n, message):

@@ -3,6 +3,7 @@ ground-truth mask (H×W bool) or None; plus a :class:`DatasetInfo` describing it
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import torch
@@ -71,6 +72,7 @@ class ImageDataset(Dataset):
 
     info: DatasetInfo
     split: str
+    workers: int = 0  # DataLoader workers :meth:`batches` decodes in by default (streamed splits set some)
 
     def __len__(self) -> int:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -87,6 +89,15 @@ class ImageDataset(Dataset):
     def batch(self, indices: list[int] | torch.Tensor) -> Batch:
         items = [self[int(i)] for i in indices]
         return collate(items, torch.as_tensor([int(i) for i in indices]))
+
+    def batches(self, index_batches: Sequence[Sequence[int]], workers: int | None = None) -> Iterator[Batch]:
+        """The :class:`Batch` of each list of indices, in order. ``workers`` > 0 decodes ahead in that
+        many DataLoader worker processes (default :attr:`workers`: none for splits held in memory)."""
+        workers = self.workers if workers is None else workers
+        if workers <= 0:
+            return (self.batch(list(b)) for b in index_batches)
+        return iter(DataLoader(_Indexed(self), batch_sampler=[list(b) for b in index_batches], num_workers=workers,
+                               collate_fn=_collate_indexed, persistent_workers=False))
 
     def loader(self, batch_size: int, shuffle: bool = False, seed: int = 0) -> DataLoader:
         """Batches of :class:`Batch`; shuffling is seeded."""

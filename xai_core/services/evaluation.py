@@ -72,7 +72,7 @@ def plan_shards(
         raise XAIError("nothing to evaluate: choose at least one method and one metric")
     n = min(n, len(ctx.test))
     if n <= 0:
-        raise XAIError("--n must be at least 1")
+        raise XAIError("--num-images (--n) must be at least 1")
     spec = ctx.spec
     settings = tuple(sorted((m, tuple(sorted(METRICS.get(m).resolve(**dict(o)).items())))
                             for m, o in (metric_settings or {}).items() if m in metrics))
