@@ -7,6 +7,7 @@ import json
 import streamlit as st
 
 from xai_core import figures, services
+from xai_core.errors import XAIError
 from pages import common
 
 selection = common.sidebar()
@@ -33,10 +34,59 @@ with st.form("evaluate"):
                "seconds. Its progress shows while it runs.")
     run = st.form_submit_button("Run evaluation", type="primary")
 
+#: the torchrun form under every result: this many processes over the whole test split
+PROCESSES = 2
+
+
+def commands(methods: list[str], metrics: list[str], n: int, **options) -> tuple[str, str] | str:
+    """The CLI command reproducing an evaluation on this page's context and its torchrun form (on
+    :data:`PROCESSES` processes, the whole test split); or, when no command can, why not."""
+    request = dict(seed=ctx.seed, model=ctx.model, **{"json_path": "evaluation.json", **options})
+    try:
+        return (services.evaluate_command(ctx.dataset, ctx.preset, methods, metrics, n, **request),
+                services.torchrun_command(ctx.dataset, ctx.preset, methods, metrics, len(ctx.test),
+                                          processes=PROCESSES, **request))
+    except XAIError as err:
+        return str(err)
+
+
+def show_commands(key: str, note: str = "") -> None:
+    """Under a result: the command kept with it under ``key`` (see :func:`run_with_commands`), and its
+    torchrun form beneath; ``note`` says more about the command."""
+    kept = common.stored_result(key, selection)
+    if kept is None:
+        return
+    if isinstance(kept, str):
+        st.caption(f"No command line reproduces this result: {kept}.")
+        return
+    command, torchrun = kept
+    st.caption(f"Reproduce this result from the command line{f' ({note})' if note else ''}:")
+    st.code(command, language="bash", wrap_lines=True)
+    st.caption(f"For more images, the whole test split ({len(ctx.test)}) on {PROCESSES} processes: torchrun shards "
+               "the images across the processes (one GPU each where there are GPUs) and writes the same JSON; "
+               "see the README's “Scaling out” for several GPUs and machines.")
+    st.code(torchrun, language="bash", wrap_lines=True)
+
+
+def run_with_commands(key: str, label: str, work, kept: tuple[str, str] | str) -> None:
+    """:func:`common.run_stored` of ``work``, keeping ``kept`` (the commands) under ``{key}_command``
+    once the result is there: a failed run keeps the last result with its own command."""
+    def run(progress):
+        result = work(progress)
+        st.session_state[f"{key}_command"] = selection, kept
+        return result
+
+    common.run_stored(key, selection, label, run)
+
+
 if run and methods and metrics:
     configs, metric_settings = services.unit_configs(methods, metrics, units, n_e)
-    common.run_stored("evaluation", selection, "evaluating …", lambda progress: services.evaluate(
-        ctx, methods, metrics, n, progress=progress, configs=configs, metric_settings=metric_settings))
+    run_with_commands("evaluation", "evaluating …", lambda progress: services.evaluate(
+        ctx, methods, metrics, n, progress=progress, configs=configs, metric_settings=metric_settings),
+        commands(methods, metrics, n, units=units, n_e=n_e))
+
+
+DR_METRICS = ("iou_curve", "pxap")  # what the data-randomisation check compares
 
 
 def randomisation_check() -> None:
@@ -58,12 +108,17 @@ def randomisation_check() -> None:
     ready_methods = [m for m in chosen if m in ready]
     if ready_methods and st.button("Compare real and randomised-label fits", key="dr-run"):
         variants = services.randomization_variants(ready_methods)
-        common.run_stored("randomisation", selection, "comparing …", lambda progress: services.evaluate(
-            ctx, list(variants), ["iou_curve", "pxap"], n_dr, progress=progress, variants=variants))
+        pair = [commands(ready_methods, list(DR_METRICS), n_dr, randomize_labels=r, json_path=f"{name}.json")
+                for r, name in ((False, "real_labels"), (True, "random_labels"))]
+        kept = next((c for c in pair if isinstance(c, str)), None) or tuple("\n".join(two) for two in zip(*pair))
+        run_with_commands("randomisation", "comparing …", lambda progress: services.evaluate(
+            ctx, list(variants), list(DR_METRICS), n_dr, progress=progress, variants=variants), kept)
     checked = common.stored_result("randomisation", selection)
     if checked is not None:
         checked_rows = figures.scalar_rows(checked)
         st.dataframe(checked_rows, width="stretch", hide_index=True, column_config=figures.table_labels(checked_rows))
+        show_commands("randomisation_command", "two evaluations: the real-label fits, then the randomised-label "
+                                               "fits (--randomize-labels; their JSON names each method plainly)")
 
 
 result = common.stored_result("evaluation", selection)
@@ -77,6 +132,7 @@ rows = figures.scalar_rows(result)
 st.dataframe(rows, width="stretch", hide_index=True, column_config=figures.table_labels(rows))
 st.caption("↑ higher is better, ↓ lower is better; curve metrics by the area under their curve (AUC). Scores are "
            "mean ± std over the test images (a1a2: over its seeds); the CSV has mean and std as separate columns.")
+show_commands("evaluation_command")
 for metric in figures.curve_metrics(result):
     chart, settings = st.columns([3, 1])
     chart.plotly_chart(figures.curve_figure(result, metric), width="stretch")
@@ -84,6 +140,7 @@ for metric in figures.curve_metrics(result):
     settings.json(result["settings"]["metrics"][metric], expanded=False)
     settings.download_button("Figure (PNG)", figures.curve_png(result, metric), f"{metric}.png", "image/png",
                              key=f"png-{metric}")
+    show_commands("evaluation_command")
 for metric in figures.seeded_metrics(result):
     st.subheader(f"{metric}: accuracy from the selected units (a1) and from the rest (a2)")
     st.dataframe(figures.a1a2_rows(result, metric), width="stretch", hide_index=True)
@@ -94,6 +151,7 @@ for metric in figures.seeded_metrics(result):
                   "complement: upper left is best.")
     settings.caption("Settings")
     settings.json(result["settings"]["metrics"][metric], expanded=False)
+    show_commands("evaluation_command")
 for metric in (m for m in figures.group_metrics(result) if m not in figures.FIDELITY_METRICS):
     st.subheader(f"{metric}: PxAP of the maps on clean, noisy and background-changed images")
     st.dataframe(figures.group_rows(result, metric), width="stretch", hide_index=True,
@@ -101,6 +159,7 @@ for metric in (m for m in figures.group_metrics(result) if m not in figures.FIDE
     st.caption("COMET's Table 6: each method explains the test images again after 20 % of their pixels are removed "
                "at random, and the same objects on new backgrounds (test_background split); PxAP against the same "
                "ground truth. A robust method keeps its clean PxAP.")
+    show_commands("evaluation_command")
 if figures.has_fidelity(result):
     st.subheader("Fidelity and stability: FS-M / FU-M / FS-A / FU-A / SEN (MEED's Tables 3–4)")
     fidelity = figures.fidelity_rows(result)
@@ -116,6 +175,7 @@ if figures.has_fidelity(result):
         settings.caption("Settings")
         settings.json({m: result["settings"]["metrics"][m] for m in figures.FIDELITY_METRICS
                        if m in result["settings"]["metrics"]}, expanded=False)
+    show_commands("evaluation_command")
 c1, c2, c3 = st.columns(3)
 c1.download_button("Download results (JSON)", json.dumps(result, indent=2), "evaluation.json", "application/json")
 c2.download_button("Download table (CSV)", figures.rows_csv(figures.numeric_rows(result)), "table.csv", "text/csv",

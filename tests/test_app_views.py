@@ -1,11 +1,13 @@
-"""AppTest checks of what Explore's colour scale and Evaluate's table tell the reader (issue 18, items 7–8)."""
+"""AppTest checks of what Explore's colour scale and Evaluate's table tell the reader (issue 18, items 7–8),
+and the command line Evaluate shows under every result (issue 16, item 5)."""
 from __future__ import annotations
 
 import json
+import shlex
 
 import numpy as np
 import pytest
-from app_pages import app_test, evaluated
+from app_pages import app_test, evaluated, page
 
 
 @pytest.fixture
@@ -48,6 +50,54 @@ def test_evaluate_table_marks_which_way_is_better(monkeypatch):
     labels = {c.get("label") for c in json.loads(table.proto.columns).values()}
     assert {"iou ↑", "deletion AUC ↓"} <= labels
     assert any(c.startswith("↑ higher is better, ↓ lower is better") for c in _captions(at))
+
+
+
+def test_evaluate_shows_under_every_result_the_command_that_reproduces_it(monkeypatch):
+    """The command shown parses, with the CLI's own parser and settings helpers, to the call the page
+    made; its torchrun form to the same call on the whole test split."""
+    from xai_core import cli, services
+
+    calls = []
+    real = services.evaluate
+
+    def spy(ctx, methods, metrics, n, **options):
+        calls.append((ctx, list(methods), list(metrics), n, options))
+        return real(ctx, methods, metrics, n, **options)
+
+    at = page("evaluate.py", monkeypatch)
+    assert not at.code  # nothing evaluated, no command
+    monkeypatch.setattr(services, "evaluate", spy)
+    next(m for m in at.multiselect if m.label == "Methods").set_value(["random", "gradient"])
+    next(m for m in at.multiselect if m.label == "Metrics").set_value(["iou", "deletion", "hit_rate", "fs_fu", "sen"])
+    at.slider[0].set_value(5)
+    next(b for b in at.selectbox if b.label == "Explanation unit size s_e").set_value(8)
+    at.number_input[0].set_value(2)
+    at.button[0].click().run()
+    assert not at.exception and not at.error, at.exception
+    (ctx, methods, metrics, n, options), = calls
+    codes = [c.value for c in at.code]
+    assert len(codes) == 6  # under the table, the deletion curve and the fidelity table: the command, its torchrun form
+    assert codes[:2] == codes[2:4] == codes[4:]
+    assert any("Fidelity and stability" in h.value for h in at.subheader)
+    command, torchrun = codes[:2]
+    assert command.startswith("python -m xai_core evaluate ") and "--units 8 --n-e 2" in command
+    assert torchrun.startswith("torchrun --nproc_per_node 2 -m xai_core evaluate ")
+    assert " --n " not in torchrun and f"--num-images {len(ctx.test)}" in torchrun
+    for text, prefix, images in ((command, 3, n), (torchrun, 5, len(ctx.test))):
+        args = cli.build_parser().parse_args(shlex.split(text)[prefix:])
+        assert (args.dataset, args.preset, args.seed, args.device) == (ctx.dataset, ctx.preset, ctx.seed, "auto")
+        assert (args.methods, args.metrics, args.n) == (methods, metrics, images)
+        assert not args.manipulated and args.model is None and ctx.model.kind == "default"
+        configs, metric_settings = cli._unit_settings(args, args.metrics)
+        assert (configs, metric_settings) == (options["configs"], options["metric_settings"])
+        assert metric_settings == {"hit_rate": {"units": 8, "n_e": 2}}  # the form's choices reached it
+    captions = [c.value for c in at.caption]
+    assert captions.count("Reproduce this result from the command line:") == 3
+    assert any("torchrun shards the images across the processes" in c and "Scaling out" in c for c in captions)
+
+    at.run()  # a rerun (the form's widgets could be changed, not submitted) shows the same commands
+    assert [c.value for c in at.code] == codes and len(calls) == 1
 
 
 def _box(app, label: str):

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from . import distributed
 from .data import dataset_info
 from .errors import XAIError
 from .presets import PRESETS
@@ -129,10 +130,10 @@ def cmd_train(args: argparse.Namespace) -> None:
     ctx = _load_context(args)
     accuracy = ctx.record.get("test_accuracy")
     state = f"test accuracy {accuracy:.4f}" if accuracy is not None else "pretrained, nothing to train"
-    print(f"black box for {args.dataset} ({args.preset}): {state}")
-    for name in args.methods or []:
-        services.build_explainer(ctx, name, tqdm_progress(name), **configs.get(name, {}))
-        print(f"{name}: ready")
+    _say(f"black box for {args.dataset} ({args.preset}): {state}")
+    for name in args.methods or []:  # under torchrun every rank trains together; rank 0 writes the entry
+        services.build_explainer(ctx, name, _progress(name), **configs.get(name, {}))
+        _say(f"{name}: ready" + (f" (trained on {distributed.world_size()} processes)" if distributed.active() else ""))
 
 
 def cmd_explain(args: argparse.Namespace) -> None:
@@ -156,8 +157,22 @@ def _load_context(args: argparse.Namespace) -> Any:
     path = getattr(args, "model", None)
     model = (services.ModelChoice("user", path=path) if path else
              services.ModelChoice("manipulated") if args.manipulated else services.DEFAULT_MODEL)
-    return services.load_context(args.dataset, args.preset, device=args.device, seed=args.seed, model=model,
-                                 progress=tqdm_progress("black box"))
+    device = getattr(args, "rank_device", None) or args.device  # torchrun: this rank's own device
+    return distributed.main_first(lambda: services.load_context(
+        args.dataset, args.preset, device=device, seed=args.seed, model=model, progress=_progress("black box")))
+
+
+def _progress(desc: str) -> Callable[..., None]:
+    """A progress bar; under torchrun rank 0's alone."""
+    from .progress import no_progress
+
+    return tqdm_progress(desc) if distributed.is_main() else no_progress
+
+
+def _say(line: str) -> None:
+    """Print a result line; under torchrun rank 0 alone."""
+    if distributed.is_main():
+        print(line)
 
 
 def _check_index(args: argparse.Namespace, ctx: Any) -> None:
@@ -173,8 +188,14 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     services.applicable_metrics(args.metrics, info)  # one line when none applies; the rest are n/a
     configs, metric_settings = _unit_settings(args, args.metrics)
     ctx = _load_context(args)
-    result = services.evaluate(ctx, args.methods, args.metrics, args.n, progress=tqdm_progress("evaluate"),
-                               configs=configs, metric_settings=metric_settings)
+    if distributed.active():  # torchrun: the images shared out, rank 0 gathers and writes
+        result = services.evaluate_across_ranks(ctx, args.methods, args.metrics, args.n, configs=configs,
+                                                progress=_progress("evaluate"), metric_settings=metric_settings)
+        if result is None:
+            return
+    else:
+        result = services.evaluate(ctx, args.methods, args.metrics, args.n, progress=tqdm_progress("evaluate"),
+                                   configs=configs, metric_settings=metric_settings)
     _write_json(args.json, result)
     skipped = result["settings"].get("not_applicable", {})
     for method, values in result["results"].items():
@@ -528,6 +549,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if distributed.launched():
+        return _main_ranks(args)
     try:
         _preflight(args)
         args.fn(args)
@@ -538,3 +561,47 @@ def main(argv: list[str] | None = None) -> int:
         print("error: interrupted", file=sys.stderr)
         return 130
     return 0
+
+
+#: the commands a torchrun job can run: they share their work out across the ranks
+DISTRIBUTED_COMMANDS = ("evaluate", "train")
+
+
+def _main_ranks(args: argparse.Namespace) -> int:
+    """One rank of a torchrun job: join the process group, run the command, and on failure one line
+    naming the rank (input every rank rejects alike: rank 0's line alone). torchrun ends the other
+    ranks when one exits non-zero; the JSON and store entries are written whole or not at all."""
+    import torch.distributed
+
+    rank = distributed.env_rank()
+    lead = "" if rank == 0 else "\n"  # rank 0 may be drawing a progress bar on the same terminal
+    try:
+        if args.command not in DISTRIBUTED_COMMANDS:
+            raise distributed.AgreedError(f"under torchrun only {' and '.join(DISTRIBUTED_COMMANDS)} run; "
+                                          f"run {args.command} as one process")
+        world = int(os.environ["WORLD_SIZE"])
+        if args.command == "evaluate" and args.n < world:
+            raise distributed.AgreedError(f"{world} processes for --num-images {args.n}: start at most one "
+                                          "process per image")
+        _preflight(args)
+        args.rank_device = distributed.start(args.device)
+        args.fn(args)
+        return 0
+    except distributed.AgreedError as err:
+        if rank == 0:
+            print(f"error: {err}", file=sys.stderr)
+        return 2
+    except XAIError as err:
+        print(f"{lead}error: rank {rank}: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{lead}error: rank {rank}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:  # noqa: BLE001 - a lost peer, a crash: one line naming this rank
+        first = (str(err).strip().splitlines() or [""])[0][:300]
+        if isinstance(err, torch.distributed.DistError):
+            first = f"lost contact with another rank (its own error line says why): {first}"
+        print(f"{lead}error: rank {rank} stopped: {type(err).__name__}: {first}", file=sys.stderr)
+        return 1
+    finally:
+        distributed.stop()

@@ -230,7 +230,7 @@ class COMET(TrainedExplainer):
                                 ("mask_term", mask_term), ("mask_size", size.mean()),
                                 ("accuracy", (logits.argmax(1) == y).float().mean())):
                 sums[name] += float(value.detach()) * len(idx)
-        return {k: v / run.n for k, v in sums.items()}
+        return {k: v / run.seen for k, v in sums.items()}
 
     # -- explain step ---------------------------------------------------------------------------
     pipeline: SelectAndPredict | None = None  # the explained classifier, built once trained

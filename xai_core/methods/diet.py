@@ -175,7 +175,10 @@ class DiET(TrainedExplainer):
 
     def train_epoch(self, stage: Stage, run: Run) -> dict[str, float]:
         loss = self._model_epoch(run) if "f_v" in stage.trains else self._mask_epoch(run, stage.index)
-        return {stage.loss: loss, "kept": float(run.state["masks"].mean())}
+        return {stage.loss: loss}
+
+    def epoch_values(self, stage: Stage, run: Run) -> dict[str, float]:
+        return {"kept": float(run.state["masks"].mean())}
 
     def _batch(self, run: Run, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Training images, f_b's softmax on them, and one fill colour per image ~ N(mean, σ)."""
@@ -200,7 +203,7 @@ class DiET(TrainedExplainer):
             (grad,) = torch.autograd.grad(loss, m)
             masks[idx] = (m - self.lr_scale * c.mask_lr / PAPER_BATCH * grad).clamp(0, 1).detach().cpu()
             total += float(loss.detach())
-        return total / run.n
+        return total / run.seen
 
     def _model_epoch(self, run: Run) -> float:
         """(2) One epoch of Adam steps on f_v with t1 + t2 and the rounded masks; returns the mean loss."""
@@ -216,7 +219,7 @@ class DiET(TrainedExplainer):
             loss.backward()
             opt.step()
             total += float(loss.detach()) * len(idx)
-        return total / run.n
+        return total / run.seen
 
     def _mask_loss(self, fv, x, m, q, pv, w, size) -> torch.Tensor:
         """Per-image ``w·‖m_up‖₁/(H·W) + ‖f_v(x) − f_v(x_s)‖₁``, summed over the batch."""

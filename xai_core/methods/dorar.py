@@ -184,7 +184,7 @@ class DoRaR(TrainedExplainer):
             for name, value in (("loss", g1_loss + g2_loss), ("selector_loss", sel_loss), ("l1", l1), ("l2", l2),
                                 ("l3", l3), ("l4", l4)):
                 sums[name] += float(value.detach()) * len(idx)
-        return {k: v / run.n for k, v in sums.items()}
+        return {k: v / run.seen for k, v in sums.items()}
 
     # -- explain step ---------------------------------------------------------------------------
     def _explain(self, x: torch.Tensor, target: torch.Tensor, masks: torch.Tensor | None, progress) -> Explanation:

@@ -261,7 +261,7 @@ class MEED(TrainedExplainer):
                 values.update(L_u=l_u, L_adv=l_adv, A_u_accuracy=(out_u.argmax(1) == y).float().mean())
             for name, value in values.items():
                 sums[name] += float(value.detach()) * len(idx)
-        out = {k: v / run.n for k, v in sums.items() if c.ail or k not in ("L_u", "L_adv", "A_u_accuracy")}
+        out = {k: v / run.seen for k, v in sums.items() if c.ail or k not in ("L_u", "L_adv", "A_u_accuracy")}
         if not (c.prior and c.le_weight):
             out.pop("L_e")
         return {**out, "fs_m": self._fs_m(run)}

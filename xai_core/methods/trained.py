@@ -32,6 +32,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from .. import distributed
 from ..data.base import ImageDataset
 from ..errors import StoreError, XAIError
 from ..models.views import model_view
@@ -83,7 +84,7 @@ class Run:
     optimisers: dict[str, torch.optim.Optimizer]
     state: dict[str, torch.Tensor]
     data: ImageDataset
-    n: int  # training images used
+    n: int  # training images used (by all ranks together)
     generator: torch.Generator
     device: torch.device
     history: list[dict[str, Any]] = field(default_factory=list)
@@ -91,15 +92,28 @@ class Run:
     #: called after each batch from :meth:`batches` with (batch number from 1, batches, images in it): the
     #: trainer's progress within an epoch; it may raise (a cancelled job) to stop the training there
     on_batch: Callable[[int, int, int], None] | None = field(default=None, repr=False, compare=False)
+    seen: int = 0  # images this process trained on in the last pass of :meth:`batches` (epoch means divide by it)
 
     def batches(self, size: int) -> Iterator[torch.Tensor]:
         """The ``n`` training indices in a fresh seeded order, ``size`` per batch (the order is drawn
-        now; each batch is counted for progress once the method asks for the next one)."""
-        return self._counted(torch.randperm(self.n, generator=self.generator).split(size))
+        now; each batch is counted for progress once the method asks for the next one).
+
+        Under torchrun every rank draws the same order (rank 0's generator state is shared first) and
+        takes its part of each batch, so the ranks together train on the single process's batches;
+        the generator is then reseeded per rank, so the ranks' noise draws differ."""
+        if distributed.active():
+            self.generator.set_state(distributed.broadcast(self.generator.get_state()))
+        chunks = torch.randperm(self.n, generator=self.generator).split(size)
+        if distributed.active():
+            self.generator.manual_seed(int(torch.randint(2**62, (1,), generator=self.generator)) + distributed.rank())
+        return self._counted(chunks)
 
     def _counted(self, chunks: tuple[torch.Tensor, ...]) -> Iterator[torch.Tensor]:
+        self.seen = 0
         for k, idx in enumerate(chunks, 1):
-            yield idx
+            mine = _share(idx)
+            self.seen += len(mine)
+            yield mine
             if self.on_batch is not None:
                 self.on_batch(k, len(chunks), len(idx))
 
@@ -118,6 +132,15 @@ class Run:
         """The images whose black-box outputs a method trains ``x`` against: ``x`` itself, or
         other training images when the labels are randomised."""
         return x if self.label_order is None else self.images(self.label_order[idx])
+
+
+def _share(idx: torch.Tensor) -> torch.Tensor:
+    """This rank's part of a batch (all of it in one process); a batch smaller than the number of
+    ranks gives the ranks left without an image its first one, so every rank takes every step."""
+    if not distributed.active():
+        return idx
+    mine = idx.tensor_split(distributed.world_size())[distributed.rank()]
+    return mine if len(mine) else idx[:1]
 
 
 class TrainedExplainer(Explainer):
@@ -157,6 +180,11 @@ class TrainedExplainer(Explainer):
         """One epoch of ``stage``; returns its losses (``stage.loss`` among them)."""
         raise NotImplementedError  # pragma: no cover - abstract
 
+    def epoch_values(self, stage: Stage, run: Run) -> dict[str, float]:
+        """Values of the state after an epoch, recorded with its losses (read after the ranks' state
+        is merged, so they describe all of it)."""
+        return {}
+
     # -- what the base does ---------------------------------------------------------------------
     def cache_spec(self) -> dict[str, Any]:
         """The store key: black-box weights, dataset, seed, the training settings, the version."""
@@ -167,8 +195,12 @@ class TrainedExplainer(Explainer):
         return self.parts is not None or store.exists(self.name, self.cache_spec())
 
     def prepare(self, train: ImageDataset, store: ArtifactStore, progress: Progress = no_progress) -> None:
-        """Train (or load from ``store``) and keep the trained components."""
-        payload = store.get_or_create(self.name, self.cache_spec(), lambda: fit(self, train, store, progress))
+        """Train (or load from ``store``) and keep the trained components; under torchrun every rank
+        trains together (:func:`fit_together`)."""
+        if distributed.active():
+            payload = fit_together(self, train, store, progress)
+        else:
+            payload = store.get_or_create(self.name, self.cache_spec(), lambda: fit(self, train, store, progress))
         parts = self.components()
         for name, module in parts.items():
             module.load_state_dict(payload["components"][name])
@@ -228,11 +260,34 @@ class _Pace:
         return True
 
 
+def fit_together(method: TrainedExplainer, data: ImageDataset, store: ArtifactStore,
+                 progress: Progress = no_progress) -> dict[str, Any]:
+    """The store payload of ``method`` on every rank: rank 0's cached entry, or else a :func:`fit`
+    every rank runs together, which rank 0 alone saves (atomically, once it is complete: a job that
+    dies leaves no entry). Every rank then holds rank 0's payload."""
+    spec = method.cache_spec()
+    cached = store.load(method.name, spec) if distributed.is_main() else None
+    if not distributed.broadcast(cached is not None):
+        payload = fit(method, data, store, progress)
+        if distributed.is_main():
+            store.save(method.name, spec, payload)
+            cached = payload
+    return distributed.broadcast(cached)
+
+
 def fit(method: TrainedExplainer, data: ImageDataset, store: ArtifactStore,
         progress: Progress = no_progress) -> dict[str, Any]:
     """Train ``method`` from its last checkpoint in ``store`` (or from scratch); returns the store
     payload ``{"components": {name: state_dict}, "state": {...}, "history": [...]}``. Progress
-    ``done`` counts epochs (fractional inside one); ``total`` is the schedule's epochs."""
+    ``done`` counts epochs (fractional inside one); ``total`` is the schedule's epochs.
+
+    Under torchrun (data parallel): every rank runs this together on its part of each batch
+    (:meth:`Run.batches`); every optimiser step first averages the gradients over the ranks, per-image
+    state tensors are merged after each epoch and the epoch losses averaged, so all ranks hold the
+    same components and take the same convergence decisions. Rank 0 alone reports progress and writes
+    checkpoints; a resumed run starts every rank from rank 0's checkpoint."""
+    if not distributed.is_main():
+        progress = no_progress
     ckpt_spec = {"method": method.name, **method.cache_spec()}
     run, (si, done, last, step) = _resume(method, data, store, ckpt_spec)
     stages = method.stages()
@@ -257,7 +312,13 @@ def fit(method: TrainedExplainer, data: ImageDataset, store: ArtifactStore,
             method.begin_stage(stage, run)
         finished = done >= stage.epochs
         while not finished:
+            before = {k: v.clone() for k, v in run.state.items()} if distributed.active() else {}
             losses = method.train_epoch(stage, run)
+            if distributed.active():
+                run.state.update({k: distributed.merge_rows(before[k], v) for k, v in run.state.items()
+                                  if k in before and v.ndim and v.shape == before[k].shape})
+                losses = distributed.mean_over_ranks(losses, run.seen)
+            losses = {**losses, **method.epoch_values(stage, run)}
             done, step = done + 1, step + 1
             pace.end_epoch()
             loss = float(losses[stage.loss])
@@ -274,7 +335,8 @@ def fit(method: TrainedExplainer, data: ImageDataset, store: ArtifactStore,
     progress(total, total, "done")
     payload = {"components": _trained_states(method, run), "history": run.history,
                "state": {k: v.detach().cpu() for k, v in run.state.items()}}
-    store.discard(CHECKPOINT, ckpt_spec)  # the entry (saved by the caller) supersedes it
+    if distributed.is_main():
+        store.discard(CHECKPOINT, ckpt_spec)  # the entry (saved by the caller) supersedes it
     return payload
 
 
@@ -285,11 +347,18 @@ def _new_run(method: TrainedExplainer, data: ImageDataset) -> Run:
     parts = {name: m.to(method.device) for name, m in method.components().items()}
     n = method.training_images(len(data))
     run = Run(parts, method.optimisers(parts), method.initial_state(n), data, n, generator, method.device)
+    if distributed.active():  # data parallel: each step applies the gradient averaged over the ranks
+        for opt in run.optimisers.values():
+            opt.register_step_pre_hook(_average_gradients)
     if getattr(method.config, "randomize_labels", False):
         run.label_order = torch.randperm(n, generator=torch.Generator().manual_seed(method.seed + 7919))
     for name in method.frozen:
         run.parts[name] = method._frozen()
     return run
+
+
+def _average_gradients(optimiser: torch.optim.Optimizer, *_: Any) -> None:
+    distributed.average_gradients(p for group in optimiser.param_groups for p in group["params"])
 
 
 def _trained_states(method: TrainedExplainer, run: Run) -> dict[str, dict[str, torch.Tensor]]:
@@ -299,7 +368,10 @@ def _trained_states(method: TrainedExplainer, run: Run) -> dict[str, dict[str, t
 
 def _checkpoint(store: ArtifactStore, spec: dict[str, Any], method: TrainedExplainer, run: Run,
                 position: tuple) -> None:
-    """Save everything needed to continue from ``position``; a failed save only costs a resume."""
+    """Save everything needed to continue from ``position`` (rank 0 alone under torchrun); a failed
+    save only costs a resume."""
+    if not distributed.is_main():
+        return
     payload = {
         "position": list(position), "components": _trained_states(method, run),
         "optimisers": {n: o.state_dict() for n, o in run.optimisers.items()},
@@ -317,7 +389,7 @@ def _resume(method: TrainedExplainer, data: ImageDataset, store: ArtifactStore,
     """A fresh run restored from its checkpoint, and the position (stage, epochs done in it, last
     loss, steps done) to continue from; a fresh run at the start when there is no usable checkpoint."""
     run = _new_run(method, data)
-    saved = store.load(CHECKPOINT, spec)
+    saved = distributed.broadcast(store.load(CHECKPOINT, spec) if distributed.is_main() else None)
     if saved is None:
         return run, (0, 0, None, 0)
     try:
@@ -332,7 +404,8 @@ def _resume(method: TrainedExplainer, data: ImageDataset, store: ArtifactStore,
         si, done, last, step = saved["position"]
     except (KeyError, RuntimeError, ValueError, TypeError) as err:  # a checkpoint of other code
         log.warning("training checkpoint of %s unusable (%s); starting over", method.name, err)
-        store.discard(CHECKPOINT, spec)
+        if distributed.is_main():
+            store.discard(CHECKPOINT, spec)
         return _new_run(method, data), (0, 0, None, 0)
     log.info("%s: resuming training from its checkpoint (stage %d, epoch %d)", method.name, si + 1, done)
     return run, (int(si), int(done), last, int(step))

@@ -8,6 +8,7 @@ import services):
 - :mod:`.catalog`: what pages and the CLI list (method rows, usable metrics) and name checks;
 - :mod:`.explaining`: explaining samples and uploads for display, the sample picker;
 - :mod:`.shards` and :mod:`.evaluation`: methods × metrics as picklable shards, run and reduced;
+- :mod:`.distributed_evaluation`: the same shards dealt out to the ranks of a torchrun job;
 - :mod:`.training_maps`: an explainer's maps of the training images, pooled into units and cached (what
   the two protocols below train on);
 - :mod:`.reconstruction`: the a1a2 protocol's generators, trained per explainer's unit selections;
@@ -31,11 +32,13 @@ from .catalog import (
     RANDOM_LABELS, randomization_variants, randomized_configs,
     applicable_metrics, usable, EXPLORE_SETTINGS, method_defaults,
 )
+from .commands import evaluate_arguments, evaluate_command, torchrun_command
 from .context import (
     DEFAULT_MODEL, MAX_USER_MODEL_BYTES, MAX_USER_MODELS, USER_MODEL, Configs, Context, ContextSpec, ModelChoice,
     bottleneck_layers, build_explainer, check_layer, layer_configs, load_context, model_choices, save_user_model,
     targets_for, validation_images,
 )
+from .distributed_evaluation import evaluate_across_ranks
 from .evaluation import Variant, evaluate, plan_shards, planned_images, reduce_shards
 from .explaining import (
     GALLERY_SIZES, GALLERY_TARGETS, OUTCOMES, TARGET_FREE, class_choices, evaluation_split, evaluation_splits,
@@ -53,10 +56,11 @@ __all__ = [
     "component_ablation", "component_variants", "resolution_ablation", "setting_sweep", "sweep_curves", "REMOVED", "explained_accuracy",
     "MethodRow", "applicable_metrics", "check_methods", "check_metrics", "check_sweep", "is_ready", "method_row", "method_rows",
     "metric_names", "unit_configs", "EXPLORE_SETTINGS", "method_defaults", "RANDOM_LABELS", "randomization_variants", "randomized_configs", "usable",
+    "evaluate_arguments", "evaluate_command", "torchrun_command",
     "DEFAULT_MODEL", "MAX_USER_MODEL_BYTES", "MAX_USER_MODELS", "USER_MODEL", "Configs", "Context", "ContextSpec",
     "ModelChoice", "bottleneck_layers", "build_explainer", "check_layer", "layer_configs", "load_context",
     "model_choices", "save_user_model", "targets_for", "validation_images",
-    "Variant", "evaluate", "plan_shards", "planned_images", "reduce_shards",
+    "Variant", "evaluate", "evaluate_across_ranks", "plan_shards", "planned_images", "reduce_shards",
     "GALLERY_SIZES", "GALLERY_TARGETS", "explain_gallery", "gallery_indices",
     "OUTCOMES", "TARGET_FREE", "class_choices", "evaluation_split", "evaluation_splits", "explain_batch",
     "explain_images", "explain_indices", "first_as_arrays", "predicted_labels",

@@ -41,8 +41,9 @@ def evaluate(
                        variants=variants, metric_settings=metric_settings)
     images = planned_images(plan)
     results = []
-    for i, shard in enumerate(plan):
-        results.append(run_shard(shard, ctx, progress))  # progress also hears a method's training
+    batches = ctx.test.batches([s.indices for s in plan])  # decoded ahead where the split streams from files
+    for i, (shard, batch) in enumerate(zip(plan, batches)):
+        results.append(run_shard(shard, ctx, progress, batch))  # progress also hears a method's training
         progress(i + 1, len(plan), f"{shard.label}: {shard.indices[-1] + 1}/{images} images")
     return reduce_shards(ctx, plan, results, metrics)
 

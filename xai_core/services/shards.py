@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from .. import units
+from ..data.base import Batch
 from ..methods import METHODS
 from ..methods.base import SIMPLIFIED
 from ..metrics import METRICS, EvalInputs
@@ -55,16 +56,18 @@ class ShardResult:
     settings: dict[str, Any]
 
 
-def run_shard(shard: Shard, ctx: Context | None = None, progress: Progress = no_progress) -> ShardResult:
+def run_shard(shard: Shard, ctx: Context | None = None, progress: Progress = no_progress,
+              batch: Batch | None = None) -> ShardResult:
     """Run ``shard``: on ``ctx`` (a loaded context of ``shard.context``, whose cached explainers are
-    reused), or on the context loaded from the spec alone. ``progress`` hears the method's training."""
+    reused), or on the context loaded from the spec alone. ``progress`` hears the method's training;
+    ``batch``: the shard's test images when the caller has them already (decoded ahead)."""
     if ctx is None:
         ctx = shard.context.load(progress=progress)
     elif ctx.spec != shard.context:
         raise ValueError(f"shard for {shard.context} run on a context of {ctx.spec}")
     config = dict(shard.config)
     explainer = ctx.explainer(shard.method, progress, **config)
-    batch = ctx.test.batch(list(shard.indices)).to(ctx.device)
+    batch = (ctx.test.batch(list(shard.indices)) if batch is None else batch).to(ctx.device)
     target = targets_for(ctx.black_box, batch.x, batch.y)
     started = time.perf_counter()
     expl = explainer.explain(batch.x, target, batch.masks)

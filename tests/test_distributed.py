@@ -1,0 +1,50 @@
+"""Starting a torchrun job: the checks every rank makes before any work."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from tests.torchrun import ROOT, errors, torchrun
+from xai_core import cli, distributed
+
+
+def _evaluate(json_path) -> list[str]:
+    return ["evaluate", "--dataset", "hard_mnist", "--preset", "smoke", "--methods", "gradient", "--metrics", "iou",
+            "--num-images", "4", "--json", str(json_path)]
+
+
+def test_ranks_running_different_code_stop_before_any_work(tmp_path):
+    proc = torchrun(_evaluate(tmp_path / "out.json"), fault="code")
+    assert proc.returncode != 0
+    lines = errors(proc)
+    assert len(lines) == 1 and "ranks run different versions of xai_core" in lines[0], proc.stderr[-2000:]
+    assert f"rank 0: {distributed.source_hash()}" in lines[0] and "rank 1: 0123456789abcdef" in lines[0]
+    assert not (tmp_path / "out.json").exists()
+
+
+def test_a_rank_without_a_rendezvous_endpoint_is_one_line(tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "WORLD_SIZE": "2", "RANK": "0",
+           "XAI_CACHE_DIR": str(tmp_path / "cache")}
+    proc = subprocess.run([sys.executable, "-m", "xai_core", *_evaluate(tmp_path / "out.json")], env=env,
+                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "error: a distributed run (WORLD_SIZE=2) without a rendezvous endpoint (MASTER_ADDR, MASTER_PORT not set): "
+        "launch with torchrun, and on several machines pass --rdzv-endpoint HOST:PORT (or set MASTER_ADDR and "
+        "MASTER_PORT)"]
+    assert not (tmp_path / "out.json").exists()
+
+
+def test_only_evaluate_and_train_run_under_torchrun(monkeypatch, capsys, tmp_path):
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "0")
+    assert cli.main(["explain", "--dataset", "hard_mnist", "--index", "0", "--methods", "gradient",
+                     "--out", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err.strip() == "error: under torchrun only evaluate and train run; run explain as one process"
+
+
+def test_one_process_is_rank_zero_of_one():
+    assert not distributed.active()
+    assert (distributed.world_size(), distributed.rank(), distributed.is_main()) == (1, 0, True)
+    assert distributed.broadcast("x") == "x" and distributed.gather(3) == [3]
+    assert distributed.main_first(lambda: 5) == 5
