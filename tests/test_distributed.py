@@ -48,3 +48,15 @@ def test_one_process_is_rank_zero_of_one():
     assert (distributed.world_size(), distributed.rank(), distributed.is_main()) == (1, 0, True)
     assert distributed.broadcast("x") == "x" and distributed.gather(3) == [3]
     assert distributed.main_first(lambda: 5) == 5
+
+
+def test_the_launcher_refuses_several_machines_without_an_endpoint(capsys):
+    from xai_core import launch
+
+    argv = ["--nnodes", "2", "--nproc_per_node", "1", "-m", "xai_core", "evaluate"]
+    assert launch.main(argv) == 2
+    assert capsys.readouterr().err.strip() == (
+        "error: --nnodes 2 needs a rendezvous endpoint every machine can reach: pass --rdzv-backend c10d "
+        "--rdzv-endpoint HOST:PORT (HOST: one of the machines)")
+    assert launch.missing_endpoint([*argv[:4], "--rdzv-backend", "c10d", "--rdzv-endpoint", "h:29500", *argv[4:]]) is None
+    assert launch.missing_endpoint(["--nproc_per_node", "2", *argv[4:]]) is None  # one machine

@@ -1,0 +1,80 @@
+"""1 vs N processes (issue 16): wall time of the same evaluation run as one process and under
+``torchrun --standalone --nproc_per_node N``, and how far their results differ.
+
+Usage: PYTHONPATH=. .venv/bin/python scripts/measure_ranks.py [--processes 2] [--json results/ranks.json]
+The black box and DiET's fit come from the store (run once before timing: ``--warm`` does that).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+EVALUATE = ["evaluate", "--dataset", "hard_mnist", "--preset", "quick", "--device", "cpu",
+            "--methods", "diet,gradient,smoothgrad,integrated_gradients,gradcam",
+            "--metrics", "iou,deletion,pixel_perturbation", "--num-images", "256"]
+
+
+def _run(cmd: list[str]) -> float:
+    started = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True)
+    if proc.returncode:
+        sys.exit(f"{' '.join(cmd)} failed:\n{proc.stderr[-3000:]}")
+    return time.perf_counter() - started
+
+
+def _numbers(value, path=""):
+    """(path, number) pairs of a nested JSON value."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _numbers(v, f"{path}/{k}")
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _numbers(v, f"{path}[{i}]")
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        yield path, float(value)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--json", default=str(ROOT / "results" / "ranks.json"))
+    parser.add_argument("--warm", action="store_true", help="train what the evaluation needs first (untimed)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        one, many = Path(tmp) / "one.json", Path(tmp) / "many.json"
+        if args.warm:
+            _run([sys.executable, "-m", "xai_core", *EVALUATE[:-2], "--num-images", "2", "--json", str(one)])
+        single_s = _run([sys.executable, "-m", "xai_core", *EVALUATE, "--json", str(one)])
+        ranks_s = _run([sys.executable, "-m", "torch.distributed.run", "--standalone",
+                        f"--nproc_per_node={args.processes}", "-m", "xai_core", *EVALUATE, "--json", str(many)])
+        a, b = json.loads(one.read_text()), json.loads(many.read_text())
+    pa, pb = dict(_numbers(a["results"])), dict(_numbers(b["results"]))
+    diffs = [abs(pa[k] - pb[k]) for k in pa if not (math.isnan(pa[k]) and math.isnan(pb[k]))]
+    out = {
+        "command": "python -m xai_core " + " ".join(EVALUATE),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores",
+        "processes": args.processes,
+        "one_process_s": round(single_s, 1),
+        f"{args.processes}_processes_s": round(ranks_s, 1),
+        "speedup": round(single_s / ranks_s, 2),
+        "results_equal": a["results"] == b["results"],
+        "max_abs_difference": max(diffs),
+        "values_compared": len(diffs),
+        "same_keys": pa.keys() == pb.keys(),
+        "one_process_results": a["results"],
+    }
+    Path(args.json).write_text(json.dumps(out, indent=2) + "\n")
+    print(json.dumps({k: v for k, v in out.items() if k != "one_process_results"}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
