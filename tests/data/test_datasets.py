@@ -1,18 +1,15 @@
-"""Datasets: names and errors, determinism, masks, shapes, sizes, the real-data loaders and
-``imagefolder:PATH`` validation. Generated datasets are tested at the ``smoke`` preset."""
+"""Datasets: names and errors, determinism, masks, shapes, sizes and the real-data loaders.
+Generated datasets are tested at the ``smoke`` preset; ``imagefolder:PATH`` in test_imagefolder.py."""
 
 from __future__ import annotations
 
 import gzip
 import hashlib
-import os
 import pickle
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from xai_core.data import (
     DATASETS,
@@ -405,100 +402,6 @@ def test_natural_photos():
     if natural._package_dir("foolbox") is not None:
         assert len(labelled) == 20 and int(y[0]) == 243
     assert torch.equal(get_dataset("natural", "train", "quick").images, ds.images)  # train = test
-
-
-# -- imagefolder ---------------------------------------------------------------------------
-def _image(path: Path, size=(20, 16), colour=(200, 30, 30), mode="RGB") -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.new(mode, size, colour if mode == "RGB" else 128).save(path)
-
-
-def _mask(path: Path, size=(20, 16)) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    arr = np.zeros(size[::-1], dtype=np.uint8)
-    arr[: size[1] // 2] = 255
-    Image.fromarray(arr).save(path)
-
-
-@pytest.fixture
-def folder(tmp_path) -> Path:
-    root = tmp_path / "imgs"
-    for split, n in (("train", 3), ("test", 2)):
-        for cls, colour in (("cat", (200, 30, 30)), ("dog", (30, 30, 200))):
-            for i in range(n):
-                _image(root / split / cls / f"{cls}{i}.png", colour=colour)
-                _mask(root / "masks" / split / cls / f"{cls}{i}.png")
-    _image(root / "train" / "dog" / "grey.jpg", size=(30, 30), mode="L")
-    _mask(root / "masks" / "train" / "dog" / "grey.bmp", size=(30, 30))
-    (root / "train" / "dog" / "notes.txt").write_text("ignored")
-    return root
-
-
-def test_imagefolder_happy_path(folder, store):
-    name = f"imagefolder:{folder}"
-    train = get_dataset(name, "train", "smoke", store=store)
-    info = train.info
-    assert info.class_names == ("cat", "dog") and info.channels == 3 and info.image_size == 32
-    assert info.splits == ("train", "test") and info.has_ground_truth
-    x, y, m = _all(train)
-    assert x.shape == (7, 3, 32, 32) and y.tolist() == [0, 0, 0, 1, 1, 1, 1]
-    assert m.shape == (7, 32, 32) and m[0, :16].all() and not m[0, 16:].any()
-    mean, std = channel_stats(train.images)
-    assert np.allclose(info.mean, mean) and np.allclose(info.std, std)
-    assert len(get_dataset(name, "test", "smoke", store=store)) == 4
-    assert dataset_info(name, "quick").image_size == 64
-    with pytest.raises(UnknownNameError, match="train, test"):
-        get_dataset(name, "val", "smoke", store=store)
-
-
-def test_imagefolder_without_masks_and_only_test(tmp_path, store):
-    root = tmp_path / "t"
-    _image(root / "test" / "a" / "x.webp")
-    _image(root / "test" / "b" / "y.jpeg")
-    ds = get_dataset(f"imagefolder:{root}", "test", "smoke", store=store)
-    assert ds.info.splits == ("test",) and not ds.info.has_ground_truth and ds[0][2] is None
-
-
-def test_imagefolder_picks_up_changes(folder, store):
-    name = f"imagefolder:{folder}"
-    before = get_dataset(name, "test", "smoke", store=store).images.clone()
-    _image(folder / "test" / "cat" / "cat0.png", colour=(0, 255, 0))
-    os.utime(folder / "test" / "cat" / "cat0.png", ns=(1, 1))
-    after = get_dataset(name, "test", "smoke", store=store).images
-    assert not torch.equal(before, after)
-
-
-def test_imagefolder_bad_inputs(folder, tmp_path, store):
-    def err(path) -> str:
-        with pytest.raises(InvalidInputError) as e:
-            get_dataset(f"imagefolder:{path}", "test", "smoke", store=store)
-        assert "\n" not in str(e.value)
-        return str(e.value)
-
-    assert "does not exist" in err(tmp_path / "missing")
-    (tmp_path / "empty").mkdir()
-    assert "no train/ or test/ folder" in err(tmp_path / "empty")
-    (tmp_path / "noimg" / "test" / "a").mkdir(parents=True)
-    (tmp_path / "noimg" / "test" / "a" / "x.txt").write_text("x")
-    assert "no images in" in err(tmp_path / "noimg")
-
-    (folder / "masks" / "test" / "dog" / "dog1.png").unlink()
-    assert "missing mask for" in err(folder) and "dog1.png" in err(folder)
-    _mask(folder / "masks" / "test" / "dog" / "dog1.png", size=(8, 8))
-    assert "is 8×8 but its image" in err(folder)
-    _mask(folder / "masks" / "test" / "dog" / "dog1.png")
-
-    (folder / "test" / "cat" / "cat1.png").write_bytes(b"not a png")
-    msg = err(folder)
-    assert "not a readable image" in msg and msg.startswith(str(folder.resolve())) and "cat1.png" in msg
-
-
-def test_imagefolder_refuses_huge_images(tmp_path, store, monkeypatch):
-    root = tmp_path / "big"
-    _image(root / "test" / "a" / "x.png", size=(100, 100))
-    monkeypatch.setattr(_common, "MAX_IMAGE_PIXELS", 5000)
-    with pytest.raises(InvalidInputError, match="too large"):
-        get_dataset(f"imagefolder:{root}", "test", "smoke", store=store)
 
 
 def test_loader_yields_batches():

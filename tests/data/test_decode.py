@@ -133,7 +133,8 @@ def _folder(tmp_path: Path, files: dict[str, str]) -> str:
 
 def test_imagefolder_reads_16_bit_and_exif_like_uploads(tmp_path):
     name = _folder(tmp_path, {"test/a/ramp.png": "grey16_gradient.png", "test/b/photo.jpg": "exif_rot6.jpg"})
-    x = get_dataset(name, "test", "smoke", store=ArtifactStore(tmp_path / "store")).images  # uint8, 32×32
+    ds = get_dataset(name, "test", "smoke", store=ArtifactStore(tmp_path / "store"))
+    x = (ds.batch(range(len(ds))).x * 255).round().to(torch.uint8)  # 32×32
     ramp = x[0, 0, 1].float()  # was all white: 16-bit values clipped at 255
     assert ramp[0] < 10 and ramp[-1] > 245 and bool((ramp[1:] >= ramp[:-1]).all()) and 100 < ramp[16] < 160
     rotated = EXPECTED["exif_rot6.jpg"]["pixels"]  # the upright 32×64 picture, squashed to 32×32
@@ -150,7 +151,8 @@ def test_imagefolder_masks_with_a_transparent_background(tmp_path):
     with pytest.raises(InvalidInputError, match="is 12×12 but its image"):
         get_dataset(name, "test", "smoke", store=ArtifactStore(tmp_path / "s1"))
     shutil.copy(CORPUS / "mask_rgba_transparent.png", tmp_path / "test/a/sq.png")
-    masks = get_dataset(name, "test", "smoke", store=ArtifactStore(tmp_path / "s2")).masks  # 32×32, nearest
+    ds = get_dataset(name, "test", "smoke", store=ArtifactStore(tmp_path / "s2"))
+    masks = ds.batch(range(len(ds))).masks  # 32×32, nearest
     assert int(masks[0].sum()) == 36 * 4  # the 6×6 opaque square of 16×16, doubled; was all 1024
     assert 0 < int(masks[1].sum()) < 32 * 32 // 4 and not masks[1][0, 0]  # was all 1024
 

@@ -8,7 +8,8 @@ A name is a registered name (``hard_mnist`` is the default) or ``imagefolder:PAT
 dataset runs offline; optional data that is missing raises :class:`MissingDataError` saying
 what to install. Generated datasets are seeded per (dataset, split, preset, index) and are
 byte-identical on every call; ``quick``/``smoke`` splits are cached in the artifact store
-(kind ``"dataset"``), ``paper`` splits of generated datasets are rendered lazily per index.
+(kind ``"dataset"``), ``paper`` splits of generated datasets are rendered lazily per index;
+``imagefolder:PATH`` splits are streamed from disk (only their mean/std are cached).
 
 Labels are ``>= 0`` except in ``natural``, where ``-1`` means "unlabelled: explain the
 model's own top-1 class".
@@ -93,8 +94,8 @@ def dataset_names() -> list[str]:
 
 
 def dataset_info(name: str, preset: str = "quick") -> DatasetInfo:
-    """Facts about ``name`` at ``preset`` without generating data. (``imagefolder:PATH`` reads
-    and caches the folder's images once, to know its classes and mean/std.)"""
+    """Facts about ``name`` at ``preset`` without generating data. (``imagefolder:PATH`` scans
+    the folder and, the first time, reads a sample of its images for mean/std, then cached.)"""
     check_preset(preset)
     if imagefolder.is_imagefolder(name):
         return imagefolder.info(name, preset)
