@@ -54,6 +54,9 @@ def main() -> None:
         if args.warm:
             _run([sys.executable, "-m", "xai_core", *EVALUATE[:-2], "--num-images", "2", "--json", str(one)])
         single_s = _run([sys.executable, "-m", "xai_core", *EVALUATE, "--json", str(one)])
+        os.environ["OMP_NUM_THREADS"] = "1"  # torchrun's default per process: the scaling reference
+        single_thread_s = _run([sys.executable, "-m", "xai_core", *EVALUATE, "--json", str(one)])
+        del os.environ["OMP_NUM_THREADS"]
         ranks_s = _run([sys.executable, "-m", "torch.distributed.run", "--standalone",
                         f"--nproc_per_node={args.processes}", "-m", "xai_core", *EVALUATE, "--json", str(many)])
         a, b = json.loads(one.read_text()), json.loads(many.read_text())
@@ -64,8 +67,10 @@ def main() -> None:
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores",
         "processes": args.processes,
         "one_process_s": round(single_s, 1),
+        "one_process_one_thread_s": round(single_thread_s, 1),
         f"{args.processes}_processes_s": round(ranks_s, 1),
         "speedup": round(single_s / ranks_s, 2),
+        "speedup_over_one_thread": round(single_thread_s / ranks_s, 2),
         "results_equal": a["results"] == b["results"],
         "max_abs_difference": max(diffs),
         "values_compared": len(diffs),

@@ -303,7 +303,9 @@ def _parse_sweep(text: str, methods: list[str]) -> tuple[str, list[Any]]:
     from .services import check_sweep
 
     setting, _, raw = text.partition("=")
-    values = [_number(v) for v in raw.split(",") if v.strip()]
+    from .services.commands import parse_number
+
+    values = [parse_number(v) for v in raw.split(",") if v.strip()]
     if not setting or not values:
         raise XAIError(f"--sweep must look like SETTING=v1,v2 (e.g. u=2,4,8), got {text!r}")
     check_sweep(methods, setting)
@@ -313,6 +315,8 @@ def _parse_sweep(text: str, methods: list[str]) -> tuple[str, list[Any]]:
 def _parse_sets(items: list[str], methods: list[str], among: str = "--methods") -> dict[str, dict[str, Any]]:
     """``METHOD.SETTING=VALUE`` items → ``{method: {setting: value}}`` (int / float / true / false / str);
     the method (or metric) must be among ``methods``; an unknown setting is refused when it is built."""
+    from .services.commands import parse_value
+
     out: dict[str, dict[str, Any]] = {}
     for item in items:
         target, _, raw = item.partition("=")
@@ -321,18 +325,8 @@ def _parse_sets(items: list[str], methods: list[str], among: str = "--methods") 
             raise XAIError(f"--set must look like METHOD.SETTING=VALUE (e.g. comet.t=0.03), got {item!r}")
         if method not in methods:
             raise XAIError(f"{item}: {method!r} is not among {among}")
-        value = {"true": True, "false": False}.get(raw.strip().lower(), _number(raw))
-        out.setdefault(method, {})[setting] = value
+        out.setdefault(method, {})[setting] = parse_value(raw)
     return out
-
-
-def _number(text: str) -> Any:
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text.strip()
 
 
 def cmd_signal_distractor(args: argparse.Namespace) -> None:
@@ -343,7 +337,7 @@ def cmd_signal_distractor(args: argparse.Namespace) -> None:
     services.check_region_masking(info)
     if args.methods:
         services.check_methods(args.methods, info)
-    fractions = [_number(f) for f in args.fractions]
+    fractions = [services.commands.parse_number(f) for f in args.fractions]
     if not all(isinstance(f, (int, float)) and 0 <= f <= 1 for f in fractions):
         raise XAIError(f"--fractions must be numbers in [0, 1], got {','.join(args.fractions)}")
     ctx = _load_context(args)

@@ -162,7 +162,7 @@ def test_a_value_the_cli_cannot_read_back_is_one_line(value):
                                   "net.features.1", "a=b", "x y", "1_000", "0x10"])
 def test_values_are_read_as_the_cli_reads_them(text):
     parsed = cli._parse_sets([f"comet.loss={text}"], ["comet"])["comet"]["loss"]
-    assert commands._read_back(text) == parsed and type(commands._read_back(text)) is type(parsed)
+    assert commands.parse_value(text) == parsed and type(commands.parse_value(text)) is type(parsed)
     if isinstance(parsed, (bool, int, float)) or parsed == text:  # what a value is written as reads back as it
         written = commands._value(parsed, "comet", "loss")
         assert cli._parse_sets([f"comet.loss={written}"], ["comet"])["comet"]["loss"] == parsed

@@ -148,18 +148,23 @@ def _value(value: Any, name: str, setting: str) -> str:
         if math.isnan(value):
             raise XAIError(f"{name}.{setting} is NaN: no command line sets it")
         return repr(value)
-    if isinstance(value, str) and value and _read_back(value) == value and type(_read_back(value)) is str:
+    if isinstance(value, str) and value and parse_value(value) == value and type(parse_value(value)) is str:
         return value
     raise XAIError(f"{name}.{setting}={value!r} cannot be written on the command line "
                    "(--set takes true / false, numbers and plain words)")
 
 
-def _read_back(text: str) -> Any:
-    """How the CLI reads a ``--set`` value (as :func:`xai_core.cli._parse_sets` does; the round-trip
-    test holds the two together)."""
+def parse_value(text: str) -> Any:
+    """A ``--set`` / ``--metric-set`` value as the CLI reads it: true/false, an int, a float, else the
+    stripped text."""
     lowered = text.strip().lower()
     if lowered in ("true", "false"):
         return lowered == "true"
+    return parse_number(text)
+
+
+def parse_number(text: str) -> Any:
+    """An int, else a float, else the stripped text."""
     for kind in (int, float):
         try:
             return kind(text)

@@ -38,7 +38,8 @@ def evaluate_across_ranks(
         raise distributed.AgreedError(
             f"{world} processes for {images} test image(s): start at most one process per image "
             "(lower --nproc_per_node or raise --num-images)")
-    size = min(batch_size, -(-images // world))  # every rank gets images
+    batches = -(-max(-(-images // batch_size), world) // world) * world  # a multiple of the ranks: even shares
+    size = -(-images // batches)
     plan = plan_shards(ctx, methods, metrics, images, batch_size=size, configs=configs,
                        metric_settings=metric_settings)
     if not distributed.is_main():
