@@ -4,6 +4,11 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+from torch import nn
+
 from tests.torchrun import ROOT, errors, torchrun
 from xai_core import cli, distributed
 
@@ -60,3 +65,38 @@ def test_the_launcher_refuses_several_machines_without_an_endpoint(capsys):
         "--rdzv-endpoint HOST:PORT (HOST: one of the machines)")
     assert launch.missing_endpoint([*argv[:4], "--rdzv-backend", "c10d", "--rdzv-endpoint", "h:29500", *argv[4:]]) is None
     assert launch.missing_endpoint(["--nproc_per_node", "2", *argv[4:]]) is None  # one machine
+
+
+def _collectives(rank: int, world: int, init: str, out: str) -> None:
+    """One rank: a data-parallel gradient step, a per-image state merge and a weighted mean."""
+    dist.init_process_group("gloo", init_method=init, rank=rank, world_size=world)
+    torch.manual_seed(0)
+    model, x, y = nn.Linear(4, 2), torch.randn(8, 4), torch.randn(8, 2)
+    ((model(x.tensor_split(world)[rank]) - y.tensor_split(world)[rank]) ** 2).mean().backward()
+    unused = nn.Parameter(torch.ones(3))  # no rank has a gradient for it
+    distributed.average_gradients([*model.parameters(), unused])
+    before = torch.zeros(6, 2)
+    after = before.clone()
+    after[rank::world] = rank + 1.0  # each rank updates its own images' rows
+    merged = distributed.merge_rows(before, after)
+    mean = distributed.mean_over_ranks({"loss": float(rank), "acc": 1.0}, weight=rank + 1)
+    torch.save({"grads": [p.grad for p in model.parameters()], "unused": unused.grad, "merged": merged,
+                "mean": mean}, f"{out}.{rank}")
+    dist.destroy_process_group()
+
+
+def test_collectives_on_two_processes_match_one_process(tmp_path):
+    """Averaged gradients of the two halves = the gradient of the whole batch (the data-parallel
+    identity); merged rows take the rank that changed them; means are weighted by each rank's images."""
+    out = str(tmp_path / "rank")
+    mp.spawn(_collectives, args=(2, f"file://{tmp_path / 'rendezvous'}", out), nprocs=2)
+    torch.manual_seed(0)
+    model, x, y = nn.Linear(4, 2), torch.randn(8, 4), torch.randn(8, 2)
+    ((model(x) - y) ** 2).mean().backward()
+    for rank in (0, 1):
+        got = torch.load(f"{out}.{rank}", weights_only=True)
+        for mine, whole in zip(got["grads"], model.parameters()):
+            assert torch.allclose(mine, whole.grad, atol=1e-6)
+        assert got["unused"] is None
+        assert got["merged"][:, 0].tolist() == [1.0, 2.0, 1.0, 2.0, 1.0, 2.0]
+        assert got["mean"] == {"loss": 2 / 3, "acc": 1.0} and list(got["mean"]) == ["loss", "acc"]
