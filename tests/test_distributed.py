@@ -27,6 +27,16 @@ def test_ranks_running_different_code_stop_before_any_work(tmp_path):
     assert not (tmp_path / "out.json").exists()
 
 
+def test_bad_arguments_are_one_line_from_rank_zero(tmp_path):
+    args = _evaluate(tmp_path / "out.json")
+    args[args.index("gradient")] = "no_such_method"
+    proc = torchrun(args)
+    assert proc.returncode != 0
+    lines = errors(proc)
+    assert len(lines) == 1 and "no_such_method" in lines[0] and "rank" not in lines[0], proc.stderr[-2000:]
+    assert not (tmp_path / "out.json").exists()
+
+
 def test_a_rank_without_a_rendezvous_endpoint_is_one_line(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "WORLD_SIZE": "2", "RANK": "0",
            "XAI_CACHE_DIR": str(tmp_path / "cache")}

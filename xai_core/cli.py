@@ -157,7 +157,9 @@ def _load_context(args: argparse.Namespace) -> Any:
     path = getattr(args, "model", None)
     model = (services.ModelChoice("user", path=path) if path else
              services.ModelChoice("manipulated") if args.manipulated else services.DEFAULT_MODEL)
-    device = getattr(args, "rank_device", None) or args.device  # torchrun: this rank's own device
+    device = args.device
+    if distributed.launched():  # torchrun: the arguments are checked; join the job on this rank's own device
+        device = distributed.start(args.device)
     return distributed.main_first(lambda: services.load_context(
         args.dataset, args.preset, device=device, seed=args.seed, model=model, progress=_progress("black box")))
 
@@ -562,9 +564,11 @@ DISTRIBUTED_COMMANDS = ("evaluate", "train")
 
 
 def _main_ranks(args: argparse.Namespace) -> int:
-    """One rank of a torchrun job: join the process group, run the command, and on failure one line
-    naming the rank (input every rank rejects alike: rank 0's line alone). torchrun ends the other
-    ranks when one exits non-zero; the JSON and store entries are written whole or not at all."""
+    """One rank of a torchrun job: run the command (it joins the process group once its arguments are
+    checked, in :func:`_load_context`) and on failure print one line: bad input found before the group
+    forms is found alike by every rank, so rank 0 alone reports it; later, a failing rank names
+    itself. torchrun ends the other ranks when one exits non-zero; the JSON and store entries are
+    written whole or not at all."""
     import torch.distributed
 
     rank = distributed.env_rank()
@@ -578,14 +582,13 @@ def _main_ranks(args: argparse.Namespace) -> int:
             raise distributed.AgreedError(f"{world} processes for --num-images {args.n}: start at most one "
                                           "process per image")
         _preflight(args)
-        args.rank_device = distributed.start(args.device)
         args.fn(args)
         return 0
-    except distributed.AgreedError as err:
-        if rank == 0:
-            print(f"error: {err}", file=sys.stderr)
-        return 2
     except XAIError as err:
+        if isinstance(err, distributed.AgreedError) or not distributed.started():
+            if rank == 0:  # every rank checked the same arguments
+                print(f"error: {err}", file=sys.stderr)
+            return 2
         print(f"{lead}error: rank {rank}: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

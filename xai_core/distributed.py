@@ -64,9 +64,20 @@ def env_rank() -> int:
     return int(os.environ.get("RANK", "0"))
 
 
+_started = False
+
+
+def started() -> bool:
+    """Whether this process has begun joining a job (:func:`start`): errors before that come from
+    checking arguments every rank shares, so every rank finds them alike."""
+    return _started
+
+
 def start(device: str = "auto") -> torch.device:
     """Join the job's process group and return this rank's device. One line (before any work) when
     the rendezvous endpoint is missing or the ranks run different code."""
+    global _started
+    _started = True
     missing = [name for name in _ENDPOINT if not os.environ.get(name)]
     if missing or "RANK" not in os.environ:
         raise AgreedError(
