@@ -214,3 +214,32 @@ def test_a_training_cancelled_inside_an_epoch_resumes_from_the_last_finished_epo
     assert steps[0][:3] == (4, 7, "main, epoch 2/4: starting …")  # the half epoch is done again
     assert epochs_of(steps)[0][:3] == (5, 7, "main, epoch 2/4")
     assert same(resumed, whole)
+
+
+def test_batches_of_a_streamed_folder_are_decoded_ahead_in_workers(tmp_path, monkeypatch):
+    """A training pass over an image folder gets each batch from DataLoader workers (decoded ahead),
+    with the same pixels as decoding it here."""
+    import numpy as np
+    from PIL import Image
+
+    from xai_core.data import get_dataset
+    from xai_core.methods.trained import Run
+    from xai_core.store import ArtifactStore
+
+    rng = np.random.default_rng(0)
+    for cls in ("a", "b"):
+        for i in range(5):
+            (tmp_path / "imgs" / "train" / cls).mkdir(parents=True, exist_ok=True)
+            Image.fromarray(rng.integers(0, 256, (20, 24, 3), dtype=np.uint8)).save(tmp_path / "imgs" / "train" / cls / f"{i}.png")
+    data = get_dataset(f"imagefolder:{tmp_path / 'imgs'}", "train", "smoke", store=ArtifactStore(tmp_path / "store"))
+    data.workers = 2
+    expected = data.batch(list(range(len(data))))
+    monkeypatch.setattr(data, "batch", lambda *_: pytest.fail("decoded here, not ahead in the workers"))
+    run = Run({}, {}, {}, data, len(data), torch.Generator().manual_seed(0), torch.device("cpu"))
+    seen = []
+    for idx in run.batches(4):
+        x, y = run.batch(idx)
+        assert torch.equal(x, expected.x[idx]) and torch.equal(y, expected.y[idx])
+        assert torch.equal(run.images(idx), expected.x[idx])
+        seen += idx.tolist()
+    assert sorted(seen) == list(range(10)) and run.seen == 10

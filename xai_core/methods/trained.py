@@ -33,7 +33,7 @@ import torch
 from torch import nn
 
 from .. import distributed
-from ..data.base import ImageDataset
+from ..data.base import Batch, ImageDataset
 from ..errors import StoreError, XAIError
 from ..models.views import model_view
 from ..progress import Progress, no_progress
@@ -93,6 +93,7 @@ class Run:
     #: trainer's progress within an epoch; it may raise (a cancelled job) to stop the training there
     on_batch: Callable[[int, int, int], None] | None = field(default=None, repr=False, compare=False)
     seen: int = 0  # images this process trained on in the last pass of :meth:`batches` (epoch means divide by it)
+    _ahead: tuple[torch.Tensor, Batch] | None = field(default=None, repr=False, compare=False)  # the batch decoded ahead
 
     def batches(self, size: int) -> Iterator[torch.Tensor]:
         """The ``n`` training indices in a fresh seeded order, ``size`` per batch (the order is drawn
@@ -109,22 +110,33 @@ class Run:
         return self._counted(chunks)
 
     def _counted(self, chunks: tuple[torch.Tensor, ...]) -> Iterator[torch.Tensor]:
+        """This rank's part of each batch; where the data streams from files (``data.workers`` > 0)
+        each part is decoded ahead in DataLoader workers and served by :meth:`images` / :meth:`batch`."""
         self.seen = 0
-        for k, idx in enumerate(chunks, 1):
-            mine = _share(idx)
+        shares = [_share(idx) for idx in chunks]
+        ahead = iter(self.data.batches([s.tolist() for s in shares])) if self.data.workers > 0 else None
+        for k, (idx, mine) in enumerate(zip(chunks, shares), 1):
             self.seen += len(mine)
+            self._ahead = None if ahead is None else (mine, next(ahead))
             yield mine
             if self.on_batch is not None:
                 self.on_batch(k, len(chunks), len(idx))
+        self._ahead = None
+
+    def _fetch(self, idx: torch.Tensor) -> Batch:
+        """The images at ``idx``: the batch decoded ahead when ``idx`` is the part just handed out."""
+        if self._ahead is not None and self._ahead[0] is idx:
+            return self._ahead[1]
+        return self.data.batch(idx.tolist())
 
     def images(self, idx: torch.Tensor) -> torch.Tensor:
         """A batch of training images on the run's device (fetched per batch: paper-size splits
         do not fit in memory)."""
-        return self.data.batch(idx.tolist()).x.to(self.device)
+        return self._fetch(idx).x.to(self.device)
 
     def batch(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """A batch of training images and their labels (shuffled across the split when randomised)."""
-        batch = self.data.batch(idx.tolist())
+        batch = self._fetch(idx)
         y = batch.y if self.label_order is None else self.data.batch(self.label_order[idx].tolist()).y
         return batch.x.to(self.device), y.to(self.device)
 
