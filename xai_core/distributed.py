@@ -233,11 +233,15 @@ class Counter:
         return self.local if self.store is None else int(self.store.add(self.key, 0))
 
     def wait_for(self, total: int, report: Callable[[int], None], poll_s: float = 0.5) -> None:
-        """Report the count until it reaches ``total`` (a rank that dies ends the job through torchrun)."""
-        done = self.value()
+        """Report the count until it reaches ``total``. A rank that dies ends the job through torchrun;
+        without torchrun, a count that stands still for :data:`TIMEOUT_S` is an error."""
+        done, moved = self.value(), time.monotonic()
         while done < total:
             time.sleep(poll_s)
             now = self.value()
             if now != done:
-                done = now
+                done, moved = now, time.monotonic()
                 report(done)
+            elif time.monotonic() - moved > TIMEOUT_S:
+                raise XAIError(f"no rank finished any work for {TIMEOUT_S:.0f} s ({done} of {total} done): "
+                               "another rank has stopped")
