@@ -50,15 +50,24 @@ def commands(methods: list[str], metrics: list[str], n: int, **options) -> tuple
         return str(err)
 
 
-def show_commands(key: str, note: str = "") -> None:
+def show_commands(key: str, note: str = "", folded: bool = False) -> None:
     """Under a result: the command kept with it under ``key`` (see :func:`run_with_commands`), and its
-    torchrun form beneath; ``note`` says more about the command."""
+    torchrun form beneath; ``note`` says more about the command. ``folded``: in a closed expander (a
+    chart of a result whose commands are shown open already, under its table)."""
     kept = common.stored_result(key, selection)
     if kept is None:
         return
     if isinstance(kept, str):
         st.caption(f"No command line reproduces this result: {kept}.")
         return
+    if folded:
+        with st.expander("Reproduce from the command line"):
+            _commands(kept, note)
+    else:
+        _commands(kept, note)
+
+
+def _commands(kept: tuple[str, str], note: str) -> None:
     command, torchrun = kept
     st.caption(f"Reproduce this result from the command line{f' ({note})' if note else ''}:")
     st.code(command, language="bash", wrap_lines=True)
@@ -140,7 +149,7 @@ for metric in figures.curve_metrics(result):
     settings.json(result["settings"]["metrics"][metric], expanded=False)
     settings.download_button("Figure (PNG)", figures.curve_png(result, metric), f"{metric}.png", "image/png",
                              key=f"png-{metric}")
-    show_commands("evaluation_command")
+    show_commands("evaluation_command", folded=True)
 for metric in figures.seeded_metrics(result):
     st.subheader(f"{metric}: accuracy from the selected units (a1) and from the rest (a2)")
     st.dataframe(figures.a1a2_rows(result, metric), width="stretch", hide_index=True)
@@ -151,7 +160,7 @@ for metric in figures.seeded_metrics(result):
                   "complement: upper left is best.")
     settings.caption("Settings")
     settings.json(result["settings"]["metrics"][metric], expanded=False)
-    show_commands("evaluation_command")
+    show_commands("evaluation_command", folded=True)
 for metric in (m for m in figures.group_metrics(result) if m not in figures.FIDELITY_METRICS):
     st.subheader(f"{metric}: PxAP of the maps on clean, noisy and background-changed images")
     st.dataframe(figures.group_rows(result, metric), width="stretch", hide_index=True,
@@ -159,7 +168,7 @@ for metric in (m for m in figures.group_metrics(result) if m not in figures.FIDE
     st.caption("COMET's Table 6: each method explains the test images again after 20 % of their pixels are removed "
                "at random, and the same objects on new backgrounds (test_background split); PxAP against the same "
                "ground truth. A robust method keeps its clean PxAP.")
-    show_commands("evaluation_command")
+    show_commands("evaluation_command", folded=True)
 if figures.has_fidelity(result):
     st.subheader("Fidelity and stability: FS-M / FU-M / FS-A / FU-A / SEN (MEED's Tables 3–4)")
     fidelity = figures.fidelity_rows(result)
@@ -175,7 +184,7 @@ if figures.has_fidelity(result):
         settings.caption("Settings")
         settings.json({m: result["settings"]["metrics"][m] for m in figures.FIDELITY_METRICS
                        if m in result["settings"]["metrics"]}, expanded=False)
-    show_commands("evaluation_command")
+    show_commands("evaluation_command", folded=True)
 c1, c2, c3 = st.columns(3)
 c1.download_button("Download results (JSON)", json.dumps(result, indent=2), "evaluation.json", "application/json")
 c2.download_button("Download table (CSV)", figures.rows_csv(figures.numeric_rows(result)), "table.csv", "text/csv",

@@ -9,6 +9,7 @@ import streamlit as st
 
 from pages import common
 from xai_core import figures, services
+from xai_core.errors import XAIError
 from xai_core.jobs import CANCELLED, MANAGER
 from xai_core.services import estimates, tasks
 
@@ -45,6 +46,16 @@ elif common.model_ready(dataset, preset, selection.model, ", the sidebar's model
         method = c1.selectbox("Fit method", unfitted)
         if common.start_button("Fit", estimates.fit_estimate(ctx, method), key="fit", where=c2, type="primary"):
             services.fit_method_job(ctx, method)
+        try:
+            commands = [services.train_command(dataset, preset, [method], seed=ctx.seed, model=ctx.model, processes=p)
+                        for p in (None, 2)]
+        except XAIError as err:
+            st.caption(f"No command line fits this: {err}.")
+        else:
+            st.caption("The same fit from the command line, and data parallel over 2 processes or GPUs with torchrun "
+                       "(every process trains on its part of each batch; the cached result is the one this page "
+                       "uses; see the README's “Scaling out”):")
+            st.code("\n".join(commands), language="bash", wrap_lines=True)
     elif not any(m.trained for m in methods):
         st.caption("No method here needs training: post-hoc and reference methods explain the black box directly.")
     trained = [m.name for m in methods if m.trained]

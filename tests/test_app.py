@@ -183,6 +183,10 @@ def test_train_page_trains_black_box_and_fits_method_in_background(monkeypatch, 
     fit_options = next(b for b in at.selectbox if b.label == "Fit method").options
     assert trained_method not in fit_options and "diet" in fit_options
     assert at.get("plotly_chart")  # the fit job's loss curve
+    # the selected fit as a command, and data parallel with torchrun
+    fit = f"train --dataset hard_mnist --preset smoke --seed 0 --methods {fit_options[0]}"
+    assert next(c.value for c in at.code if "xai_core train" in c.value).splitlines() == [
+        f"python -m xai_core {fit}", f"torchrun --nproc_per_node 2 -m xai_core {fit}"]
 
 
 def test_ablations_page_runs_the_resolution_sweep(monkeypatch):

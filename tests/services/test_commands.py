@@ -11,7 +11,7 @@ from xai_core import cli, services
 from xai_core.errors import XAIError
 from xai_core.methods import METHODS
 from xai_core.metrics import METRICS
-from xai_core.services import commands
+from xai_core.services import ModelChoice, commands
 from xai_core.services.catalog import randomized_configs
 
 PROGRAM = ["python", "-m", "xai_core"]
@@ -182,3 +182,19 @@ def test_bad_requests_are_one_line():
     for processes in (0, -1, 1.5, True):
         with pytest.raises(XAIError, match="positive number of processes"):
             services.torchrun_command("hard_mnist", "quick", ["gradient"], ["iou"], 4, processes=processes)
+
+
+def test_the_train_command_and_its_torchrun_form_parse_back():
+    from xai_core.cli import build_parser
+
+    plain = commands.train_command("hard_mnist", "quick", ["diet", "meed"], seed=3, model=ModelChoice("manipulated"))
+    assert plain == "python -m xai_core train --dataset hard_mnist --preset quick --seed 3 --manipulated --methods diet,meed"
+    ranks = commands.train_command("hard_mnist", "quick", ["diet"], processes=4)
+    assert ranks == "torchrun --nproc_per_node 4 -m xai_core train --dataset hard_mnist --preset quick --seed 0 --methods diet"
+    args = build_parser().parse_args(shlex.split(plain)[3:])
+    assert (args.command, args.dataset, args.seed, args.manipulated, args.methods) == (
+        "train", "hard_mnist", 3, True, ["diet", "meed"])
+    with pytest.raises(XAIError, match="no --model"):
+        commands.train_command("hard_mnist", "quick", ["diet"], model=ModelChoice("user", path="m.onnx"))
+    with pytest.raises(XAIError, match="positive number of processes"):
+        commands.train_command("hard_mnist", "quick", ["diet"], processes=0)

@@ -32,7 +32,7 @@ from .catalog import (
     RANDOM_LABELS, randomization_variants, randomized_configs,
     applicable_metrics, usable, EXPLORE_SETTINGS, method_defaults,
 )
-from .commands import evaluate_arguments, evaluate_command, torchrun_command
+from .commands import evaluate_arguments, evaluate_command, torchrun_command, train_command
 from .context import (
     DEFAULT_MODEL, MAX_USER_MODEL_BYTES, MAX_USER_MODELS, USER_MODEL, Configs, Context, ContextSpec, ModelChoice,
     bottleneck_layers, build_explainer, check_layer, layer_configs, load_context, model_choices, save_user_model,
@@ -56,7 +56,7 @@ __all__ = [
     "component_ablation", "component_variants", "resolution_ablation", "setting_sweep", "sweep_curves", "REMOVED", "explained_accuracy",
     "MethodRow", "applicable_metrics", "check_methods", "check_metrics", "check_sweep", "is_ready", "method_row", "method_rows",
     "metric_names", "unit_configs", "EXPLORE_SETTINGS", "method_defaults", "RANDOM_LABELS", "randomization_variants", "randomized_configs", "usable",
-    "evaluate_arguments", "evaluate_command", "torchrun_command",
+    "evaluate_arguments", "evaluate_command", "torchrun_command", "train_command",
     "DEFAULT_MODEL", "MAX_USER_MODEL_BYTES", "MAX_USER_MODELS", "USER_MODEL", "Configs", "Context", "ContextSpec",
     "ModelChoice", "bottleneck_layers", "build_explainer", "check_layer", "layer_configs", "load_context",
     "model_choices", "save_user_model", "targets_for", "validation_images",

@@ -86,13 +86,32 @@ def torchrun_command(dataset: str, preset: str, methods: Sequence[str], metrics:
     sharded across ``processes`` processes (one per GPU on a GPU machine); rank 0 writes the same JSON.
     Always ``--num-images``: torchrun's own parser reads ``--n`` as an ambiguous abbreviation of its
     options."""
-    if isinstance(processes, bool) or not isinstance(processes, int) or processes < 1:
-        raise XAIError(f"torchrun needs a positive number of processes, got {processes!r}")
-    return shlex.join(["torchrun", "--nproc_per_node", str(processes), "-m", "xai_core", "evaluate",
-                       *evaluate_arguments(dataset, preset, methods, metrics, n, **options)])
+    return _torchrun(processes, ["evaluate", *evaluate_arguments(dataset, preset, methods, metrics, n, **options)])
+
+
+def train_command(dataset: str, preset: str, methods: Sequence[str], *, seed: int = 0,
+                  model: ModelChoice = DEFAULT_MODEL, processes: int | None = None) -> str:
+    """``python -m xai_core train …`` fitting ``methods`` at their preset's settings on ``model``; with
+    ``processes``, its ``torchrun --nproc_per_node N`` form (every rank trains together, data parallel;
+    rank 0 writes the store entry every page then loads). A user's model file is one line: ``train``
+    has no ``--model``."""
+    if not methods:
+        raise XAIError("a fit names at least one method")
+    if model.kind == "user":
+        raise XAIError("the train command fits on the dataset's black boxes only (it has no --model)")
+    args = ["train", "--dataset", dataset, "--preset", preset, "--seed", str(int(seed)), *_model_arguments(model),
+            "--methods", ",".join(methods)]
+    return shlex.join([*PROGRAM, *args]) if processes is None else _torchrun(processes, args)
 
 
 # -- pieces ------------------------------------------------------------------------------------------
+def _torchrun(processes: Any, args: list[str]) -> str:
+    """``torchrun --nproc_per_node N -m xai_core ARGS``, shell-quoted."""
+    if isinstance(processes, bool) or not isinstance(processes, int) or processes < 1:
+        raise XAIError(f"torchrun needs a positive number of processes, got {processes!r}")
+    return shlex.join(["torchrun", "--nproc_per_node", str(processes), "-m", "xai_core", *args])
+
+
 def _model_arguments(model: ModelChoice) -> list[str]:
     """The CLI's model choice: nothing for the dataset's default black box, ``--manipulated`` for
     it trained with gradient manipulation (the dashboard offers that on the default architecture
