@@ -44,8 +44,8 @@ def evaluate_across_ranks(
                        metric_settings=metric_settings)
     if not distributed.is_main():
         progress = no_progress
-    for shard in dict.fromkeys((s.method, s.config) for s in plan):  # fits first, every rank together
-        ctx.explainer(shard[0], progress, **dict(shard[1]))
+    for method, config in dict.fromkeys((s.method, s.config) for s in plan):  # fits first, every rank together
+        ctx.explainer(method, progress, **dict(config))
     mine = [s for s in plan if (s.indices[0] // size) % world == rank]
     done = distributed.Counter("evaluate/shards")
 
