@@ -3,6 +3,8 @@
 
 Usage: PYTHONPATH=. .venv/bin/python scripts/measure_ranks.py [--processes 2] [--json results/ranks.json]
 The black box and DiET's fit come from the store (run once before timing: ``--warm`` does that).
+``--fit meed [--fit-dataset mnist38] --json results/ranks_fit_meed.json`` times a fit from scratch instead
+(data parallel on the ranks) and evaluates each fit alike.
 """
 from __future__ import annotations
 
@@ -43,12 +45,42 @@ def _numbers(value, path=""):
         yield path, float(value)
 
 
+def measure_fit(method: str, dataset: str, metrics: str, processes: int, out: str) -> None:
+    """A fit from scratch as one process and on ``processes`` ranks (each in its own empty cache, the
+    black box trained there first, untimed), then the same evaluation of each fit."""
+    train = ["train", "--dataset", dataset, "--preset", "quick", "--device", "cpu"]
+    evaluate = ["evaluate", "--dataset", dataset, "--preset", "quick", "--device", "cpu", "--methods", method,
+                "--metrics", metrics, "--num-images", "200"]
+    runs = {}
+    for label, launcher in (("1 process", [sys.executable, "-m", "xai_core"]),
+                            (f"{processes} processes", [sys.executable, "-m", "torch.distributed.run", "--standalone",
+                                                        f"--nproc_per_node={processes}", "-m", "xai_core"])):
+        with tempfile.TemporaryDirectory() as cache:
+            os.environ["XAI_CACHE_DIR"] = cache
+            _run([sys.executable, "-m", "xai_core", *train])  # the black box
+            seconds = _run([*launcher, *train, "--methods", method])
+            _run([sys.executable, "-m", "xai_core", *evaluate, "--json", f"{cache}/eval.json"])
+            runs[label] = {"fit_s": round(seconds, 1),
+                           "results": json.loads(Path(f"{cache}/eval.json").read_text())["results"][method]}
+    del os.environ["XAI_CACHE_DIR"]
+    result = {"command": f"python -m xai_core {' '.join(train)} --methods {method}", "evaluated": " ".join(evaluate),
+              "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores", "runs": runs}
+    Path(out).write_text(json.dumps(result, indent=2, default=float) + "\n")
+    print(json.dumps(result, indent=2, default=float))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--json", default=str(ROOT / "results" / "ranks.json"))
     parser.add_argument("--warm", action="store_true", help="train what the evaluation needs first (untimed)")
+    parser.add_argument("--fit", default=None, metavar="METHOD",
+                        help="instead: time a fit of METHOD from scratch, 1 process vs --processes (data parallel)")
+    parser.add_argument("--fit-dataset", default="mnist38")
+    parser.add_argument("--fit-metrics", default="fs_fu")
     args = parser.parse_args()
+    if args.fit:
+        return measure_fit(args.fit, args.fit_dataset, args.fit_metrics, args.processes, args.json)
     with tempfile.TemporaryDirectory() as tmp:
         one, many = Path(tmp) / "one.json", Path(tmp) / "many.json"
         if args.warm:
