@@ -72,7 +72,7 @@ class ImageDataset(Dataset):
 
     info: DatasetInfo
     split: str
-    workers: int = 0  # DataLoader workers :meth:`batches` decodes in by default (streamed splits set some)
+    workers: int = 0  # DataLoader workers a streamed split decodes ahead in (none for splits held in memory)
 
     def __len__(self) -> int:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -91,13 +91,9 @@ class ImageDataset(Dataset):
         return collate(items, torch.as_tensor([int(i) for i in indices]))
 
     def batches(self, index_batches: Sequence[Sequence[int]], workers: int | None = None) -> Iterator[Batch]:
-        """The :class:`Batch` of each list of indices, in order. ``workers`` > 0 decodes ahead in that
-        many DataLoader worker processes (default :attr:`workers`: none for splits held in memory)."""
-        workers = self.workers if workers is None else workers
-        if workers <= 0:
-            return (self.batch(list(b)) for b in index_batches)
-        return iter(DataLoader(_Indexed(self), batch_sampler=[list(b) for b in index_batches], num_workers=workers,
-                               collate_fn=_collate_indexed, persistent_workers=False))
+        """The :class:`Batch` of each list of indices, in order, made in this process (a split that
+        streams from files overrides this to decode ahead in ``workers`` DataLoader worker processes)."""
+        return (self.batch(list(b)) for b in index_batches)
 
     def loader(self, batch_size: int, shuffle: bool = False, seed: int = 0) -> DataLoader:
         """Batches of :class:`Batch`; shuffling is seeded."""

@@ -1,6 +1,6 @@
-"""The command line of an evaluation: what the Evaluate page shows under every result, so that the
-same numbers can be made again with ``python -m xai_core evaluate`` (and, for more images, across
-processes or GPUs with ``torchrun``). Pure functions: names and settings in, a shell-quoted string
+"""The command lines behind the pages' results: an evaluation (what the Evaluate page shows under
+every result, so that the same numbers can be made again with ``python -m xai_core evaluate`` and,
+for more images, across processes or GPUs with ``torchrun``) and a fit (the Train page's). Pure functions: names and settings in, a shell-quoted string
 out; nothing is loaded.
 
 Every option that changes the result is written, and only those: ``--set`` for the method settings
@@ -16,13 +16,13 @@ import shlex
 from collections.abc import Sequence
 from typing import Any
 
+from ..device import DEVICES
 from ..errors import XAIError
 from ..metrics import METRICS
 from .catalog import method_defaults, randomized_configs, unit_configs
 from .context import DEFAULT_MODEL, Configs, ModelChoice
 
 PROGRAM = ("python", "-m", "xai_core")
-DEVICES = ("auto", "cpu", "cuda")  # the CLI's --device choices
 
 
 def evaluate_arguments(
