@@ -1,31 +1,32 @@
-"""What a user's model file may contain, checked before anything in it runs, and how each format
-becomes a ``torch.nn.Module``.
+"""What a user's model file may contain, and how each format becomes a ``torch.nn.Module``.
 
-A model file is a program. We accept three formats and refuse everything else:
+Everything here runs **only inside the jailed worker** (:mod:`.jail`), never in the server. A
+model file is a program; we accept three formats and refuse everything else:
 
-- **ONNX** (``.onnx``, recommended): parsed as protobuf (no code runs), then every node must be a
-  standard-domain operator on :data:`ONNX_OPS` (no custom domains, no model-local functions, no
-  control flow, no tensors stored in external files), then converted by ``onnx2torch`` into an
-  ordinary ``torch.fx`` module, so gradient methods work;
-- **torch.export** (``.pt2``, recommended): the archive may hold no pickled payloads (``torch.export``
-  would unpickle them with ``weights_only=False``, which runs code); its graph is deserialised
-  and every call must be an ATen operator on :data:`ATEN_OPS` (no higher-order operators, no
-  custom operators);
+- **ONNX** (``.onnx``, recommended): parsed as protobuf, then every node must be a standard-domain
+  operator on :data:`ONNX_OPS` (no custom domains, no model-local functions, no control flow, no
+  tensors stored in external files), then converted by ``onnx2torch`` into an ordinary
+  ``torch.fx`` module, so gradient methods work;
+- **torch.export** (``.pt2``): the archive's members must be on :data:`PT2_MEMBERS` (paths
+  normalised first), its weight and constant tables raw tensors (no pickles, no custom or opaque
+  objects), its program JSON free of ``guards_code`` (``exec``-ed by torch), with every symbolic
+  expression plain shape arithmetic (torch ``sympify``-s them, an ``eval``) and every call an ATen
+  operator on :data:`ATEN_OPS`;
 - **TorchScript** (``.pt``/``.ts``, CLI only): the archive's code may define no ``__setstate__``
   (it runs while loading); once loaded, every node of ``forward``'s inlined graph must be an
-  ATen operator on :data:`ATEN_OPS` or a structural ``prim::`` node on :data:`PRIM_OPS`
-  (``torch.from_file`` and other file, process or network operators are not on the lists).
+  ATen operator on :data:`ATEN_OPS` or a structural ``prim::`` node on :data:`PRIM_OPS`.
 
-This module imports nothing from ``xai_core``: it is also run as a script, the sandbox child of
-:mod:`.user_model`, which loads and validates a model under a time, memory and system-call limit
-before the server loads it. (Over 300 lines on purpose: the allow-lists, the checks and the sandbox
-entry point must travel together as one self-contained script.)
+The allow-lists are a first line; the jail is the second: if torch's loaders have a hole the lists
+miss, the code that gets through runs with no files, no processes, no network and a CPU and memory
+budget. This module imports nothing from ``xai_core`` (the worker imports it as a sibling module).
 """
 from __future__ import annotations
 
 import ast
 import io
 import json
+import posixpath
+import re
 import zipfile
 from typing import Any
 
@@ -140,36 +141,155 @@ def _check_onnx(model) -> None:
         raise Refused("the ONNX graph needs one image input and one logits output")
 
 
+#: members of a ``torch.export.save`` archive we read (relative to its one root folder); anything else
+#: (AOTInductor code, custom or opaque objects, extra files, the legacy pickled formats) is refused
+PT2_MEMBERS = re.compile(r"archive_format|archive_version|byteorder|\.data/version|\.data/serialization_id"
+                         r"|models/\w+\.json|data/sample_inputs/\w+\.pt"
+                         r"|data/weights/\w+_weights_config\.json|data/constants/\w+_constants_config\.json"
+                         r"|data/weights/weight_\d+|data/constants/tensor_\d+")
+#: a payload table's entries: raw tensor bytes only, named as torch.export.save names them
+PT2_PAYLOAD = {"weights": re.compile(r"weight_\d+"), "constants": re.compile(r"tensor_\d+")}
+PT2_PAYLOAD_KEYS = frozenset({"path_name", "is_param", "use_pickle", "tensor_meta"})
+#: top-level fields of an exported program's JSON (``guards_code`` must be empty: it is ``exec``-ed)
+PT2_PROGRAM_KEYS = frozenset({"graph_module", "opset_version", "range_constraints", "schema_version", "verifiers",
+                              "torch_version", "guards_code"})
+#: names a symbolic shape expression may call (torch.export parses ``expr_str`` with ``sympy.sympify``, an ``eval``)
+SYMPY_NAMES = frozenset("""Symbol Integer Add Mul Pow Max Min Abs FloorDiv Mod PythonMod CleanDiv CeilDiv CeilToInt
+FloorToInt TruncToInt ModularIndexing IntTrueDiv Eq Ne Lt Le Gt Ge And Or Not True False""".split())
+SYMPY_FLAGS = frozenset({"positive", "integer", "nonnegative", "real", "finite"})
+#: the largest archive member and the largest total we inflate (a zip bomb is refused from its directory)
+MAX_MEMBER_BYTES, MAX_ARCHIVE_BYTES = 2**30, 2 * 2**30
+
+
 def _check_pt2_archive(data: bytes) -> None:
-    """A ``torch.export.save`` archive whose weights and constants are raw bytes (no pickles)."""
+    """A ``torch.export.save`` archive holding only :data:`PT2_MEMBERS`, raw-bytes weights and
+    constants, plain-tensor sample inputs and programs whose JSON passes :func:`_check_pt2_program`."""
+    zf = _open_zip(data, "not a torch.export archive (not a zip file)")
+    names = zf.namelist()
+    roots = {n.split("/", 1)[0] for n in names}
+    files = {n.split("/", 1)[1]: n for n in names if "/" in n}
+    if len(roots) != 1 or len(files) != len(names) or "archive_format" not in files \
+            or not any(PT2_MEMBERS.fullmatch(f) and f.startswith("models/") for f in files):
+        if {"version", "data.pkl"} & {n.rsplit("/", 1)[-1] for n in names}:
+            raise Refused("the archive is in the pre-2.7 torch.export format, which loads by unpickling; re-export it")
+        raise Refused("not a torch.export archive (no archive_format or models/*.json in one folder); save it with "
+                      "torch.export.save")
+    for rel in files:
+        if not PT2_MEMBERS.fullmatch(rel):
+            raise Refused(f"the archive holds {rel!r}, which is not part of a plain exported program (no AOTInductor "
+                          "code, custom, opaque or pickled objects, or extra files)")
+    for rel, name in files.items():
+        folder = rel.split("/")[1] if rel.startswith("data/") else ""
+        if rel.startswith("data/sample_inputs/"):  # torch.export retries these with weights_only=False
+            _check_plain_tensors(zf.read(name), rel)
+        elif rel.endswith("_config.json"):
+            _check_payload_table(_read_json(zf, name), rel, PT2_PAYLOAD[folder], set(files))
+        elif rel.startswith("models/"):
+            _check_pt2_program(_read_json(zf, name), rel)
+
+
+def _open_zip(data: bytes, not_zip: str) -> zipfile.ZipFile:
+    """The archive, once its directory is sane: member names normalised (no absolute paths, ``..``,
+    backslashes or duplicates) and sizes within :data:`MAX_MEMBER_BYTES` / :data:`MAX_ARCHIVE_BYTES`."""
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
-        names = zf.namelist()
-    except (zipfile.BadZipFile, OSError, ValueError):
-        raise Refused("not a torch.export archive (not a zip file)") from None
-    bases = {n.rsplit("/", 1)[-1] for n in names}
-    if "archive_format" not in bases or not any(n.endswith(".json") and "/models/" in f"/{n}" for n in names):
-        raise Refused("not a torch.export archive (no archive_format or models/*.json); save it with "
-                      "torch.export.save")
-    if "version" in names or bases & {"serialized_exported_program.json", "serialized_state_dict.json"}:
-        raise Refused("the archive is in the pre-2.7 torch.export format, which loads by unpickling; re-export it")
+        infos = zf.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        raise Refused(not_zip) from None
+    names = [i.filename for i in infos]
     for name in names:
-        base = name.rsplit("/", 1)[-1]
-        if "/sample_inputs/" in f"/{name}":  # torch.export retries these with weights_only=False
-            _check_plain_tensors(zf.read(name), base)
-        if "/aotinductor/" in f"/{name}" or base.endswith((".so", ".cpp", ".pkl", ".pickle")):
-            raise Refused(f"the archive holds {base}, which would run as code; export with torch.export.save only")
-        if base.startswith(("custom_obj", "opaque_obj")):
-            raise Refused(f"the archive holds a custom or opaque object ({base}), which loads by unpickling")
-        if base.endswith("_config.json"):
-            config = _read_json(zf, name)
-            metas = config.get("config", config) if isinstance(config, dict) else None
-            if not isinstance(metas, dict):
-                raise Refused(f"{base} in the archive is not a weights/constants table")
-            for key, meta in metas.items():
-                if not isinstance(meta, dict) or meta.get("use_pickle", True):
-                    raise Refused(f"{key} in the archive is pickled (torch.export would unpickle it, which runs "
-                                  "code); export plain tensors")
+        if "\\" in name or name.startswith("/") or posixpath.normpath(name) != name or "\0" in name:
+            raise Refused(f"the archive holds a member with an unsafe path ({name[:80]!r})")
+    if len(set(names)) != len(names):
+        raise Refused("the archive holds two members with the same name")
+    if any(i.file_size > MAX_MEMBER_BYTES for i in infos) or sum(i.file_size for i in infos) > MAX_ARCHIVE_BYTES:
+        raise Refused(f"the archive inflates to more than {MAX_ARCHIVE_BYTES >> 30} GB (a zip bomb?)")
+    return zf
+
+
+def _check_payload_table(config: Any, rel: str, path_name: re.Pattern, files: set[str]) -> None:
+    metas = config.get("config") if isinstance(config, dict) and set(config) == {"config"} else None
+    if not isinstance(metas, dict):
+        raise Refused(f"{rel} in the archive is not a weights/constants table")
+    folder = rel.rsplit("/", 1)[0]
+    for key, meta in metas.items():
+        if not isinstance(meta, dict) or meta.get("use_pickle", True) is not False:
+            raise Refused(f"{key} in the archive is pickled (torch.export would unpickle it, which runs code); "
+                          "export plain tensors")
+        if not set(meta) <= PT2_PAYLOAD_KEYS or not isinstance(meta.get("path_name"), str) \
+                or not path_name.fullmatch(meta["path_name"]) or f"{folder}/{meta['path_name']}" not in files:
+            raise Refused(f"{key} in the archive is not a plain tensor stored in the archive "
+                          "(custom and opaque objects are refused)")
+
+
+def _check_pt2_program(program: Any, rel: str) -> None:
+    """An exported program's JSON: known fields only, no guard code, no custom objects, every call an
+    allow-listed operator and every symbolic expression plain arithmetic on shape symbols."""
+    if not isinstance(program, dict) or not set(program) <= PT2_PROGRAM_KEYS:
+        extra = sorted(set(program) - PT2_PROGRAM_KEYS) if isinstance(program, dict) else ["?"]
+        raise Refused(f"{rel} in the archive has fields outside the allow-list ({', '.join(extra)[:80]})")
+    if program.get("guards_code"):
+        raise Refused("the archive carries guards_code, which torch would run as Python code")
+    graph = program.get("graph_module", {}).get("graph", {}) if isinstance(program.get("graph_module"), dict) else {}
+    if not isinstance(graph, dict) or graph.get("custom_obj_values"):
+        raise Refused("the archive's graph holds custom objects, which load by unpickling")
+    for node in graph.get("nodes", []):
+        target = node.get("target") if isinstance(node, dict) else None
+        if not isinstance(target, str) or not _allowed_target(target):
+            raise Refused(f"operator {str(target)[:80]} is not allowed (only ATen operators; no custom or "
+                          "higher-order operators)")
+    for expr in [*_find_key(program, "expr_str"), *program.get("range_constraints", {})]:
+        if not isinstance(expr, str) or not _plain_expr(expr):
+            raise Refused(f"the archive holds a symbolic expression that is not plain shape arithmetic "
+                          f"({str(expr)[:60]!r}); torch would evaluate it as Python")
+
+
+def _allowed_target(target: str) -> bool:
+    if target.startswith("torch.ops.aten."):
+        return aten_base(target.removeprefix("torch.ops.aten.")) in ATEN_OPS
+    module, _, name = target.rpartition(".")
+    return module in ("_operator", "torch") and name in PY_OPS
+
+
+def _find_key(obj: Any, key: str):
+    """Every value stored under ``key`` anywhere in a JSON document."""
+    stack = [obj]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if key in item:
+                yield item[key]
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+def _plain_expr(text: str) -> bool:
+    """Whether a sympy expression string is arithmetic over shape symbols (``s77``), integers and
+    :data:`SYMPY_NAMES` calls: no attributes, subscripts, lambdas or other names."""
+    if len(text) > 2000:
+        return False
+    try:
+        tree = ast.parse(text, mode="eval")
+    except (SyntaxError, ValueError):
+        return False
+    symbol = re.compile(r"[a-z]+\d+")
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Expression, ast.BinOp, ast.UnaryOp, ast.operator, ast.unaryop, ast.Load,
+                             ast.Compare, ast.cmpop, ast.BoolOp, ast.boolop)):
+            continue
+        if isinstance(node, ast.Constant) and (type(node.value) in (int, bool, float)
+                                               or (isinstance(node.value, str) and symbol.fullmatch(node.value))):
+            continue
+        if isinstance(node, ast.Name) and (node.id in SYMPY_NAMES or symbol.fullmatch(node.id)):
+            continue
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in SYMPY_NAMES:
+            continue
+        if isinstance(node, ast.keyword) and node.arg in SYMPY_FLAGS and isinstance(node.value, ast.Constant) \
+                and type(node.value.value) is bool:
+            continue
+        return False
+    return True
 
 
 def _check_plain_tensors(blob: bytes, base: str) -> None:
@@ -190,12 +310,9 @@ def _read_json(zf: zipfile.ZipFile, name: str) -> Any:
 
 def _check_torchscript_archive(data: bytes) -> None:
     """A ``torch.jit.save`` zip with code and no ``__setstate__`` (which runs while loading)."""
-    try:
-        zf = zipfile.ZipFile(io.BytesIO(data))
-        names = zf.namelist()
-    except (zipfile.BadZipFile, OSError, ValueError):
-        raise Refused("not a TorchScript model (save it with torch.jit.save(torch.jit.script(model), path); "
-                      "plain pickles and state dicts are not loaded)") from None
+    zf = _open_zip(data, "not a TorchScript model (save it with torch.jit.save(torch.jit.script(model), path); "
+                         "plain pickles and state dicts are not loaded)")
+    names = zf.namelist()
     code = [n for n in names if "/code/" in f"/{n}" and n.endswith(".py")]
     if not code:
         raise Refused("not a TorchScript model (no code/ folder; torch.save archives are not loaded)")
@@ -273,7 +390,7 @@ def _script_nodes(nodes):
             yield from _script_nodes(block.nodes())
 
 
-def _reason(err: BaseException) -> str:
+def reason(err: BaseException) -> str:
     """Why a forward pass failed, in one line (memory exhaustion named as such)."""
     text = str(err).lower()
     if isinstance(err, MemoryError) or "can't allocate memory" in text or "out of memory" in text:
@@ -284,120 +401,3 @@ def _reason(err: BaseException) -> str:
 def _line(err: BaseException) -> str:
     lines = str(err).strip().splitlines()
     return (lines[0] if lines else type(err).__name__)[:200]
-
-
-# -- validation ------------------------------------------------------------------------------
-def validate(net, images, num_classes: int) -> None:
-    """B = 1 and B = 4 give the same logits, outputs are finite float (B, num_classes) logits on the
-    dataset's own images; raises :class:`Refused` otherwise. ``images``: 4×C×H×W in [0, 1]."""
-    import torch
-
-    with torch.no_grad():
-        try:
-            one = net(images[:1])
-        except Exception as err:
-            raise Refused(f"it failed on a 1×{'×'.join(map(str, images.shape[1:]))} image: {_reason(err)}") from None
-        _check_logits(one, 1, num_classes)
-        try:
-            four = net(images)
-        except Exception as err:
-            raise Refused(f"it failed on a batch of {len(images)} images (export it with a dynamic batch "
-                          f"dimension): {_reason(err)}") from None
-        _check_logits(four, len(images), num_classes)
-    if not torch.isfinite(four).all() or not torch.isfinite(one).all():
-        raise Refused("it returned NaN or infinite logits on the dataset's images")
-    if not torch.allclose(one[0], four[0], rtol=1e-3, atol=1e-4):
-        raise Refused("the same image gives different logits alone and in a batch of 4")
-
-
-def _check_logits(out: Any, b: int, k: int) -> None:
-    import torch
-
-    if not isinstance(out, torch.Tensor) or not out.is_floating_point() or tuple(out.shape) != (b, k):
-        got = f"{tuple(out.shape)} {str(out.dtype).removeprefix('torch.')}" if isinstance(out, torch.Tensor) \
-            else type(out).__name__
-        raise Refused(f"it returned {got} for {b} image(s); expected ({b}, {k}) float logits")
-
-
-# -- the sandbox child -----------------------------------------------------------------------
-def _sandbox_main() -> None:  # pragma: no cover - runs in a child process (tested through user_model)
-    """Read ``{fmt, classes, memory}`` + model bytes + images from stdin, then load and validate
-    with no way to open files, start programs or use the network; print one JSON line."""
-    import os
-    import resource
-    import sys
-
-    import numpy as np
-    import torch
-
-    torch.set_num_threads(1)
-    out = sys.stdout
-    out.write("ready\n")
-    out.flush()
-    header = json.loads(sys.stdin.buffer.readline())
-    data = sys.stdin.buffer.read(header["model_bytes"])
-    images = torch.from_numpy(np.load(io.BytesIO(sys.stdin.buffer.read(header["image_bytes"]))))
-    _warm_up(header["fmt"], images)  # lazy imports and kernels, while files can still be opened
-    vm = int(next(l for l in open("/proc/self/status") if l.startswith("VmSize")).split()[1]) * 1024
-    limit = vm + int(header["memory"])
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    _deny_system_calls()
-    try:
-        precheck(data, header["fmt"])
-        validate(build(data, header["fmt"]), images, header["classes"])
-        result = {"ok": True}
-    except Refused as err:
-        result = {"ok": False, "reason": str(err)}
-    except Exception as err:  # the model's own failure, in one line
-        result = {"ok": False, "reason": _reason(err)}
-    out.write(json.dumps(result) + "\n")
-    out.flush()
-    os._exit(0)
-
-
-def _warm_up(fmt: str, images) -> None:  # pragma: no cover - child only
-    """Load and run a tiny model of the same format, so nothing is imported after the filter."""
-    import torch
-
-    x = images[:2]
-    net = torch.nn.Sequential(torch.nn.Conv2d(x.shape[1], 2, 3), torch.nn.ReLU(), torch.nn.Flatten(),
-                              torch.nn.LazyLinear(2)).eval()
-    net(x)
-    buf = io.BytesIO()
-    if fmt == "export":
-        torch.export.save(torch.export.export(net, (x,)), buf)
-    elif fmt == "torchscript":
-        torch.jit.save(torch.jit.trace(net, x), buf)
-    else:
-        from onnx import TensorProto, helper
-
-        graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "warm_up",
-                                  [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 4])],
-                                  [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 4])])
-        buf.write(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString())
-        torch.onnx.is_in_onnx_export()  # onnx2torch's modules ask this in forward
-    build(buf.getvalue(), fmt)(x if fmt != "onnx" else torch.ones(2, 4))
-
-
-def _deny_system_calls() -> None:  # pragma: no cover - child only
-    """seccomp: from here on, opening files, creating or renaming paths, starting programs or
-    processes and network calls fail with EPERM (threads are still allowed)."""
-    import errno
-
-    import pyseccomp as sc
-
-    f = sc.SyscallFilter(defaction=sc.ALLOW)
-    for name in ("open", "openat", "openat2", "creat", "truncate", "ftruncate", "unlink", "unlinkat", "rename",
-                 "renameat", "renameat2", "mkdir", "mkdirat", "rmdir", "symlink", "symlinkat", "link", "linkat",
-                 "chmod", "fchmod", "fchmodat", "chown", "fchown", "fchownat", "execve", "execveat", "fork", "vfork",
-                 "socket", "socketpair", "connect", "bind", "listen", "accept", "accept4", "sendto", "sendmsg",
-                 "ptrace", "mount", "memfd_create", "process_vm_writev", "kill", "tkill", "pidfd_open"):
-        f.add_rule(sc.ERRNO(errno.EPERM), name)
-    f.add_rule(sc.ERRNO(errno.ENOSYS), "clone3")  # glibc falls back to clone(), filtered below
-    clone_thread = 0x00010000
-    f.add_rule(sc.ERRNO(errno.EPERM), "clone", sc.Arg(0, sc.MASKED_EQ, clone_thread, 0))  # a new process
-    f.load()
-
-
-if __name__ == "__main__":  # pragma: no cover
-    _sandbox_main()
