@@ -298,15 +298,17 @@ def _model_choice(dataset: str, preset: str) -> services.ModelChoice:
         return choices[0]
     upload = st.file_uploader("Classifier (.onnx or .pt2)", type=[f.lstrip(".") for f in services.UPLOAD_FORMATS],
                               help="ONNX, or torch.export.save with a dynamic batch dimension; input pixels in "
-                                   "[0, 1], output logits over the dataset's classes. Checked against an operator "
-                                   "allow-list and validated in a sandbox before use; never unpickled.")
+                                   "[0, 1], output logits over the dataset's classes. It never runs in the server: "
+                                   "a jailed worker process (no files, no network, a CPU and memory budget) loads "
+                                   "and runs it.")
     if upload is None:
+        services.prestart_model_worker()  # the check that follows finds torch already imported
         st.info("Upload a model, or pick another one above.")
         return choices[0]
     key = (upload.file_id, dataset, preset)  # check an upload once (accepted or refused), not on every rerun
     if st.session_state.get("checked_model", (None,))[0] != key:
         try:
-            with st.spinner("Checking the model in a sandbox …"):
+            with st.spinner("Checking the model in its jail …"):
                 path = services.save_user_model(upload.getvalue(), upload.name, dataset, preset)
             st.session_state["checked_model"] = key, services.ModelChoice("user", path=str(path)), None
         except XAIError as err:

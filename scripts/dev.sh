@@ -38,7 +38,8 @@ fi
 case "$mode" in
   app)
     # loopback by default; XAI_SERVER_ADDRESS=0.0.0.0 (or one interface's address) serves a network
-    exec .venv/bin/streamlit run app.py --server.headless=true --browser.gatherUsageStats=false \
+    # serve.py: app.py behind a Host-header check (DNS rebinding); XAI_ALLOWED_HOSTS names more hosts
+    exec .venv/bin/streamlit run serve.py --server.headless=true --browser.gatherUsageStats=false \
       --server.address="${XAI_SERVER_ADDRESS:-127.0.0.1}" "$@" ;;
   test)
     exec .venv/bin/python -m pytest -n 2 --timeout 900 "$@" ;;

@@ -1,7 +1,7 @@
 """Bounded load test of the dashboard on loopback: N concurrent sessions on the Explore page while
 ``/_stcore/health`` is polled every 0.2 s from a separate thread.
 
-It starts ``streamlit run app.py`` on 127.0.0.1 (a free port, an empty temporary ``XAI_CACHE_DIR``: the
+It starts ``streamlit run serve.py`` on 127.0.0.1 (a free port, an empty temporary ``XAI_CACHE_DIR``: the
 shipped ``hard_mnist`` quick black box means no training), then opens ``--sessions`` sessions at once.
 Each speaks Streamlit's own websocket protocol (what the browser's JavaScript sends, without a browser's
 CPU cost on the same machine): it runs the app (the Explore page, default methods), waits for the

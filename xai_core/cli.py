@@ -463,7 +463,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--methods", type=_csv, required=True)
     sp.add_argument("--out", required=True)
     sp.add_argument("--model", default=None, help="explain your own classifier instead: .onnx, .pt2 (torch.export) or .pt (TorchScript); "
-                         "pixel input in [0,1], checked and validated in a sandbox first")
+                         "pixel input in [0,1]; it runs only in a jailed worker process")
     sp.add_argument("--layer", default=None, help=LAYER_HELP)
     sp.set_defaults(fn=cmd_explain)
 

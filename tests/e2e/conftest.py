@@ -29,7 +29,7 @@ def chromium_executable() -> str:
 
 @pytest.fixture(scope="session")
 def app_url(chromium_executable: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Start `streamlit run app.py` (XAI_CACHE_DIR comes from tests/conftest.py) and yield its URL."""
+    """Start `streamlit run serve.py` (XAI_CACHE_DIR comes from tests/conftest.py) and yield its URL."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, **({"XAI_APP_PRESET": PRESET} if PRESET else {})}

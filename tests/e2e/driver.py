@@ -51,9 +51,9 @@ def healthy(url: str) -> bool:
 
 
 def start_server(port: int, env: dict[str, str], log_path: Path) -> subprocess.Popen:
-    """`streamlit run app.py` in its own process group, logging to ``log_path``."""
+    """`streamlit run serve.py` (app.py behind the Host check) in its own process group, logging to ``log_path``."""
     command = [
-        sys.executable, "-m", "streamlit", "run", "app.py",
+        sys.executable, "-m", "streamlit", "run", "serve.py",
         "--server.headless=true", f"--server.port={port}", "--server.address=127.0.0.1",
         "--browser.gatherUsageStats=false",
         # the source tree may change while the tests run: no file watching, no rerun on save

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from ..methods.reconstruction import RECONSTRUCTIONS
 from ..models.user_model import UPLOAD_FORMATS
+from ..models.user_model import prestart_worker as prestart_model_worker
 from ..resolution import FACTORS, block_average, downscaled_maps, resolution_factors
 from .ablations import component_ablation, component_variants, resolution_ablation, setting_sweep, sweep_curves
 from .accuracy import REMOVED, explained_accuracy
@@ -59,7 +60,7 @@ __all__ = [
     "evaluate_arguments", "evaluate_command", "torchrun_command", "train_command",
     "DEFAULT_MODEL", "MAX_USER_MODEL_BYTES", "MAX_USER_MODELS", "USER_MODEL", "Configs", "Context", "ContextSpec",
     "ModelChoice", "bottleneck_layers", "build_explainer", "check_layer", "layer_configs", "load_context",
-    "model_choices", "save_user_model", "targets_for", "validation_images",
+    "model_choices", "prestart_model_worker", "save_user_model", "targets_for", "validation_images",
     "Variant", "evaluate", "evaluate_across_ranks", "plan_shards", "planned_images", "reduce_shards",
     "GALLERY_SIZES", "GALLERY_TARGETS", "explain_gallery", "gallery_indices",
     "OUTCOMES", "TARGET_FREE", "class_choices", "evaluation_split", "evaluation_splits", "explain_batch",

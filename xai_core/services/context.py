@@ -155,7 +155,7 @@ def load_context(
 ) -> Context:
     """Dataset + test split + the chosen classifier: a black box (trained now, with progress,
     unless cached) or the user's model file (ONNX, torch.export or TorchScript; pixel-space input;
-    checked and validated in a sandbox, see :mod:`xai_core.models.user_model`)."""
+    loaded and run only in a jailed worker process, see :mod:`xai_core.models.user_model`)."""
     check_preset(preset)
     store = store or ArtifactStore()
     store.check()  # a cache folder that cannot hold results: one line before any work
@@ -189,7 +189,7 @@ def validation_images(test: ImageDataset, n: int = 4) -> torch.Tensor:
 
 def save_user_model(data: bytes, filename: str, dataset: str, preset: str,
                     store: ArtifactStore | None = None) -> Path:
-    """Check and sandbox-validate an uploaded model file (ONNX or torch.export) for ``dataset`` and
+    """Check an uploaded model file (ONNX or torch.export) for ``dataset`` in its jailed worker and
     keep it in the store (LRU-bounded by :data:`MAX_USER_MODELS` and :data:`MAX_USER_MODEL_BYTES`);
     return its path. A refused file is not kept; the error is one line naming the upload."""
     suffix = Path(filename).suffix.lower()
