@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .. import rng
 from ..data.base import ImageDataset
 from ..errors import InvalidInputError
 from ..models.views import model_view
@@ -186,9 +187,8 @@ def train_generators(black_box: nn.Module, images: Callable[[torch.Tensor], torc
     for fixed pixel masks ``keep`` (N×H×W bool, one per training image ``images(idx)``) until the
     epoch loss changes by less than ``recipe.converged`` or ``recipe.epochs`` are done."""
     c, h = noise.bank.shape[1], noise.bank.shape[2]
-    torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
-    g1, g2 = (make_generator(recipe.kind, c, h).to(device) for _ in range(2))
+    (g1, g2), _ = rng.seeded(seed, lambda: [make_generator(recipe.kind, c, h).to(device) for _ in range(2)])
     opt = adam([*g1.parameters(), *g2.parameters()], recipe.lr)  # G1's and G2's losses touch only their own
     black_box = model_view(black_box)  # frozen, private: no gradients or mode flags on the shared model
     history, last = [], None

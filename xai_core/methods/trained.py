@@ -32,7 +32,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from .. import distributed
+from .. import distributed, rng
 from ..data.base import Batch, ImageDataset
 from ..errors import StoreError, XAIError
 from ..models.views import model_view
@@ -87,6 +87,8 @@ class Run:
     n: int  # training images used (by all ranks together)
     generator: torch.Generator
     device: torch.device
+    #: the run's own stream for draws that name no generator (dropout in the components): see xai_core.rng
+    draws: torch.Generator = field(default_factory=torch.Generator, repr=False, compare=False)
     history: list[dict[str, Any]] = field(default_factory=list)
     label_order: torch.Tensor | None = None  # randomised labels: image i takes the label of image label_order[i]
     #: called after each batch from :meth:`batches` with (batch number from 1, batches, images in it): the
@@ -213,7 +215,8 @@ class TrainedExplainer(Explainer):
             payload = fit_together(self, train, store, progress)
         else:
             payload = store.get_or_create(self.name, self.cache_spec(), lambda: fit(self, train, store, progress))
-        parts = self.components()
+        with rng.building():
+            parts = self.components()
         for name, module in parts.items():
             module.load_state_dict(payload["components"][name])
             module.to(self.device).eval().requires_grad_(False)
@@ -321,16 +324,19 @@ def fit(method: TrainedExplainer, data: ImageDataset, store: ArtifactStore,
             trains = name in stage.trains
             module.train(trains).requires_grad_(trains)
         if done == 0:
-            method.begin_stage(stage, run)
+            with rng.drawing_from(run.draws):
+                method.begin_stage(stage, run)
         finished = done >= stage.epochs
         while not finished:
             before = {k: v.clone() for k, v in run.state.items()} if distributed.active() else {}
-            losses = method.train_epoch(stage, run)
+            with rng.drawing_from(run.draws):
+                losses = method.train_epoch(stage, run)
             if distributed.active():
                 run.state.update({k: distributed.merge_rows(before[k], v) for k, v in run.state.items()
                                   if k in before and v.ndim and v.shape == before[k].shape})
                 losses = distributed.mean_over_ranks(losses, run.seen)
-            losses = {**losses, **method.epoch_values(stage, run)}
+            with rng.drawing_from(run.draws):
+                losses = {**losses, **method.epoch_values(stage, run)}
             done, step = done + 1, step + 1
             pace.end_epoch()
             loss = float(losses[stage.loss])
@@ -353,12 +359,17 @@ def fit(method: TrainedExplainer, data: ImageDataset, store: ArtifactStore,
 
 
 def _new_run(method: TrainedExplainer, data: ImageDataset) -> Run:
-    """Seeded, freshly built components, optimisers and state."""
-    torch.manual_seed(method.seed)
+    """Seeded, freshly built components, optimisers and state; the run's other draws (dropout) come
+    from ``run.draws``, the same seeded stream continued (:mod:`xai_core.rng`)."""
     generator = torch.Generator().manual_seed(method.seed)
-    parts = {name: m.to(method.device) for name, m in method.components().items()}
     n = method.training_images(len(data))
-    run = Run(parts, method.optimisers(parts), method.initial_state(n), data, n, generator, method.device)
+
+    def build() -> tuple[dict[str, nn.Module], dict[str, torch.optim.Optimizer], dict[str, torch.Tensor]]:
+        parts = {name: m.to(method.device) for name, m in method.components().items()}
+        return parts, method.optimisers(parts), method.initial_state(n)
+
+    (parts, optimisers, state), draws = rng.seeded(method.seed, build)
+    run = Run(parts, optimisers, state, data, n, generator, method.device, draws=draws)
     if distributed.active():  # data parallel: each step applies the gradient averaged over the ranks
         for opt in run.optimisers.values():
             opt.register_step_pre_hook(_average_gradients)
@@ -388,7 +399,7 @@ def _checkpoint(store: ArtifactStore, spec: dict[str, Any], method: TrainedExpla
         "position": list(position), "components": _trained_states(method, run),
         "optimisers": {n: o.state_dict() for n, o in run.optimisers.items()},
         "state": dict(run.state), "history": run.history,
-        "rng": {"generator": run.generator.get_state(), "torch": torch.get_rng_state()},
+        "rng": {"generator": run.generator.get_state(), "draws": run.draws.get_state()},
     }
     try:
         store.save(CHECKPOINT, spec, payload)
@@ -412,7 +423,7 @@ def _resume(method: TrainedExplainer, data: ImageDataset, store: ArtifactStore,
         run.state.update(saved["state"])
         run.history[:] = saved["history"]
         run.generator.set_state(saved["rng"]["generator"])
-        torch.set_rng_state(saved["rng"]["torch"])
+        run.draws.set_state(saved["rng"]["draws"])
         si, done, last, step = saved["position"]
     except (KeyError, RuntimeError, ValueError, TypeError) as err:  # a checkpoint of other code
         log.warning("training checkpoint of %s unusable (%s); starting over", method.name, err)

@@ -21,6 +21,7 @@ import torch
 from skimage.metrics import structural_similarity
 from torch import nn
 
+from .. import rng
 from ..errors import InvalidInputError
 from ..progress import Progress, no_progress
 from .base import X_KEY, EvalInputs, Metric, register_metric
@@ -74,7 +75,7 @@ def randomise_layer(module: nn.Module, seed: int) -> None:
     statistics reset), else each parameter re-drawn from N(0, σ²), σ its own standard deviation
     (1 for single values)."""
     cuda = sorted({p.device.index or 0 for p in module.parameters(recurse=False) if p.is_cuda})
-    with torch.random.fork_rng(devices=cuda), torch.no_grad():
+    with rng.building(), torch.random.fork_rng(devices=cuda), torch.no_grad():
         torch.random.default_generator.manual_seed(seed)  # only the generators forked here
         for i in cuda:
             torch.cuda.default_generators[i].manual_seed(seed)

@@ -2,8 +2,8 @@
 artifact store (kind ``black_box``), so each (dataset, preset, seed) is trained once.
 
 Hyper-parameters per (dataset, preset) live in one table, :data:`TRAIN_TABLE`. Training is
-deterministic on the CPU for a fixed seed: ``torch.manual_seed(seed)`` fixes the initial
-weights and dropout, the data order comes from ``train.loader(shuffle=True, seed=…)`` and the
+deterministic on the CPU for a fixed seed, whatever else the process runs: the initial weights and
+dropout come from one seeded stream (:func:`xai_core.rng.seeded` / :func:`~xai_core.rng.drawing_from`), the data order comes from ``train.loader(shuffle=True, seed=…)`` and the
 augmentation from its own seeded generator. (On CUDA, cuDNN kernels may add tiny
 nondeterminism.) Over 300 lines on purpose: the table, the loop and the cached loading share
 the one cache key of a black box, which the shipped assets also check.
@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .. import rng
 from ..data.base import ImageDataset
 from ..device import DEVICES, resolve_device
 from ..errors import StoreError, XAIError
@@ -155,8 +156,7 @@ def train_black_box(
     if len(train) == 0:
         raise XAIError(f"{train.info.name}: the training split is empty")
     dev = _as_device(device)
-    torch.manual_seed(seed)
-    model = build_model(arch, train.info).to(dev).train()
+    model, draws = rng.seeded(seed, lambda: build_model(arch, train.info).to(dev).train())
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     steps_per_epoch = math.ceil(len(train) / batch_size)
     total = epochs * steps_per_epoch
@@ -165,29 +165,30 @@ def train_black_box(
 
     start, step = time.perf_counter(), 0
     loss_v = acc_v = float("nan")
-    for epoch in range(epochs):
-        for batch in train.loader(batch_size, shuffle=True, seed=seed * 100_003 + epoch):
-            step += 1
-            if len(batch.y) < 2:  # BatchNorm cannot train on a single sample
-                continue
-            x = batch.x
-            if augment_shift:
-                x = _random_shift(x, augment_shift, aug_gen)
-            x, y = x.to(dev, non_blocking=True), batch.y.to(dev, non_blocking=True)
-            if manipulation:
-                ce, share, logits = manipulation_loss(model, x, y)
-                loss = ce + manipulation * share
-            else:
-                logits = model(x)
-                loss = F.cross_entropy(logits, y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            loss_v = float(loss.detach())
-            acc_v = float((logits.argmax(1) == y).float().mean())
-            progress(step, total, f"training {arch} on {train.info.name}: epoch {epoch + 1}/{epochs}",
-                     loss=loss_v, acc=acc_v)
+    with rng.drawing_from(draws):  # dropout continues the seeded stream, whatever other threads draw
+        for epoch in range(epochs):
+            for batch in train.loader(batch_size, shuffle=True, seed=seed * 100_003 + epoch):
+                step += 1
+                if len(batch.y) < 2:  # BatchNorm cannot train on a single sample
+                    continue
+                x = batch.x
+                if augment_shift:
+                    x = _random_shift(x, augment_shift, aug_gen)
+                x, y = x.to(dev, non_blocking=True), batch.y.to(dev, non_blocking=True)
+                if manipulation:
+                    ce, share, logits = manipulation_loss(model, x, y)
+                    loss = ce + manipulation * share
+                else:
+                    logits = model(x)
+                    loss = F.cross_entropy(logits, y)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                sched.step()
+                loss_v = float(loss.detach())
+                acc_v = float((logits.argmax(1) == y).float().mean())
+                progress(step, total, f"training {arch} on {train.info.name}: epoch {epoch + 1}/{epochs}",
+                         loss=loss_v, acc=acc_v)
     train_seconds = time.perf_counter() - start
     model.eval()
     test_acc = accuracy(model, test, batch_size=max(256, batch_size))
@@ -258,7 +259,8 @@ def load_black_box(
     ARCHS.get(arch)  # unknown name → UnknownNameError before any work
 
     if arch in PRETRAINED:
-        model = build_model(arch, info).to(dev).eval()
+        with rng.building():
+            model = build_model(arch, info).to(dev).eval()
         record = {"dataset": info.name, "preset": preset, "arch": arch, "pretrained": True,
                   "weights": str(weights_path()), "test_accuracy": None, "train_seconds": 0.0,
                   "epochs": 0, "seed": seed, "model_format": MODEL_FORMAT, "from_cache": False}
@@ -294,7 +296,8 @@ def load_black_box(
                 + ("" if arch == default_arch(info) else f" (architecture {arch})")
             )
         payload = cached if cached is not None else store.get_or_create(KIND, spec, build)
-        model = build_model(arch, info)
+        with rng.building():
+            model = build_model(arch, info)
         try:
             model.load_state_dict(payload["state_dict"])
             record = dict(payload["record"])

@@ -336,8 +336,10 @@ def build(data: bytes, fmt: str):
     if fmt == "onnx":
         from onnx2torch import convert
 
+        compat = _sibling("onnx_compat")
+        compat.register()
         try:
-            net = convert(_parse_onnx(data))
+            net = convert(compat.prepare(_parse_onnx(data)))
         except Exception as err:
             raise Refused(f"onnx2torch cannot convert it: {_line(err)}") from None
     elif fmt == "export":
@@ -356,6 +358,14 @@ def build(data: bytes, fmt: str):
             raise Refused(f"it could not be loaded as TorchScript: {_line(err)}") from None
         _check_script_graph(net.inlined_graph)
     return net.eval()
+
+
+def _sibling(name: str):
+    """A module beside this one, whether this runs as ``xai_core.models.user_formats`` or as the
+    worker's top-level ``user_formats``."""
+    import importlib
+
+    return importlib.import_module(f"{__package__}.{name}" if __package__ else name)
 
 
 def _check_fx_graph(graph) -> None:

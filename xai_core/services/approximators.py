@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .. import units
+from .. import rng, units
 from ..errors import XAIError
 from ..methods.base import Explainer
 from ..methods.copies import fresh_copy
@@ -85,7 +85,8 @@ class ApproximatorFitter:
                              dict(payload["history"]))
 
     def _load(self, state: dict[str, torch.Tensor]) -> nn.Module:
-        net = fresh_copy(self.ctx.black_box, True, "fs_fu's approximators")  # the architecture; its weights are replaced
+        with rng.building():
+            net = fresh_copy(self.ctx.black_box, True, "fs_fu's approximators")  # the architecture; weights replaced
         net.load_state_dict(state)
         return net.to(self.ctx.device).eval().requires_grad_(False)
 
@@ -121,14 +122,12 @@ def train_approximators(
     with torch.no_grad(), eval_mode(black_box):
         y = torch.cat([black_box(images(torch.arange(i, min(n, i + LABEL_BATCH))).to(device)).argmax(1).cpu()
                        for i in range(0, n, LABEL_BATCH)])
-    forked = ([device.index if device.index is not None else torch.cuda.current_device()]
-              if device.type == "cuda" else [])
     history: dict[str, list[float]] = {"loss_selected": [], "loss_unselected": [],
                                        "agreement_selected": [], "agreement_unselected": []}
     steps, done = epochs * -(-n // batch_size), 0
-    with torch.random.fork_rng(devices=forked):  # seeded initialisation and dropout; the caller's RNG untouched
-        torch.manual_seed(seed)
-        models = [fresh_copy(black_box, False, "fs_fu's approximators").to(device) for _ in range(2)]  # A'_S, A'_U
+    models, draws = rng.seeded(seed, lambda: [fresh_copy(black_box, False, "fs_fu's approximators").to(device)
+                                              for _ in range(2)])  # A'_S, A'_U
+    with rng.drawing_from(draws):  # dropout from the seeded stream, not the process's generator
         optimisers = [torch.optim.Adadelta(m.parameters()) for m in models]
         order = torch.Generator().manual_seed(seed)
         for _ in range(epochs):

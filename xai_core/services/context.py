@@ -12,6 +12,7 @@ from typing import Any, Literal, get_args
 import torch
 from torch import nn
 
+from .. import rng
 from ..data import dataset_info, get_dataset
 from ..data.base import DatasetInfo, ImageDataset
 from ..device import resolve_device
@@ -243,7 +244,8 @@ def bottleneck_layers(ctx: Context) -> tuple[list[str], str | None]:
 def check_layer(info: DatasetInfo, layer: str, arch: str | None = None) -> str:
     """Before any training: ``layer`` must be a feature-map layer of the dataset's architecture
     (checked on an untrained copy); one line listing the layers that can hold a bottleneck otherwise."""
-    model = build_model(arch or default_arch(info), info)
+    with rng.building():
+        model = build_model(arch or default_arch(info), info)
     return check_bottleneck_layer(model, layer, torch.zeros(1, info.channels, info.image_size, info.image_size))
 
 

@@ -23,6 +23,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from .. import rng
 from ..data import dataset_info
 from ..data.base import DatasetInfo
 from ..device import resolve_device
@@ -217,7 +218,7 @@ def _macs(arch: str, image_size: int, channels: int, classes: int) -> int | None
             counted[0] += out.numel() * module.in_features
 
     try:
-        with torch.random.fork_rng(devices=[]):  # building draws initial weights: leave the global RNG alone
+        with rng.building():  # building draws initial weights: never in the middle of a seeded build
             model = build_model(arch, info)
         hooks = [m.register_forward_hook(count) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
         with torch.no_grad():

@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from .. import units
+from .. import rng, units
 from ..methods.base import Explainer
 from ..methods.reconstruction import (
     MLP_MAX_VALUES, QUICK_LARGE, GeneratorRecipe, PixelNoise, Reconstructor, make_generator, train_generators,
@@ -61,7 +61,8 @@ class GeneratorFitter:
         payload = self.ctx.store.get_or_create(
             "generators", spec, lambda: self._train_generators(size, n_e, seed, recipe, n))
         c, h = self.ctx.info.channels, self.ctx.info.image_size
-        g1, g2 = (make_generator(recipe.kind, c, h) for _ in range(2))
+        with rng.building():
+            g1, g2 = (make_generator(recipe.kind, c, h) for _ in range(2))
         g1.load_state_dict(payload["g1"])
         g2.load_state_dict(payload["g2"])
         dev = self.ctx.device
