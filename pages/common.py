@@ -409,7 +409,10 @@ def training_notice(ctx: services.Context, methods: list[str],
         config = configs.get(method, {})
         label, key = services.fit_label(method, **config), services.fit_job_key(ctx, method, **config)
         job = MANAGER.get(key)
-        if job is None or not job.active:
+        unmet = estimates.unmet_requirement(ctx, method, **config)
+        if unmet:
+            st.warning(f"**{label}** cannot be trained on {ctx.dataset}: {unmet}")
+        elif job is None or not job.active:
             c1, c2 = st.columns([4, 1], vertical_alignment="center")
             c1.info(f"**{label}** needs training on {ctx.dataset} first (cached afterwards)."
                     + (f" The last attempt was cancelled; {RESUMES}" if job and job.status == CANCELLED else ""))

@@ -44,7 +44,10 @@ elif common.model_ready(dataset, preset, selection.model, ", the sidebar's model
     if unfitted:
         c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
         method = c1.selectbox("Fit method", unfitted)
-        if common.start_button("Fit", estimates.fit_estimate(ctx, method), key="fit", where=c2, type="primary"):
+        unmet = estimates.unmet_requirement(ctx, method)
+        if unmet:
+            st.warning(f"{method} cannot be trained on {dataset}: {unmet}")
+        elif common.start_button("Fit", estimates.fit_estimate(ctx, method), key="fit", where=c2, type="primary"):
             services.fit_method_job(ctx, method)
         try:
             commands = [services.train_command(dataset, preset, [method], seed=ctx.seed, model=ctx.model, processes=p)

@@ -78,3 +78,13 @@ def test_gallery_is_in_the_navigation(monkeypatch):
     assert len(_captions(app)) == 9
     app.switch_page("pages/explore.py").run()
     assert not app.exception, app.exception
+
+
+def test_a_method_that_cannot_train_on_the_dataset_is_one_line_not_a_crash(monkeypatch):
+    """DoRaR on natural (32 training images; its noise needs 50): a warning, no Train button."""
+    at = page("gallery.py", monkeypatch)
+    at.sidebar.selectbox(key="dataset_choice").set_value("natural").run()
+    at.selectbox(key="gallery_method").set_value("dorar").run()
+    assert not at.exception, at.exception
+    assert any("cannot be trained on natural" in w.value and "at least 50" in w.value for w in at.warning)
+    assert not any(b.label.startswith("Train dorar") for b in at.button)

@@ -58,3 +58,13 @@ def test_no_estimate_and_no_confirmation_off_the_cpu(ctx, monkeypatch):
     on_gpu = dataclasses.replace(ctx, device=torch.device("cuda"))
     estimate = estimates.fit_estimate(on_gpu, "diet")
     assert estimate.seconds is None and not estimate.needs_confirmation and "CPU only" in estimate.text
+
+
+def test_a_method_that_cannot_train_on_a_dataset_says_so_before_any_work():
+    """DoRaR's noise needs 50 training images; natural has 32: one line from the estimate and the
+    requirement check (the pickers show it), never an exception inside a page."""
+    ctx = services.load_context("natural", "smoke")
+    unmet = estimates.unmet_requirement(ctx, "dorar")
+    assert unmet and "needs at least 50" in unmet and "\n" not in unmet
+    assert estimates.fit_estimate(ctx, "dorar") == Estimate(None, unmet)
+    assert estimates.unmet_requirement(ctx, "diet") is None and estimates.unmet_requirement(ctx, "gradient") is None

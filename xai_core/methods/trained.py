@@ -181,8 +181,17 @@ class TrainedExplainer(Explainer):
         return {}
 
     def training_images(self, available: int) -> int:
-        """How many training images to use."""
+        """How many training images to use (one-line :class:`XAIError` when ``available`` cannot do)."""
         return available
+
+    def unmet_requirement(self, available: int) -> str | None:
+        """Why this method cannot train on ``available`` images (one line), or None: asked before any
+        work, so pickers and estimates say it instead of failing inside a job."""
+        try:
+            self.training_images(available)
+        except XAIError as err:
+            return str(err)
+        return None
 
     def stages(self) -> list[Stage]:
         raise NotImplementedError  # pragma: no cover - abstract

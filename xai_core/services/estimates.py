@@ -126,6 +126,9 @@ def fit_estimate(ctx: Context, method: str, **config: Any) -> Estimate:
         return _not_on_cpu(ctx.device)
     if is_ready(ctx, method, **config):
         return Estimate(0.0, "fitted already")
+    unmet = unmet_requirement(ctx, method, **config)
+    if unmet:
+        return Estimate(None, unmet)
     run = FIT_RUNS.get(method)
     if run is None:
         return Estimate(None, f"no measured {method} fit")
@@ -136,6 +139,15 @@ def fit_estimate(ctx: Context, method: str, **config: Any) -> Estimate:
     return Estimate(scaled(run, images, epochs, arch, ctx.info),
                     f"{run.what} took {run.seconds:,.0f} s on 2 CPU cores; scaled to {images:,} images × "
                     f"at most {epochs} epochs at {ctx.info.image_size} px (stages that converge end sooner)")
+
+
+def unmet_requirement(ctx: Context, method: str, **config: Any) -> str | None:
+    """Why ``method`` cannot be fitted on ``ctx``'s training split (one line, e.g. DoRaR's noise
+    needs 50 training images), or None; instant (nothing is built but the unprepared method)."""
+    sizes = ctx.info.extra.get("sizes") or {}
+    if not METHODS.get(method).caps.trained or "train" not in sizes:  # no count known: the fit itself checks
+        return None
+    return build_explainer(ctx, method, prepare=False, **config).unmet_requirement(int(sizes["train"]))
 
 
 #: training with the gradient-manipulation loss back-propagates through an input gradient: about
