@@ -2,7 +2,7 @@
 
 Loads, validates and explains (forward + backward) a corpus of good models in every supported
 format — ONNX from torchvision architectures (exported here) and from ONNX's helpers, ``.pt2``
-and TorchScript — with each worker run under strace, then prints the system calls made after the
+and TorchScript — with each worker started on its own (not forked) under strace, then prints the system calls made after the
 seccomp filter was loaded, and any that the filter refused (EPERM). ``jail.ALLOWED_SYSCALLS`` is
 the union of the first list; the second must be empty.
 
@@ -65,14 +65,14 @@ def main() -> None:
         folder = Path(tmp)
         for name, info in corpus(folder).items():
             trace = folder / f"{name}.trace"
-            user_model.WORKER_COMMAND = ["strace", "-f", "-qq", "-o", str(trace), *user_model.WORKER_COMMAND]
+            user_model.WORKER_COMMAND = ["strace", "-f", "-qq", "-o", str(trace), sys.executable, "-I", jail.__file__]
             try:
                 model = user_model.load_user_model(folder / name, info)
                 x = torch.rand(3, info.channels, info.image_size, info.image_size, requires_grad=True)
                 model(x)[:, 1].sum().backward()
             finally:
                 user_model.POOL.close_all()
-                user_model.WORKER_COMMAND = user_model.WORKER_COMMAND[5:]
+                user_model.WORKER_COMMAND = None
             jailed = False  # the filter holds for every thread (TSYNC): count every line after it loads
             for line in trace.read_text().splitlines():
                 m = SYSCALL.match(line)

@@ -252,7 +252,6 @@ def test_a_lying_or_stuck_worker_is_refused(tmp_path, monkeypatch, mode, expecte
     model.write_bytes(b"not read by the fake")
     monkeypatch.setattr(user_model, "WORKER_COMMAND", [sys.executable, str(fake), mode])
     monkeypatch.setattr(user_model, "WALL_FLOOR_S", 3.0)
-    monkeypatch.setattr(user_model.POOL, "_spare", None)
     with pytest.raises(InvalidInputError) as err:
         load_user_model(model, INFO, IMAGES, cpu_limit=0.3)
     assert expected in str(err.value) and "\n" not in str(err.value), str(err.value)

@@ -1,11 +1,14 @@
 """The jailed worker: the only process that ever reads, parses, loads or runs a user's model file.
 
-The server starts it as ``python -I jail.py`` (:class:`~.user_model.ModelWorker`) and talks to it
-over stdin/stdout in :mod:`.wire` messages (plain float32 tensors):
+The server forks it from a fork server (:func:`zygote`, ``python -I jail.py zygote``) that
+imported torch and warmed up every format's loader once, so a worker starts in milliseconds
+(:class:`~.user_model.ModelWorker`); it talks to the worker over a socket on the worker's stdin and
+stdout in :mod:`.wire` messages (plain float32 tensors):
 
-1. ``ready`` once torch is imported (a spare worker waits here, warm);
-2. ``load {path, fmt, memory, max_bytes}``: read the file (nothing of it parsed yet), warm up the
-   format's loader on a model of our own, then :func:`enter_jail`, and only then check
+1. ``ready`` once torch is imported and every format's loader warmed up on a model of our own (so
+   no lazy import needs a file later; a spare worker waits here, warm);
+2. ``load {path, fmt, memory, max_bytes}``: read the file (nothing of it parsed yet), then
+   :func:`enter_jail`, and only then check
    (:func:`.user_formats.precheck`) and build the model;
 3. ``forward`` (x → logits, optionally keeping the graph) and ``vjp`` (x, ∂L/∂logits → ∂L/∂x) until
    stdin closes.
@@ -141,9 +144,15 @@ def _read_model(path: str, max_bytes: int) -> bytes:
         os.close(fd)
 
 
+#: formats whose loader ran in this process (a forked worker inherits the fork server's)
+_warm: set[str] = set()
+
+
 def _warm_up(fmt: str) -> None:
     """Load and run a tiny model of our own in the same format, so the loader's lazy imports and
     kernels are in memory before the jail (which forbids opening files)."""
+    if fmt in _warm:
+        return
     import encodings.cp437  # noqa: F401 - zipfile decodes member names without the UTF-8 flag with it
     import encodings.utf_8  # noqa: F401
 
@@ -170,6 +179,7 @@ def _warm_up(fmt: str) -> None:
     model = build(buf.getvalue(), fmt)
     x.requires_grad_(True)
     torch.autograd.grad(model(x).sum(), x)
+    _warm.add(fmt)
 
 
 def _serve(net) -> None:
@@ -221,6 +231,8 @@ def main() -> None:  # pragma: no cover - runs in the worker process (tested thr
 
     torch.set_num_threads(1)
     warnings.simplefilter("ignore")  # a warning's source line would be looked up on disk
+    for fmt in ("onnx", "export", "torchscript"):  # done already in a worker forked from the zygote
+        _warm_up(fmt)
     _send({"ok": True, "ready": True})
     header, _ = _receive()
     try:
@@ -228,7 +240,6 @@ def main() -> None:  # pragma: no cover - runs in the worker process (tested thr
     except OSError as err:
         _send({"ok": False, "error": f"the model file cannot be read ({err.strerror})"})
         return
-    _warm_up(header["fmt"])
     confined = enter_jail(header["memory"], header["root"])
     try:
         user_formats.precheck(data, header["fmt"])
@@ -244,15 +255,57 @@ def main() -> None:  # pragma: no cover - runs in the worker process (tested thr
     _serve(net)
 
 
-if __name__ == "__main__":  # pragma: no cover
-    import sys
+def zygote(control: int) -> None:  # pragma: no cover - the fork server process
+    """The fork server: import and warm up once, then fork one worker per request. A request on
+    the ``control`` socket carries the worker's end of a socket pair (SCM_RIGHTS); the worker gets it
+    as stdin and stdout and runs :func:`main`; the reply is its pid. Exits when the server does."""
+    import signal
+    import socket
 
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # -I leaves the script's folder out
+    import torch
+
+    import user_formats  # noqa: F401
+    import wire  # noqa: F401
+
+    torch.set_num_threads(1)
+    warnings.simplefilter("ignore")
+    for fmt in ("onnx", "export", "torchscript"):
+        _warm_up(fmt)
+    _parent_death_kills_me()
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps the workers
+    ctrl = socket.socket(fileno=control)
+    ctrl.sendall(b"R")
+    while True:
+        _, fds, _, _ = socket.recv_fds(ctrl, 1, 1)
+        if not fds:
+            os._exit(0)  # the server closed the control socket
+        pid = os.fork()
+        if pid == 0:
+            ctrl.close()
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            os.dup2(fds[0], 0)
+            os.dup2(fds[0], 1)
+            os.close(fds[0])
+            _run(main)
+        os.close(fds[0])
+        ctrl.sendall(pid.to_bytes(8, "big"))
+
+
+def _run(entry) -> None:  # pragma: no cover
     try:
-        main()
-    except BaseException:  # noqa: BLE001 - stderr is /dev/null in production; the server sees the exit status
+        entry()
+    except BaseException:  # noqa: BLE001 - stderr is /dev/null; the server sees the worker end
         import traceback
 
         traceback.print_exc()
         os._exit(3)
     os._exit(0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    import sys
+
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # -I leaves the script's folder out
+    if sys.argv[1:2] == ["zygote"]:
+        _run(lambda: zygote(int(sys.argv[2])))
+    _run(main)

@@ -25,7 +25,10 @@ from __future__ import annotations
 import atexit
 import itertools
 import os
+import select
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -66,8 +69,9 @@ MAX_WORKERS = 4
 UPLOAD_FORMATS = (".onnx", ".pt2")
 #: the store kind of uploaded model files
 USER_MODELS = "user_models"
-#: how a worker is started (tests and scripts/measure_jail_syscalls.py put a tracer or a fake in front)
-WORKER_COMMAND = [sys.executable, "-I", jail.__file__]
+#: None: workers are forked by the fork server (:class:`_Zygote`); a command instead starts each
+#: worker as that program on a socket (tests run lying fakes, scripts/measure_jail_syscalls.py strace)
+WORKER_COMMAND: list[str] | None = None
 FORMATS = {".onnx": "onnx", ".pt2": "export", ".pt": "torchscript", ".ts": "torchscript", ".pth": "torchscript"}
 
 
@@ -116,16 +120,96 @@ class ModelFile:
 
 
 # -- one worker process --------------------------------------------------------------------------
+_ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+class _Zygote:
+    """The fork server (``jail.py zygote``): started once per server process, it imports torch and
+    warms up every format's loader, then forks a worker per request in milliseconds."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._proc: subprocess.Popen | None = None
+        self._ctrl: socket.socket | None = None
+        self._ready = False
+
+    def start(self) -> None:
+        with self._lock:
+            self._start()
+
+    def _start(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            return
+        ours, theirs = socket.socketpair()
+        self._proc = subprocess.Popen([sys.executable, "-I", jail.__file__, "zygote", str(theirs.fileno())],
+                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                      pass_fds=(theirs.fileno(),), env=_ENV, start_new_session=True)
+        theirs.close()
+        self._ctrl, self._ready = ours, False
+
+    def fork(self) -> tuple[int, socket.socket]:
+        """A new worker: its pid and our end of its socket."""
+        with self._lock:
+            self._start()
+            if not self._ready:
+                self._ready = _recv_exact(self._ctrl, 1, STARTUP_LIMIT_S) == b"R"
+            mine, theirs = socket.socketpair()
+            try:
+                socket.send_fds(self._ctrl, [b"F"], [theirs.fileno()])
+                pid = int.from_bytes(_recv_exact(self._ctrl, 8, STARTUP_LIMIT_S), "big")
+            except OSError:
+                mine.close()
+                self._proc.kill()
+                raise Refused("the model jail's fork server did not answer") from None
+            finally:
+                theirs.close()
+            return pid, mine
+
+    def close(self) -> None:
+        with self._lock:
+            if self._proc is not None:
+                self._proc.kill()
+                self._proc.wait()
+                self._ctrl.close()
+                self._proc = None
+
+
+def _recv_exact(sock: socket.socket, n: int, timeout: float) -> bytes:
+    sock.settimeout(timeout)
+    try:
+        data = b""
+        while len(data) < n:
+            chunk = sock.recv(n - len(data))
+            if not chunk:
+                raise OSError("closed")
+            data += chunk
+        return data
+    finally:
+        sock.settimeout(None)
+
+
+ZYGOTE = _Zygote()
+
+
 class ModelWorker:
     """One jailed process serving one model file; requests are serialised by a lock."""
 
     def __init__(self) -> None:
         self._root = tempfile.mkdtemp(prefix="xai-jail-")  # empty; the worker's chroot / working directory
         os.chmod(self._root, 0o555)
-        self._proc = subprocess.Popen(
-            WORKER_COMMAND, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL, cwd=self._root, close_fds=True,
-            env={**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONHASHSEED": "0"})
+        self._proc: subprocess.Popen | None = None
+        if WORKER_COMMAND is None:
+            self.pid, self._sock = ZYGOTE.fork()
+        else:
+            self._sock, theirs = socket.socketpair()
+            self._proc = subprocess.Popen(WORKER_COMMAND, stdin=theirs, stdout=theirs, stderr=subprocess.DEVNULL,
+                                          cwd=self._root, env=_ENV)
+            theirs.close()
+            self.pid = self._proc.pid
+        try:
+            self._pidfd: int | None = os.pidfd_open(self.pid)
+        except OSError:  # gone already, or no pidfd: signals by pid
+            self._pidfd = None
         self._lock = threading.Lock()
         self._ready = False
         self.model: ModelFile | None = None
@@ -133,7 +217,11 @@ class ModelWorker:
 
     @property
     def alive(self) -> bool:
-        return self._proc.poll() is None
+        if self._proc is not None:
+            return self._proc.poll() is None
+        if self._pidfd is None:
+            return False
+        return not select.select([self._pidfd], [], [], 0)[0]  # a pidfd is readable once its process ended
 
     def wait_ready(self) -> None:
         """Block until the worker has imported torch (a hang guard only: nothing of the user's runs yet)."""
@@ -159,49 +247,51 @@ class ModelWorker:
         """One request; the reply as sent (the caller checks it)."""
         with self._lock:
             if not self.alive:
-                raise Refused(_died(self._proc))
+                raise Refused(self._died())
             self._send(header, tensors)
             return self._reply(self.model, cpu_s, what=what)
 
     def close(self) -> None:
         if self.alive:
-            self._proc.kill()
-        self._proc.wait()
-        for stream in (self._proc.stdin, self._proc.stdout):
-            if stream and not stream.closed:
-                stream.close()
+            if self._pidfd is not None:
+                signal.pidfd_send_signal(self._pidfd, signal.SIGKILL)
+            else:
+                self._proc.kill()
+        if self._proc is not None:
+            self._proc.wait()
+        if self._pidfd is not None:
+            os.close(self._pidfd)
+            self._pidfd = None
+        self._sock.close()
         shutil.rmtree(self._root, ignore_errors=True)
 
     # -- talking to it ---------------------------------------------------------------------------
     def _send(self, header: dict[str, Any], tensors: list[np.ndarray] = ()) -> None:
         try:
-            self._proc.stdin.write(wire.encode(header, tensors))
-            self._proc.stdin.flush()
-        except (BrokenPipeError, OSError):
-            raise Refused(_died(self._proc)) from None
+            self._sock.sendall(wire.encode(header, tensors))
+        except OSError:
+            raise Refused(self._died()) from None
 
     def _reply(self, model: ModelFile | None, cpu_s: float, *, what: str,
                wall_only: bool = False) -> tuple[dict[str, Any], list[np.ndarray]]:
         """Read one reply within ``cpu_s`` seconds of the worker's CPU time (and the wall backstop);
         kill the worker past either."""
-        fd = self._proc.stdout.fileno()
-        cpu0, t0 = _cpu_seconds(self._proc.pid), time.monotonic()
+        fd = self._sock.fileno()
+        cpu0, t0 = _cpu_seconds(self.pid), time.monotonic()
         wall = cpu_s if wall_only else max(WALL_FLOOR_S, WALL_FACTOR * cpu_s)
 
         def read(n: int) -> bytes:
-            import select
-
             chunks, left = [], n
             while left:
                 ready, _, _ = select.select([fd], [], [], 0.05)
                 if ready:
                     chunk = os.read(fd, min(left, 1 << 20))
                     if not chunk:
-                        raise Refused(_died(self._proc))
+                        raise Refused(self._died())
                     chunks.append(chunk)
                     left -= len(chunk)
                     continue
-                used = _cpu_seconds(self._proc.pid) - cpu0
+                used = _cpu_seconds(self.pid) - cpu0
                 if not wall_only and used > cpu_s:
                     self.close()
                     raise ModelBudgetExceeded(f"{what} used more than {cpu_s:g} s of CPU time (does it loop "
@@ -218,6 +308,10 @@ class ModelWorker:
             self.close()
             raise Refused(f"its worker sent a malformed reply ({err})") from None
 
+    def _died(self) -> str:
+        self.close()
+        return "the model crashed its jail (it may have exceeded its memory limit)"
+
 
 def _cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process (all its threads), from /proc; 0 once it is gone."""
@@ -229,11 +323,6 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _died(proc: subprocess.Popen) -> str:
-    code = proc.wait()
-    if code < 0:
-        return f"the model crashed its jail (signal {-code}; it may have exceeded the memory limit)"
-    return f"the model's jail ended (exit status {code})"
 
 
 def _text(value: Any) -> str:
@@ -246,20 +335,11 @@ def _text(value: Any) -> str:
 
 # -- the pool of workers -------------------------------------------------------------------------
 class _Pool:
-    """Live workers by model file (LRU-bounded) and one warm spare, shared by every thread."""
+    """Live workers by model file (LRU-bounded), shared by every thread."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._workers: OrderedDict[ModelFile, ModelWorker] = OrderedDict()
-        self._spare: ModelWorker | None = None
-        self._keep_spare = False
-
-    def prestart(self) -> None:
-        """Keep a started worker waiting, so the next check does not pay torch's import."""
-        with self._lock:
-            self._keep_spare = True
-            if self._spare is None or not self._spare.alive:
-                self._spare = ModelWorker()
 
     def get(self, model: ModelFile, cpu_s: float) -> ModelWorker:
         """The live worker serving ``model``, started and loaded when there is none."""
@@ -268,9 +348,7 @@ class _Pool:
             if worker is not None and worker.alive:
                 self._workers.move_to_end(model)
                 return worker
-            worker, self._spare = (self._spare or ModelWorker()), None
-            if self._keep_spare:
-                self._spare = ModelWorker()
+        worker = ModelWorker()
         try:
             worker.load(model, cpu_s)
         except BaseException:
@@ -293,13 +371,13 @@ class _Pool:
 
     def close_all(self) -> None:
         with self._lock:
-            workers, self._workers = [*self._workers.values(), *([self._spare] if self._spare else [])], OrderedDict()
-            self._spare = None
+            workers, self._workers = list(self._workers.values()), OrderedDict()
         for w in workers:
             w.close()
 
 
 POOL = _Pool()
+atexit.register(ZYGOTE.close)
 atexit.register(POOL.close_all)
 _tokens = itertools.count(1)
 
@@ -397,9 +475,10 @@ _validated_lock = threading.Lock()
 
 
 def prestart_worker() -> None:
-    """Start a worker now, so the next model check does not wait for torch's import (the dashboard
-    calls this when a user opens the model upload)."""
-    POOL.prestart()
+    """Start the fork server now (it imports torch and warms up the loaders once, in the
+    background), so the next model check forks a ready worker at once; the dashboard calls this
+    when a user opens the model upload."""
+    ZYGOTE.start()
 
 
 def check_user_model(
