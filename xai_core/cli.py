@@ -25,6 +25,23 @@ def _csv(value: str) -> list[str]:
     return items
 
 
+def _int_in(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: a whole number in [low, high] (one line otherwise, exit 2)."""
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+        if not low <= number <= high:
+            raise argparse.ArgumentTypeError(f"expected a whole number from {low} to {high:,}, got {value}")
+        return number
+    return parse
+
+
+#: seeds fit every generator the code seeds (numpy, torch, seed·100003 + epoch in 64 bits)
+SEED = _int_in(0, 2**31 - 1)
+
+
 def tqdm_progress(desc: str) -> Callable[..., None]:
     """A Progress callback drawing a tqdm bar on stderr."""
     from tqdm import tqdm
@@ -65,8 +82,20 @@ def _check_output(path: str, option: str, directory: bool = False) -> None:
     parent = target if directory and target.exists() else target.parent
     while not parent.exists() and parent != parent.parent:
         parent = parent.parent
-    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+    if not parent.is_dir() or not _can_create_in(parent):
         raise XAIError(f"{option} {path}: {parent} is not a writable folder")
+
+
+def _can_create_in(folder: Path) -> bool:
+    """Whether a folder can really be created in ``folder`` (permission bits say yes to root, and
+    /proc or a read-only mount say no only when tried): made and removed at once."""
+    import tempfile
+
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".xai-probe-", dir=folder))
+    except OSError:
+        return False
+    return True
 
 
 def _preflight(args: argparse.Namespace) -> None:
@@ -413,9 +442,9 @@ def cmd_bench(args: argparse.Namespace) -> None:
 
 
 def unit_options(sp: argparse.ArgumentParser) -> None:
-    sp.add_argument("--units", type=int, default=None,
+    sp.add_argument("--units", type=_int_in(1, 4096), default=None,
                     help="explanation unit side in px for dorar, lime, a1a2 and hit_rate (default: about a 7×7 grid)")
-    sp.add_argument("--n-e", type=int, default=None, help="explanation units kept (dorar, a1a2, hit_rate; default 4)")
+    sp.add_argument("--n-e", type=_int_in(1, 10**6), default=None, help="explanation units kept (dorar, a1a2, hit_rate; default 4)")
     sp.add_argument("--set", action="append", metavar="METHOD.SETTING=VALUE",
                     help="a method setting other than its preset's, e.g. comet.t=0.03 or comet.loss=hinge "
                          "(repeatable; trained methods cache each setting's fit apart)")
@@ -441,7 +470,7 @@ def build_parser() -> argparse.ArgumentParser:
             sp.add_argument("--dataset", required=True, help="registered name or imagefolder:PATH")
         sp.add_argument("--preset", default="quick", choices=PRESETS)
         sp.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-        sp.add_argument("--seed", type=int, default=0)
+        sp.add_argument("--seed", type=SEED, default=0)
         if dataset:
             sp.add_argument("--manipulated", action="store_true",
                             help="the black box trained with gradient manipulation (DiET §5.4) instead")
@@ -459,7 +488,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("explain", help="explain one test image, write PNGs + scores")
     common(sp)
-    sp.add_argument("--index", type=int, required=True)
+    sp.add_argument("--index", type=_int_in(0, 2**31 - 1), required=True)
     sp.add_argument("--methods", type=_csv, required=True)
     sp.add_argument("--out", required=True)
     sp.add_argument("--model", default=None, help="explain your own classifier instead: .onnx, .pt2 (torch.export) or .pt (TorchScript); "
@@ -471,7 +500,7 @@ def build_parser() -> argparse.ArgumentParser:
     common(sp)
     sp.add_argument("--methods", type=_csv, required=True)
     sp.add_argument("--metrics", type=_csv, required=True)
-    sp.add_argument("--num-images", "--n", dest="n", type=int, default=100)
+    sp.add_argument("--num-images", "--n", dest="n", type=_int_in(1, 10**7), default=100)
     sp.add_argument("--json", required=True)
     sp.add_argument("--model", default=None, help="evaluate your own classifier (.onnx, .pt2 or .pt) instead of the black box")
     sp.add_argument("--layer", default=None, help=LAYER_HELP)
@@ -490,11 +519,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--factors", type=_csv, default=None, help="block sizes, default 1,2,4,8,16 as the size allows")
     sp.add_argument("--sweep", default=None,
                     help="refit each method per value of one of its settings instead, e.g. u=2,4,8 for DiET")
-    sp.add_argument("--num-images", "--n", dest="n", type=int, default=100)
+    sp.add_argument("--num-images", "--n", dest="n", type=_int_in(1, 10**7), default=100)
     sp.add_argument("--json", required=True)
     sp.add_argument("--examples", default=None,
                     help="with --sweep: write each value's explanation of test sample --index as PNGs under this folder")
-    sp.add_argument("--index", type=int, default=0)
+    sp.add_argument("--index", type=_int_in(0, 2**31 - 1), default=0)
     sp.set_defaults(fn=cmd_ablate)
 
     sp = sub.add_parser("signal_distractor", help="signal vs distractor (DiET's Table 6): accuracy of the black box "
@@ -502,7 +531,7 @@ def build_parser() -> argparse.ArgumentParser:
     common(sp)
     sp.add_argument("--methods", type=_csv, default=None, help="methods whose tuned model to test too (e.g. diet)")
     sp.add_argument("--fractions", type=_csv, default=["0.2", "0.5", "0.8"])
-    sp.add_argument("--num-images", "--n", dest="n", type=int, default=200)
+    sp.add_argument("--num-images", "--n", dest="n", type=_int_in(1, 10**7), default=200)
     sp.add_argument("--json", required=True)
     sp.set_defaults(fn=cmd_signal_distractor)
 
@@ -524,7 +553,7 @@ def build_parser() -> argparse.ArgumentParser:
     common(sp, dataset=False)
     sp.add_argument("--dataset", default="hard_mnist")
     sp.add_argument("--methods", type=_csv, default=None)
-    sp.add_argument("--num-images", "--n", dest="n", type=int, default=32)
+    sp.add_argument("--num-images", "--n", dest="n", type=_int_in(1, 10**7), default=32)
     sp.add_argument("--train", type=_csv, default=["hard_mnist", "spurious_patch", "mnist38"],
                     help="datasets whose black-box training time/accuracy to report")
     sp.add_argument("--bottleneck-presets", type=_csv, default=None,

@@ -299,3 +299,9 @@ def test_messages_name_the_upload_not_the_server_path(corpus):
         model_format("weights.bin")
     with pytest.raises(InvalidInputError, match="not found: gone.onnx"):
         load_user_model(corpus / "gone.onnx", INFO, IMAGES)
+
+
+def test_one_validation_image_is_enough(corpus):
+    """A dataset with a single test image: the check batches copies of it (batch 1 vs 4 still tested)."""
+    model = load_user_model(corpus / "good.onnx", INFO, IMAGES[:1])
+    assert model(IMAGES).shape == (4, 10)

@@ -164,9 +164,13 @@ def scan(root: Path) -> dict[str, Any]:
             for img in _images_in(d):
                 mask = _find_mask(root, mask_dir, mask_names, img) if has_masks else None
                 items.append((img, mask, classes.index(d.name)))
+        where = root if flat else root / split
         if not items:
-            where = root if flat else root / split
             raise InvalidInputError(f"no images in {where} (expected {where}/CLASS/*{'|'.join(EXTENSIONS)})")
+        present = sorted({classes[c] for _, _, c in items})
+        if len(present) < 2:
+            raise InvalidInputError(f"imagefolder {where} has images of one class only ({present[0]}); a classifier "
+                                    "and its explanations need at least two classes")
         out[split] = items
     return {"classes": classes, "splits": out, "masks": has_masks, "flat": flat}
 
