@@ -27,7 +27,8 @@ with st.form("evaluate"):
     units = c1.selectbox("Explanation unit size s_e", [None, *(d for d in range(1, size + 1) if size % d == 0)],
                          format_func=lambda v: f"{v}×{v} px" if v else "each one's default (about a 7×7 grid)",
                          help="the units (s_e×s_e pixel chunks) of dorar, lime, a1a2 and hit_rate")
-    n_e = c2.number_input("Units kept n_e", min_value=1, max_value=10**6, value=None, step=1, placeholder="each one's default",
+    n_e = c2.number_input("Units kept n_e", min_value=1, max_value=10**6, value=None, step=1,
+                          placeholder="each one's default",
                           help="how many units dorar and lime keep and a1a2 and hit_rate score; a new value "
                                "trains a new DoRaR selector (cached afterwards)")
     st.caption("a1a2 trains two generators per method and seed on the training split (cached): minutes, not "

@@ -72,7 +72,8 @@ cls = c1.selectbox("Class", ["any", *info.class_names], disabled=not known, key=
                    help="only samples of this label")
 outcome = c2.selectbox("Prediction", services.OUTCOMES, disabled=not known, key="gallery_outcome",
                        help="correct: the black box predicts the label; misclassified: it does not")
-seed = c3.number_input("Shuffle (0: the first samples)", min_value=0, max_value=2**31 - 1, step=1, key="gallery_seed",
+seed = c3.number_input("Shuffle (0: the first samples)", min_value=0, max_value=2**31 - 1, step=1,
+                       key="gallery_seed",
                        help="another number draws other samples among those matching the filters; the same number "
                             "always draws the same ones")
 options = services.sample_indices(labels, preds, None if cls == "any" else info.class_names.index(cls),

@@ -75,7 +75,8 @@ def main() -> None:
                     for warm in (False, True):
                         times = [_check(path, folder, k, warm) for k in range(args.repeats)]
                         rows.append({"model": name, "load": load, "worker": "forked, warm" if warm else "cold",
-                                     "median_s": round(statistics.median(times), 2), "runs_s": [round(t, 2) for t in times]})
+                                     "median_s": round(statistics.median(times), 2),
+                                     "runs_s": [round(t, 2) for t in times]})
                         print(rows[-1], flush=True)
             finally:
                 for b in burners:
