@@ -560,7 +560,7 @@ def test_train_page_shows_failures_in_one_line_cancels_jobs_and_asks_before_long
 
         at.button(key=f"cancel-{running.key}").click().run()
         assert not at.exception, at.exception
-        assert MANAGER.wait(running.key, timeout=10).status == "cancelled" and running.error is None
+        assert MANAGER.wait(running.key, timeout=120).status == "cancelled" and running.error is None
         at.run()
         assert any("**endless job** — cancelled" in m.value for m in at.markdown)
         assert not [b for b in at.button if b.key == f"cancel-{running.key}"]  # nothing left to cancel
@@ -625,7 +625,7 @@ def test_explore_fit_asks_first_shows_a_failure_in_one_line_and_cancels_keeping_
     app.run()
     assert any(trained_method in p.proto.text for p in app.get("progress"))  # the job's live line
     app.button(key=f"cancel-{job.key}").click().run()
-    assert MANAGER.wait(job.key, timeout=30).status == "cancelled" and job.error is None
+    assert MANAGER.wait(job.key, timeout=300).status == "cancelled" and job.error is None
     from xai_core.store import ArtifactStore as Store
 
     assert list((Store().root / CHECKPOINT).glob("*.pt"))  # the last finished epoch, for the next start

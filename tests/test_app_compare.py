@@ -179,7 +179,7 @@ def test_another_architecture_is_trained_as_a_background_job_not_in_the_page(app
         assert started == [ModelChoice("arch", "resnet18")]
         assert any("black box resnet18" in p.proto.text for p in app.get("progress"))  # live, with Cancel
         _button(app, "Cancel").click().run()
-        job = MANAGER.wait(tasks.model_job_key("hard_mnist", "smoke", ModelChoice("arch", "resnet18")), timeout=30)
+        job = MANAGER.wait(tasks.model_job_key("hard_mnist", "smoke", ModelChoice("arch", "resnet18")), timeout=300)
         assert job.status == "cancelled"
         app.run()
         assert not app.exception and any("was cancelled" in i.value for i in app.info)

@@ -19,7 +19,7 @@ def test_job_runs_reports_progress_and_returns_result():
             progress(i, 3, f"step {i}", loss=1.0 / i)
         return "trained"
 
-    job = jobs.wait(jobs.submit("k", "train", work).key, timeout=10)
+    job = jobs.wait(jobs.submit("k", "train", work).key, timeout=120)
     assert job.status == DONE and job.result == "trained"
     assert job.fraction == 1.0 and job.message == "step 3"
     assert [h["loss"] for h in job.history] == [1.0, 0.5, 1.0 / 3]
@@ -37,10 +37,10 @@ def test_same_key_gives_one_job():
     second = jobs.submit("same", "b", work)
     assert first is second
     gate.set()
-    assert jobs.wait("same", timeout=10).result == 1 and len(calls) == 1
+    assert jobs.wait("same", timeout=120).result == 1 and len(calls) == 1
     third = jobs.submit("same", "again", work)  # a finished job can be started anew
     assert third is not first
-    jobs.wait("same", timeout=10)
+    jobs.wait("same", timeout=120)
     assert len(calls) == 2
 
 
@@ -161,7 +161,7 @@ def test_a_queued_job_can_be_cancelled_before_it_starts():
     second = jobs.submit("two", "two", lambda progress: ran.append(1))
     until(lambda: "ahead" in second.message)
     assert jobs.cancel("two")
-    until(lambda: second.status == CANCELLED, timeout=5)  # leaves the queue at its next heartbeat
+    until(lambda: second.status == CANCELLED)  # leaves the queue at its next heartbeat
     gate.set()
     assert jobs.wait("one", 10).status == DONE
     assert not ran and second.started is None
