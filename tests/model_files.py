@@ -1,6 +1,9 @@
 """Model files for tests, built from ONNX's own helpers (no exporter needed)."""
 from __future__ import annotations
 
+import io
+import zipfile
+
 import numpy as np
 from onnx import TensorProto, helper, numpy_helper
 
@@ -29,3 +32,17 @@ def onnx_cnn(classes: int = 10, channels: int = 1, **kw) -> bytes:
              helper.make_node("Flatten", ["p"], ["f"]),
              helper.make_node("Gemm", ["f", "w2", "b2"], ["y"], transB=1)]
     return onnx_graph(nodes, inits, classes=classes, channels=channels, **kw)
+
+
+def rewrite_zip(data: bytes, edit, extra: dict[str, bytes] | None = None) -> bytes:
+    """A copy of a zip with ``edit(name, bytes) -> bytes | None`` applied (None drops the entry) and
+    ``extra`` members added."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w") as dst:
+        for name in src.namelist():
+            blob = edit(name, src.read(name))
+            if blob is not None:
+                dst.writestr(name, blob)
+        for name, blob in (extra or {}).items():
+            dst.writestr(name, blob)
+    return out.getvalue()

@@ -7,7 +7,6 @@ import threading
 
 import pytest
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from xai_core import rng
@@ -27,23 +26,6 @@ class DropProbe(Probe):
 
     def components(self):
         return {"probe": nn.Sequential(nn.Dropout(0.3), nn.Linear(3, 3))}
-
-    def train_epoch(self, stage, run):
-        total = 0.0
-        for idx in run.batches(16):
-            x = run.images(idx)
-            with torch.no_grad():
-                target = run.parts["f_b"](x).argmax(1)
-            loss = F.cross_entropy(run.parts["probe"](x.mean((2, 3))), target)
-            run.optimisers["probe"].zero_grad()
-            loss.backward()
-            run.optimisers["probe"].step()
-            run.state["seen"][idx] += 1
-            total += float(loss.detach()) * len(idx)
-        return {"loss": total / run.n}
-
-    def optimisers(self, parts):
-        return {"probe": torch.optim.Adam(parts["probe"].parameters(), lr=0.05)}
 
 
 def _weights(payload):

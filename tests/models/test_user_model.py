@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import json
 import pickle
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +21,7 @@ from xai_core.models.user_model import model_format
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::UserWarning")
 
 onnx = pytest.importorskip("onnx")
-from model_files import onnx_cnn, onnx_graph  # noqa: E402
+from model_files import onnx_cnn, onnx_graph, rewrite_zip  # noqa: E402
 from onnx import TensorProto, helper  # noqa: E402
 
 INFO = DatasetInfo("synthetic", "smoke", 28, 1, 10, tuple("0123456789"), (0.2,), (0.3,), False)
@@ -140,17 +139,6 @@ def _export(module: nn.Module, dynamic: bool = True) -> bytes:
     return buf.getvalue()
 
 
-def _rewrite_zip(data: bytes, edit) -> bytes:
-    """A copy of a zip with ``edit(name, bytes) -> bytes | None`` applied (None drops the entry)."""
-    out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w") as dst:
-        for name in src.namelist():
-            blob = edit(name, src.read(name))
-            if blob is not None:
-                dst.writestr(name, blob)
-    return out.getvalue()
-
-
 def _pickled_weights(data: bytes) -> bytes:
     def edit(name: str, blob: bytes) -> bytes:
         if name.endswith("model_weights_config.json"):
@@ -159,12 +147,12 @@ def _pickled_weights(data: bytes) -> bytes:
                 meta["use_pickle"] = True
             return json.dumps(cfg).encode()
         return blob
-    return _rewrite_zip(data, edit)
+    return rewrite_zip(data, edit)
 
 
 def _evil_sample_inputs(data: bytes) -> bytes:
     """torch.export retries sample inputs with weights_only=False: a pickle there would run."""
-    return _rewrite_zip(data, lambda name, blob: pickle.dumps(_Touch()) if "sample_inputs" in name else blob)
+    return rewrite_zip(data, lambda name, blob: pickle.dumps(_Touch()) if "sample_inputs" in name else blob)
 
 
 class _Touch:
