@@ -219,8 +219,12 @@ class ModelWorker:
     def alive(self) -> bool:
         if self._proc is not None:
             return self._proc.poll() is None
-        if self._pidfd is None:
-            return False
+        if self._pidfd is None:  # no pidfd (kernel < 5.3): by pid
+            try:
+                os.kill(self.pid, 0)
+            except OSError:
+                return False
+            return True
         return not select.select([self._pidfd], [], [], 0)[0]  # a pidfd is readable once its process ended
 
     def wait_ready(self) -> None:
@@ -255,8 +259,10 @@ class ModelWorker:
         if self.alive:
             if self._pidfd is not None:
                 signal.pidfd_send_signal(self._pidfd, signal.SIGKILL)
-            else:
+            elif self._proc is not None:
                 self._proc.kill()
+            else:
+                os.kill(self.pid, signal.SIGKILL)
         if self._proc is not None:
             self._proc.wait()
         if self._pidfd is not None:
