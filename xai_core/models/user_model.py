@@ -210,13 +210,15 @@ class ModelWorker:
             self._pidfd: int | None = os.pidfd_open(self.pid)
         except OSError:  # gone already, or no pidfd: signals by pid
             self._pidfd = None
-        self._lock = threading.Lock()
-        self._ready = False
+        self._lock = threading.RLock()  # one request at a time; close() waits for the one in flight
+        self._ready = self._closed = False
         self.model: ModelFile | None = None
         self.jail = ""
 
     @property
     def alive(self) -> bool:
+        if self._closed:
+            return False
         if self._proc is not None:
             return self._proc.poll() is None
         if self._pidfd is None:  # no pidfd (kernel < 5.3): by pid
@@ -256,20 +258,24 @@ class ModelWorker:
             return self._reply(self.model, cpu_s, what=what)
 
     def close(self) -> None:
-        if self.alive:
+        """Kill the worker (once: its pid is never signalled after this)."""
+        with self._lock:
+            if self._closed:
+                return
+            if self.alive:
+                if self._pidfd is not None:
+                    signal.pidfd_send_signal(self._pidfd, signal.SIGKILL)
+                elif self._proc is not None:
+                    self._proc.kill()
+                else:
+                    os.kill(self.pid, signal.SIGKILL)
+            self._closed = True
+            if self._proc is not None:
+                self._proc.wait()
             if self._pidfd is not None:
-                signal.pidfd_send_signal(self._pidfd, signal.SIGKILL)
-            elif self._proc is not None:
-                self._proc.kill()
-            else:
-                os.kill(self.pid, signal.SIGKILL)
-        if self._proc is not None:
-            self._proc.wait()
-        if self._pidfd is not None:
-            os.close(self._pidfd)
-            self._pidfd = None
-        self._sock.close()
-        shutil.rmtree(self._root, ignore_errors=True)
+                os.close(self._pidfd)
+            self._sock.close()
+            shutil.rmtree(self._root, ignore_errors=True)
 
     # -- talking to it ---------------------------------------------------------------------------
     def _send(self, header: dict[str, Any], tensors: list[np.ndarray] = ()) -> None:
