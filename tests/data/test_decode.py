@@ -146,11 +146,11 @@ def test_imagefolder_reads_16_bit_and_exif_like_uploads(tmp_path):
 def test_imagefolder_masks_with_a_transparent_background(tmp_path):
     name = _folder(tmp_path, {
         "test/a/pal.png": "palette_transparent.png", "masks/test/a/pal.png": "mask_palette_transparent.png",
-        "test/a/sq.png": "one_bit.png", "masks/test/a/sq.png": "mask_rgba_transparent.png",
+        "test/b/sq.png": "one_bit.png", "masks/test/b/sq.png": "mask_rgba_transparent.png",
     })
     with pytest.raises(InvalidInputError, match="is 12×12 but its image"):
         get_dataset(name, "test", "smoke", store=ArtifactStore(tmp_path / "s1"))
-    shutil.copy(CORPUS / "mask_rgba_transparent.png", tmp_path / "test/a/sq.png")
+    shutil.copy(CORPUS / "mask_rgba_transparent.png", tmp_path / "test/b/sq.png")
     ds = get_dataset(name, "test", "smoke", store=ArtifactStore(tmp_path / "s2"))
     masks = ds.batch(range(len(ds))).masks  # 32×32, nearest
     assert int(masks[0].sum()) == 36 * 4  # the 6×6 opaque square of 16×16, doubled; was all 1024

@@ -284,6 +284,7 @@ def test_a_corrupt_file_is_one_line_naming_it_when_read(folder, store):
 def test_imagefolder_refuses_huge_images(tmp_path, store, monkeypatch):
     root = tmp_path / "big"
     _image(root / "test" / "a" / "x.png", size=(100, 100))
+    _image(root / "test" / "b" / "y.png", size=(100, 100))
     monkeypatch.setattr(_common, "MAX_IMAGE_PIXELS", 5000)
     with pytest.raises(InvalidInputError, match="too large"):
         _all(get_dataset(f"imagefolder:{root}", "test", "smoke", store=store))
