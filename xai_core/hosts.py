@@ -9,8 +9,9 @@ WILDCARDS = ("", "0.0.0.0", "::")
 
 
 def allowed_hosts(address: str, extra: str | None = None) -> list[str]:
-    """Loopback names, the bound ``address`` and ``extra`` names (default: ``XAI_ALLOWED_HOSTS``, comma-separated). A wildcard bind with no
-    extra names adds this machine's host names, so a network user reaching it by name still can."""
+    """Loopback names, the bound ``address`` and ``extra`` names (default: ``XAI_ALLOWED_HOSTS``,
+    comma-separated). A wildcard bind with no extra names adds this machine's host names, so a
+    network user reaching it by name still can."""
     extra = os.environ.get("XAI_ALLOWED_HOSTS", "") if extra is None else extra
     names = [*LOOPBACK, *(n.strip().lower() for n in extra.split(",") if n.strip())]
     if address not in WILDCARDS:

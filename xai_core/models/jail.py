@@ -5,11 +5,10 @@ imported torch and warmed up every format's loader once, so a worker starts in m
 (:class:`~.user_model.ModelWorker`); it talks to the worker over a socket on the worker's stdin and
 stdout in :mod:`.wire` messages (plain float32 tensors):
 
-1. ``ready`` once torch is imported and every format's loader warmed up on a model of our own (so
-   no lazy import needs a file later; a spare worker waits here, warm);
-2. ``load {path, fmt, memory, max_bytes}``: read the file (nothing of it parsed yet), then
-   :func:`enter_jail`, and only then check
-   (:func:`.user_formats.precheck`) and build the model;
+1. ``ready`` (torch imported and every format's loader warmed up on a model of our own, so no
+   lazy import needs a file later: done once in the fork server);
+2. ``load {path, fmt, memory, max_bytes, root}``: read the file (nothing of it parsed yet), then
+   :func:`enter_jail`, and only then check (:func:`.user_formats.precheck`) and build the model;
 3. ``forward`` (x → logits, optionally keeping the graph) and ``vjp`` (x, ∂L/∂logits → ∂L/∂x) until
    stdin closes.
 
@@ -18,10 +17,12 @@ The jail (:func:`enter_jail`): address-space, file-size, core and open-file rlim
 mount namespace where the kernel allows one); ``no_new_privs``; and a seccomp **allow-list**
 (:data:`ALLOWED_SYSCALLS`, measured with ``strace`` by ``scripts/measure_jail_syscalls.py``): every
 other system call fails with EPERM — no ``open`` or ``stat``, no ``exec``/``fork``/``clone``, no
-sockets, no signals, no ``mknod``/``chown``/``utime``/``xattr``; it computes in one thread. The server never trusts a reply: it
-checks every tensor it gets back and decides acceptance itself (:mod:`.user_model`).
+sockets, no signals, no ``mknod``/``chown``/``utime``/``xattr``; it computes in one thread. The
+server never trusts a reply: it checks every tensor it gets back and decides acceptance itself
+(:mod:`.user_model`).
 
-Imports nothing from ``xai_core``: :mod:`.user_formats` and :mod:`.wire` are siblings.
+Runs as a script (``python -I jail.py``), so it imports nothing from ``xai_core``:
+:mod:`.user_formats`, :mod:`.onnx_compat` and :mod:`.wire` are imported as sibling modules.
 """
 from __future__ import annotations
 

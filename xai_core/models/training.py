@@ -3,9 +3,9 @@ artifact store (kind ``black_box``), so each (dataset, preset, seed) is trained 
 
 Hyper-parameters per (dataset, preset) live in one table, :data:`TRAIN_TABLE`. Training is
 deterministic on the CPU for a fixed seed, whatever else the process runs: the initial weights and
-dropout come from one seeded stream (:func:`xai_core.rng.seeded` / :func:`~xai_core.rng.drawing_from`), the data order comes from ``train.loader(shuffle=True, seed=…)`` and the
-augmentation from its own seeded generator. (On CUDA, cuDNN kernels may add tiny
-nondeterminism.) Over 300 lines on purpose: the table, the loop and the cached loading share
+dropout come from one seeded stream (:func:`xai_core.rng.seeded`, :func:`~xai_core.rng.drawing_from`),
+the data order from ``train.loader(shuffle=True, seed=…)`` and the augmentation from its own seeded
+generator. (On CUDA, cuDNN kernels may add tiny nondeterminism.) Over 300 lines on purpose: the table, the loop and the cached loading share
 the one cache key of a black box, which the shipped assets also check.
 """
 from __future__ import annotations

@@ -2,9 +2,10 @@
 line, TorchScript (``.pt``) — run in a jail, never in the server.
 
 The server never opens, parses or deserialises a user's model file. A :class:`ModelWorker` (one
-long-lived process per model file, :mod:`.jail`) reads the file, confines itself (seccomp
-allow-list, no privileges, an empty root, rlimits), then checks and loads the model and answers
-forward and backward passes as plain float32 tensors over a pipe (:mod:`.wire`). The server sees a
+long-lived process per model file, :mod:`.jail`, forked from a fork server, :class:`_Zygote`, that
+imported torch and warmed up the loaders once) reads the file, confines itself (seccomp allow-list,
+no privileges, an empty root, rlimits), then checks and loads the model and answers forward and
+backward passes as plain float32 tensors over a socket (:mod:`.wire`). The server sees a
 :class:`JailedNet`, an ``nn.Module`` whose forward and backward call the worker, wrapped in
 :class:`~.normalize.Normalized` like every black box; gradient methods and metrics work unchanged.
 
