@@ -166,6 +166,7 @@ ESCAPES = {
     "fork": "os.fork()",
     "exec": "os.execv('/bin/sh', ['sh', '-c', 'touch /tmp/xai-jail-escape-{tag}'])",
     "list the root": "os.listdir('/')",
+    "write through a mapped file left open": "__import__('mmap').mmap(KEPT, 4096).write(b'X')",
     "raise the memory limit": "__import__('resource').setrlimit(__import__('resource').RLIMIT_AS, (-1, -1))",
 }
 
@@ -182,10 +183,13 @@ except BaseException as err:
     print({what!r}, 'refused', type(err).__name__, flush=True)""" for what, code in ESCAPES.items())
     root = tmp_path / "root"
     root.mkdir()
+    kept = tmp_path / "kept"  # a file the process had open before the jail
     script = textwrap.dedent(f"""
         import os, sys
         sys.path.insert(0, {str(MODELS_DIR)!r})
         import jail
+        KEPT = os.open({str(kept)!r}, os.O_RDWR | os.O_CREAT)
+        os.write(KEPT, bytes(4096))
         print("jailed as", jail.enter_jail(2**30, {str(root)!r}), flush=True)
         """) + probes + "\nprint('done', sum(range(10)), flush=True)\n"
     out = subprocess.run([sys.executable, "-I", "-c", script], capture_output=True, text=True, timeout=120)
@@ -194,7 +198,7 @@ except BaseException as err:
     assert lines[-1] == "done 45", out.stdout + out.stderr
     verdicts = {what: next((line for line in lines if line.startswith(f"{what} ")), "") for what in ESCAPES}
     assert all(" refused " in v for v in verdicts.values()), out.stdout
-    assert not list(Path("/tmp").glob(f"xai-jail-escape-{tag}*"))
+    assert not list(Path("/tmp").glob(f"xai-jail-escape-{tag}*")) and kept.read_bytes() == bytes(4096)
 
 
 # -- the verdict is the server's own -------------------------------------------------------------

@@ -34,10 +34,12 @@ import warnings
 
 #: system calls a jailed worker may make: those ``scripts/measure_jail_syscalls.py`` saw after the
 #: jail while a corpus of ONNX, .pt2 and TorchScript models (a small CNN, resnet18) was checked and
-#: explained, plus ``exit``/``exit_group``. ``read`` only on stdin, ``write`` only on stdout.
+#: explained, plus ``exit``/``exit_group``. ``read`` only on stdin, ``write`` only on stdout, ``mmap``
+#: only of anonymous memory.
 ALLOWED_SYSCALLS = ("read", "write", "mmap", "munmap", "mprotect", "madvise", "brk", "futex", "getpid", "exit",
                     "exit_group")
 NOBODY = 65534
+MAP_ANONYMOUS = 0x20
 
 
 def enter_jail(memory: int, root: str) -> str:
@@ -49,6 +51,7 @@ def enter_jail(memory: int, root: str) -> str:
     import pyseccomp  # noqa: F401
 
     vm = int(next(line for line in open("/proc/self/status") if line.startswith("VmSize")).split()[1]) * 1024
+    os.closerange(3, resource.getrlimit(resource.RLIMIT_NOFILE)[0])  # nothing inherited stays open but the socket
     for limit, value in ((resource.RLIMIT_AS, vm + memory), (resource.RLIMIT_FSIZE, 0), (resource.RLIMIT_CORE, 0),
                          (resource.RLIMIT_NOFILE, 16)):
         resource.setrlimit(limit, (value, value))
@@ -104,6 +107,8 @@ def _allow_only(names: tuple[str, ...]) -> None:
             f.add_rule(sc.ALLOW, name, sc.Arg(0, sc.EQ, 0))
         elif name == "write":
             f.add_rule(sc.ALLOW, name, sc.Arg(0, sc.EQ, 1))
+        elif name == "mmap":  # anonymous memory only: no mapping of a file, even one left open
+            f.add_rule(sc.ALLOW, name, sc.Arg(3, sc.MASKED_EQ, MAP_ANONYMOUS, MAP_ANONYMOUS))
         else:
             f.add_rule(sc.ALLOW, name)
     f.load()
