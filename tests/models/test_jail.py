@@ -323,3 +323,9 @@ def test_explaining_has_a_cpu_budget_and_frees_the_worker(tmp_path, monkeypatch)
         model(torch.ones(2, 1, 28, 28))
     assert str(err.value).startswith("slow.pt: one pass over 2 image(s) used more than 1 s of CPU time")
     assert model(IMAGES).shape == (4, 10)
+
+
+@pytest.mark.parametrize("raw, expected", [("", 120.0), ("7.5", 7.5), ("abc", 120.0), ("-3", 120.0), ("inf", 120.0)])
+def test_budgets_from_the_environment_are_positive_seconds(monkeypatch, raw, expected):
+    monkeypatch.setenv("XAI_MODEL_CPU_S", raw)
+    assert user_model._seconds("XAI_MODEL_CPU_S", 120.0) == expected

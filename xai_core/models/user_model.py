@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import atexit
 import itertools
+import logging
 import os
 import select
 import shutil
@@ -49,10 +50,23 @@ from ..errors import InvalidInputError
 from . import jail, wire
 from .normalize import Normalized
 
+def _seconds(name: str, default: float) -> float:
+    """A positive number of seconds from the environment; the default (with a warning) otherwise."""
+    raw = os.environ.get(name, "")
+    try:
+        value = float(raw) if raw else default
+    except ValueError:
+        value = -1.0
+    if not 0 < value < float("inf"):
+        logging.getLogger(__name__).warning("%s=%r is not a positive number of seconds; using %g", name, raw, default)
+        return default
+    return value
+
+
 #: CPU seconds a worker may spend loading and checking a model, and on each validation pass
-LOAD_CPU_S = float(os.environ.get("XAI_MODEL_LOAD_CPU_S", 30))
+LOAD_CPU_S = _seconds("XAI_MODEL_LOAD_CPU_S", 30.0)
 #: CPU seconds one forward or backward pass of an accepted model may take (any batch size)
-PASS_CPU_S = float(os.environ.get("XAI_MODEL_CPU_S", 120))
+PASS_CPU_S = _seconds("XAI_MODEL_CPU_S", 120.0)
 #: the wall-clock backstop is this many times the CPU budget, and at least WALL_FLOOR_S (it only
 #: catches a worker that is not scheduled or blocks)
 WALL_FACTOR, WALL_FLOOR_S = 10.0, 60.0
