@@ -12,6 +12,10 @@ under another thread's feet. So nothing here lets work draw from it unguarded:
   instead, through a thread-local ``TorchFunctionMode``. Dropout draws its mask exactly as ATen's CPU
   kernel does (``bernoulli_(1 − p) / (1 − p)``), so on the CPU a fit's numbers equal those of the
   global-generator code when nothing else runs — and now stay equal when something does.
+
+Limit: a draw made *inside* another torch function that the mode hands on (e.g. a lazy module's
+``reset_parameters`` at its first forward) runs with the mode off and still uses the global
+generator; build such modules inside :func:`seeded`. ``tests/test_rng.py`` checks dropout fits.
 """
 from __future__ import annotations
 
