@@ -53,7 +53,7 @@ def _argv(command: str, out: Path, option: str, value: str) -> list[str]:
 
 @pytest.mark.parametrize("command", sorted(OPTIONS))
 def test_every_option_takes_hostile_values_without_a_traceback(capsys, tmp_path, hostile, command, monkeypatch):
-    monkeypatch.chdir(tmp_path)  # a relative value (e.g. --json abc) is a valid file name: written here, not in the repo
+    monkeypatch.chdir(tmp_path)  # a relative value (--json abc) is a valid file name: written here, not in the repo
     for option in OPTIONS[command]:
         for what, value in hostile.items():
             out = tmp_path / f"{option.strip('-')}_{what.replace(' ', '_')}"
