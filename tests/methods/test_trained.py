@@ -35,21 +35,15 @@ class Probe(TrainedExplainer):
         return {"seen": torch.zeros(n)}
 
     def stages(self):
-        return [Stage("warm-up", 3, trains=("probe",)), Stage("main", 4, trains=("probe",), converged=1e-9)]
+        probe = {"trains": ("probe",), "batch_size": 16, "optimises": {"probe": "loss"}}
+        return [Stage("warm-up", 3, **probe), Stage("main", 4, converged=1e-9, **probe)]
 
-    def train_epoch(self, stage: Stage, run: Run) -> dict[str, float]:
-        total = 0.0
-        for idx in run.batches(16):
-            x = run.images(idx) + 0.01 * torch.randn(len(idx), 3, 16, 16, generator=run.generator)
-            with torch.no_grad():
-                target = run.parts["f_b"](x).argmax(1)
-            loss = nn.functional.cross_entropy(run.parts["probe"](x.mean((2, 3))), target)
-            run.optimisers["probe"].zero_grad()
-            loss.backward()
-            run.optimisers["probe"].step()
-            run.state["seen"][idx] += 1
-            total += float(loss.detach()) * len(idx)
-        return {"loss": total / run.n}
+    def train_step(self, stage: Stage, run: Run, idx: torch.Tensor) -> dict[str, torch.Tensor]:
+        x = run.images(idx) + 0.01 * torch.randn(len(idx), 3, 16, 16, generator=run.generator)
+        with torch.no_grad():
+            target = run.parts["f_b"](x).argmax(1)
+        run.state["seen"][idx] += 1
+        return {"loss": nn.functional.cross_entropy(run.parts["probe"](x.mean((2, 3))), target)}
 
     def _explain(self, x, target, masks, progress):
         w = self.trained("probe").weight[target]  # B×C
@@ -169,12 +163,12 @@ class Timed(Probe):
     clock = Clock()
 
     def stages(self):
-        return [Stage("warm-up", 3), Stage("main", 4, converged=1e-9), Stage("tail", 2)]
+        return [Stage("warm-up", 3, batch_size=16), Stage("main", 4, converged=1e-9, batch_size=16),
+                Stage("tail", 2, batch_size=16)]
 
-    def train_epoch(self, stage: Stage, run: Run) -> dict[str, float]:
-        for _ in run.batches(16):
-            self.clock.t += 1.0
-        return {"loss": 1.0}
+    def train_step(self, stage: Stage, run: Run, idx: torch.Tensor) -> dict[str, torch.Tensor]:
+        self.clock.t += 1.0
+        return {"loss": torch.tensor(1.0)}
 
 
 def test_progress_comes_per_batch_with_an_eta_from_the_work_left_that_a_converged_stage_lowers(tmp_path, monkeypatch):

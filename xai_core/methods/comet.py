@@ -195,42 +195,32 @@ class COMET(TrainedExplainer):
         return available if n is None else min(available, int(n))
 
     def stages(self) -> list[Stage]:
-        trains = ("selector", "f_p", "f_d") if self.trains_detector else ("selector", "f_p")
-        return [Stage("selector, predictor" + (" and detector" if self.trains_detector else ""), self.config.epochs,
-                      trains=trains)]
+        # the selector learns from the whole objective, the predictor from its cross-entropy (the only term
+        # of the paper's L that depends on it; the authors' code does the same with the hinge)
+        optimises = {"selector": "loss", "f_p": "predictor_ce"}
+        if self.trains_detector:  # COMET-TD: the detector learns to classify the masked-out regions
+            optimises["f_d"] = "detector_fit_ce"
+        label = "selector, predictor" + (" and detector" if self.trains_detector else "")
+        return [Stage(label, self.config.epochs, trains=tuple(optimises), batch_size=self.config.batch_size,
+                      optimises=optimises)]
 
-    def train_epoch(self, stage: Stage, run: Run) -> dict[str, float]:
-        c, p, opt = self.config, run.parts, run.optimisers
+    def train_step(self, stage: Stage, run: Run, idx: torch.Tensor) -> dict[str, torch.Tensor]:
+        c, p = self.config, run.parts
         q = torch.tensor(self.info.mean, device=run.device).view(1, -1, 1, 1)
-        selector, predictor = list(p["selector"].parameters()), list(p["f_p"].parameters())
-        sums = dict.fromkeys(("loss", "predictor_ce", "detector_ce", "mask_term", "mask_size", "accuracy"), 0.0)
-        for idx in run.batches(c.batch_size):
-            x, y = run.batch(idx)
-            s = p["selector"](x)
-            logits = p["f_p"](masked_in(x, s, q))
-            l_p = F.cross_entropy(logits, y)
-            x_out = masked_out(x, s, q)
-            l_d = F.cross_entropy(p["f_d"](x_out), y)
-            size = s.flatten(1).mean(1)
-            mask_term = c.b * (size - c.t).clamp_min(0).mean()
-            loss = (l_p - c.a * l_d if c.loss == "paper" else 4 * (l_p - l_d + 2).clamp_min(0)) + mask_term
-            # the selector learns from the whole objective, the predictor from its cross-entropy (the only
-            # term of the paper's L that depends on it; the authors' code does the same with the hinge)
-            params = selector + predictor
-            grads = [*torch.autograd.grad(loss, selector, retain_graph=True), *torch.autograd.grad(l_p, predictor)]
-            if self.trains_detector:  # COMET-TD: the detector learns to classify the masked-out regions
-                d_params = list(p["f_d"].parameters())
-                params = params + d_params
-                grads += torch.autograd.grad(F.cross_entropy(p["f_d"](x_out.detach()), y), d_params)
-            for param, grad in zip(params, grads):
-                param.grad = grad
-            for o in opt.values():
-                o.step()
-            for name, value in (("loss", loss), ("predictor_ce", l_p), ("detector_ce", l_d),
-                                ("mask_term", mask_term), ("mask_size", size.mean()),
-                                ("accuracy", (logits.argmax(1) == y).float().mean())):
-                sums[name] += float(value.detach()) * len(idx)
-        return {k: v / run.seen for k, v in sums.items()}
+        x, y = run.batch(idx)
+        s = p["selector"](x)
+        logits = p["f_p"](masked_in(x, s, q))
+        l_p = F.cross_entropy(logits, y)
+        x_out = masked_out(x, s, q)
+        l_d = F.cross_entropy(p["f_d"](x_out), y)
+        size = s.flatten(1).mean(1)
+        mask_term = c.b * (size - c.t).clamp_min(0).mean()
+        loss = (l_p - c.a * l_d if c.loss == "paper" else 4 * (l_p - l_d + 2).clamp_min(0)) + mask_term
+        values = {"loss": loss, "predictor_ce": l_p, "detector_ce": l_d, "mask_term": mask_term,
+                  "mask_size": size.mean(), "accuracy": (logits.argmax(1) == y).float().mean()}
+        if self.trains_detector:  # on x_1−s as an input only: this loss must not move the selector
+            values["detector_fit_ce"] = F.cross_entropy(p["f_d"](x_out.detach()), y)
+        return values
 
     # -- explain step ---------------------------------------------------------------------------
     pipeline: SelectAndPredict | None = None  # the explained classifier, built once trained

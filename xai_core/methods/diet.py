@@ -159,13 +159,15 @@ class DiET(TrainedExplainer):
         return {"masks": torch.ones(n, 1, cells, cells)}  # one low-resolution mask per training image
 
     def stages(self) -> list[Stage]:
-        """k rounds of (1) mask epochs against the frozen f_v, (2) f_v epochs on the rounded masks."""
+        """k rounds of (1) mask epochs against the frozen f_v (per-image losses summed: the step updates
+        the masks itself), (2) f_v epochs on the rounded masks (Adam on the batch mean)."""
         c, out = self.config, []
         for r in range(c.rounds):
             out.append(Stage(f"round {r + 1}/{c.rounds}: masks", c.mask_epochs, loss="mask_loss",
-                             converged=c.converged, index=r))
+                             converged=c.converged, index=r, batch_size=c.mask_batch_size, reduction="sum"))
             out.append(Stage(f"round {r + 1}/{c.rounds}: f_v", c.model_epochs, trains=("f_v",), loss="model_loss",
-                             converged=c.converged, index=r))
+                             converged=c.converged, index=r, batch_size=c.batch_size,
+                             optimises={"f_v": "model_loss"}))
         return out
 
     def begin_stage(self, stage: Stage, run: Run) -> None:
@@ -173,9 +175,10 @@ class DiET(TrainedExplainer):
             run.state["unrounded"] = run.state["masks"].clone()
             run.state["masks"] = round_masks(run.state["masks"], self.config.round_offsets[stage.index])
 
-    def train_epoch(self, stage: Stage, run: Run) -> dict[str, float]:
-        loss = self._model_epoch(run) if "f_v" in stage.trains else self._mask_epoch(run, stage.index)
-        return {stage.loss: loss}
+    def train_step(self, stage: Stage, run: Run, idx: torch.Tensor) -> dict[str, torch.Tensor]:
+        if "f_v" in stage.trains:
+            return {"model_loss": self._model_loss(run, idx)}
+        return {"mask_loss": self._mask_step(run, idx, stage.index)}
 
     def epoch_values(self, stage: Stage, run: Run) -> dict[str, float]:
         return {"kept": float(run.state["masks"].mean())}
@@ -189,37 +192,26 @@ class DiET(TrainedExplainer):
         q = (mean + sigma * torch.randn(len(idx), len(mean), generator=run.generator)).clamp(0, 1)
         return x, pb, q.to(run.device)
 
-    def _mask_epoch(self, run: Run, r: int) -> float:
-        """(1) One epoch of mask steps against the frozen f_v; returns the mean loss."""
+    def _mask_step(self, run: Run, idx: torch.Tensor, r: int) -> torch.Tensor:
+        """(1) One SGD step on the batch's masks against the frozen f_v; returns the summed loss."""
         c, fv, masks = self.config, run.parts["f_v"], run.state["masks"]
+        x, pb, q = self._batch(run, idx)
+        m = masks[idx].to(run.device).requires_grad_(True)
+        with torch.no_grad():
+            pv = F.softmax(fv(x), 1)
         size = (self.info.image_size, self.info.image_size)
-        total = 0.0
-        for idx in run.batches(c.mask_batch_size):
-            x, pb, q = self._batch(run, idx)
-            m = masks[idx].to(run.device).requires_grad_(True)
-            with torch.no_grad():
-                pv = F.softmax(fv(x), 1)
-            loss = self._mask_loss(fv, x, m, q, pv, c.sparsity_weights[r], size) + (pb - pv).abs().sum(1).sum()  # + t1
-            (grad,) = torch.autograd.grad(loss, m)
-            masks[idx] = (m - self.lr_scale * c.mask_lr / PAPER_BATCH * grad).clamp(0, 1).detach().cpu()
-            total += float(loss.detach())
-        return total / run.seen
+        loss = self._mask_loss(fv, x, m, q, pv, c.sparsity_weights[r], size) + (pb - pv).abs().sum(1).sum()  # + t1
+        (grad,) = torch.autograd.grad(loss, m)
+        masks[idx] = (m - self.lr_scale * c.mask_lr / PAPER_BATCH * grad).clamp(0, 1).detach().cpu()
+        return loss
 
-    def _model_epoch(self, run: Run) -> float:
-        """(2) One epoch of Adam steps on f_v with t1 + t2 and the rounded masks; returns the mean loss."""
-        c, fv, opt = self.config, run.parts["f_v"], run.optimisers["f_v"]
-        size = (self.info.image_size, self.info.image_size)
-        total = 0.0
-        for idx in run.batches(c.batch_size):
-            x, pb, q = self._batch(run, idx)
-            xs = simplify(x, upsample(run.state["masks"][idx].to(run.device), size, c.upsample), q)
-            pv, pvs = F.softmax(fv(x), 1), F.softmax(fv(xs), 1)
-            loss = ((pb - pv).abs().sum(1) + (pv - pvs).abs().sum(1)).mean()
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += float(loss.detach()) * len(idx)
-        return total / run.seen
+    def _model_loss(self, run: Run, idx: torch.Tensor) -> torch.Tensor:
+        """(2) f_v's batch-mean loss t1 + t2 on the rounded masks (the trainer steps Adam on it)."""
+        fv, size = run.parts["f_v"], (self.info.image_size, self.info.image_size)
+        x, pb, q = self._batch(run, idx)
+        xs = simplify(x, upsample(run.state["masks"][idx].to(run.device), size, self.config.upsample), q)
+        pv, pvs = F.softmax(fv(x), 1), F.softmax(fv(xs), 1)
+        return ((pb - pv).abs().sum(1) + (pv - pvs).abs().sum(1)).mean()
 
     def _mask_loss(self, fv, x, m, q, pv, w, size) -> torch.Tensor:
         """Per-image ``w·‖m_up‖₁/(H·W) + ‖f_v(x) − f_v(x_s)‖₁``, summed over the batch."""

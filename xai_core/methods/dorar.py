@@ -152,39 +152,27 @@ class DoRaR(TrainedExplainer):
         return available if n is None else min(available, int(n))
 
     def stages(self) -> list[Stage]:
-        return [Stage("selector and generators", self.config.epochs, trains=("selector", "g1", "g2"))]
+        # F minimises its own objective; G1 and G2 their summed losses (each touches only its own G)
+        return [Stage("selector and generators", self.config.epochs, trains=("selector", "g1", "g2"),
+                      batch_size=self.config.batch_size,
+                      optimises={"selector": "selector_loss", "g1": "loss", "g2": "loss"})]
 
     def begin_stage(self, stage: Stage, run: Run) -> None:
         run.state["noise"] = PixelNoise.from_dataset(run.data, self.config.noise_images).bank
 
-    def train_epoch(self, stage: Stage, run: Run) -> dict[str, float]:
-        c, p, opt = self.config, run.parts, run.optimisers
-        noise = PixelNoise(run.state["noise"])
-        f_b, a = p["f_b"], self.alpha
-        sel_params = list(p["selector"].parameters())
-        gen_params = [*p["g1"].parameters(), *p["g2"].parameters()]
-        sums = dict.fromkeys(("loss", "selector_loss", "l1", "l2", "l3", "l4"), 0.0)
-        for idx in run.batches(c.batch_size):
-            x = run.images(idx)
-            with torch.no_grad():
-                y = f_b(run.teacher_images(idx, x)).argmax(1)
-            keep = relaxed_top_k(p["selector"](x), c.n_e, c.tau, c.sharpen, run.generator)
-            m = units.to_pixels(keep.view(-1, self.grid, self.grid), c.units)
-            e = noise.sample(len(idx), run.generator, run.device)
-            l1, l3 = losses(f_b, p["g1"](removed(x, m, e)), x, y)
-            l2, l4 = losses(f_b, p["g2"](removed(x, 1 - m, e)), x, y)
-            g1_loss, g2_loss = l3 + c.beta * l1, l4 + c.beta * l2
-            sel_loss = (1 - a) * g1_loss - a * g2_loss
-            sel_grads = torch.autograd.grad(sel_loss, sel_params, retain_graph=True)
-            gen_grads = torch.autograd.grad(g1_loss + g2_loss, gen_params)  # each G's loss touches only its own
-            for param, grad in zip(sel_params + gen_params, sel_grads + gen_grads):
-                param.grad = grad
-            for o in opt.values():
-                o.step()
-            for name, value in (("loss", g1_loss + g2_loss), ("selector_loss", sel_loss), ("l1", l1), ("l2", l2),
-                                ("l3", l3), ("l4", l4)):
-                sums[name] += float(value.detach()) * len(idx)
-        return {k: v / run.seen for k, v in sums.items()}
+    def train_step(self, stage: Stage, run: Run, idx: torch.Tensor) -> dict[str, torch.Tensor]:
+        c, p, a = self.config, run.parts, self.alpha
+        x = run.images(idx)
+        with torch.no_grad():
+            y = p["f_b"](run.teacher_images(idx, x)).argmax(1)
+        keep = relaxed_top_k(p["selector"](x), c.n_e, c.tau, c.sharpen, run.generator)
+        m = units.to_pixels(keep.view(-1, self.grid, self.grid), c.units)
+        e = PixelNoise(run.state["noise"]).sample(len(idx), run.generator, run.device)
+        l1, l3 = losses(p["f_b"], p["g1"](removed(x, m, e)), x, y)
+        l2, l4 = losses(p["f_b"], p["g2"](removed(x, 1 - m, e)), x, y)
+        g1_loss, g2_loss = l3 + c.beta * l1, l4 + c.beta * l2
+        return {"loss": g1_loss + g2_loss, "selector_loss": (1 - a) * g1_loss - a * g2_loss,
+                "l1": l1, "l2": l2, "l3": l3, "l4": l4}
 
     # -- explain step ---------------------------------------------------------------------------
     def _explain(self, x: torch.Tensor, target: torch.Tensor, masks: torch.Tensor | None, progress) -> Explanation:

@@ -199,8 +199,9 @@ class MEED(TrainedExplainer):
         return available if n is None else min(available, int(n))
 
     def stages(self) -> list[Stage]:
-        return [Stage("explainer and approximators", self.config.epochs,
-                      trains=("explainer", "a_s", "a_u") if self.config.ail else ("explainer", "a_s"))]
+        trains = ("explainer", "a_s", "a_u") if self.config.ail else ("explainer", "a_s")
+        return [Stage("explainer and approximators", self.config.epochs, trains=trains,
+                      batch_size=self.config.batch_size, optimises={"explainer": "loss"})]
 
     def _mask(self, v: torch.Tensor) -> torch.Tensor:
         """B×D unit weights → B×1×H×W pixel weights."""
@@ -216,55 +217,43 @@ class MEED(TrainedExplainer):
         r = r + 1e-6 * r.amax(1, keepdim=True).clamp_min(1e-12)  # no unit at probability 0 (log r finite)
         return torch.log(r / r.sum(1, keepdim=True))
 
-    def train_epoch(self, stage: Stage, run: Run) -> dict[str, float]:
-        c, p, opt = self.config, run.parts, run.optimisers
-        m = len(run.history) + 1  # the epoch number (the paper's m ∈ Z₊)
-        sums = dict.fromkeys(("loss", "L_s", "L_u", "L_adv", "L_e", "A_s_accuracy", "A_u_accuracy"), 0.0)
-        for idx in run.batches(c.batch_size):
-            x = run.images(idx)
-            with torch.no_grad():
-                probs = F.softmax(p["f_b"](run.teacher_images(idx, x)), 1)
-            y = probs.argmax(1)
-            log_z = F.log_softmax(p["explainer"](x, probs), 1)
-            log_sample = faded_prior(log_z, self._prior(p["f_b"], x, y), m) if c.prior else log_z
-            v = self._mask(gumbel_top_k(log_sample, c.k, c.tau, run.generator))
-            # approximators: L_s + w·L_u on the explainer's current (detached) selection
-            out_s = p["a_s"](x * v.detach())
-            approx = F.cross_entropy(out_s, y)
-            if c.ail:
-                out_u = p["a_u"](x * (1 - v.detach()))
-                l_u = F.cross_entropy(out_u, y)
-                approx = approx + c.lu_weight * l_u
-            for name in stage.trains[1:]:
-                opt[name].zero_grad()
-            approx.backward()
-            for name in stage.trains[1:]:
-                opt[name].step()
-            # explainer: L_s (+ w·L_adv) (+ the prior's MAE term), through the updated approximators
-            l_s = F.cross_entropy(p["a_s"](x * v), y)
-            loss = l_s
-            if c.ail:
-                adv_out = p["a_u"](x * (1 - v))
-                l_adv = (F.cross_entropy(adv_out, 1 - y) if c.adversary == "flip"
-                         else -F.log_softmax(adv_out, 1).mean(1).mean())
-                loss = loss + c.lu_weight * l_adv
-            l_e = torch.zeros((), device=x.device)
-            if c.prior and c.le_weight:
-                l_e = (log_z.exp() - log_sample.exp().detach()).abs().mean()
-                loss = loss + c.le_weight * l_e / (m + 1)
-            opt["explainer"].zero_grad()
-            loss.backward()
-            opt["explainer"].step()
-            values = {"loss": loss, "L_s": l_s, "L_e": l_e,
-                      "A_s_accuracy": (out_s.argmax(1) == y).float().mean()}
-            if c.ail:
-                values.update(L_u=l_u, L_adv=l_adv, A_u_accuracy=(out_u.argmax(1) == y).float().mean())
-            for name, value in values.items():
-                sums[name] += float(value.detach()) * len(idx)
-        out = {k: v / run.seen for k, v in sums.items() if c.ail or k not in ("L_u", "L_adv", "A_u_accuracy")}
-        if not (c.prior and c.le_weight):
-            out.pop("L_e")
-        return {**out, "fs_m": self._fs_m(run)}
+    def train_step(self, stage: Stage, run: Run, idx: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Per batch, alternating (the paper's Algorithm 1): the approximators step first on the
+        explainer's current selection, then the explainer's loss is taken through the updated ones."""
+        c, p, m = self.config, run.parts, run.epoch  # m: the epoch number (the paper's m ∈ Z₊)
+        x = run.images(idx)
+        with torch.no_grad():
+            probs = F.softmax(p["f_b"](run.teacher_images(idx, x)), 1)
+        y = probs.argmax(1)
+        log_z = F.log_softmax(p["explainer"](x, probs), 1)
+        log_sample = faded_prior(log_z, self._prior(p["f_b"], x, y), m) if c.prior else log_z
+        v = self._mask(gumbel_top_k(log_sample, c.k, c.tau, run.generator))
+        # approximators: L_s + w·L_u on the explainer's current (detached) selection
+        out_s = p["a_s"](x * v.detach())
+        approx = F.cross_entropy(out_s, y)
+        if c.ail:
+            out_u = p["a_u"](x * (1 - v.detach()))
+            l_u = F.cross_entropy(out_u, y)
+            approx = approx + c.lu_weight * l_u
+        run.optimise(dict.fromkeys(stage.trains[1:], approx))
+        # explainer: L_s (+ w·L_adv) (+ the prior's MAE term), through the updated approximators
+        l_s = F.cross_entropy(p["a_s"](x * v), y)
+        values = {"loss": l_s, "L_s": l_s}
+        if c.ail:
+            adv_out = p["a_u"](x * (1 - v))
+            l_adv = (F.cross_entropy(adv_out, 1 - y) if c.adversary == "flip"
+                     else -F.log_softmax(adv_out, 1).mean(1).mean())
+            values.update(loss=values["loss"] + c.lu_weight * l_adv, L_u=l_u, L_adv=l_adv)
+        if c.prior and c.le_weight:
+            l_e = (log_z.exp() - log_sample.exp().detach()).abs().mean()
+            values.update(loss=values["loss"] + c.le_weight * l_e / (m + 1), L_e=l_e)
+        values["A_s_accuracy"] = (out_s.argmax(1) == y).float().mean()
+        if c.ail:
+            values["A_u_accuracy"] = (out_u.argmax(1) == y).float().mean()
+        return values
+
+    def epoch_values(self, stage: Stage, run: Run) -> dict[str, float]:
+        return {"fs_m": self._fs_m(run)}
 
     def _fs_m(self, run: Run) -> float:
         """FS-M on the first training images: the black box's top-1 on the zero-filled top-k

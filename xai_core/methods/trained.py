@@ -4,30 +4,33 @@ A trained method declares
 - its **components**: named modules it trains (``components()``), the frozen copies of the black
   box it only reads (``frozen``), their optimisers (``optimisers()``) and any per-run tensors
   (``initial_state()``, e.g. DiET's per-image training masks);
-- its **training step**: ``stages()`` (a schedule of named stages of at most N epochs each, with
-  the components each trains) and ``train_epoch(stage, run)`` (one epoch; returns its losses);
+- its **training step**: ``stages()`` (a schedule of named stages of at most N epochs each: the
+  components each trains, its batch size, and which returned loss each component's optimiser
+  minimises) and ``train_step(stage, run, idx)`` (one batch; returns its losses as tensors);
 - its **explain step**: ``_explain`` on the trained components (``self.parts``).
 
-:func:`fit` does the rest: seeding, the epochs and the convergence rule, progress, a checkpoint
-after every epoch (a killed or cancelled training resumes from its last completed epoch, bit for
-bit) and one store entry holding every trained component and state tensor (atomic, checksummed,
-loaded with ``weights_only=True``).
+:func:`fit` does the rest, as Lightning's loop does: seeding, drawing the batches, the optimiser
+steps (the gradient of each declared loss with respect to its components only, so a selector and a
+generator can minimise different losses of one graph), epoch means weighted by images (correct
+under torchrun), the convergence rule, progress, a checkpoint after every epoch (a killed or
+cancelled training resumes from its last completed epoch, bit for bit) and one store entry holding
+every trained component and state tensor (atomic, checksummed, loaded with ``weights_only=True``).
 
 Progress: a report when training starts, one per finished batch (at most every :data:`TICK_S`
 seconds; ``done`` is then fractional: epochs done plus the part of this one; the message names the
 stage, the epoch and the batch) and one per epoch with its losses (the loss curve). Every report
 carries ``eta_s``: the work left over the whole schedule (its stages' epochs × the training images,
 counted per batch) at the rate measured on the batches done so far in this run; a stage that
-converges early drops its skipped epochs from the work left. Methods need nothing for this: the
-batches they draw from :meth:`Run.batches` are counted.
+converges early drops its skipped epochs from the work left.
 """
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from types import MappingProxyType
+from typing import Any, ClassVar, Literal
 
 import torch
 from torch import nn
@@ -64,8 +67,13 @@ class TrainedConfig(MethodConfig):
 
 @dataclass(frozen=True)
 class Stage:
-    """A part of the schedule: at most ``epochs`` epochs, ending early once the epoch loss
-    ``loss`` changes by less than ``converged`` (relative) between two epochs."""
+    """A part of the schedule: at most ``epochs`` epochs of ``batch_size`` images per step, ending
+    early once the epoch loss ``loss`` changes by less than ``converged`` (relative) between epochs.
+
+    ``optimises`` maps a component to the loss (a key of ``train_step``'s result) its optimiser
+    minimises; after each step the trainer takes each loss's gradient with respect to its components
+    only and steps their optimisers. ``reduction`` says what a step's values are: batch means
+    (``"mean"``, weighted by the batch's images in the epoch mean) or batch sums (``"sum"``)."""
 
     label: str  # shown in progress, e.g. "round 1/2: masks"
     epochs: int
@@ -73,6 +81,14 @@ class Stage:
     loss: str = "loss"  # the epoch value the convergence rule watches
     converged: float | None = None
     index: int = 0  # round or phase number, for the method's own use
+    batch_size: int = 64
+    optimises: Mapping[str, str] = field(default_factory=dict)
+    reduction: Literal["mean", "sum"] = "mean"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "optimises", MappingProxyType(dict(self.optimises)))
+        if not set(self.optimises) <= set(self.trains):
+            raise ValueError(f"stage {self.label!r} optimises components it does not train")
 
 
 @dataclass
@@ -95,6 +111,7 @@ class Run:
     #: trainer's progress within an epoch; it may raise (a cancelled job) to stop the training there
     on_batch: Callable[[int, int, int], None] | None = field(default=None, repr=False, compare=False)
     seen: int = 0  # images this process trained on in the last pass of :meth:`batches` (epoch means divide by it)
+    epoch: int = 0  # the epoch being trained, from 1 within its stage
     _ahead: tuple[torch.Tensor, Batch] | None = field(default=None, repr=False, compare=False)  # the batch decoded ahead
 
     def batches(self, size: int) -> Iterator[torch.Tensor]:
@@ -110,6 +127,21 @@ class Run:
         if distributed.active():
             self.generator.manual_seed(int(torch.randint(2**62, (1,), generator=self.generator)) + distributed.rank())
         return self._counted(chunks)
+
+    def optimise(self, objectives: Mapping[str, torch.Tensor]) -> None:
+        """One optimiser step per named component on the gradient of its loss with respect to its own
+        parameters (components naming the same loss tensor share one backward pass). The trainer calls
+        it with the stage's ``optimises``; a method calls it itself for an inner step within a batch
+        (MEED's approximators are updated before its explainer's loss is computed through them)."""
+        groups: dict[int, tuple[torch.Tensor, list[nn.Parameter]]] = {}
+        for name, loss in objectives.items():
+            groups.setdefault(id(loss), (loss, []))[1].extend(self.parts[name].parameters())
+        for i, (loss, params) in enumerate(groups.values()):
+            grads = torch.autograd.grad(loss, params, retain_graph=i < len(groups) - 1, allow_unused=True)
+            for param, grad in zip(params, grads):
+                param.grad = grad
+        for name in objectives:
+            self.optimisers[name].step()
 
     def _counted(self, chunks: tuple[torch.Tensor, ...]) -> Iterator[torch.Tensor]:
         """This rank's part of each batch; where the data streams from files (``data.workers`` > 0)
@@ -199,8 +231,10 @@ class TrainedExplainer(Explainer):
     def begin_stage(self, stage: Stage, run: Run) -> None:
         """Once at the start of a stage (not again when resuming inside it)."""
 
-    def train_epoch(self, stage: Stage, run: Run) -> dict[str, float]:
-        """One epoch of ``stage``; returns its losses (``stage.loss`` among them)."""
+    def train_step(self, stage: Stage, run: Run, idx: torch.Tensor) -> dict[str, torch.Tensor]:
+        """One batch of ``stage`` (``idx``: this process's training indices; fetch them with
+        :meth:`Run.images` or :meth:`Run.batch`): the batch's losses and values to record, with the
+        losses named in ``stage.optimises`` still attached to their graph."""
         raise NotImplementedError  # pragma: no cover - abstract
 
     def epoch_values(self, stage: Stage, run: Run) -> dict[str, float]:
@@ -338,8 +372,9 @@ def fit(method: TrainedExplainer, data: ImageDataset, store: ArtifactStore,
         finished = done >= stage.epochs
         while not finished:
             before = {k: v.clone() for k, v in run.state.items()} if distributed.active() else {}
+            run.epoch = done + 1
             with rng.drawing_from(run.draws):
-                losses = method.train_epoch(stage, run)
+                losses = _epoch(method, stage, run)
             if distributed.active():
                 run.state.update({k: distributed.merge_rows(before[k], v) for k, v in run.state.items()
                                   if k in before and v.ndim and v.shape == before[k].shape})
@@ -365,6 +400,19 @@ def fit(method: TrainedExplainer, data: ImageDataset, store: ArtifactStore,
     if distributed.is_main():
         store.discard(CHECKPOINT, ckpt_spec)  # the entry (saved by the caller) supersedes it
     return payload
+
+
+def _epoch(method: TrainedExplainer, stage: Stage, run: Run) -> dict[str, float]:
+    """One epoch of ``stage``: every batch's step and optimiser steps; the epoch mean of each value
+    (batch means weighted by their images, or batch sums, over the images this process saw)."""
+    sums: dict[str, float] = {}
+    for idx in run.batches(stage.batch_size):
+        values = method.train_step(stage, run, idx)
+        run.optimise({name: values[key] for name, key in stage.optimises.items()})
+        weight = len(idx) if stage.reduction == "mean" else 1
+        for key, value in values.items():
+            sums[key] = sums.get(key, 0.0) + float(value.detach()) * weight
+    return {key: total / run.seen for key, total in sums.items()}
 
 
 def _new_run(method: TrainedExplainer, data: ImageDataset) -> Run:
