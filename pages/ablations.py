@@ -8,14 +8,14 @@ import json
 import numpy as np
 import streamlit as st
 
-from pages import common
+from pages.ui import caches, helpers, job_ui, readiness, sidebar
 from xai_core import figures, services, viz
 from xai_core.services import estimates, tasks
 
 MAP_COLUMNS = 4  # example maps per row (as Explore's grid): a bounded size whatever the number of values
 
-selection = common.sidebar()
-ctx = common.load_or_stop(selection)
+selection = sidebar.sidebar()
+ctx = readiness.load_or_stop(selection)
 st.title("Ablations")
 st.markdown("**Map resolution.** Each map is averaged over u×u pixel blocks before scoring. A method whose "
             "score holds up at large u explains with coarse regions; one that drops relied on fine detail. "
@@ -35,7 +35,7 @@ with st.form("ablation"):
     run = st.form_submit_button("Run ablation", type="primary")
 
 if run and methods and factors:
-    common.run_stored("ablation_result", selection, "ablation …", lambda progress: services.resolution_ablation(
+    job_ui.run_stored("ablation_result", selection, "ablation …", lambda progress: services.resolution_ablation(
         ctx, methods, metric, sorted(factors), n, progress=progress))
 
 
@@ -50,11 +50,11 @@ def show_resolution(result: dict) -> None:
     st.subheader("What the coarser maps look like")
     index = st.number_input("Test sample", 0, len(ctx.test) - 1, 0)
     for method in result["summary"]:
-        maps = services.downscaled_maps(common.explanation(*selection, method, int(index))["scores"],
+        maps = services.downscaled_maps(caches.explanation(*selection, method, int(index))["scores"],
                                          result["factors"])
         heat, _ = viz.render_heatmaps(np.stack(maps))
         st.markdown(f"**{method}**")
-        for col, u, h in zip(common.grid(len(maps), MAP_COLUMNS), result["factors"], heat):
+        for col, u, h in zip(helpers.grid(len(maps), MAP_COLUMNS), result["factors"], heat):
             col.image(h, caption=f"u = {u}", width="stretch")
 
 
@@ -70,13 +70,13 @@ def show_sweep(result: dict) -> None:
     setting, values = result["setting"], result["factors"]
     st.subheader(f"{method}'s map per {setting}")
     index = int(st.number_input("Test sample", 0, len(ctx.test) - 1, 0, key="sweep-sample"))
-    maps = [common.explanation(*selection, method, index, config=((setting, v),))["scores"] for v in values]
+    maps = [caches.explanation(*selection, method, index, config=((setting, v),))["scores"] for v in values]
     heat, _ = viz.render_heatmaps(np.stack(maps))
-    for col, v, h in zip(common.grid(len(values), MAP_COLUMNS), values, heat):  # one value: one column, not the page
+    for col, v, h in zip(helpers.grid(len(values), MAP_COLUMNS), values, heat):  # one value: one column, not the page
         col.image(h, caption=f"{setting} = {v}", width="stretch")
 
 
-result = common.stored_result("ablation_result", selection)
+result = job_ui.stored_result("ablation_result", selection)
 if result is None:
     st.info("Choose methods, a metric and block sizes, then run the ablation.")
 else:
@@ -115,10 +115,10 @@ else:
         start_components = st.form_submit_button("Run component ablation")
     if start_components and component_metrics:
         st.session_state["component_request"] = selection, (component_method, list(component_metrics), component_n)
-    request = common.stored_result("component_request", selection)
+    request = job_ui.stored_result("component_request", selection)
     if request is not None:
         st.caption("Variants: " + ", ".join(services.component_variants(request[0])))
-    common.requested_job("component", selection, lambda r: f"{r[0]} component ablation",
+    job_ui.requested_job("component", selection, lambda r: f"{r[0]} component ablation",
                          lambda r: tasks.component_ablation_estimate(ctx, r[0]),
                          lambda r: tasks.component_ablation_job(ctx, *r), show_components)
 
@@ -140,5 +140,5 @@ with st.form("sweep"):
     start = st.form_submit_button("Run sweep")
 if start and values:  # each value is a refit: say how long first, and ask above 2 minutes
     st.session_state["sweep_request"] = selection, (method, setting, sorted(values), sweep_metric, n)
-common.requested_job("sweep", selection, lambda r: f"{r[0]} {r[1]} sweep",
+job_ui.requested_job("sweep", selection, lambda r: f"{r[0]} {r[1]} sweep",
                      lambda r: estimates.sweep_estimate(ctx, *r[:3]), lambda r: services.sweep_job(ctx, *r), show_sweep)

@@ -8,10 +8,10 @@ import streamlit as st
 
 from xai_core import figures, services
 from xai_core.errors import XAIError
-from pages import common
+from pages.ui import job_ui, readiness, sidebar
 
-selection = common.sidebar()
-ctx = common.load_or_stop(selection)
+selection = sidebar.sidebar()
+ctx = readiness.load_or_stop(selection)
 
 st.title("Evaluate")
 methods_all = [r.name for r in services.method_rows(ctx.info)]
@@ -55,7 +55,7 @@ def show_commands(key: str, note: str = "", folded: bool = False) -> None:
     """Under a result: the command kept with it under ``key`` (see :func:`run_with_commands`), and its
     torchrun form beneath; ``note`` says more about the command. ``folded``: in a closed expander (a
     chart of a result whose commands are shown open already, under its table)."""
-    kept = common.stored_result(key, selection)
+    kept = job_ui.stored_result(key, selection)
     if kept is None:
         return
     if isinstance(kept, str):
@@ -74,19 +74,19 @@ def _commands(kept: tuple[str, str], note: str) -> None:
     st.code(command, language="bash", wrap_lines=True)
     st.caption(f"For more images, the whole test split ({len(ctx.test)}) on {PROCESSES} processes: torchrun shards "
                "the images across the processes (one GPU each where there are GPUs) and writes the same JSON; "
-               "see the README's “Scaling out” for several GPUs and machines.")
+               "see “Scaling out” (docs/scaling-out.md) for several GPUs and machines.")
     st.code(torchrun, language="bash", wrap_lines=True)
 
 
 def run_with_commands(key: str, label: str, work, kept: tuple[str, str] | str) -> None:
-    """:func:`common.run_stored` of ``work``, keeping ``kept`` (the commands) under ``{key}_command``
+    """:func:`job_ui.run_stored` of ``work``, keeping ``kept`` (the commands) under ``{key}_command``
     once the result is there: a failed run keeps the last result with its own command."""
     def run(progress):
         result = work(progress)
         st.session_state[f"{key}_command"] = selection, kept
         return result
 
-    common.run_stored(key, selection, label, run)
+    job_ui.run_stored(key, selection, label, run)
 
 
 if run and methods and metrics:
@@ -113,8 +113,8 @@ def randomisation_check() -> None:
     chosen = st.multiselect("Trained methods", trained, default=[m for m in ("comet",) if m in trained] or trained[:1],
                             key="dr-methods")
     n_dr = st.slider("Test images", 4, min(500, len(ctx.test)), min(100, len(ctx.test)), key="dr-n")
-    ready = set(common.training_notice(ctx, chosen))
-    ready &= set(common.training_notice(ctx, chosen, {m: {"randomize_labels": True} for m in chosen}))
+    ready = set(readiness.training_notice(ctx, chosen))
+    ready &= set(readiness.training_notice(ctx, chosen, {m: {"randomize_labels": True} for m in chosen}))
     ready_methods = [m for m in chosen if m in ready]
     if ready_methods and st.button("Compare real and randomised-label fits", key="dr-run"):
         variants = services.randomization_variants(ready_methods)
@@ -123,7 +123,7 @@ def randomisation_check() -> None:
         kept = next((c for c in pair if isinstance(c, str)), None) or tuple("\n".join(two) for two in zip(*pair))
         run_with_commands("randomisation", "comparing …", lambda progress: services.evaluate(
             ctx, list(variants), list(DR_METRICS), n_dr, progress=progress, variants=variants), kept)
-    checked = common.stored_result("randomisation", selection)
+    checked = job_ui.stored_result("randomisation", selection)
     if checked is not None:
         checked_rows = figures.scalar_rows(checked)
         st.dataframe(checked_rows, width="stretch", hide_index=True, column_config=figures.table_labels(checked_rows))
@@ -131,7 +131,7 @@ def randomisation_check() -> None:
                                                "fits (--randomize-labels; their JSON names each method plainly)")
 
 
-result = common.stored_result("evaluation", selection)
+result = job_ui.stored_result("evaluation", selection)
 if result is None:
     st.info("Choose methods and metrics, then run the evaluation.")
     randomisation_check()

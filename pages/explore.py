@@ -1,5 +1,5 @@
 """Explore: a dataset sample (or an upload), the black box's prediction, and every chosen
-method's map side by side. Thin: widgets and calls into pages.common / xai_core only."""
+method's map side by side. Thin: widgets and calls into pages.ui / xai_core only."""
 from __future__ import annotations
 
 import random
@@ -7,31 +7,24 @@ import random
 import numpy as np
 import streamlit as st
 
-from pages import common, model_compare
+from pages import model_compare
+from pages.ui import caches, helpers, readiness, sidebar
 from xai_core import export, services, viz
 from xai_core.data.base import DatasetInfo
 from xai_core.data.decode import display_name
 from xai_core.errors import XAIError
-from xai_core.services import catalog, explaining
+from xai_core.services import catalog
 from xai_core.uploads import EXTENSIONS, read_upload, upload_warnings
 
 PRESELECTED = ["gradient", "input_x_gradient", "smoothgrad", "integrated_gradients", "gradcam"]
 GRID_COLUMNS = 4  # at most this many maps per row: more methods wrap to new rows, never shrink
 
-selection = common.sidebar()
-ctx = common.load_or_stop(selection)
+selection = sidebar.sidebar()
+ctx = readiness.load_or_stop(selection)
 info: DatasetInfo = ctx.info
 
 st.title("Explore")
 st.caption(info.description)
-
-
-@st.cache_resource(show_spinner="Classifying the split …", max_entries=4)
-def split_labels(dataset: str, preset: str, model: services.ModelChoice, split: str):
-    """(labels, predictions) of an evaluation split other than "test", for the sample picker."""
-    ctx = common.context(dataset, preset, model)
-    with common.work_slot():
-        return services.predicted_labels(ctx, split)
 
 
 def pick_split(disabled: bool = False) -> str:
@@ -50,8 +43,8 @@ def pick_split(disabled: bool = False) -> str:
 def pick_sample(disabled: bool = False) -> int:
     """Class / outcome filters, a sample selector and a random button (all ``disabled`` while an
     upload is shown); returns the index in ``split``."""
-    labels, preds = (common.predicted_labels(*selection) if split == "test"
-                     else split_labels(*selection, split))
+    labels, preds = (caches.predicted_labels(*selection) if split == "test"
+                     else caches.split_labels(*selection, split))
     known = bool((labels >= 0).all())
     c1, c2, c3, c4 = st.columns([2, 2, 2, 1], vertical_alignment="bottom")
     cls = c1.selectbox("Class", ["any", *info.class_names], disabled=disabled or not known,
@@ -98,7 +91,7 @@ if image_tensor is not None:
     x, mask, label = image_tensor, None, -1
 else:
     x, label, mask = services.evaluation_split(ctx, split).sample(index)
-with common.work_slot():  # a forward pass on the shared model
+with helpers.work_slot():  # a forward pass on the shared model
     classes = dict(services.class_choices(ctx, x, label))
 predicted = next(iter(classes))
 target = st.selectbox("Explain the class", list(classes), format_func=classes.get,
@@ -129,7 +122,7 @@ with st.expander("Heatmap display"):
                              "map) is the true object")
 
 layer = ""
-layers, default_layer = (common.bottleneck_layers(*selection) if any(rows[m].takes_layer for m in methods)
+layers, default_layer = (caches.bottleneck_layers(*selection) if any(rows[m].takes_layer for m in methods)
                          else ([], None))
 if layers:
     layer = st.selectbox("Bottleneck layer (IBA, InputIBA)", layers, index=layers.index(default_layer),
@@ -137,37 +130,16 @@ if layers:
                               "1/8 of the input (the paper: VGG16 conv4_1)")
     layer = "" if layer == default_layer else layer
 
-SETTING_LABELS = {  # (label, help) of each field offered under "Method settings"
-    ("integrated_gradients", "steps"): ("Integrated Gradients: integration steps",
-                                        "points on the path from the mean-colour baseline to the image "
-                                        "(Gauss-Legendre); more is smoother and slower"),
-    ("smoothgrad", "noise_std"): ("SmoothGrad: noise σ", "standard deviation of the Gaussian noise added to "
-                                                         "each copy (pixels live in [0, 1])"),
-    ("smoothgrad", "samples"): ("SmoothGrad: samples", "noisy copies averaged per image; more is smoother and "
-                                                       "slower"),
-    ("gradcam", "layer"): ("Grad-CAM: layer", "the layer whose feature maps are weighted (default: the model's "
-                                              "last conv block)"),
-    ("diet", "u"): ("DiET: mask cell side (u)", "masks are (H/u)×(W/u) cells. Each u is its own trained mask "
-                                                "model: a new value trains a new one, once, cached afterwards"),
-    ("meed", "top_k"): ("MEED: features shown (k)", "how many of the top-scored feature units form the selection "
-                                                    "(test time: no refit); the default is the k it was trained "
-                                                    "with"),
-    ("l2x", "top_k"): ("L2X: features shown (k)", "how many of the top-scored feature units form the selection "
-                                                  "(test time: no refit); the default is the k it was trained with"),
-    ("dorar", "n_e"): ("DoRaR: units kept (n_e)", "how many explanation units DoRaR's selector keeps. Each n_e is "
-                                                  "its own trained selector (and generators): a new value trains "
-                                                  "a new one, once, cached afterwards (as on the Train page)"),
-}
-
-
-def setting_input(method: str, field: str, default):
-    """One widget for ``method``'s ``field``, starting at the preset's ``default`` (keyed by preset,
-    so another preset starts from its own defaults); returns the value chosen."""
-    label, help_text = SETTING_LABELS.get((method, field), (f"{method}: {field}", None))
+def setting_input(method: str, offered: services.Offered, default):
+    """One widget for ``method``'s setting ``offered`` (its declared label and help), starting at the
+    preset's ``default`` (keyed by preset, so another preset starts from its own defaults); returns the
+    value chosen."""
+    field, help_text = offered.name, offered.help
+    label = f"{rows[method].paper.short}: {offered.label}"
     key = f"explore_setting_{selection.preset}_{method}_{field}"
     mark = lambda v: f"{v} (default)" if v == default else str(v)  # noqa: E731
     if field == "layer":
-        cam_layers = common.bottleneck_layers(*selection)[0]
+        cam_layers = caches.bottleneck_layers(*selection)[0]
         if not cam_layers:  # user models: only the model's own choice
             return default
         own = getattr(ctx.black_box, "cam_layer", None)  # what the default "" resolves to: not listed twice
@@ -191,50 +163,50 @@ def setting_input(method: str, field: str, default):
 
 
 configs: dict[str, dict] = {}  # per method, the settings that differ from the preset's (cache key, own fits)
-offered = [m for m in methods if m in services.EXPLORE_SETTINGS]
+offered = [m for m in methods if rows[m].settings]
 if offered:
     with st.expander("Method settings"):
         st.caption("Start from the preset's defaults; a changed value is recorded with the map (and in the "
                    "settings download), and a trained method with a changed value needs its own fit.")
         for m in offered:
             defaults = services.method_defaults(m, selection.preset)
-            chosen = {f: setting_input(m, f, defaults[f]) for f in services.EXPLORE_SETTINGS[m]}
+            chosen = {o.name: setting_input(m, o, defaults[o.name]) for o in rows[m].settings}
             changed = {f: v for f, v in chosen.items() if v != defaults[f]}
             if changed:
                 configs[m] = changed
 
 
-def explain(method: str, bar: common.ProgressBar, config: tuple,
+def explain(method: str, bar: helpers.ProgressBar, config: tuple,
             model: services.ModelChoice = selection.model) -> dict:
     """One method's map for the chosen class (label-free methods ignore it: one cache entry for all
     classes); the default class (an upload's top-1, a sample's label) shares the other pages' entries.
     ``model``: another model than the sidebar's (the comparison below the grid), same class."""
-    chosen = None if method in services.TARGET_FREE else target
+    chosen = None if rows[method].label_free else target
     if image_tensor is not None:
         own_top = chosen == predicted and model == selection.model  # None: that model's own top-1
-        return common.upload_explanation(selection.dataset, selection.preset, model, method, upload.getvalue(),
+        return caches.upload_explanation(selection.dataset, selection.preset, model, method, upload.getvalue(),
                                          upload.name, bar, layer, config, target=None if own_top else chosen)
-    return common.explanation(selection.dataset, selection.preset, model, method, index, bar, layer, config,
+    return caches.explanation(selection.dataset, selection.preset, model, method, index, bar, layer, config,
                               split=split, target=None if chosen == label else chosen)
 
 
-methods = common.training_notice(ctx, methods, configs)
+methods = readiness.training_notice(ctx, methods, configs)
 maps = {}
 with st.spinner("Explaining …"):
     for m in methods:
-        bar = common.ProgressBar()  # per-instance methods (IBA, InputIBA) report their stages
+        bar = helpers.ProgressBar()  # per-instance methods (IBA, InputIBA) report their stages
         config = tuple(sorted(configs.get(m, {}).items()))
         try:
             maps[m] = explain(m, bar, config)
         except XAIError as err:  # one method failing (e.g. Grad-CAM on a user model) spares the rest
             st.warning(f"{m}: {err}")
         except Exception as err:  # a bug: logged with its traceback; one line here, the other methods still run
-            st.warning(common.failed(m, err))
+            st.warning(helpers.failed(m, err))
         bar.close()
 methods = [m for m in methods if m in maps]
 
 image = viz.to_uint8(x)
-with common.work_slot():  # a forward pass on the shared model
+with helpers.work_slot():  # a forward pass on the shared model
     top = services.top_k(ctx, x, k=3)
 left, right = st.columns([1, 2])
 left.markdown(f"**Label:** {info.class_names[label] if label >= 0 else 'unknown'}  \n"
@@ -247,7 +219,7 @@ if label >= 0 and predicted != label:
     st.warning(f"Misclassified: the black box predicts **{info.class_names[predicted]}**, the label is "
                f"**{info.class_names[label]}**; the maps explain **{info.class_names[target]}** "
                "(choose under “Explain the class”).")
-free = [m for m in methods if m in services.TARGET_FREE]
+free = [m for m in methods if rows[m].label_free]
 if free:
     st.caption(f"{', '.join(free)}: label-free, the class choice does not change {'its' if len(free) == 1 else 'their'}"
                " maps.")
@@ -270,7 +242,7 @@ def downloads(panels: list) -> None:
         target={"index": target, "name": info.class_names[target], "prediction": predicted,
                 "choice": classes[target]},
         methods={m: {"settings": maps[m]["settings"],
-                     "class_explained": None if m in services.TARGET_FREE else target} for m in methods},
+                     "class_explained": None if rows[m].label_free else target} for m in methods},
         display={"colour_scale": mode, "sign": sign, "clip_percentile": clip, "layer": layer or "default"},
     )
     c1, c2, c3 = st.columns(3)
@@ -284,7 +256,7 @@ def downloads(panels: list) -> None:
                                                "and each method's settings")
 
 
-cells = common.grid(1 + (mask is not None) + len(methods), GRID_COLUMNS)
+cells = helpers.grid(1 + (mask is not None) + len(methods), GRID_COLUMNS)
 image_caption = "image" if image_tensor is None else f"your upload ({display_name(upload.name, 60)})"
 panels = [(image_caption, image)]  # what the PNG download holds: the image, ground truth, each heatmap as shown
 cells[0].image(image, caption=image_caption, width="stretch")
@@ -304,9 +276,7 @@ if methods:
             col.caption("settings: " + ", ".join(f"{k} = {v}" for k, v in configs[name].items()))
         col.image(viz.overlay(image, h), caption=f"{name} · overlay", width="stretch")
         view = maps[name]
-        if set(services.RECONSTRUCTIONS) <= set(view["extras"]):  # DoRaR's units and reconstructions: below
-            continue
-        if set(explaining.SELECTED_INPUTS) <= set(view["extras"]):  # MEED's / L2X's selection and inputs: below
+        if rows[name].panel is not None:  # its selection and extras are drawn together below the grid
             continue
         if view["selection"] is not None:
             col.image(viz.to_uint8(view["selection"].astype(np.float32)), caption=f"{name} · selection",
@@ -326,56 +296,60 @@ if methods:
         shown = panels[len(panels) - len(methods) + at][1]
         settings = ["settings: " + ", ".join(f"{k} = {v}" for k, v in configs[enlarge].items())] \
             if configs.get(enlarge) else []
-        common.show_enlarged(f"{enlarge} · {image_caption}",
-                             [(shown, f"{enlarge} · enlarged"),
-                              (viz.overlay(image, heat[at]), f"{enlarge} · overlay, enlarged")],
-                             [legend.captions[at], *settings, legend.note], legend.bar)
+        helpers.show_enlarged(f"{enlarge} · {image_caption}",
+                              [(shown, f"{enlarge} · enlarged"),
+                               (viz.overlay(image, heat[at]), f"{enlarge} · overlay, enlarged")],
+                              [legend.captions[at], *settings, legend.note], legend.bar)
     downloads(panels)
     model_compare.section(selection, ctx, x, image, mask if contour else None, methods, configs, explain,
                           (mode, sign, clip), GRID_COLUMNS)
 else:
     st.info("Pick one or more methods above to see their maps.")
 
-for view in (v for v in maps.values() if set(services.RECONSTRUCTIONS) <= set(v["extras"])):
-    # DoRaR's Fig. 13: the selected units on the image, and what G1 / G2 rebuild from each side
-    st.subheader(f"DoRaR: the {view['settings']['n_e']} selected units ({view['settings']['unit_grid']})")
-    c1, c2, c3 = st.columns(3)
+def reconstructions(name: str, view: dict, panel: services.Panel) -> None:
+    """DoRaR's Fig. 13: the selected units on the image, and what G1 / G2 rebuild from each side."""
+    st.subheader(f"{name}: the {view['settings']['n_e']} selected units ({view['settings']['unit_grid']})")
+    c1, *others = st.columns(1 + len(panel.inputs))
     c1.image(viz.unit_outlines(image, view["selection"], view["settings"]["units"], mask,
                                scale=max(1, 192 // image.shape[0])),
              caption="selected units" + (": red on the object, yellow off it" if mask is not None else ""),
              width="stretch")
-    selected, complement = (view["extras"][k] for k in services.RECONSTRUCTIONS)
-    c2.image(viz.to_uint8(selected), caption="G1: from the selected units", width="stretch")
-    c3.image(viz.to_uint8(complement), caption="G2: from the complement", width="stretch")
+    for col, key, caption in zip(others, panel.inputs, panel.captions):
+        col.image(viz.to_uint8(view["extras"][key]), caption=caption, width="stretch")
     if view["predictions"]:
         st.caption(" · ".join(f"{k}: {v}" for k, v in view["predictions"].items()))
     st.caption("Removed units are filled with noise drawn from each pixel's distribution over the training set, "
                "then rebuilt by a generator: a good selection lets G1 keep the black box's class and leaves G2 "
                "without it (the About page explains DoRaR and its a1/a2 scores).")
 
-for name, view in maps.items():
-    if view["selection"] is None or not set(explaining.SELECTED_INPUTS) <= set(view["extras"]):
-        continue
-    # MEED / L2X: the top-k features over the image, the inputs they leave, the black box on each
+
+def selected_inputs(name: str, view: dict, panel: services.Panel) -> None:
+    """MEED / L2X: the top-k features over the image, the inputs they leave, the black box on each."""
     k = int(view["selection"].sum())
     st.subheader(f"{name}: the {view['settings'].get('top_k') or view['settings'].get('k')} selected features "
                  f"({view['settings'].get('features', 'pixels')})")
-    shown = [viz.selection_overlay(image, view["selection"], scale=max(1, 192 // image.shape[0]))]
-    shown += [viz.to_uint8(view["extras"][key]) for key in explaining.SELECTED_INPUTS]
-    selected, unselected = explaining.SELECTED_INPUTS
-    captions = [f"{name} · selected pixels ({k} px, red)", f"{name} · selected only ({selected})",
-                f"{name} · unselected only ({unselected})"]
-    for col, picture, caption, (key, what) in zip(st.columns(3), shown, captions, explaining.SELECTED_PREDICTIONS):
+    pictures = [viz.selection_overlay(image, view["selection"], scale=max(1, 192 // image.shape[0]))]
+    pictures += [viz.to_uint8(view["extras"][key]) for key in panel.inputs]
+    captions = [f"{name} · selected pixels ({k} px, red)"] + [f"{name} · {c} ({key})"
+                                                               for key, c in zip(panel.inputs, panel.captions)]
+    predictions = [("f_b(x)", "the image x")] + [(f"f_b({key})", c) for key, c in zip(panel.inputs, panel.captions)]
+    for col, picture, caption, (key, what) in zip(st.columns(len(pictures)), pictures, captions, predictions):
         col.image(picture, caption=caption, width="stretch")
         col.markdown(f"**{key}** ({what}): {view['predictions'].get(key, 'n/a')}")
     st.caption("Zero fill: the selected-only input keeps the top-k features and blacks out the rest, the unselected-"
                "only input the other way round. A faithful selection keeps the black box's class on the first "
                "(FS-M) and loses it on the second (FU-M); the About page explains MEED, AIL and these scores.")
 
-tuned = [m for m in methods if "explained_model" in maps[m]["settings"]]  # methods explaining a model of their own
+
+PANELS = {"reconstructions": reconstructions, "selected_inputs": selected_inputs}  # Panel.kind → its drawing
+for name, view in maps.items():
+    if rows[name].panel is not None:
+        PANELS[rows[name].panel.kind](name, view, rows[name].panel)
+
+tuned = [m for m in methods if rows[m].tunes_model]  # methods explaining a model of their own
 if tuned:
     st.subheader("Test accuracy of the models explained")
-    with common.work_slot(), st.spinner("Measuring test accuracy (once per fit, cached) …"):
+    with helpers.work_slot(), st.spinner("Measuring test accuracy (once per fit, cached) …"):
         scores = {m: services.explained_accuracy(ctx, m, **configs.get(m, {})) for m in tuned}
     rows = [{"model": "black box f_b(x)", **next(iter(scores.values()))["black_box"]}]
     rows += [{"model": f"{m}: {maps[m]['settings']['explained_model']}", **scores[m][m]} for m in tuned]

@@ -1,21 +1,21 @@
 """Gallery: one method's maps on many samples at once (a 3×3 to 5×5 grid), each captioned with its
 label and the black box's prediction, to see patterns a single sample hides. Thin: widgets and
-calls into pages.common / xai_core only."""
+calls into pages.ui / xai_core only."""
 from __future__ import annotations
 
 from typing import Any
 
 import streamlit as st
 
-from pages import common
+from pages.ui import caches, helpers, readiness, sidebar
 from xai_core import services, viz
 from xai_core.data.base import DatasetInfo
 from xai_core.errors import XAIError
 
 PREFERRED = "gradient"  # the default method where the dataset offers it
 
-selection = common.sidebar()
-ctx = common.load_or_stop(selection)
+selection = sidebar.sidebar()
+ctx = readiness.load_or_stop(selection)
 info: DatasetInfo = ctx.info
 
 st.title("Gallery")
@@ -23,20 +23,12 @@ st.caption("One method's maps on many samples at once, each captioned “label �
            "✗ misclassified): patterns a single sample hides.")
 
 
-@st.cache_resource(show_spinner="Classifying the split …", max_entries=4)
-def split_labels(dataset: str, preset: str, model: services.ModelChoice, split: str):
-    """(labels, predictions) of an evaluation split other than "test", for the filters."""
-    ctx = common.context(dataset, preset, model)
-    with common.work_slot():
-        return services.predicted_labels(ctx, split)
-
-
 @st.cache_resource(show_spinner=False, max_entries=8)  # a 5×5 grid at 224 px: about 20 MB
 def gallery(dataset: str, preset: str, model: services.ModelChoice, method: str, split: str,
             indices: tuple[int, ...], target: str) -> dict[str, Any]:
     """One batched call for the whole grid (numpy arrays), shared by every session of the server."""
-    ctx = common.context(dataset, preset, model)
-    with common.work_slot():
+    ctx = caches.context(dataset, preset, model)
+    with helpers.work_slot():
         return services.explain_gallery(ctx, method, list(indices), split=split, target=target)
 
 
@@ -47,10 +39,10 @@ if not names:
     st.stop()
 
 c1, c2, c3 = st.columns([3, 2, 2])
-# no defaults on the widgets (set here instead): common.keep_choices restores them after other pages
-common.valid_choice("gallery_method", names, PREFERRED if PREFERRED in names else None)
-common.valid_choice("gallery_size", list(services.GALLERY_SIZES))
-common.valid_choice("gallery_target", list(services.GALLERY_TARGETS))
+# no defaults on the widgets (set here instead): sidebar.keep_choices restores them after other pages
+sidebar.valid_choice("gallery_method", names, PREFERRED if PREFERRED in names else None)
+sidebar.valid_choice("gallery_size", list(services.GALLERY_SIZES))
+sidebar.valid_choice("gallery_target", list(services.GALLERY_TARGETS))
 method = c1.selectbox("Method", names, key="gallery_method", help="the About page explains each method")
 size = c2.selectbox("Grid", services.GALLERY_SIZES, key="gallery_size",
                     format_func=lambda n: f"{n}×{n}", help="samples per row and column")
@@ -59,14 +51,14 @@ target = c3.selectbox("Explain the class", services.GALLERY_TARGETS, key="galler
                            "COMET) explain the model's own behaviour, whatever the choice")
 
 splits = services.evaluation_splits(info) or ["test"]
-common.valid_choice("gallery_split", splits)
+sidebar.valid_choice("gallery_split", splits)
 split = (st.selectbox("Split", splits, key="gallery_split", help="where the samples come from")
          if len(splits) > 1 else splits[0])
-labels, preds = (common.predicted_labels(*selection) if split == "test" else split_labels(*selection, split))
+labels, preds = (caches.predicted_labels(*selection) if split == "test" else caches.split_labels(*selection, split))
 known = bool((labels >= 0).all())
 c1, c2, c3 = st.columns([2, 2, 2], vertical_alignment="bottom")
-common.valid_choice("gallery_class", ["any", *info.class_names])
-common.valid_choice("gallery_outcome", list(services.OUTCOMES))
+sidebar.valid_choice("gallery_class", ["any", *info.class_names])
+sidebar.valid_choice("gallery_outcome", list(services.OUTCOMES))
 st.session_state.setdefault("gallery_seed", 0)
 cls = c1.selectbox("Class", ["any", *info.class_names], disabled=not known, key="gallery_class",
                    help="only samples of this label")
@@ -84,7 +76,7 @@ if not options:
 indices = services.gallery_indices(options, size * size, int(seed))
 st.caption(f"{len(indices)} of {len(options)} matching {split} samples.")
 
-if not common.training_notice(ctx, [method]):
+if not readiness.training_notice(ctx, [method]):
     st.stop()  # a trained method not fitted yet: the notice offers a background fit
 
 try:
@@ -94,7 +86,7 @@ except XAIError as err:
     st.error(str(err))
     st.stop()
 except Exception as err:  # a bug: logged with its traceback; one line here
-    common.show_error(common.failed(f"{method} on the gallery", err))
+    helpers.show_error(helpers.failed(f"{method} on the gallery", err))
     st.stop()
 
 with st.expander("Heatmap display"):
@@ -135,6 +127,6 @@ enlarge = st.selectbox("Enlarge a map", [None, *range(len(indices))], key="galle
 if enlarge is not None:
     legend = viz.colour_legend(result["scores"], [str(i) for i in indices], mode=mode, sign=sign,
                                clip_percentile=clip)
-    common.show_enlarged(f"{method} · {caption(enlarge)}",
-                         [(heat[enlarge], f"{method} map"), (shown[enlarge], f"{method} · overlay")],
-                         [legend.captions[enlarge], legend.note], legend.bar)
+    helpers.show_enlarged(f"{method} · {caption(enlarge)}",
+                          [(heat[enlarge], f"{method} map"), (shown[enlarge], f"{method} · overlay")],
+                          [legend.captions[enlarge], legend.note], legend.bar)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages import common
+from pages.ui import job_ui, sidebar
 from xai_core import reproduce
 from xai_core.errors import XAIError
 from xai_core.jobs import MANAGER
@@ -16,11 +16,11 @@ from xai_core.store import ArtifactStore
 
 STATUS = {"current": "current", STALE: "stale: older code", MISSING: "not measured"}
 
-common.sidebar()
+sidebar.sidebar()
 st.title("Reproduction")
 st.markdown("Each paper's headline claims, the paper's numbers beside ours, and whether the claim holds here "
             "(✓ holds, ✗ does not, n/a: a value is missing). Results are cached per preset and code version: a "
-            "result of older code is shown as *stale* until it is rerun. The same tables are in the README "
+            "result of older code is shown as *stale* until it is rerun. The same tables are in docs/reproduction.md "
             "(`python -m xai_core reproduce --json results/repro_quick.json`, then `python scripts/render_repro.py`).")
 preset = st.radio("Claims' preset", ["quick", "paper"], key="repro_preset", horizontal=True,
                   help="quick: CPU-sized (minutes to hours); paper: the papers' settings (GPU recommended)")
@@ -54,7 +54,7 @@ def run_button(label: str, chosen: list, key: str, confirm: bool) -> None:
             if st.button(label, key=key, disabled=not confirmed, type="primary" if confirm else "secondary"):
                 repro_jobs.reproduction_job(store, chosen, preset)
                 st.rerun()
-    common.show_job(job_key)
+    job_ui.show_job(job_key)
 
 
 for paper, title in reproduce.PAPERS.items():

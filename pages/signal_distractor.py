@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from pages import common
+from pages.ui import caches, job_ui, readiness, sidebar
 from xai_core import figures, services, viz
 
-selection = common.sidebar()
-ctx = common.load_or_stop(selection)
+selection = sidebar.sidebar()
+ctx = readiness.load_or_stop(selection)
 st.title("Signal vs Distractor")
 if not ctx.info.has_ground_truth:
     st.info(f"{ctx.dataset} has no ground-truth masks. Pick a dataset that has them (hard_mnist, spurious_patch, "
@@ -28,10 +28,10 @@ with st.form("signal"):
     n = st.slider("Test images", 4, min(500, len(ctx.test)), min(50, len(ctx.test)))
     run = st.form_submit_button("Compare", type="primary")
 if run and methods:
-    common.run_stored("signal_result", selection, "evaluating …", lambda progress: services.evaluate(
+    job_ui.run_stored("signal_result", selection, "evaluating …", lambda progress: services.evaluate(
         ctx, methods, ["mass_in_signal", "iou"], n, progress=progress))
 
-result = common.stored_result("signal_result", selection)
+result = job_ui.stored_result("signal_result", selection)
 if result is not None:
     left, right = st.columns(2)
     left.plotly_chart(figures.scalar_figure(result, "mass_in_signal"), width="stretch")
@@ -49,9 +49,9 @@ st.caption("Accuracy when a random fraction of the distractor pixels, of the sig
            "methods (DiET's f_v) are compared with the black box.")
 tuned = [r.name for r in rows if r.trained and services.is_ready(ctx, r.name)]
 if st.button("Mask signal vs distractor"):
-    common.run_stored("masking_result", selection, "masking …",
+    job_ui.run_stored("masking_result", selection, "masking …",
                       lambda progress: services.region_masking(ctx, tuned, n=200))
-masking = common.stored_result("masking_result", selection)
+masking = job_ui.stored_result("masking_result", selection)
 if masking is not None:
     st.dataframe(figures.masking_rows(masking), hide_index=True, width="stretch")
 
@@ -65,7 +65,7 @@ for index in indices:
     cols[0].image(viz.contour_overlay(image, mask), caption=f"#{index} · {ctx.info.class_names[label]}",
                   width="stretch")
     if shown:
-        heat, _ = viz.render_heatmaps(np.stack([common.explanation(*selection, m, index)["scores"]
+        heat, _ = viz.render_heatmaps(np.stack([caches.explanation(*selection, m, index)["scores"]
                                                 for m in shown]))
         for col, m, h in zip(cols[1:], shown, heat):
             col.image(viz.contour_overlay(h, mask), caption=m, width="stretch")

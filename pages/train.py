@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages import common
+from pages.ui import helpers, job_ui, readiness, sidebar
 from xai_core import figures, services
 from xai_core.errors import XAIError
 from xai_core.jobs import CANCELLED, MANAGER
 from xai_core.services import estimates, tasks
 
-selection = common.sidebar()
+selection = sidebar.sidebar()
 dataset, preset = selection.dataset, selection.preset
 st.title("Train")
 st.caption("Black boxes and trained methods are built once, cached on disk, and picked up by every page.")
@@ -26,18 +26,43 @@ if trainable:
     c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
     choice = c1.selectbox("Train the black box of", trainable,
                           index=trainable.index(dataset) if dataset in trainable else 0)
-    if common.start_button("Train", estimates.black_box_estimate(choice, preset), key="train-black-box", where=c2,
+    if job_ui.start_button("Train", estimates.black_box_estimate(choice, preset), key="train-black-box", where=c2,
                            type="primary"):
         services.train_black_box_job(choice, preset)
 else:
     st.success("Every available black box at this preset is ready.")
 
+def comparison(ctx: services.Context, row: services.MethodRow) -> None:
+    """A method's declared second fit beside its default one, one value per epoch (MEED's Figure 3)."""
+    method, declared = row.name, row.comparison
+    st.subheader(f"{row.paper.short}: {declared.title}")
+    st.caption(f"{declared.caption} Both fits are cached; a missing one trains as a background job (its progress "
+               "and Cancel button under Jobs).")
+    fits = {services.fit_label(method): {}, services.fit_label(method, **declared.variant): dict(declared.variant)}
+    histories = {label: tasks.fit_history(ctx, method, **config) for label, config in fits.items()}
+    for label, config in fits.items():
+        if histories[label] is not None:
+            continue
+        fit_job = MANAGER.get(services.fit_job_key(ctx, method, **config))
+        if fit_job is not None and fit_job.active:  # its progress and Cancel button: under Jobs
+            st.caption(f"**{label}** is training: its losses and {declared.value} appear live under *Jobs* below.")
+        elif job_ui.start_button(f"Train {label} now", estimates.fit_estimate(ctx, method, **config),
+                                 key=f"train-{label}"):
+            services.fit_method_job(ctx, method, **config)
+            st.rerun()
+    if all(h is not None for h in histories.values()):
+        fig = figures.history_comparison_figure(histories, declared.value, title=f"{row.paper.short}: "
+                                                f"{declared.title} on {dataset} ({preset})")
+        if fig is not None:
+            st.plotly_chart(fig, width="stretch", key=f"{method}-comparison")
+
+
 st.subheader(f"Methods on {dataset}")
 state = next(r["state"] for r in rows if r["dataset"] == dataset)
 if state not in ("trained", "shipped", "pretrained"):
     st.info(f"The {dataset} black box is {state}: train it first (above); the methods explain it.")
-elif common.model_ready(dataset, preset, selection.model, ", the sidebar's model: the methods explain it"):
-    ctx = common.load_or_stop(selection)
+elif readiness.model_ready(dataset, preset, selection.model, ", the sidebar's model: the methods explain it"):
+    ctx = readiness.load_or_stop(selection)
     methods = services.method_rows(ctx.info, ready_on=ctx)
     st.dataframe([m.table() for m in methods], hide_index=True, width="stretch")
     unfitted = [m.name for m in methods if not m.ready]
@@ -47,7 +72,7 @@ elif common.model_ready(dataset, preset, selection.model, ", the sidebar's model
         unmet = estimates.unmet_requirement(ctx, method)
         if unmet:
             st.warning(f"{method} cannot be trained on {dataset}: {unmet}")
-        elif common.start_button("Fit", estimates.fit_estimate(ctx, method), key="fit", where=c2, type="primary"):
+        elif job_ui.start_button("Fit", estimates.fit_estimate(ctx, method), key="fit", where=c2, type="primary"):
             services.fit_method_job(ctx, method)
         try:
             commands = [services.train_command(dataset, preset, [method], seed=ctx.seed, model=ctx.model, processes=p)
@@ -57,7 +82,7 @@ elif common.model_ready(dataset, preset, selection.model, ", the sidebar's model
         else:
             st.caption("The same fit from the command line, and data parallel over 2 processes or GPUs with torchrun "
                        "(every process trains on its part of each batch; the cached result is the one this page "
-                       "uses; see the README's “Scaling out”):")
+                       "uses; see “Scaling out”, docs/scaling-out.md):")
             st.code("\n".join(commands), language="bash", wrap_lines=True)
     elif not any(m.trained for m in methods):
         st.caption("No method here needs training: post-hoc and reference methods explain the black box directly.")
@@ -71,32 +96,11 @@ elif common.model_ready(dataset, preset, selection.model, ", the sidebar's model
         done = services.is_ready(ctx, method, randomize_labels=True)
         if done:
             c2.button("Fitted", disabled=True, key="fit-random")
-        elif common.start_button("Fit", estimates.fit_estimate(ctx, method, randomize_labels=True), key="fit-random",
+        elif job_ui.start_button("Fit", estimates.fit_estimate(ctx, method, randomize_labels=True), key="fit-random",
                                  where=c2):
             services.fit_method_job(ctx, method, randomize_labels=True)
-    if "meed" in [m.name for m in methods]:
-        st.subheader("MEED: FS-M per epoch with vs without the prior warm start")
-        st.caption("The paper's Figure 3: the Gradient × Input prior guides MEED's first epochs, so its FS-M (the "
-                   "black box's agreement on the top-k features alone, 512 training images, after every epoch) "
-                   "should rise sooner than without it. Both fits are cached; a missing one trains as a background "
-                   "job (its progress and Cancel button under Jobs).")
-        fits = {services.fit_label("meed"): {}, services.fit_label("meed", prior=False): {"prior": False}}
-        histories = {label: tasks.fit_history(ctx, "meed", **config) for label, config in fits.items()}
-        for label, config in fits.items():
-            if histories[label] is not None:
-                continue
-            fit_job = MANAGER.get(services.fit_job_key(ctx, "meed", **config))
-            if fit_job is not None and fit_job.active:  # its progress and Cancel button: under Jobs
-                st.caption(f"**{label}** is training: its losses and FS-M appear live under *Jobs* below.")
-            elif common.start_button(f"Train {label} now", estimates.fit_estimate(ctx, "meed", **config),
-                                     key=f"train-{label}"):
-                services.fit_method_job(ctx, "meed", **config)
-                st.rerun()
-        if all(h is not None for h in histories.values()):
-            fig = figures.history_comparison_figure(histories, "fs_m", title=f"MEED's FS-M per epoch on {dataset} "
-                                                                             f"({preset}), with vs without the prior")
-            if fig is not None:
-                st.plotly_chart(fig, width="stretch", key="meed-prior")
+    for row in (m for m in methods if m.comparison is not None):
+        comparison(ctx, row)
 
 
 def draw_jobs() -> None:
@@ -111,11 +115,11 @@ def draw_jobs() -> None:
                         + (f" · about {estimates.duration(eta)} left" if eta is not None else "")
                         + (f" · took {job.finished - job.started:.0f} s" if job.finished and job.started else ""))
             st.progress(job.fraction, text=job.message or " ")
-            common.cancel_button(job)
+            job_ui.cancel_button(job)
             if job.error:
-                common.show_error(job.error, job.details)
+                helpers.show_error(job.error, job.details)
             elif job.status == CANCELLED and job.key.startswith("fit/"):
-                st.caption(f"Cancelled: {common.RESUMES}")
+                st.caption(f"Cancelled: {job_ui.RESUMES}")
             fig = figures.history_figure(job.history)
             if fig is not None:
                 st.plotly_chart(fig, width="stretch", key=f"job-{job.key}")

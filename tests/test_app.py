@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pytest
+import torch
 from app_pages import ROOT, app_test, evaluated, page
 from streamlit.testing.v1 import AppTest
 
@@ -129,9 +130,9 @@ def trained_method():
         def stages(self):
             return [Stage("fitting", epochs=3)]
 
-        def train_epoch(self, stage, run):
+        def train_step(self, stage, run, idx):
             run.parts["constant"].value.fill_(float(run.n))
-            return {"loss": 1.0 / (len(run.history) + 1)}
+            return {"loss": torch.tensor(1.0 / run.epoch, dtype=torch.float64)}
 
         def _explain(self, x, target, masks, progress):
             value = self.trained("constant").value
@@ -209,12 +210,14 @@ def test_signal_distractor_page_compares_and_overlays(monkeypatch):
     assert {"mass_in_signal", "iou"} <= set(at.dataframe[0].value.columns)
 
 
-def test_about_page_describes_every_available_method(monkeypatch):
+def test_about_page_describes_every_registered_method_from_its_card(monkeypatch):
     from xai_core.methods import METHODS
 
     at = page("about.py", monkeypatch)
     text = " ".join(m.value for m in at.markdown)
-    assert all(f"`{name}`, available" in text for name in METHODS)
+    for name in METHODS:
+        cls = METHODS.get(name)
+        assert f"**{cls.paper.title}** (`{name}`, {cls.caps.kind})" in text and cls.paper.citation in text
     assert "Deletion" in text and "Pixel perturbation" in text
 
 
@@ -444,13 +447,13 @@ def test_server_config_is_loopback_without_file_watcher_or_error_details(monkeyp
 
 def _seen_waiting(monkeypatch) -> list[str]:
     """Record every "waiting for a free worker" line the pages draw (after a page has run, so
-    ``pages.common`` is the module the pages use)."""
+    ``pages.ui.helpers`` is the module the pages use)."""
     import sys
 
-    common = sys.modules["pages.common"]
+    helpers = sys.modules["pages.ui.helpers"]
     seen: list[str] = []
-    real = common.waiting_message
-    monkeypatch.setattr(common, "waiting_message", lambda ahead: seen.append(real(ahead)) or seen[-1])
+    real = helpers.waiting_message
+    monkeypatch.setattr(helpers, "waiting_message", lambda ahead: seen.append(real(ahead)) or seen[-1])
     return seen
 
 
@@ -593,10 +596,10 @@ def test_explore_fit_asks_first_shows_a_failure_in_one_line_and_cancels_keeping_
     toy, dump = METHODS.get(trained_method), _dump()
     monkeypatch.setattr(estimates, "fit_estimate", lambda ctx, method, **config: estimates.Estimate(3 * 3600, "measured"))
 
-    def broken(self, stage, run):
+    def broken(self, stage, run, idx):
         raise RuntimeError(f"shape mismatch: {dump}")
 
-    monkeypatch.setattr(toy, "train_epoch", broken)
+    monkeypatch.setattr(toy, "train_step", broken)
     app.run()
     app.multiselect[0].set_value(["gradient", trained_method]).run()
     label = f"Train {trained_method} now"
@@ -614,8 +617,8 @@ def test_explore_fit_asks_first_shows_a_failure_in_one_line_and_cancels_keeping_
     assert "gradient · overlay" in [im.caption for im in _images(app)]  # the maps are not pushed off the page
 
     # a long fit: cancelled from Explore, it keeps its last finished epoch for the next start
-    monkeypatch.setattr(toy, "stages", lambda self: [Stage("fitting", epochs=100_000)])
-    monkeypatch.setattr(toy, "train_epoch", lambda self, stage, run: time.sleep(0.05) or {"loss": 1.0})
+    monkeypatch.setattr(toy, "stages", lambda self: [Stage("fitting", epochs=100_000, batch_size=100_000)])
+    monkeypatch.setattr(toy, "train_step", lambda *_: time.sleep(0.05) or {"loss": torch.tensor(1.0)})
     confirm = next(c for c in app.checkbox if c.label.startswith("Start it anyway"))
     if not confirm.value:  # dropped while the failing job's progress replaced the button
         confirm.check().run()

@@ -122,7 +122,7 @@ def test_a_one_value_sweep_map_keeps_a_bounded_size(monkeypatch):
     four, not the whole page)."""
     import plotly.graph_objects as go
 
-    from pages import common
+    from pages.ui import caches
     from xai_core import figures, services
     from xai_core.jobs import MANAGER
 
@@ -131,7 +131,7 @@ def test_a_one_value_sweep_map_keeps_a_bounded_size(monkeypatch):
         f"test/one-value-sweep-{time.monotonic()}@app", "diet u sweep", lambda progress: result))
     monkeypatch.setattr(figures, "ablation_figure", lambda result: go.Figure())
     monkeypatch.setattr(services, "sweep_curves", lambda result: {"results": {}})
-    monkeypatch.setattr(common, "explanation", lambda *a, **k: {"scores": np.random.default_rng(0).random((16, 16))})
+    monkeypatch.setattr(caches, "explanation", lambda *a, **k: {"scores": np.random.default_rng(0).random((16, 16))})
     at = page("ablations.py", monkeypatch)
     next(m for m in at.multiselect if m.label == "Values").set_value([4])
     _button(at, "Run sweep").click().run()

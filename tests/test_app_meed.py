@@ -36,7 +36,7 @@ def test_explore_shows_meed_selection_inputs_predictions_and_k_picker(app):
         assert line.endswith("%)") and "n/a" not in line
     assert any("the 102 selected features" in h.value for h in app.subheader)
 
-    picker = next(n for n in app.number_input if n.label == "MEED: features shown (k)")
+    picker = next(n for n in app.number_input if n.label == "MEED with AIL: features shown (k)")
     assert picker.value == 102 and picker.min == 1 and picker.max == 1024  # None = the trained k; 1..units
     picker.set_value(10).run()
     assert not app.exception and not app.error, app.exception
@@ -113,7 +113,7 @@ def test_ablations_page_runs_meeds_component_ablation_in_the_background(monkeypa
 def test_about_page_explains_meed_l2x_and_the_fidelity_scores(monkeypatch):
     at = page("about.py", monkeypatch)
     text = " ".join(m.value for m in at.markdown)
-    assert "`meed`, available" in text and "`l2x`, available" in text
+    assert "`meed`, trained" in text and "`l2x`, trained" in text
     for phrase in ("AIL", "Prior warm start", "Gumbel-softmax", "FS-M / FU-M / FS-A / FU-A", "**SEN**",
                    "upper left", "lower** is better"):
         assert phrase in text, phrase

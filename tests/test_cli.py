@@ -200,11 +200,22 @@ def test_evaluate_units_reach_dorar_and_the_unit_metrics(capsys, tmp_path):
     assert "dorar: hit_rate=" in stdout
 
 
-def test_seeded_results_print_mean_and_std():
+def test_values_print_by_their_kind():
     from xai_core.cli import _short
+    from xai_core.metrics import value_from_json
 
-    assert _short({"a1": 0.8, "a1_std": 0.01, "a1_seeds": [0.8], "a2": 0.2, "a2_std": 0.02, "a2_seeds": [0.2],
-                   "seeds": 1, "n": 5}) == "a1 0.8000±0.0100 a2 0.2000±0.0200"
+    seeded = value_from_json("a1a2", {"a1": 0.8, "a1_std": 0.01, "a1_seeds": [0.8], "seeds": 1, "n": 5,
+                                      "a2": 0.2, "a2_std": 0.02, "a2_seeds": [0.2]})
+    assert _short(seeded) == "a1 0.8000±0.0100 a2 0.2000±0.0200"
+    group = value_from_json("robustness", {"pxap_clean": 0.6, "pxap_clean_std": 0.1, "pxap_clean_n": 4,
+                                           "pxap_background": None, "pxap_background_std": None,
+                                           "pxap_background_n": 0, "n": 4})
+    assert _short(group) == "pxap_clean 0.6000±0.1000 pxap_background n/a"
+    unscored = value_from_json("deletion", {"x": [0, 0.5, 1], "y": [None] * 3, "auc": None, "n": 0})
+    assert _short(unscored) == "n/a" and _short(value_from_json("deletion", {"x": [0, 1], "y": [1, 0],
+                                                                             "auc": 0.25})) == "0.2500 (AUC)"
+    assert _short(value_from_json("iou", None, {"mean": None, "std": None, "n": 0})) == "n/a"
+    assert _short(value_from_json("iou", 0.5)) == "0.5000" and _short(0.5) == "0.5000" and _short(None) == "n/a"
 
 
 def test_ablate_sweeps_a_method_setting(capsys, tmp_path):
@@ -279,3 +290,25 @@ def test_reproduce_report_only_judges_the_cache_without_running(capsys, tmp_path
     assert code == 0 and {r["paper"] for r in report["claims"]} == {"meed"}
     assert all(r["status"] == "missing" and r["holds"] is None for r in report["claims"])
     assert "[n/a] meed.mnist_fidelity (Table 3)" in out and "0 of 5 claims hold at preset quick" in out
+
+
+def test_component_ablation_prints_each_variant_by_kind(capsys, tmp_path, monkeypatch):
+    """The committed MEED Table 2 run, printed as the CLI prints a fresh one (group scores ± std)."""
+    from pathlib import Path
+
+    from xai_core import cli, services
+
+    stored = json.loads((Path(__file__).resolve().parents[1] / "results" / "meed_ablation_mnist38_quick.json")
+                        .read_text())
+    monkeypatch.setattr(cli, "_load_context", lambda args: None)  # nothing trained or loaded
+    monkeypatch.setattr(services, "component_ablation", lambda ctx, method, metrics, n, progress: stored)
+    out = tmp_path / "c.json"
+    code, stdout, err = run(capsys, "ablate", "--dataset", "mnist38", "--preset", "smoke", "--methods", "meed",
+                            "--components", "--metric", "fs_fu", "--json", str(out))
+    assert code == 0, err
+    lines = stdout.splitlines()
+    assert [line.split(":")[0] for line in lines[:-1]] == list(stored["results"])
+    fs_fu = stored["results"]["meed"]["fs_fu"]
+    assert lines[0] == "meed: fs_fu=" + " ".join(f"{k} {fs_fu[k]:.4f}±{fs_fu[k + '_std']:.4f}"
+                                                for k in ("fs_m", "fu_m", "fs_a", "fu_a"))
+    assert json.loads(out.read_text()) == stored

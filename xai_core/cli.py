@@ -10,12 +10,15 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import distributed
 from .data import dataset_info
 from .errors import XAIError
 from .presets import PRESETS
+
+if TYPE_CHECKING:
+    from .metrics import MetricValue
 
 
 def _csv(value: str) -> list[str]:
@@ -135,7 +138,8 @@ def cmd_datasets(args: argparse.Namespace) -> None:
     else:
         for r in rows:
             gt = "ground truth" if r["ground_truth"] else "no ground truth"
-            print(f"{r['name']:<15} {r['image_size']}px x{r['channels']} {r['classes']:>4} classes, {gt}: {r['description']}")
+            print(f"{r['name']:<15} {r['image_size']}px x{r['channels']} {r['classes']:>4} classes, {gt}: "
+                  f"{r['description']}")
         print("imagefolder:PATH  your own images: PATH/{train,test}/CLASS/*.png, optional PATH/masks/...")
 
 
@@ -213,6 +217,7 @@ def _check_index(args: argparse.Namespace, ctx: Any) -> None:
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from . import services
+    from .metrics import EvaluationResult
 
     info = dataset_info(args.dataset, args.preset)
     services.check_methods(args.methods, info)
@@ -228,8 +233,9 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         result = services.evaluate(ctx, args.methods, args.metrics, args.n, progress=tqdm_progress("evaluate"),
                                    configs=configs, metric_settings=metric_settings)
     _write_json(args.json, result)
-    skipped = result["settings"].get("not_applicable", {})
-    for method, values in result["results"].items():
+    typed = EvaluationResult.from_json(result)
+    skipped = typed.not_applicable
+    for method, values in typed.results.items():
         summary = ", ".join(f"{k}=n/a ({skipped[k]})" if k in skipped else f"{k}={_short(v)}"
                             for k, v in values.items())
         print(f"{method}: {summary}")
@@ -257,7 +263,7 @@ def _unit_settings(args: argparse.Namespace, metrics: list[str]) -> tuple[dict, 
             configs[method] = {**configs.get(method, {}), **config}
     for method, config in configs.items():  # unknown or unfit settings: one line before any training
         cls = METHODS.get(method)
-        cls.check_config(cls.Config.for_preset(args.preset, method, **config), info)
+        cls.for_dataset(cls.Config.for_preset(args.preset, method, **config), info)
     for metric, params in _parse_sets(getattr(args, "metric_set", None) or [], metrics, "--metrics").items():
         metric_settings[metric] = {**metric_settings.get(metric, {}), **params}
     for metric, params in metric_settings.items():  # unknown parameters: one line before any work
@@ -301,6 +307,7 @@ def cmd_ablate(args: argparse.Namespace) -> None:
 def _component_ablation(args: argparse.Namespace, info: Any) -> None:
     """``ablate --components``: each method beside its variants without each component (MEED's Table 2)."""
     from . import services
+    from .metrics import EvaluationResult
 
     metrics = _csv(args.metric)
     services.check_metrics(metrics, info)
@@ -309,8 +316,8 @@ def _component_ablation(args: argparse.Namespace, info: Any) -> None:
     ctx = _load_context(args)
     result = {m: services.component_ablation(ctx, m, metrics, args.n, tqdm_progress(m)) for m in args.methods}
     _write_json(args.json, result[args.methods[0]] if len(args.methods) == 1 else result)
-    for m, run in result.items():
-        for label, values in run["results"].items():
+    for run in result.values():
+        for label, values in EvaluationResult.from_json(run).results.items():
             print(f"{label}: " + ", ".join(f"{k}={_short(v)}" for k, v in values.items() if k in metrics))
     print(f"wrote {args.json}")
 
@@ -388,16 +395,25 @@ def cmd_assets(args: argparse.Namespace) -> None:
         print(f"wrote {path}")
 
 
-def _short(value: Any) -> str:
-    """One metric value for the console: a number, a curve's AUC, seeded or group means ± std, or n/a
-    (nothing to score)."""
-    if isinstance(value, dict) and "x" not in value:  # seeded (a1a2: over seeds), group (robustness: over images)
-        means = [k for k in value if f"{k}_std" in value]
-        return " ".join(f"{k} n/a" if value[k] is None else f"{k} {value[k]:.4f}±{value[k + '_std']:.4f}"
-                        for k in means)
-    if isinstance(value, dict):
-        return "n/a" if value.get("auc") is None else f"{value['auc']:.4f} (AUC)"
+def _short(value: MetricValue | float | None) -> str:
+    """One value for the console, by its kind: a scalar's mean (or a plain number: an ablation's
+    headline, a claim's value), a curve's AUC, each score's mean ± std of a seeded metric (over seeds)
+    or a group metric (over images); n/a where there is nothing to score."""
+    from .metrics import CurveValue, GroupValue, ScalarValue, SeededValue  # the CLI starts without torch
+
+    if isinstance(value, (SeededValue, GroupValue)):
+        return " ".join(f"{key} {_mean_std(s.mean, s.std)}" for key, s in value.scores.items())
+    if isinstance(value, CurveValue):
+        return "n/a" if value.auc is None else f"{value.auc:.4f} (AUC)"
+    if isinstance(value, ScalarValue):
+        value = value.mean
     return "n/a" if value is None else f"{value:.4f}"
+
+
+def _mean_std(mean: float | None, std: float | None) -> str:
+    if mean is None:
+        return "n/a"
+    return f"{mean:.4f}" if std is None else f"{mean:.4f}±{std:.4f}"
 
 
 def cmd_reproduce(args: argparse.Namespace) -> None:
@@ -444,7 +460,8 @@ def cmd_bench(args: argparse.Namespace) -> None:
 def unit_options(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--units", type=_int_in(1, 4096), default=None,
                     help="explanation unit side in px for dorar, lime, a1a2 and hit_rate (default: about a 7×7 grid)")
-    sp.add_argument("--n-e", type=_int_in(1, 10**6), default=None, help="explanation units kept (dorar, a1a2, hit_rate; default 4)")
+    sp.add_argument("--n-e", type=_int_in(1, 10**6), default=None, help="explanation units kept (dorar, a1a2, "
+                                                                        "hit_rate; default 4)")
     sp.add_argument("--set", action="append", metavar="METHOD.SETTING=VALUE",
                     help="a method setting other than its preset's, e.g. comet.t=0.03 or comet.loss=hinge "
                          "(repeatable; trained methods cache each setting's fit apart)")
@@ -491,7 +508,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--index", type=_int_in(0, 2**31 - 1), required=True)
     sp.add_argument("--methods", type=_csv, required=True)
     sp.add_argument("--out", required=True)
-    sp.add_argument("--model", default=None, help="explain your own classifier instead: .onnx, .pt2 (torch.export) or .pt (TorchScript); "
+    sp.add_argument("--model", default=None, help="explain your own classifier instead: .onnx, .pt2 (torch.export) or "
+                                                  ".pt (TorchScript); "
                          "pixel input in [0,1]; it runs only in a jailed worker process")
     sp.add_argument("--layer", default=None, help=LAYER_HELP)
     sp.set_defaults(fn=cmd_explain)
@@ -502,7 +520,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--metrics", type=_csv, required=True)
     sp.add_argument("--num-images", "--n", dest="n", type=_int_in(1, 10**7), default=100)
     sp.add_argument("--json", required=True)
-    sp.add_argument("--model", default=None, help="evaluate your own classifier (.onnx, .pt2 or .pt) instead of the black box")
+    sp.add_argument("--model", default=None, help="evaluate your own classifier (.onnx, .pt2 or .pt) instead of the "
+                                                  "black box")
     sp.add_argument("--layer", default=None, help=LAYER_HELP)
     unit_options(sp)
     sp.set_defaults(fn=cmd_evaluate)
@@ -545,7 +564,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--claims", type=_csv, default=None, help="claim ids, e.g. meed.mnist_fidelity (default: all)")
     sp.add_argument("--preset", default="quick", choices=list(PRESETS))
     sp.add_argument("--device", default="auto")
-    sp.add_argument("--json", default=None, help="write the report here (the README's tables are rendered from it)")
+    sp.add_argument("--json", default=None, help="write the report here (docs/reproduction.md's tables are rendered "
+                                                 "from it)")
     sp.add_argument("--report-only", action="store_true", help="run nothing: judge what the cache holds")
     sp.set_defaults(fn=cmd_reproduce)
 

@@ -1,12 +1,12 @@
-"""Explanation units (DoRaR, SPEC §2): an image cut into s_e×s_e chunks (s_e = 1: single pixels),
+"""Explanation units (DoRaR, docs/methods/protocols.md): an image cut into s_e×s_e chunks (s_e = 1: single pixels),
 of which an explanation keeps the top n_e.
 
 Every method's map becomes units the same way: the mean score over each chunk (:func:`pool`),
 the top n_e chunks by a stable sort (:func:`top_units`; ties to the lower row-major unit index,
-as :mod:`xai_core.metrics.ranking` breaks pixel ties), upsampled back to pixels nearest-neighbour
+as :mod:`xai_core.ranking` breaks pixel ties), upsampled back to pixels nearest-neighbour
 (:func:`to_pixels`). DoRaR, the ``a1a2`` and ``hit_rate`` metrics and LIME's feature mask share it.
 
-MEED's features (SPEC §5) are units too: single pixels up to 32 px, 4×4 blocks above
+MEED's features (docs/methods/meed.md) are units too: single pixels up to 32 px, 4×4 blocks above
 (:func:`feature_unit`, max-pooled as the paper pools every method's map on ImageNet), and an
 explanation is the top k of them (:func:`default_k`: the paper's k where it has one, else 10 %).
 """
@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from .errors import InvalidInputError
-from .metrics.ranking import top_k_mask
+from .ranking import top_k_mask
 
 UNIT_GRID = 7  # the paper's MNIST grid (4×4 chunks of 28 px): the default unit size aims at it
 #: the MEED paper's explanation sizes k (its Tables 3 and 4); other datasets keep 10 % of their units

@@ -45,7 +45,7 @@ def test_config_merges_preset_defaults_and_refuses_unknown_keys():
     assert SmoothGradConfig.for_preset("quick").samples == 16
     assert SmoothGradConfig.for_preset("paper").samples == 50
     assert SmoothGradConfig.for_preset("paper", samples=3).samples == 3  # the caller's value wins
-    with pytest.raises(XAIError, match="smoothgrad has no setting 'sample'; its settings: samples, noise_std"):
+    with pytest.raises(XAIError, match="smoothgrad has no setting 'sample'; its settings: noise_std, samples"):
         SmoothGradConfig.for_preset("quick", "smoothgrad", sample=3)
     assert DiETConfig.for_preset("quick", test_fill_sigma=0).test_fill_sigma == 0.0  # an int for a float field
     with pytest.raises(dataclasses.FrozenInstanceError):

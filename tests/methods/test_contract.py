@@ -1,6 +1,8 @@
 """The contract every registered method meets, checked automatically for each one (a method is
-covered the day it is registered): shapes, finite scores, the same map in any batch, order and
-chunking, determinism per seed, and a one-line error where it cannot serve a dataset or model."""
+covered the day it is registered): what it declares (a paper card, label-free exactly when its map
+ignores the class asked for, offered settings that exist), shapes, finite scores, the same map in any
+batch, order and chunking, determinism per seed, and a one-line error where it cannot serve a
+dataset or model."""
 from __future__ import annotations
 
 import pytest
@@ -10,7 +12,7 @@ from torch import nn
 from xai_core.data.base import TensorImageDataset
 from xai_core.errors import XAIError
 from xai_core.methods import METHODS, Explanation
-from xai_core.methods.base import create
+from xai_core.methods.base import Paper, create
 from xai_core.store import ArtifactStore
 
 N = 6  # images in the conftest fixture
@@ -44,6 +46,23 @@ def test_contract(name, tiny_net, tiny_info, images, store):
 
 
 @pytest.mark.parametrize("name", METHODS.names())
+def test_a_method_describes_itself(name):
+    check_declarations(name)
+
+
+def check_declarations(name: str) -> None:
+    """The About page's card, and Explore's settings naming fields of the method's config with a label."""
+    cls = METHODS.get(name)
+    assert isinstance(cls.paper, Paper) and cls.paper.title and cls.paper.summary
+    fields = cls.Config.for_preset("quick").as_dict()
+    for offered in cls.Config.offered():
+        assert offered.name in fields and offered.label and offered.help
+    assert set(cls.caps.sweeps) <= set(fields)
+    if cls.caps.panel is not None:
+        assert len(cls.caps.panel.inputs) == len(cls.caps.panel.captions)
+
+
+@pytest.mark.parametrize("name", METHODS.names())
 def test_what_a_method_cannot_serve_is_one_line(name, tiny_net, tiny_info, images, store):
     check_refusals(name, tiny_net, tiny_info, images, store)
 
@@ -64,6 +83,11 @@ def check_contract(name, tiny_net, tiny_info, images, store) -> None:
     assert all(v.shape[0] == N for v in out.extras.values())
     if not explainer.caps.signed:
         assert (out.scores >= 0).all()
+
+    other = explainer.explain(x, (target + 1) % tiny_info.num_classes, masks).scores
+    assert torch.equal(other, out.scores) == explainer.caps.label_free, (
+        "declared label-free but the map changes with the class" if explainer.caps.label_free
+        else "the map ignores the class asked for: declare label_free=True")
 
     order = torch.tensor([3, 0, 5, 1, 4, 2])
     shuffled = explainer.explain(x[order], target[order], masks[order]).scores

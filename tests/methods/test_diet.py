@@ -1,4 +1,4 @@
-"""DiET (SPEC §1): tuning is cached, explanations are binary masks from the tuned model, and the
+"""DiET (docs/methods/diet.md): tuning is cached, explanations are binary masks from the tuned model, and the
 test-time masks find the pixels a model actually uses."""
 from __future__ import annotations
 

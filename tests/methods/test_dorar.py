@@ -91,3 +91,14 @@ def test_settings_name_alpha_noise_and_units(trained):
     s = trained[0].settings()
     assert s["alpha"] == 0.25 and s["unit_grid"].startswith("2×2") and "empirical distribution" in s["noise"]
     assert s["generators"] == "mlp" and s["beta"] == 1.0 and s["tau"] == 0.7
+
+
+def test_quick_preset_on_large_images_scales_down_only_what_the_caller_did_not_choose():
+    """Above 1,024 values per image the quick preset trains 20 epochs on 2,000 images; a caller's own
+    epochs=50 (equal to the quick default) is kept, not taken for "not set"."""
+    large = DatasetInfo("parts", "quick", 64, 3, 6, tuple("abcdef"), (0.5,) * 3, (0.25,) * 3, True)
+    net = nn.Sequential(nn.Flatten(), nn.Linear(3 * 64 * 64, 6))
+    assert (create("dorar", net, large).config.epochs, create("dorar", net, large).config.train_images) == (20, 2000)
+    chosen = create("dorar", net, large, epochs=50).config
+    assert (chosen.epochs, chosen.train_images) == (50, 2000)
+    assert create("dorar", net, MNIST).config.epochs == 50  # small images: the preset as it is

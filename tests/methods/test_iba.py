@@ -1,4 +1,4 @@
-"""IBA and InputIBA (SPEC §4): the bottleneck finds the pixels a model reads, the KL terms match
+"""IBA and InputIBA (docs/methods/input_iba.md): the bottleneck finds the pixels a model reads, the KL terms match
 the paper's formulas, statistics are cached per model, and batching does not change the maps."""
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Perturbation metrics (pixel perturbation, deletion, insertion): hand-computable models and maps,
-checked against the definitions in SPEC.md; chunking never changes the numbers."""
+checked against the definitions in docs/methods/protocols.md; chunking never changes the numbers."""
 from __future__ import annotations
 
 import numpy as np

@@ -37,6 +37,9 @@ def test_values_are_read_from_an_evaluate_result():
     assert c.metric_values("iou", {"M": "m", "N": "n"})(result) == {"M": 0.4, "N": None}
     assert c.metric_values("deletion", {"M": "m"})(result) == {"M": 0.2}
     assert c.metric_values("fs_fu", {"M": "m"}, "fu_m")(result) == {"M": 0.8}
+    assert c.metric_values("fs_fu", {"M": "m"})(result) == {"M": 0.97}  # no key: the headline (fs_m)
+    assert c.metric_values("iou", {"M": "m"}, "fu_m")(result) == {"M": 0.4}  # a scalar has no scores
+    assert c.metric_values("iou", {"M": "m"})({"results": {"m": {"iou": float("nan")}}}) == {"M": None}
 
 
 def test_every_registered_claim_is_complete():
@@ -44,7 +47,7 @@ def test_every_registered_claim_is_complete():
     assert {cl.paper for cl in claims} >= {"dorar", "comet", "meed"}
     for claim in claims:
         assert claim.claim and claim.source and claim.check.words
-        assert claim.measurement.kind in runner.KINDS
+        assert claim.measurement.kind in runner.KINDS and claim.measurement.kind in c.COMMANDS
         verdict = reproduce.Verdict.of(claim, None)
         assert verdict.holds is None and verdict.reason == "not measured yet"
         assert set(claim.paper_values) <= set(claim.values({"results": {}})) or not claim.paper_values
@@ -84,7 +87,7 @@ def test_measurements_run_once_per_code_version_and_older_results_are_stale(tmp_
         calls.append(params["n"])
         return {"results": {"gradient": {"sen": 0.5}}}
 
-    monkeypatch.setitem(runner.KINDS, "evaluate", runner.Kind(fake_evaluate, runner.KINDS["evaluate"].command))
+    monkeypatch.setitem(runner.KINDS, "evaluate", fake_evaluate)
     monkeypatch.setattr(runner.services, "load_context", lambda *a, **k: None)
     m = c.Measurement("evaluate", "mnist38", {"methods": ["gradient"], "metrics": ["sen"], "n": 3})
     claim = c.Claim("meed.test", "meed", "Table 3", "SEN under 1", {"g": 6.0}, m,

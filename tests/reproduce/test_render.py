@@ -1,5 +1,5 @@
-"""The README's reproduction tables: rendered deterministically from the registry and a report's values,
-written between the markers, and (CI) the README's block is the rendering of the committed report."""
+"""docs/reproduction.md's reproduction tables: rendered deterministically from the registry and a report's values,
+written between the markers, and (CI) that page's block is the rendering of the committed report."""
 from __future__ import annotations
 
 import importlib.util
@@ -11,7 +11,7 @@ import pytest
 from xai_core import reproduce
 from xai_core.errors import XAIError
 from xai_core.reproduce import charts
-from xai_core.reproduce.render import BEGIN, END, readme_block, rejudge, render_markdown, update_readme
+from xai_core.reproduce.render import BEGIN, DOC, END, doc_block, rejudge, render_markdown, update_doc
 from xai_core.reproduce.runner import KIND, LATEST, _spec, code_version
 from xai_core.store import ArtifactStore
 
@@ -89,18 +89,18 @@ def test_rejudge_of_a_fresh_report_is_that_report(tmp_path):
     assert _row(fresh)["holds"] is True
 
 
-def test_update_readme_round_trips():
-    readme = f"# Title\n\nintro\n\n{BEGIN}\nold tables\n{END}\n\n## Next\n"
+def test_update_doc_round_trips():
+    page = f"# Title\n\nintro\n\n{BEGIN}\nold tables\n{END}\n\n## Next\n"
     rendered = render_markdown(rejudge({"preset": "quick", "claims": []}))
-    updated = update_readme(readme, rendered)
-    assert readme_block(updated) == rendered
-    assert update_readme(updated, rendered) == updated
+    updated = update_doc(page, rendered)
+    assert doc_block(updated) == rendered
+    assert update_doc(updated, rendered) == updated
     assert updated.startswith("# Title\n\nintro\n\n" + BEGIN) and updated.endswith(END + "\n\n## Next\n")
     assert "old tables" not in updated
     with pytest.raises(XAIError, match="reproduction:begin"):
-        update_readme("# no markers\n", rendered)
+        update_doc("# no markers\n", rendered)
     with pytest.raises(XAIError):
-        readme_block(f"{END}\n{BEGIN}\n")
+        doc_block(f"{END}\n{BEGIN}\n")
 
 
 def test_chart_has_ours_and_the_papers_values():
@@ -113,24 +113,24 @@ def test_chart_has_ours_and_the_papers_values():
     assert all(v is None for v in empty.data[0].y) and "not measured" in empty.layout.title.text
 
 
-def test_readme_is_rendered_from_the_committed_report_and_the_current_claims():
+def test_doc_is_rendered_from_the_committed_report_and_the_current_claims():
     """CI: changing a claim's text, check or the paper's numbers (or adding one) without re-rendering
     fails here; fix with `python scripts/render_repro.py`."""
     expected = render_markdown(rejudge(json.loads(REPORT.read_text(encoding="utf-8"))))
-    assert readme_block((ROOT / "README.md").read_text(encoding="utf-8")) == expected, \
-        "README's reproduction tables are stale: run python scripts/render_repro.py"
+    assert doc_block((ROOT / DOC).read_text(encoding="utf-8")) == expected, \
+        f"{DOC}'s reproduction tables are stale: run python scripts/render_repro.py"
 
 
 def test_script_check_and_write(tmp_path, capsys):
     spec = importlib.util.spec_from_file_location("render_repro", ROOT / "scripts" / "render_repro.py")
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
-    readme = tmp_path / "README.md"
-    readme.write_text(f"# x\n{BEGIN}\nold\n{END}\n", encoding="utf-8")
-    args = ["--report", str(REPORT), "--readme", str(readme)]
+    page = tmp_path / "reproduction.md"
+    page.write_text(f"# x\n{BEGIN}\nold\n{END}\n", encoding="utf-8")
+    args = ["--report", str(REPORT), "--doc", str(page)]
     assert script.main([*args, "--check"]) == 1
     assert "render_repro.py" in capsys.readouterr().err
     assert script.main(args) == 0
     assert script.main([*args, "--check"]) == 0
-    readme.write_text("# no markers\n", encoding="utf-8")
+    page.write_text("# no markers\n", encoding="utf-8")
     assert script.main(args) == 2

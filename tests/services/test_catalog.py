@@ -58,7 +58,9 @@ def test_method_defaults_are_the_presets_settings():
     assert services.method_defaults("integrated_gradients", "quick")["steps"] == 32
     assert services.method_defaults("diet", "paper")["u"] == 8 and services.method_defaults("diet", "quick")["u"] == 4
     assert services.method_defaults("gradcam", "quick")["layer"] == ""  # "": the model's last conv block
-    for method, names in services.EXPLORE_SETTINGS.items():  # every field offered is one of the method's
+    offered = {row.name: [o.name for o in row.settings] for row in services.method_rows() if row.settings}
+    assert offered["diet"] == ["u"] and offered["smoothgrad"] == ["noise_std", "samples"]
+    for method, names in offered.items():  # every field offered is one of the method's
         assert set(names) <= set(services.method_defaults(method, "quick")), method
     with pytest.raises(XAIError, match="unknown method 'nope'"):
         services.method_defaults("nope", "quick")

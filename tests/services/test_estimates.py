@@ -10,13 +10,15 @@ import torch
 from xai_core import services
 from xai_core.data import dataset_info
 from xai_core.services import estimates
-from xai_core.services.estimates import BLACK_BOX_RUNS, FIT_RUNS, Estimate, black_box_estimate, duration, scaled
+from xai_core.methods import METHODS
+from xai_core.services.estimates import BLACK_BOX_RUNS, Estimate, black_box_estimate, duration, scaled
 
 
 def test_the_rule_gives_back_each_measured_run_at_its_own_settings():
     hard = dataset_info("hard_mnist", "quick")
-    assert scaled(FIT_RUNS["diet"], 1500, 60, "cnn_light", hard) == pytest.approx(1986)
-    assert scaled(FIT_RUNS["diet"], 3000, 30, "cnn_light", hard) == pytest.approx(1986)  # images × epochs
+    diet = METHODS.get("diet").measured_fit
+    assert scaled(diet, 1500, 60, "cnn_light", hard) == pytest.approx(1986)
+    assert scaled(diet, 3000, 30, "cnn_light", hard) == pytest.approx(1986)  # images × epochs
     assert black_box_estimate("hard_mnist", "quick", device="cpu").seconds == pytest.approx(BLACK_BOX_RUNS["cnn_light"].seconds)
 
 

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
+import json
 import math
 import pickle
 
@@ -11,6 +13,7 @@ import torch
 from xai_core import services
 from xai_core.errors import XAIError
 from xai_core.metrics import METRICS as REGISTERED_METRICS
+from xai_core.metrics import EvaluationResult, FitsApproximators, FitsGenerators
 from xai_core.services import evaluation, shards
 
 METHODS, METRICS = ["gradient", "random", "iba"], ["iou", "deletion", "faithfulness", "sanity"]
@@ -60,6 +63,9 @@ def test_shards_run_one_by_one_in_reverse_reduce_to_evaluate(ctx):
     results = [shards.run_shard(s, ctx) for s in reversed(plan)]
     _same(direct, evaluation.reduce_shards(ctx, plan, results))
     assert set(direct["ms_per_image"]) == set(METHODS) and direct["n"] == 8
+    typed = EvaluationResult.from_json(direct)  # the JSON is the typed result's, read back unchanged
+    assert json.dumps(typed.to_json()) == json.dumps(direct)
+    assert typed.metrics("curve") == ["deletion", "sanity"] and typed.metrics("scalar") == ["iou", "faithfulness"]
     assert set(direct["spread"]["gradient"]) == {"iou", "faithfulness"}  # scalar metrics only
     with pytest.raises(XAIError, match="no result for the shard of iba"):
         evaluation.reduce_shards(ctx, plan, results[1:])
@@ -153,6 +159,8 @@ def test_metrics_needing_ground_truth_are_n_a_where_the_dataset_has_none(ctx):
     assert list(r) == ["iou", "deletion"] and r["iou"] is None and 0.0 <= r["deletion"]["auc"] <= 1.0
     assert out["settings"]["not_applicable"] == {"iou": "hard_mnist has no ground-truth masks"}
     assert set(out["settings"]["metrics"]) == {"iou", "deletion"} and set(out["spread"]["gradient"]) == set()
+    typed = EvaluationResult.from_json(out)
+    assert typed.results["gradient"]["iou"] is None and json.dumps(typed.to_json()) == json.dumps(out)
     with pytest.raises(XAIError, match="metric 'iou' needs ground-truth masks, which hard_mnist does not have"):
         evaluation.plan_shards(bare, ["gradient"], ["iou", "pxap"], 3)  # none applies: one line, as before
     assert services.evaluate(ctx, ["random"], ["iou"], 2)["settings"]["not_applicable"] == {}
@@ -178,3 +186,13 @@ def test_robustness_runs_end_to_end_and_loads_the_background_split_only_for_it(c
     whole = services.evaluate(ctx, ["gradient"], ["robustness"], 4)["results"]["gradient"]["robustness"]
     for key in ("pxap_clean", "pxap_noisy", "pxap_background"):  # the random removal is per image, not per batch
         assert whole[key] == pytest.approx(r[key])
+
+
+def test_the_trained_helpers_fit_what_the_metrics_call(ctx):
+    """a1a2 and fs_fu see services' fitters only through the Protocols the metrics declare."""
+    explainer = ctx.explainer("gradient")
+    assert isinstance(services.GeneratorFitter(ctx, explainer), FitsGenerators)
+    assert isinstance(services.ApproximatorFitter(ctx, explainer), FitsApproximators)
+    for fitter, protocol in ((services.GeneratorFitter, FitsGenerators),
+                             (services.ApproximatorFitter, FitsApproximators)):
+        assert list(inspect.signature(fitter.fit).parameters) == list(inspect.signature(protocol.fit).parameters)

@@ -56,7 +56,8 @@ def test_targets_choose_the_class_explained():
     assert not torch.equal(shifted["gradient"].scores, default["gradient"].scores)
     with pytest.raises(XAIError, match="targets must be 1 class indices"):
         services.explain_indices(ctx, ["gradient"], [3], targets=torch.tensor([99]))
-    assert {"diet", "dorar", "comet"} <= services.TARGET_FREE and "gradient" not in services.TARGET_FREE
+    assert all(services.method_row(m).label_free for m in ("diet", "dorar", "comet"))
+    assert not services.method_row("gradient").label_free
 
 
 def test_class_choices_put_prediction_then_label_first():

@@ -30,6 +30,30 @@ from .config import MethodConfig
 
 
 @dataclass(frozen=True)
+class Panel:
+    """Extras a method shows together below the maps (DoRaR's reconstructions, MEED's selected-only
+    inputs): the pages draw each ``kind`` their own way, and leave these extras out of the plain list."""
+
+    kind: str  # "reconstructions" or "selected_inputs": the drawing the pages use
+    inputs: tuple[str, ...]  # the ``Explanation.extras`` keys shown, in order
+    captions: tuple[str, ...]  # one caption per input
+
+
+@dataclass(frozen=True)
+class Paper:
+    """What the About page says about a method: its title, where it comes from, one paragraph."""
+
+    title: str
+    citation: str
+    summary: str
+
+    @property
+    def short(self) -> str:
+        """The title's name part, e.g. "DiET" of "DiET — Distractor Erasure Tuning"."""
+        return self.title.split(" — ")[0]
+
+
+@dataclass(frozen=True)
 class Capabilities:
     """What a method declares about itself; services, pages and the CLI act on these."""
 
@@ -45,6 +69,9 @@ class Capabilities:
     simplified: bool = False  # defines its own simplified image x_s (extras[SIMPLIFIED])
     needs_ground_truth: bool = False
     signed: bool = False  # scores can be negative
+    label_free: bool = False  # the map does not depend on the class asked for (the contract test checks it)
+    tunes_model: bool = False  # explains a model of its own (DiET's tuned copy, COMET's selector + predictor)
+    panel: Panel | None = None  # extras shown together below the maps
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sweeps", MappingProxyType(dict(self.sweeps)))
@@ -102,11 +129,12 @@ SIMPLIFIED = "simplified"
 
 
 class Explainer:
-    """Base class. Subclasses set ``name``, ``caps``, ``Config`` (a :class:`MethodConfig`) and
-    implement ``_explain``; methods that need the training split implement ``prepare``."""
+    """Base class. Subclasses set ``name``, ``caps``, ``paper``, ``Config`` (a :class:`MethodConfig`)
+    and implement ``_explain``; methods that need the training split implement ``prepare``."""
 
     name: ClassVar[str]
     caps: ClassVar[Capabilities] = Capabilities()
+    paper: ClassVar[Paper | None] = None  # what the About page says (every registered method has one)
     Config: ClassVar[type[MethodConfig]] = MethodConfig
     max_chunk: ClassVar[int] = 64  # at most this many images per chunk
 
@@ -117,16 +145,19 @@ class Explainer:
         self.preset = preset
         self.device = torch.device(device)
         self.seed = seed
-        self.config = self._resolve(self.Config.for_preset(preset, self.name, **overrides))
-
-    def _resolve(self, config: MethodConfig) -> MethodConfig:
-        """Fill settings that depend on the model or the dataset (e.g. a default layer); check them."""
-        return config
+        self.explicit = frozenset(overrides)  # the settings the caller chose (the others are the preset's)
+        self.config = self._resolve(self.for_dataset(self.Config.for_preset(preset, self.name, **overrides), info))
 
     @classmethod
-    def check_config(cls, config: MethodConfig, info: DatasetInfo) -> None:
-        """One line for settings ``info``'s dataset cannot take, checked without a model (the CLI calls
-        it before any training or loading); methods whose settings depend on the dataset override it."""
+    def for_dataset(cls, config: MethodConfig, info: DatasetInfo) -> MethodConfig:
+        """Settings that depend only on the dataset filled in and checked (one line for what ``info``
+        cannot take); needs no model, so the CLI calls it before any training or loading."""
+        return config
+
+    def _resolve(self, config: MethodConfig) -> MethodConfig:
+        """Fill settings that depend on the model, the preset or the caller's choices (e.g. a default
+        layer); check them."""
+        return config
 
     # -- preparing ---------------------------------------------------------------------------
     def prepare(self, train: ImageDataset, store: ArtifactStore, progress: Progress = no_progress) -> None:

@@ -3,7 +3,9 @@
 A method's config is built once, from the dataclass defaults (the ``quick`` preset's values),
 then the preset's overrides (``PRESETS``), then the caller's overrides; an unknown key is one
 line naming the settings there are. Fields marked :func:`test_time` change only how a trained
-method explains, not what it trains, so they stay out of :meth:`MethodConfig.cache_key`.
+method explains, not what it trains, so they stay out of :meth:`MethodConfig.cache_key`; fields
+declared with :func:`setting` carry the label and help the dashboard offers them with
+(:meth:`MethodConfig.offered`).
 """
 from __future__ import annotations
 
@@ -19,6 +21,20 @@ C = TypeVar("C", bound="MethodConfig")
 def test_time(default: Any) -> Any:
     """A field that changes only explaining (not training): left out of the cache key."""
     return dataclasses.field(default=default, metadata={"test_time": True})
+
+
+def setting(default: Any, label: str, help: str, *, test_time: bool = False) -> Any:  # noqa: A002 - Streamlit's name
+    """A field the dashboard offers (Explore's "Method settings"), with its widget's label and help."""
+    return dataclasses.field(default=default, metadata={"label": label, "help": help, "test_time": test_time})
+
+
+@dataclass(frozen=True)
+class Offered:
+    """A setting the dashboard offers: the field's name, its label and its help line."""
+
+    name: str
+    label: str
+    help: str
 
 
 @dataclass(frozen=True)
@@ -38,6 +54,12 @@ class MethodConfig:
                            f"its settings: {', '.join(names) or 'none'}")
         values = {**cls.PRESETS.get(preset, {}), **overrides}
         return cls(**{k: _coerce(cls, k, v) for k, v in values.items()})
+
+    @classmethod
+    def offered(cls) -> tuple[Offered, ...]:
+        """The fields declared with :func:`setting`, in declaration order."""
+        return tuple(Offered(f.name, f.metadata["label"], f.metadata["help"])
+                     for f in dataclasses.fields(cls) if "label" in f.metadata)
 
     def as_dict(self) -> dict[str, Any]:
         """The settings as a plain dict (printed beside every result)."""

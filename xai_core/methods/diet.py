@@ -1,4 +1,4 @@
-"""DiET — Distractor Erasure Tuning (Bhalla, Srinivas & Lakkaraju, NeurIPS 2023; SPEC §1).
+"""DiET — Distractor Erasure Tuning (Bhalla, Srinivas & Lakkaraju, NeurIPS 2023; docs/methods/diet.md).
 
 Training tunes a copy ``f_v`` of the black box ``f_b`` by alternating minimisation over k rounding
 rounds: (1) optimise one low-resolution mask per training image (SGD, large lr, clamped to
@@ -32,8 +32,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import SIMPLIFIED, Capabilities, Explanation, register
-from .config import test_time
+from ..measured import MeasuredRun
+from .base import SIMPLIFIED, Capabilities, Explanation, Paper, register
+from .config import setting, test_time
 from .noise import ImageNoise
 from .trained import Run, Stage, TrainedConfig, TrainedExplainer
 
@@ -55,7 +56,8 @@ class DiETConfig(TrainedConfig):
     original data), w_test 0.5 0.31. paper: the paper's lr 300 in training; test lr = the authors' 5000
     for 56×56 masks scaled to 28×28."""
 
-    u: int = 4  # mask cell side in pixels: masks are (H/u)×(W/u)
+    u: int = setting(4, "mask cell side (u)", "masks are (H/u)×(W/u) cells. Each u is its own trained mask "
+                     "model: a new value trains a new one, once, cached afterwards")
     train_images: int | None = 1500  # None: the whole training split
     rounds: int = 2
     mask_epochs: int = 20
@@ -104,8 +106,19 @@ class DiET(TrainedExplainer):
     """DiET: masks optimised against a distractor-erasure-tuned copy of the black box (trained)."""
 
     name = "diet"
+    measured_fit = MeasuredRun(1986, 1500, 60, "cnn_light", 64, 3, "DiET quick on hard_mnist")
+    paper = Paper(
+        "DiET — Distractor Erasure Tuning",
+        "Bhalla, Srinivas & Lakkaraju. Discriminative Feature Attributions: Bridging Post Hoc Explainability and "
+        "Inherent Interpretability. NeurIPS 2023.",
+        "Learns a low-resolution binary mask per training image together with a copy of the black box, tuned so "
+        "that it predicts the same class from the masked image as the black box does from the full one. The mask "
+        "keeps only the discriminative pixels (the signal) and erases distractors, which are filled with a solid "
+        "colour. To explain an image, a fresh mask is optimised against the frozen tuned copy: the heatmap is that "
+        "mask (continuous, before rounding), the selection its rounding, and the simplified image what the copy "
+        "sees.")
     # the paper's mask-downscaling ablation (its Figure 5); the authors' random test fill (test-time only: no refit)
-    caps = Capabilities(trained=True, selection=True, simplified=True,
+    caps = Capabilities(trained=True, selection=True, simplified=True, label_free=True, tunes_model=True,
                         sweeps={"u": (1, 2, 4, 8, 16), "test_fill_sigma": (0.0, 0.05, 0.15)})
     Config = DiETConfig
     frozen = ("f_b",)
@@ -113,11 +126,13 @@ class DiET(TrainedExplainer):
     version = 2
 
     def _resolve(self, config: DiETConfig) -> DiETConfig:
-        config = config.replace(u=max(1, min(int(config.u), self.info.image_size)))
-        # lrs are set for the preset's u; scaled by the number of mask cells so that masks at another u
-        # (the mask-scale sweep) move as far per step under the same sparsity pull (∂L1/∂cell ∝ 1/cells)
-        self.lr_scale = (DiETConfig.for_preset(self.preset).u / config.u) ** 2
-        return config
+        return config.replace(u=max(1, min(int(config.u), self.info.image_size)))
+
+    @property
+    def lr_scale(self) -> float:
+        """The lrs are set for the preset's u; scaled by the number of mask cells so that masks at another u
+        (the mask-scale sweep) move as far per step under the same sparsity pull (∂L1/∂cell ∝ 1/cells)."""
+        return (DiETConfig.for_preset(self.preset).u / self.config.u) ** 2
 
     def settings(self) -> dict[str, Any]:
         c = self.config

@@ -1,4 +1,4 @@
-"""DoRaR — Double-sided Remove and Reconstruct (Qin, Amariucai, Qiao, Guan & Fu; SPEC §2, papers/dorar.md).
+"""DoRaR — Double-sided Remove and Reconstruct (Qin, Amariucai, Qiao, Guan & Fu; docs/methods/dorar.md).
 
 A trained selector F scores explanation units (s_e×s_e chunks, :mod:`xai_core.units`) and keeps
 n_e of them. Training (the paper's Algorithm 1) draws a relaxed top-n_e mask M (the sum of n_e
@@ -11,7 +11,7 @@ F minimises ``(1−α)(l3 + β·l1) − α(l4 + β·l2)``, G1 ``l3 + β·l1``, G
 optimisers, lr 5e-4, betas (0.5, 0.999), batch 100; α = n_e / units, β = 1 as in the paper).
 At test time the selection is the hard top-n_e of F's unit probabilities.
 
-Not copied from the reference code (SPEC): the black box stays in eval mode (no dropout); the
+Not copied from the authors' code (docs/methods/dorar.md): the black box stays in eval mode (no dropout); the
 generators' sigmoid outputs and the noise are in the black box's pixel space [0, 1]; batches are
 reshuffled every epoch; losses are batch means whatever the batch size.
 
@@ -30,7 +30,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import units
-from .base import Capabilities, Explanation, register
+from ..measured import MeasuredRun
+from .base import Capabilities, Explanation, Panel, Paper, register
+from .config import setting
 from .reconstruction import (
     MLP_MAX_VALUES, QUICK_LARGE, RECONSTRUCTIONS, PixelNoise, Reconstructor, adam, check_noise_images, generator_kind,
     losses, make_generator, removed,
@@ -42,7 +44,9 @@ from .trained import Run, Stage, TrainedConfig, TrainedExplainer
 class DoRaRConfig(TrainedConfig):
     """DoRaR's settings; the defaults are the ``quick`` preset's (paper: 80 epochs)."""
 
-    n_e: int = 4  # explanation units kept
+    n_e: int = setting(4, "units kept (n_e)", "how many explanation units the selector keeps. Each n_e is its "
+                       "own trained selector (and generators): a new value trains a new one, once, cached "
+                       "afterwards (as on the Train page)")
     units: int | None = None  # unit side s_e in pixels (1: single pixels); None: about a 7×7 grid
     epochs: int = 50
     batch_size: int = 100
@@ -99,7 +103,28 @@ class DoRaR(TrainedExplainer):
     """DoRaR: a trained selector of n_e units, judged by generators reconstructing from them and from the rest."""
 
     name = "dorar"
-    caps = Capabilities(trained=True, selection=True, sweeps={"n_e": (4, 8, 12, 24)})
+    measured_fit = MeasuredRun(381, 4000, 50, "small_cnn", 28, 1, "DoRaR quick on mnist")
+    paper = Paper(
+        "DoRaR — Double-sided Remove and Reconstruct",
+        "Qin, Amariucai, Qiao, Guan & Fu. A Comprehensive and Reliable Feature Attribution Method: Double-sided "
+        "Remove and Reconstruct (DoRaR).",
+        "Trains a selector that keeps n_e explanation units (s_e×s_e pixel chunks, e.g. 4 chunks of 4×4 px) per "
+        "image, together with two generators: G1 reconstructs the image from the selected units, G2 from the rest, "
+        "the removed part filled with background noise drawn for each pixel from that pixel's empirical "
+        "distribution over the training set. The selector is trained so that the black box keeps its prediction on "
+        "G1's reconstruction and loses it on G2's (prediction and reconstruction losses on both sides; a relaxed "
+        "top-n_e in training, the hard top-n_e at test time). It answers two problems. *Artifacts*: a classifier "
+        "fed masked inputs sees images off its training distribution, so pixels can look important only because "
+        "their removal confuses it; DoRaR shows the black box generators' reconstructions, never masked images. "
+        "*EPITE* (encoding the prediction in the explanation): a selector trained with its own predictor can "
+        "encode the class in the mask's shape (the paper's example: 72 % accuracy from one irrelevant pixel); "
+        "per-pixel noise, unlike a constant or blurred fill, does not give the shape away, and the complement is "
+        "trained and scored too: a mask that leaks the class through its shape leaves a complement that still "
+        "predicts well. Explore outlines the selected units (red on the ground-truth object, yellow off it, as in "
+        "the paper's Fig. 13) beside G1's and G2's reconstructions; each n_e is its own trained selector.")
+    caps = Capabilities(trained=True, selection=True, label_free=True, sweeps={"n_e": (4, 8, 12, 24)},
+                        panel=Panel("reconstructions", RECONSTRUCTIONS,
+                                    ("G1: from the selected units", "G2: from the complement")))
     Config = DoRaRConfig
     frozen = ("f_b",)
 
@@ -107,9 +132,8 @@ class DoRaR(TrainedExplainer):
         size = self.info.image_size
         config = config.replace(units=int(config.units or units.default_size(size)), n_e=int(config.n_e))
         if self.preset == "quick" and self.info.channels * size ** 2 > MLP_MAX_VALUES:
-            preset = DoRaRConfig.for_preset("quick")  # its defaults (not the caller's choices) scaled down
-            config = config.replace(**{k: v for k, v in QUICK_LARGE.items()
-                                       if getattr(config, k) == getattr(preset, k)})
+            # the preset's defaults scaled down, never a setting the caller chose (even one equal to a default)
+            config = config.replace(**{k: v for k, v in QUICK_LARGE.items() if k not in self.explicit})
         units.check_units(size, config.units, config.n_e)
         generator_kind(config.generator, self.info.channels, size)  # a bad name fails here, not in training
         return config

@@ -10,7 +10,7 @@ from torch import nn
 from ..errors import XAIError
 from ..models.user_model import is_user_model
 from ..models.views import model_view
-from .base import Explainer, Explanation, register
+from .base import Explainer, Explanation, Paper, register
 from .config import MethodConfig
 
 
@@ -38,6 +38,10 @@ class FullGrad(Explainer):
     """Input-gradient plus all conv/BN bias-gradients, normalised and summed (FullGrad)."""
 
     name = "fullgrad"
+    paper = Paper(
+        "FullGrad",
+        "Srinivas & Fleuret, NeurIPS 2019.",
+        "Input gradients plus the bias gradients of every layer, aggregated over the network.")
 
     def _resolve(self, config: MethodConfig) -> MethodConfig:
         if is_user_model(self.model):

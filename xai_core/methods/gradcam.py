@@ -7,14 +7,15 @@ import torch
 from captum.attr import LayerAttribution, LayerGradCam
 
 from ..errors import XAIError
-from .base import register
+from .base import Paper, register
 from .captum_base import CaptumExplainer
-from .config import MethodConfig
+from .config import MethodConfig, setting
 
 
 @dataclass(frozen=True)
 class GradCAMConfig(MethodConfig):
-    layer: str = ""  # "" = the model's last conv block (its ``cam_layer``)
+    layer: str = setting("", "layer", "the layer whose feature maps are weighted (default \"\": the model's "
+                         "last conv block, its cam_layer)")
     upsample: str = "bilinear"
 
 
@@ -28,6 +29,11 @@ class GradCAM(CaptumExplainer):
     """ReLU(Σ_c mean(∂f/∂A_c)·A_c) on the last conv block, upsampled bilinearly to the input."""
 
     name = "gradcam"
+    paper = Paper(
+        "Grad-CAM",
+        "Selvaraju et al., ICCV 2017.",
+        "Feature maps of the last convolutional layer weighted by their pooled gradients, upsampled: coarse but "
+        "class-specific.")
     hooks_layers = True  # LayerGradCam hooks the layer
 
     Config = GradCAMConfig

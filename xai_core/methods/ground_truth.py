@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from .base import Capabilities, Explainer, Explanation, register
+from .base import Capabilities, Explainer, Explanation, Paper, register
 
 
 @register
@@ -11,7 +11,11 @@ class GroundTruth(Explainer):
     """Ground-truth signal mask (upper reference; datasets with masks only)."""
 
     name = "ground_truth"
-    caps = Capabilities(reference=True, needs_ground_truth=True)
+    paper = Paper(
+        "Ground truth (reference)",
+        "—",
+        "The true object mask, where the dataset has one: the best any localisation metric can do.")
+    caps = Capabilities(reference=True, needs_ground_truth=True, label_free=True)
 
     def _explain(self, x: torch.Tensor, target: torch.Tensor, masks: torch.Tensor | None, progress) -> Explanation:
         assert masks is not None  # the base refuses calls without ground truth

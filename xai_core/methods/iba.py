@@ -1,6 +1,6 @@
 """IBA (Schulz et al. 2020, "Restricting the flow"): a per-sample information bottleneck on a
 feature layer; the attribution is the bottleneck's capacity summed over channels, resized to
-the input. Also stage 1 of InputIBA (SPEC §4.2)."""
+the input. Also stage 1 of InputIBA (docs/methods/input_iba.md)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -13,7 +13,7 @@ from ..data.base import ImageDataset
 from ..models.views import model_view
 from ..progress import Progress, no_progress
 from ..store import ArtifactStore
-from .base import Capabilities, Explainer, Explanation, register
+from .base import Capabilities, Explainer, Explanation, Paper, register
 from .bottleneck import FeatureStats, cached_stats, capacity_map, check_layer, expands_at_layer, optimise_feature_bottleneck
 from .config import MethodConfig
 from .noise import ImageNoise
@@ -92,6 +92,13 @@ class IBA(BottleneckExplainer):
     """IBA: information-bottleneck capacity on a feature layer (bits), resized to the input."""
 
     name = "iba"
+    paper = Paper(
+        "IBA — Information Bottleneck Attribution",
+        "Schulz, Sixt, Tombari & Landgraf. Restricting the Flow: Information Bottlenecks for Attribution. ICLR "
+        "2020.",
+        "Per image, replaces a hidden layer's features by a mix of the features and noise, λ·R + (1−λ)·ε, and "
+        "learns the mix so that the prediction survives with as little information as possible. The map is the "
+        "information (bits) each location still lets through, resized to the input: coarse but faithful.")
     scores_note = "capacity summed over channels (bits), bilinear to the input"
 
     def _explain(self, x, target, masks, progress) -> Explanation:

@@ -1,5 +1,5 @@
 """InputIBA (Zhang et al. 2021, "Fine-grained neural network explanation by identifying input
-features with predictive information"), SPEC §4: IBA on a feature layer, then a WGAN input
+features with predictive information"), docs/methods/input_iba.md: IBA on a feature layer, then a WGAN input
 prior ``λ_G`` that reproduces the bottlenecked features from the input, then an information
 bottleneck on the input itself whose KL is taken against that prior (Proposition 3).
 
@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..progress import Progress, prefixed
-from .base import Explanation, register
+from .base import Explanation, Paper, register
 from .bottleneck import capacity_map, input_normalisation, smooth
 from .iba import BottleneckExplainer, FeatureConfig
 from .input_prior import train_input_prior
@@ -70,6 +70,14 @@ class InputIBA(BottleneckExplainer):
     """InputIBA: IBA on features, a WGAN input prior, then an input bottleneck against that prior."""
 
     name = "input_iba"
+    paper = Paper(
+        "InputIBA (with IBA) — information-bottleneck attribution",
+        "Zhang, Khakzar, Li, Farshad, Kim & Navab. Fine-Grained Neural Network Explanation by Identifying Input "
+        "Features with Predictive Information. NeurIPS 2021 (IBA: Schulz et al., ICLR 2020).",
+        "Per image, optimises how much noise each feature can take while the prediction survives: IBA at a hidden "
+        "layer gives a coarse map, which (through a learned generative prior) guides a second bottleneck on the "
+        "input itself for a fine-grained map. Explore shows IBA's feature capacity, the prior λ_G and the final "
+        "input mask side by side; the bottleneck layer is a deep layer at about 1/8 of the input.")
     Config = InputIBAConfig
     scores_note = "input mask Λ averaged over channels"
 

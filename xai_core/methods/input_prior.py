@@ -1,4 +1,4 @@
-"""InputIBA's input prior (SPEC §4.3): a Wasserstein GAN per image whose generator is an input
+"""InputIBA's input prior (docs/methods/input_iba.md, stage 2): a Wasserstein GAN per image whose generator is an input
 bottleneck ``Z_G = λ_G·x + (1 − λ_G)·ε_G`` and whose "data" are samples of the feature
 bottleneck ``Z*`` found by IBA. The critic sees feature maps; the learned ``λ_G`` says which
 input pixels produce the informative features.

@@ -6,14 +6,15 @@ from typing import Any, ClassVar
 
 from captum.attr import IntegratedGradients as _IG
 
-from .base import Capabilities, register
+from .base import Capabilities, Paper, register
 from .captum_base import CaptumExplainer, fill_colour
-from .config import MethodConfig
+from .config import MethodConfig, setting
 
 
 @dataclass(frozen=True)
 class IGConfig(MethodConfig):
-    steps: int = 32  # Gauss-Legendre integration points
+    steps: int = setting(32, "integration steps", "points on the path from the mean-colour baseline to the image "
+                         "(Gauss-Legendre); more is smoother and slower")
     baseline: str = "dataset mean colour"  # the only baseline offered: named so it prints beside results
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {"smoke": {"steps": 8}, "paper": {"steps": 50}}
 
@@ -23,6 +24,11 @@ class IntegratedGradients(CaptumExplainer):
     """Path integral of gradients from the mean-colour image to x, summed over channels (signed)."""
 
     name = "integrated_gradients"
+    paper = Paper(
+        "Integrated Gradients",
+        "Sundararajan, Taly & Yan, ICML 2017.",
+        "Gradients integrated along a straight path from a baseline (here the dataset mean colour) to the image; "
+        "the attributions sum to the score difference.")
     caps = Capabilities(signed=True)
     Config = IGConfig
 

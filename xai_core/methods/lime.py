@@ -23,7 +23,7 @@ from captum.attr._core.lime import get_exp_kernel_similarity_function
 
 from .. import units
 from ..chunks import chunk_size
-from .base import Capabilities, Explainer, Explanation, register
+from .base import Capabilities, Explainer, Explanation, Paper, register
 from .captum_base import fill_colour
 from .config import MethodConfig
 from .noise import ImageNoise
@@ -55,6 +55,12 @@ class Lime(Explainer):
     """Coefficients of a weighted linear surrogate on mean-colour-filled unit patterns (signed)."""
 
     name = "lime"
+    paper = Paper(
+        "LIME",
+        "Ribeiro, Singh & Guestrin, KDD 2016.",
+        "Fits a weighted linear surrogate of the class score on random copies of the image in which each "
+        "explanation unit (the s_e×s_e chunks DoRaR uses) is kept or filled with the dataset mean colour; a unit's "
+        "score is its coefficient (signed).")
     caps = Capabilities(signed=True)
     Config = LimeConfig
 

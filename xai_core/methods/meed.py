@@ -1,4 +1,4 @@
-"""MEED with adversarial infidelity learning (SPEC §5, papers/meed_ail.md), and L2X, its baseline.
+"""MEED with adversarial infidelity learning (docs/methods/meed.md), and L2X, its baseline.
 
 An explainer E(x, ŷ) scores every feature unit (pixels up to 32 px, 4×4 max-pooled blocks above:
 :func:`xai_core.units.feature_unit`); ŷ = f_b(x)'s class probabilities enter as an extra input plane
@@ -41,14 +41,16 @@ from torch import nn
 from .. import units
 from ..data.base import DatasetInfo
 from ..errors import XAIError
-from .base import Capabilities, Explanation, register
-from .config import test_time
+from ..measured import MeasuredRun
+from .base import Capabilities, Explanation, Panel, Paper, register
+from .config import setting
 from .copies import check_trainable, fresh_copy
-from .trained import Run, Stage, TrainedConfig, TrainedExplainer
+from .trained import FitComparison, Run, Stage, TrainedConfig, TrainedExplainer
 from .unet import SmallUNet
 
 ADVERSARIES = ("auto", "flip", "uniform")
 X_SELECTED, X_UNSELECTED = "x_selected", "x_unselected"  # extras: the zero-filled inputs
+SELECTED_INPUTS = Panel("selected_inputs", (X_SELECTED, X_UNSELECTED), ("selected only", "unselected only"))
 FS_M_IMAGES = 512  # training images FS-M is measured on after every epoch (the live curve)
 
 
@@ -67,7 +69,9 @@ class MEEDConfig(TrainedConfig):
     epochs: int = 10
     batch_size: int = 128
     train_images: int | None = 6000  # None: the whole training split
-    top_k: int | None = test_time(None)  # units shown as the selection at explain time; None: k
+    top_k: int | None = setting(None, "features shown (k)", "how many of the top-scored feature units form the "
+                                "selection (test time: no refit); the default is the k it was trained with",
+                                test_time=True)
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         "paper": {"epochs": 100, "train_images": None},
         "smoke": {"epochs": 2, "train_images": 256, "batch_size": 64},
@@ -126,19 +130,42 @@ class MEED(TrainedExplainer):
     """MEED: an explainer fed the model's output, trained against two approximators (AIL) with a fading prior (trained)."""
 
     name = "meed"
+    # on a machine shared with other jobs (an upper end): 10 epochs on 6,000 Fashion-MNIST images
+    measured_fit = MeasuredRun(690, 6000, 10, "small_cnn", 28, 1, "MEED quick on fashion_pullover_shirt")
+    paper = Paper(
+        "MEED with AIL — Adversarial Infidelity Learning",
+        "Liang, Bai, Cao, Bai & Wang. Adversarial Infidelity Learning for Model Interpretation. KDD 2020.",
+        "A trained (amortised) explainer E(x, ŷ) scores every feature unit — pixels up to 32 px, 4×4 max-pooled "
+        "blocks above — in one forward pass; the explanation is the top k units of z, the softmax over the units "
+        "(k = 25 on `mnist38`, 64 on `fashion_pullover_shirt`, else 10 % of the units; Explore's k picker changes "
+        "how many are shown without a refit). *Model-output feedback*: the black box's output ŷ enters E as an "
+        "extra input plane. Training draws a soft k-hot mask v by L2X's Gumbel-softmax top-k (τ = 0.5) and trains "
+        "two approximators with the black box's architecture to predict ŷ's class: A_s from the selected features "
+        "x⊙v (loss L_s), A_u from the rest x⊙(1−v) (L_u). *AIL* (adversarial infidelity learning): E is trained on "
+        "L_s plus an adversarial term L_adv that makes the unselected features useless to A_u (binary tasks: "
+        "cross-entropy against the flipped target 1 − ŷ; more classes: against the uniform distribution, a bounded "
+        "stand-in for the paper's sliced Wasserstein form), so nothing predictive is left behind and the class "
+        "cannot hide in the mask's shape. *Prior warm start*: early epochs sample from z̃ ∝ (z^m · r)^(1/(m+1)) at "
+        "epoch m, where r = |∇f_b(x)·x| is Gradient × Input pooled to units; the prior fades as m grows (plus an "
+        "MAE pull towards z̃ on images above 32 px). Weight of the A_u terms: 1e-3 on MNIST, 1 elsewhere; "
+        "Adadelta, batch 128. Explore shows the selected pixels over the image, the selected-only and "
+        "unselected-only inputs (zero fill) and the black box's class on each; Train shows the losses and FS-M per "
+        "epoch and the paper's Figure 3 (FS-M with vs without the prior); Ablations runs the paper's Table 2 (MEED "
+        "without output feedback, without AIL, without the prior).")
     # the paper's Table 2: MEED without each of its three components
-    caps = Capabilities(trained=True, selection=True, ablations={
+    caps = Capabilities(trained=True, selection=True, label_free=True, panel=SELECTED_INPUTS, ablations={
         "w/o output": {"feedback": False}, "w/o AIL": {"ail": False}, "w/o prior": {"prior": False}})
     Config = MEEDConfig
     frozen: ClassVar[tuple[str, ...]] = ("f_b",)
     version: ClassVar[int] = 1
+    comparison = FitComparison(
+        "FS-M per epoch with vs without the prior warm start",
+        "The paper's Figure 3: the Gradient × Input prior guides MEED's first epochs, so its FS-M (the black box's "
+        "agreement on the top-k features alone, 512 training images, after every epoch) should rise sooner than "
+        "without it.", "fs_m", {"prior": False})
 
     @classmethod
-    def check_config(cls, config: MEEDConfig, info: DatasetInfo) -> None:
-        cls._resolved(config, info)
-
-    @classmethod
-    def _resolved(cls, config: MEEDConfig, info: DatasetInfo) -> MEEDConfig:
+    def for_dataset(cls, config: MEEDConfig, info: DatasetInfo) -> MEEDConfig:
         """k, the adversary and the loss weights for ``info``'s dataset; one line for what it cannot take."""
         unit = units.feature_unit(info.image_size)
         k = int(config.k or units.default_k(info.name, info.image_size))
@@ -157,7 +184,6 @@ class MEED(TrainedExplainer):
         return config.replace(k=k, adversary=adversary, lu_weight=float(lu), le_weight=float(le))
 
     def _resolve(self, config: MEEDConfig) -> MEEDConfig:
-        config = self._resolved(config, self.info)
         check_trainable(self.model, f"{self.name}'s approximators")
         return config
 
@@ -308,5 +334,15 @@ class L2X(MEED):
     """L2X: an explainer trained so a k-feature Gumbel-softmax selection predicts the model (MEED's baseline, trained)."""
 
     name = "l2x"
-    caps = Capabilities(trained=True, selection=True)
+    comparison = None  # it has no prior to compare without
+    measured_fit = MeasuredRun(282, 6000, 10, "small_cnn", 28, 1, "L2X quick on fashion_pullover_shirt")
+    paper = Paper(
+        "L2X — Learning to Explain (MEED's baseline)",
+        "Chen, Song, Wainwright & Jordan. Learning to Explain: An Information-Theoretic Perspective on Model "
+        "Interpretation. ICML 2018.",
+        "MEED's machinery without its three additions: an explainer that sees only x scores the units, a "
+        "Gumbel-softmax top-k mask is sampled, and one approximator learns the black box's class from the selected "
+        "features; no output feedback, no adversary on the unselected features, no prior. Its FU-M tends to stay "
+        "high: the features it leaves out still carry the class.")
+    caps = Capabilities(trained=True, selection=True, label_free=True, panel=SELECTED_INPUTS)
     Config = L2XConfig

@@ -5,7 +5,7 @@ from typing import Any
 
 import torch
 
-from .base import Capabilities, Explainer, Explanation, register
+from .base import Capabilities, Explainer, Explanation, Paper, register
 from .noise import ImageNoise
 
 
@@ -14,7 +14,11 @@ class RandomMap(Explainer):
     """Uniformly random scores, seeded (lower reference)."""
 
     name = "random"
-    caps = Capabilities(reference=True)
+    paper = Paper(
+        "Random (reference)",
+        "—",
+        "A random map: the chance level every metric should beat.")
+    caps = Capabilities(reference=True, label_free=True)
 
     def settings(self) -> dict[str, Any]:
         return {"distribution": "uniform[0,1)", "seed": self.seed}

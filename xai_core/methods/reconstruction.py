@@ -1,4 +1,4 @@
-"""DoRaR's remove-and-reconstruct parts (SPEC §2), shared by the ``dorar`` method and the ``a1a2``
+"""DoRaR's remove-and-reconstruct parts (docs/methods/dorar.md), shared by the ``dorar`` method and the ``a1a2``
 evaluation of every explainer: the empirical background noise, the two generators, their losses
 and the generators' training for fixed selections.
 

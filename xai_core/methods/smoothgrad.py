@@ -11,16 +11,17 @@ from typing import Any, ClassVar
 import torch
 from captum.attr import Saliency
 
-from .base import Explanation, register
+from .base import Explanation, Paper, register
 from .captum_base import CaptumExplainer
-from .config import MethodConfig
+from .config import MethodConfig, setting
 from .noise import ImageNoise
 
 
 @dataclass(frozen=True)
 class SmoothGradConfig(MethodConfig):
-    samples: int = 16  # noisy copies per image
-    noise_std: float = 0.15  # images live in [0, 1], so this is 15 % of the range
+    noise_std: float = setting(0.15, "noise σ", "standard deviation of the Gaussian noise added to each copy "
+                               "(pixels live in [0, 1], so 0.15 is 15 % of the range)")
+    samples: int = setting(16, "samples", "noisy copies averaged per image; more is smoother and slower")
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {"smoke": {"samples": 4}, "paper": {"samples": 50}}
 
 
@@ -29,6 +30,10 @@ class SmoothGrad(CaptumExplainer):
     """Mean |gradient| over Gaussian-noised copies (σ = 15 % of the pixel range), max over channels."""
 
     name = "smoothgrad"
+    paper = Paper(
+        "SmoothGrad",
+        "Smilkov et al., 2017.",
+        "Gradients averaged over noisy copies of the image, which removes much of the gradient's speckle.")
     channel_reduction = "max_abs"
     Config = SmoothGradConfig
 

@@ -38,6 +38,7 @@ from torch import nn
 from .. import distributed, rng
 from ..data.base import Batch, ImageDataset
 from ..errors import StoreError, XAIError
+from ..measured import MeasuredRun
 from ..models.views import model_view
 from ..progress import Progress, no_progress
 from ..store import ArtifactStore
@@ -63,6 +64,17 @@ class TrainedConfig(MethodConfig):
         if not key.get("randomize_labels"):  # real-label fits keep the store keys they had before the setting
             key.pop("randomize_labels", None)
         return key
+
+
+@dataclass(frozen=True)
+class FitComparison:
+    """A second fit the Train page draws beside the default one, one value per epoch (MEED's
+    Figure 3: FS-M with vs without the prior)."""
+
+    title: str
+    caption: str
+    value: str  # the epoch value compared (a key of the fit's history)
+    variant: Mapping[str, Any]  # the second fit's settings
 
 
 @dataclass(frozen=True)
@@ -196,6 +208,8 @@ class TrainedExplainer(Explainer):
     frozen: ClassVar[tuple[str, ...]] = ()  # names of frozen views of the black box among the parts
     explains: ClassVar[str | None] = None  # the part whose behaviour is explained (None: the black box)
     version: ClassVar[int] = 1  # bump when the training changes: old store entries stop matching
+    measured_fit: ClassVar[MeasuredRun | None] = None  # a whole fit timed on 2 CPU cores: the estimates' basis
+    comparison: ClassVar[FitComparison | None] = None  # a second fit the Train page draws beside the default
 
     parts: dict[str, nn.Module] | None = None  # the trained components, once fitted or loaded
     state: dict[str, torch.Tensor] | None = None  # the trained state tensors (on the CPU), once fitted or loaded

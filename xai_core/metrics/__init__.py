@@ -1,19 +1,24 @@
 """Batched, device-side evaluation metrics and the ``METRICS`` registry.
 
-Pure functions over tensors live in one module per family (:mod:`.ranking`,
-:mod:`.perturbation`, :mod:`.localisation`, :mod:`.sensitivity`, :mod:`.sanity`, :mod:`.units`,
-:mod:`.removal`, :mod:`.fidelity`), each
-registering its metrics beside them (import = register); :mod:`.base` holds the uniform interface
-(:class:`EvalInputs`, :class:`Metric`, :func:`aggregate`). A metric's ``parameters`` can be
-overridden per call, its ``notes`` say how it is defined; both are printed next to each result.
+Pure functions over tensors live in one module per family (:mod:`.perturbation`, :mod:`.localisation`,
+:mod:`.sensitivity`, :mod:`.sanity`, :mod:`.units`, :mod:`.removal`, :mod:`.fidelity`; pixel rankings,
+shared with :mod:`xai_core.units`, in :mod:`xai_core.ranking`), each registering its metrics beside
+them (import = register); :mod:`.base` holds the uniform interface (:class:`EvalInputs`,
+:class:`Metric`, :func:`aggregate`), :mod:`.results` the typed results (:class:`EvaluationResult`, one
+value type per metric kind). A metric's ``parameters`` can be overridden per call, its ``notes`` say
+how it is defined; both are printed next to each result.
 """
 from __future__ import annotations
 
 from .base import (
     METRICS,
     X_KEY,
+    ApproximatorPair,
     EvalInputs,
+    FitsApproximators,
+    FitsGenerators,
     Metric,
+    Reconstruct,
     aggregate,
     aggregate_curves,
     aggregate_group,
@@ -64,7 +69,7 @@ from .perturbation import (
     region_masking_accuracy,
     step_counts,
 )
-from .ranking import fraction_to_count, pixel_ranks, top_fraction_mask, top_k_mask
+from ..ranking import fraction_to_count, pixel_ranks, top_fraction_mask, top_k_mask
 from .removal import (
     BACKGROUND_SPLIT,
     FIDELITY_FRACTIONS,
@@ -84,6 +89,21 @@ from .sanity import (
     sanity_check,
     ssim_maps,
 )
+from .results import (
+    CurveValue,
+    EvaluationResult,
+    GroupValue,
+    MetricValue,
+    ResultLike,
+    ScalarValue,
+    SeededScore,
+    SeededValue,
+    Series,
+    Stat,
+    aggregate_value,
+    as_result,
+    value_from_json,
+)
 from .sensitivity import DEFAULT_MASKS_PER_N, DEFAULT_N_FRACTIONS, SensitivityResult, sensitivity_counts, sensitivity_n
 from .units import unit_size
 
@@ -95,8 +115,12 @@ METRICS.reorder(("iou", "pxap", "mass_in_signal", "pixel_perturbation", "pixel_p
                  "fs_fu", "sen"))
 
 __all__ = [
-    "METRICS", "X_KEY", "EvalInputs", "Metric", "aggregate", "aggregate_curves", "aggregate_group", "aggregate_scalar",
-    "aggregate_seeded", "evaluate_metric", "headline", "merge_batches", "pick_fill", "pick_model", "register_metric", "summary",
+    "METRICS", "X_KEY", "ApproximatorPair", "EvalInputs", "FitsApproximators", "FitsGenerators", "Metric",
+    "Reconstruct", "aggregate", "aggregate_curves", "aggregate_group", "aggregate_scalar",
+    "CurveValue", "EvaluationResult", "GroupValue", "MetricValue", "ResultLike", "ScalarValue", "SeededScore",
+    "SeededValue", "Series", "Stat", "aggregate_value", "as_result", "value_from_json",
+    "aggregate_seeded", "evaluate_metric", "headline", "merge_batches", "pick_fill", "pick_model", "register_metric",
+    "summary",
     "PXAP_THRESHOLDS", "REGIONS", "average_precision", "faithfulness", "region_masking_accuracy", "iou",
     "mass_in_signal", "minmax_normalise", "pxap",
     "DEFAULT_FRACTIONS", "DEFAULT_STEPS", "CurveResult", "PixelPerturbationResult",

@@ -20,7 +20,7 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import torch
 from torch import nn
@@ -30,6 +30,41 @@ from ..progress import Progress, no_progress
 from ..registry import Registry
 
 X_KEY = "x"  # curve metrics return their x axis (T) under this key, beside the B×T curves
+
+
+# -- what metrics call on the trained helpers services hand them (metrics never import services) -------
+class Reconstruct(Protocol):
+    """A fitted G1/G2 pair: ``(G1's reconstruction from the kept pixels, G2's from the rest)`` of B×C×H×W
+    images for a B×H×W bool ``keep``."""
+
+    def __call__(self, x: torch.Tensor, keep: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]: ...
+
+
+@runtime_checkable
+class FitsGenerators(Protocol):
+    """What ``a1a2`` calls on ``EvalInputs.reconstruction`` (:class:`xai_core.services.GeneratorFitter`):
+    fit (or load) G1/G2 for the explainer's top-``n_e`` units of ``size`` px with one seed."""
+
+    default_seeds: int  # seeds when the metric's own ``seeds`` is None (per preset)
+
+    def fit(self, size: int, n_e: int, seed: int, *, epochs: int | None = None,
+            train_images: int | None = None) -> Reconstruct: ...
+
+
+class ApproximatorPair(Protocol):
+    """A'_S (sees the selected features) and A'_U (the rest), ready to classify."""
+
+    selected: nn.Module
+    unselected: nn.Module
+
+
+@runtime_checkable
+class FitsApproximators(Protocol):
+    """What ``fs_fu`` calls on ``EvalInputs.approximators`` (:class:`xai_core.services.ApproximatorFitter`):
+    fit (or load) A'_S / A'_U for the explainer's top-``k`` units of ``unit`` px with one seed."""
+
+    def fit(self, unit: int, k: int, seed: int, *, epochs: int | None = None,
+            train_images: int | None = None) -> ApproximatorPair: ...
 
 
 @dataclass
@@ -50,9 +85,8 @@ class EvalInputs:
     # explain this batch's x/target again with another model (B×H×W scores); None when the method
     # cannot be re-run on another model (trained methods would need refitting)
     reexplain: Callable[[nn.Module], torch.Tensor] | None = None
-    # generators trained for this method's unit selections on the training split (the a1a2 protocol);
-    # see xai_core.services.reconstruction.GeneratorFitter
-    reconstruction: Any = None
+    # generators trained for this method's unit selections on the training split (the a1a2 protocol)
+    reconstruction: FitsGenerators | None = None
     # the same explainer (method, settings, targets, ground-truth masks) explaining B other images, e.g.
     # noisy copies of x: B×C×H×W → B×H×W scores, post-processed like ``scores``; None when not wired
     explain_again: Callable[[torch.Tensor], torch.Tensor] | None = None
@@ -63,8 +97,8 @@ class EvalInputs:
     # k where it has one, else xai_core.units.default_k); None outside services.evaluate
     k: int | None = None
     # approximators trained for this method's top-k feature selections on the training split (the
-    # fs_fu protocol); see xai_core.services.approximators.ApproximatorFitter
-    approximators: Any = None
+    # fs_fu protocol)
+    approximators: FitsApproximators | None = None
 
 
 MetricFn = Callable[[EvalInputs, dict[str, Any]], dict[str, torch.Tensor]]

@@ -1,4 +1,4 @@
-"""The MEED/AIL paper's evaluation metrics (its §4.0.2, Tables 3–4; SPEC §5), for every method:
+"""The MEED/AIL paper's evaluation metrics (its §4.0.2, Tables 3–4; docs/methods/protocols.md), for every method:
 
 - :func:`feature_fidelity` (``fs_fu``): a map's top-k feature units (:func:`selected_features`:
   :func:`xai_core.units.feature_unit` units, max-pooled) keep the image (``x_S = x·sel``) or are

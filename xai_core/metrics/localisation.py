@@ -13,7 +13,7 @@ import torch
 
 from ..errors import InvalidInputError
 from .base import EvalInputs, Metric, register_metric
-from .ranking import TIES, top_k_mask
+from ..ranking import TIES, top_k_mask
 
 PXAP_THRESHOLDS: tuple[float, ...] = tuple(round(0.05 * i, 2) for i in range(20))  # 0, 0.05, …, 0.95
 EHR_QUANTILE_LEVELS = 11  # q = 0, 0.1, …, 1 (the InputIBA authors' code)
@@ -33,7 +33,7 @@ def _check(scores: torch.Tensor, gt_masks: torch.Tensor) -> tuple[torch.Tensor, 
 
 def iou(scores: torch.Tensor, gt_masks: torch.Tensor) -> torch.Tensor:
     """DiET's IoU (B float): the top-n pixels of the map, n = |GT| of that image (ties broken as in
-    :mod:`.ranking`), against the GT pixels. 1 = the n highest scores are exactly the GT.
+    :mod:`xai_core.ranking`), against the GT pixels. 1 = the n highest scores are exactly the GT.
     Images with an empty GT give NaN. A random map scores about p/(2−p), p = n/(H·W)."""
     scores, gt = _check(scores, gt_masks)
     n = gt.flatten(1).sum(1)

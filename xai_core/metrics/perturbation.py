@@ -1,8 +1,8 @@
 """Perturbation metrics: how the model's output changes when pixels are kept, removed or inserted
-in the order the attribution ranks them (ties: :mod:`.ranking`).
+in the order the attribution ranks them (ties: :mod:`xai_core.ranking`).
 
-- :func:`pixel_perturbation` (DiET, SPEC §1): keep the top-p fraction, fill the rest.
-- :func:`deletion` / :func:`insertion` (InputIBA, SPEC §4; Petsiuk et al.'s RISE protocol):
+- :func:`pixel_perturbation` (DiET; docs/methods/protocols.md): keep the top-p fraction, fill the rest.
+- :func:`deletion` / :func:`insertion` (InputIBA, docs/methods/protocols.md; Petsiuk et al.'s RISE protocol):
   softmax probability of the target class as the most important pixels are removed / inserted
   into a blurred copy, several pixels per step, with a normalised AUC.
 
@@ -32,7 +32,7 @@ from ..models.inference import eval_mode, model_device
 from ..progress import Progress, no_progress
 from .base import X_KEY, EvalInputs, Metric, normalised_auc, pick_fill, pick_model, register_metric
 from .perturbing import BATCH_SIZE_AUTO, Fill, as_fill, check_inputs, forward_chunked, images_per_pass, run_steps
-from .ranking import TIES, fraction_to_count, pixel_ranks
+from ..ranking import TIES, fraction_to_count, pixel_ranks
 
 DEFAULT_FRACTIONS: tuple[float, ...] = (1.0, 0.5, 0.2, 0.1, 0.05, 0.02, 0.01)
 DEFAULT_STEPS = 51  # 0 %, 2 %, …, 100 % of the pixels

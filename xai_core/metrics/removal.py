@@ -1,4 +1,4 @@
-"""The COMET paper's evaluation metrics, for every method (pixel space, ties as in :mod:`.ranking`):
+"""The COMET paper's evaluation metrics, for every method (pixel space, ties as in :mod:`xai_core.ranking`):
 
 - :func:`fidelity_removal` (COMET Table 5): the explained model's accuracy as the top-p pixels of the
   map are replaced by the fill, p = 0, 5, 10, 20 %: the faster it drops, the more the removed pixels
@@ -28,7 +28,7 @@ from ..progress import Progress, no_progress
 from .base import X_KEY, EvalInputs, Metric, pick_fill, pick_model, register_metric
 from .localisation import EMPTY_GT, PXAP_THRESHOLDS, minmax_normalise, pxap
 from .perturbing import BATCH_SIZE_AUTO, Fill, as_fill, check_inputs, images_per_pass, run_steps
-from .ranking import TIES, fraction_to_count, pixel_ranks, top_k_mask
+from ..ranking import TIES, fraction_to_count, pixel_ranks, top_k_mask
 
 FIDELITY_FRACTIONS: tuple[float, ...] = (0.0, 0.05, 0.1, 0.2)  # COMET Table 5
 IOU_THRESHOLDS: tuple[float, ...] = tuple(round(0.05 * i, 2) for i in range(21))  # 0, 0.05, …, 1.0

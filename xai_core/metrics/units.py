@@ -1,4 +1,4 @@
-"""Metrics on a map's top n_e explanation units (DoRaR, SPEC §2; units as in :mod:`xai_core.units`).
+"""Metrics on a map's top n_e explanation units (DoRaR, docs/methods/protocols.md; units as in :mod:`xai_core.units`).
 
 - ``a1a2``, the DoRaR paper's evaluation scheme (its Fig. 11) for any explainer: fresh generators
   G1/G2 are trained, per seed, for the method's own top-n_e units on the training split

@@ -3,7 +3,7 @@
 - :mod:`.claims`: :class:`Measurement`, :class:`Claim`, the checks and the ``CLAIMS`` registry;
 - :mod:`.entries`: one module per paper registering its claims (importing registers);
 - :mod:`.runner`: running the measurements, cached per preset and code version, and the report JSON;
-- :mod:`.render`: the README's tables from a report.
+- :mod:`.render`: docs/reproduction.md's tables from a report.
 """
 from __future__ import annotations
 

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..metrics import GroupValue, MetricValue, SeededValue, value_from_json
 from ..registry import Registry
 
 PAPERS = {
@@ -28,9 +29,9 @@ PAPERS = {
 @dataclass(frozen=True)
 class Measurement:
     """One service call, run once per preset and code version and shared by the claims that read it.
-    ``kind``: a key of :data:`xai_core.reproduce.runner.KINDS` (evaluate, sweep, masking, accuracy,
-    components); ``params``: its arguments (JSON-ready: they are the cache key); ``model``: "default"
-    or "manipulated" (DiET's gradient-manipulated black box)."""
+    ``kind``: a key of :data:`COMMANDS` and of :data:`xai_core.reproduce.runner.KINDS` (evaluate, sweep,
+    masking, accuracy, components); ``params``: its arguments (JSON-ready: they are the cache key);
+    ``model``: "default" or "manipulated" (DiET's gradient-manipulated black box)."""
 
     kind: str
     dataset: str
@@ -43,10 +44,43 @@ class Measurement:
 
     def command(self, preset: str) -> str | None:
         """The CLI command that measures the same thing (shown beside every result), if there is one."""
-        from .runner import KINDS
-
-        command = KINDS[self.kind].command
+        command = COMMANDS[self.kind]
         return None if command is None else command(self, preset)
+
+
+# -- the command line measuring the same (here, not in the runner: claims and reports need no services) ---
+def _cli(sub: str, m: Measurement, preset: str, *args: str) -> str:
+    model = " --manipulated" if m.model == "manipulated" else ""
+    return f"python -m xai_core {sub} --dataset {m.dataset} --preset {preset}{model} " + " ".join(a for a in args if a)
+
+
+def _sets(option: str, settings: Mapping[str, Mapping[str, Any]]) -> str:
+    """``--set`` / ``--metric-set`` options, e.g. ``--set comet.t=0.03`` (booleans lower-case)."""
+    return " ".join(f"{option} {m}.{k}={str(v).lower() if isinstance(v, bool) else v}"
+                    for m, c in settings.items() for k, v in c.items())
+
+
+#: per measurement kind, the CLI command measuring the same (None: no command of its own — Explore's
+#: accuracy table, or ``reproduce --claims``)
+COMMANDS: dict[str, Callable[[Measurement, str], str] | None] = {
+    "evaluate": lambda m, preset: _cli(
+        "evaluate", m, preset, f"--methods {','.join(m.params['methods'])}",
+        f"--metrics {','.join(m.params['metrics'])}",
+        _sets("--set", m.params.get("configs", {})), _sets("--metric-set", m.params.get("metric_settings", {})),
+        f"--n {m.params['n']} --json out.json"),
+    "sweep": lambda m, preset: _cli(
+        "ablate", m, preset, f"--methods {m.params['method']}",
+        f"--sweep {m.params['setting']}={','.join(map(str, m.params['values']))}", f"--metric {m.params['metric']}",
+        f"--n {m.params['n']} --json out.json"),
+    "masking": lambda m, preset: _cli(
+        "signal_distractor", m, preset, f"--methods {','.join(m.params['methods'])}" if m.params["methods"] else "",
+        f"--n {m.params['n']} --json out.json"),
+    "accuracy": None,
+    "components": lambda m, preset: _cli(
+        "ablate", m, preset, f"--methods {m.params['method']} --components",
+        f"--metric {','.join(m.params['metrics'])}",
+        f"--n {m.params['n']} --json out.json"),
+}
 
 
 Values = Callable[[dict[str, Any]], dict[str, float | None]]
@@ -94,23 +128,31 @@ def _plain(value: Any) -> Any:
 
 
 # -- reading values out of results -----------------------------------------------------------------
-def number(value: Any) -> float | None:
-    """A metric's headline number: a scalar, a curve's AUC, or None."""
-    if isinstance(value, Mapping):
-        value = value.get("auc", value.get("mean"))
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return None
-    return float(value)
+def metric_value(result: Mapping[str, Any], method: str, metric: str) -> MetricValue | None:
+    """``results[method][metric]`` of an evaluate() result, typed by the metric's kind (None where the
+    result has no value)."""
+    return value_from_json(metric, result.get("results", {}).get(method, {}).get(metric))
+
+
+def number(value: float | None) -> float | None:
+    """A value as a claim reads it: a float, None when missing or NaN."""
+    return None if value is None or math.isnan(value) else float(value)
 
 
 def metric_values(metric: str, labels: Mapping[str, str], key: str | None = None) -> Values:
-    """An evaluate() result → ``{label: results[method][metric]}`` (its AUC for curves, ``key`` for
-    group and seeded metrics) for each ``label → method``."""
+    """An evaluate() result → ``{label: the metric's headline for that method}`` (a scalar's mean, a
+    curve's AUC; with ``key``, that score of a group or seeded metric) for each ``label → method``."""
     def read(result: dict[str, Any]) -> dict[str, float | None]:
         out = {}
         for label, method in labels.items():
-            value = result.get("results", {}).get(method, {}).get(metric)
-            out[label] = number(value.get(key) if key is not None and isinstance(value, Mapping) else value)
+            value = metric_value(result, method, metric)
+            if value is None:
+                out[label] = None
+            elif key is not None and isinstance(value, (GroupValue, SeededValue)):
+                score = value.scores.get(key)
+                out[label] = None if score is None else number(score.mean)
+            else:
+                out[label] = number(value.headline)
         return out
 
     return read

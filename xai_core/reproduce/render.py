@@ -1,11 +1,11 @@
-"""The README's reproduction tables from a report (:func:`~.runner.report`'s JSON).
+"""The reproduction tables of ``docs/reproduction.md`` (:data:`DOC`) from a report (:func:`~.runner.report`'s JSON).
 
 :func:`rejudge` rebuilds a stored report's rows from the *current* registry (claim text, check,
-paper numbers, command) and the values the report recorded (``ours``), so the README is always
+paper numbers, command) and the values the report recorded (``ours``), so the page is always
 rendered from today's claims: a claim added since the report shows "not measured", a changed check
 is judged again on the recorded values. :func:`render_markdown` is deterministic and holds no
-timing, machine or code hash (CI compares it with the README: content, not timing);
-:func:`update_readme` replaces the block between :data:`BEGIN` and :data:`END`.
+timing, machine or code hash (CI compares it with the page: content, not timing);
+:func:`update_doc` replaces the block between :data:`BEGIN` and :data:`END`.
 """
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from ..errors import XAIError
 from .claims import PAPERS, Claim
 
 BEGIN, END = "<!-- reproduction:begin -->", "<!-- reproduction:end -->"
+DOC = "docs/reproduction.md"  #: the page holding the block, relative to the repository root
 MARK = {True: "✓", False: "✗", None: "n/a"}
 STALE, MISSING = "stale", "missing"
 
@@ -120,25 +121,25 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     return "\n".join(out) + "\n"
 
 
-# -- the README ----------------------------------------------------------------------------------------
-def _bounds(readme_text: str) -> tuple[int, int]:
-    start, end = readme_text.find(BEGIN), readme_text.find(END)
+# -- the page (docs/reproduction.md) ------------------------------------------------------------------
+def _bounds(doc_text: str) -> tuple[int, int]:
+    start, end = doc_text.find(BEGIN), doc_text.find(END)
     if start < 0 or end < 0 or end < start:
-        raise XAIError(f"the README has no {BEGIN} … {END} block to render the reproduction tables into")
+        raise XAIError(f"the page has no {BEGIN} … {END} block to render the reproduction tables into")
     return start + len(BEGIN), end
 
 
-def readme_block(readme_text: str) -> str:
-    """What the README holds between the markers (as :func:`render_markdown` wrote it)."""
-    start, end = _bounds(readme_text)
-    return readme_text[start:end].strip("\n") + "\n"
+def doc_block(doc_text: str) -> str:
+    """What the page holds between the markers (as :func:`render_markdown` wrote it)."""
+    start, end = _bounds(doc_text)
+    return doc_text[start:end].strip("\n") + "\n"
 
 
-def update_readme(readme_text: str, rendered: str) -> str:
-    """``readme_text`` with the block between the markers replaced by ``rendered`` (one line error when
+def update_doc(doc_text: str, rendered: str) -> str:
+    """``doc_text`` with the block between the markers replaced by ``rendered`` (one line error when
     the markers are missing)."""
-    start, end = _bounds(readme_text)
-    return readme_text[:start] + "\n" + rendered.strip("\n") + "\n" + readme_text[end:]
+    start, end = _bounds(doc_text)
+    return doc_text[:start] + "\n" + rendered.strip("\n") + "\n" + doc_text[end:]
 
 
-__all__ = ["BEGIN", "END", "readme_block", "rejudge", "render_markdown", "update_readme"]
+__all__ = ["BEGIN", "DOC", "END", "doc_block", "rejudge", "render_markdown", "update_doc"]

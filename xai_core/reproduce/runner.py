@@ -22,8 +22,11 @@ import torch
 
 from .. import services
 from ..errors import XAIError
+from ..methods import METHODS
+from ..metrics import METRICS
 from ..progress import Progress, no_progress
 from ..store import ArtifactStore
+from . import entries  # noqa: F401  (importing registers the claims)
 from .claims import CLAIMS, PAPERS, Claim, Measurement, Verdict
 
 KIND, LATEST = "reproduction", "reproduction_latest"
@@ -32,7 +35,7 @@ SEED = 0
 
 #: modules that only present results (this package, charts, colours, the CLI, exports): editing them
 #: changes no measurement, so they stay out of :func:`code_version`
-PRESENTATION = ("reproduce/", "figures.py", "viz.py", "cli.py", "export.py")
+PRESENTATION = ("reproduce/", "figures/", "viz.py", "cli.py", "export.py")
 
 
 @lru_cache(maxsize=1)
@@ -57,73 +60,40 @@ def machine() -> str:
 
 
 # -- measurement kinds ----------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Kind:
-    run: Callable[[services.Context, dict[str, Any], Progress], dict[str, Any]]
-    command: Callable[[Measurement, str], str] | None  # the CLI command measuring the same (None: none)
+Run = Callable[[services.Context, dict[str, Any], Progress], dict[str, Any]]
 
 
-def _cli(sub: str, m: Measurement, preset: str, *args: str) -> str:
-    model = " --manipulated" if m.model == "manipulated" else ""
-    return f"python -m xai_core {sub} --dataset {m.dataset} --preset {preset}{model} " + " ".join(a for a in args if a)
-
-
-def _sets(configs: dict[str, dict[str, Any]]) -> str:
-    return " ".join(f"--set {m}.{k}={str(v).lower() if isinstance(v, bool) else v}"
-                    for m, c in configs.items() for k, v in c.items())
-
-
-def _metric_sets(settings: dict[str, dict[str, Any]]) -> str:
-    return " ".join(f"--metric-set {m}.{k}={str(v).lower() if isinstance(v, bool) else v}"
-                    for m, c in settings.items() for k, v in c.items())
-
-
-def _evaluate(ctx, p, progress):
+def _evaluate(ctx: services.Context, p: dict[str, Any], progress: Progress) -> dict[str, Any]:
     return services.evaluate(ctx, p["methods"], p["metrics"], p["n"], progress=progress,
                              configs=p.get("configs"), metric_settings=p.get("metric_settings"))
 
 
-def _sweep(ctx, p, progress):
+def _sweep(ctx: services.Context, p: dict[str, Any], progress: Progress) -> dict[str, Any]:
     return services.setting_sweep(ctx, p["method"], p["setting"], list(p["values"]), p["metric"], p["n"], progress)
 
 
-def _masking(ctx, p, progress):
+def _masking(ctx: services.Context, p: dict[str, Any], progress: Progress) -> dict[str, Any]:
     return services.region_masking(ctx, p["methods"], p["n"])
 
 
-def _accuracy(ctx, p, progress):
+def _accuracy(ctx: services.Context, p: dict[str, Any], progress: Progress) -> dict[str, Any]:
     return services.explained_accuracy(ctx, p["method"], progress, **p.get("config", {}))
 
 
-def _components(ctx, p, progress):
+def _components(ctx: services.Context, p: dict[str, Any], progress: Progress) -> dict[str, Any]:
     return services.component_ablation(ctx, p["method"], p["metrics"], p["n"], progress)
 
 
-KINDS: dict[str, Kind] = {
-    "evaluate": Kind(_evaluate, lambda m, preset: _cli(
-        "evaluate", m, preset, f"--methods {','.join(m.params['methods'])}", f"--metrics {','.join(m.params['metrics'])}",
-        _sets(m.params.get("configs", {})), _metric_sets(m.params.get("metric_settings", {})),
-        f"--n {m.params['n']} --json out.json")),
-    "sweep": Kind(_sweep, lambda m, preset: _cli(
-        "ablate", m, preset, f"--methods {m.params['method']}",
-        f"--sweep {m.params['setting']}={','.join(map(str, m.params['values']))}", f"--metric {m.params['metric']}",
-        f"--n {m.params['n']} --json out.json")),
-    "masking": Kind(_masking, lambda m, preset: _cli(
-        "signal_distractor", m, preset, f"--methods {','.join(m.params['methods'])}" if m.params["methods"] else "",
-        f"--n {m.params['n']} --json out.json")),
-    "accuracy": Kind(_accuracy, None),  # no command of its own: Explore's accuracy table, or `reproduce --claims`
-    "components": Kind(_components, lambda m, preset: _cli(
-        "ablate", m, preset, f"--methods {m.params['method']} --components", f"--metric {','.join(m.params['metrics'])}",
-        f"--n {m.params['n']} --json out.json")),
-}
+#: per measurement kind, the service call that runs it (the CLI command measuring the same:
+#: :data:`~.claims.COMMANDS`)
+KINDS: dict[str, Run] = {"evaluate": _evaluate, "sweep": _sweep, "masking": _masking, "accuracy": _accuracy,
+                         "components": _components}
 
 
 # -- selection and caching ----------------------------------------------------------------------------
 def select(papers: Sequence[str] | None = None, preset: str = "quick", ids: Sequence[str] | None = None) -> list[Claim]:
     """The registered claims of ``papers`` (all by default; only ``ids`` when given) that can run at
     ``preset``; one line for an unknown paper or claim, or a preset none of them can run at."""
-    from . import entries  # noqa: F401  (importing registers the claims)
-
     unknown = sorted(set(papers or ()) - set(PAPERS))
     if unknown:
         raise XAIError(f"unknown paper {', '.join(map(repr, unknown))}; choose from: {', '.join(PAPERS)}")
@@ -142,9 +112,6 @@ def select(papers: Sequence[str] | None = None, preset: str = "quick", ids: Sequ
 
 def check(m: Measurement, preset: str) -> None:
     """One line for a measurement whose method settings or metric parameters do not exist (before any work)."""
-    from ..methods import METHODS
-    from ..metrics import METRICS
-
     for method, config in m.params.get("configs", {}).items():
         METHODS.get(method).Config.for_preset(preset, method, **config)
     for metric, params in m.params.get("metric_settings", {}).items():
@@ -193,7 +160,7 @@ def measure(m: Measurement, preset: str, store: ArtifactStore, device: str = "au
         model = services.ModelChoice("manipulated") if m.model == "manipulated" else services.DEFAULT_MODEL
         ctx = services.load_context(m.dataset, preset, device=device, seed=SEED, store=store, model=model)
         started = time.perf_counter()
-        result = KINDS[m.kind].run(ctx, dict(m.params), progress)
+        result = KINDS[m.kind](ctx, dict(m.params), progress)
         return {"result": result, "code": code_version(), "machine": machine(),
                 "seconds": round(time.perf_counter() - started, 1), "finished": time.strftime("%Y-%m-%d %H:%M")}
 

@@ -22,16 +22,16 @@ Every public name is re-exported here: ``from xai_core import services; services
 """
 from __future__ import annotations
 
-from ..methods.reconstruction import RECONSTRUCTIONS
 from ..models.user_model import UPLOAD_FORMATS
 from ..models.user_model import prestart_worker as prestart_model_worker
 from ..resolution import FACTORS, block_average, downscaled_maps, resolution_factors
 from .ablations import component_ablation, component_variants, resolution_ablation, setting_sweep, sweep_curves
 from .accuracy import REMOVED, explained_accuracy
 from .catalog import (
-    MethodRow, check_methods, check_metrics, check_sweep, is_ready, method_row, method_rows, metric_names, unit_configs,
+    MethodRow, Offered, Panel, Paper, check_methods, check_metrics, check_sweep, is_ready, method_row, method_rows,
+    metric_names, unit_configs,
     RANDOM_LABELS, randomization_variants, randomized_configs,
-    applicable_metrics, usable, EXPLORE_SETTINGS, method_defaults,
+    applicable_metrics, usable, method_defaults,
 )
 from .commands import evaluate_arguments, evaluate_command, torchrun_command, train_command
 from .context import (
@@ -42,7 +42,7 @@ from .context import (
 from .distributed_evaluation import evaluate_across_ranks
 from .evaluation import Variant, evaluate, plan_shards, planned_images, reduce_shards
 from .explaining import (
-    GALLERY_SIZES, GALLERY_TARGETS, OUTCOMES, TARGET_FREE, class_choices, evaluation_split, evaluation_splits,
+    GALLERY_SIZES, GALLERY_TARGETS, OUTCOMES, class_choices, evaluation_split, evaluation_splits,
     explain_batch, explain_gallery, explain_images, explain_indices, first_as_arrays, gallery_indices,
     predicted_labels, sample_indices, top_k, without_ground_truth,
 )
@@ -53,17 +53,20 @@ from .shards import Shard, ShardResult, run_shard
 from .tasks import black_box_rows, fit_job_key, fit_label, fit_method_job, job_key, sweep_job, train_black_box_job
 
 __all__ = [
-    "RECONSTRUCTIONS", "UPLOAD_FORMATS", "FACTORS", "block_average", "downscaled_maps", "resolution_factors",
-    "component_ablation", "component_variants", "resolution_ablation", "setting_sweep", "sweep_curves", "REMOVED", "explained_accuracy",
-    "MethodRow", "applicable_metrics", "check_methods", "check_metrics", "check_sweep", "is_ready", "method_row", "method_rows",
-    "metric_names", "unit_configs", "EXPLORE_SETTINGS", "method_defaults", "RANDOM_LABELS", "randomization_variants", "randomized_configs", "usable",
+    "UPLOAD_FORMATS", "FACTORS", "block_average", "downscaled_maps", "resolution_factors",
+    "component_ablation", "component_variants", "resolution_ablation", "setting_sweep", "sweep_curves", "REMOVED",
+    "explained_accuracy",
+    "MethodRow", "Offered", "Panel", "Paper", "applicable_metrics", "check_methods", "check_metrics", "check_sweep",
+    "is_ready", "method_row", "method_rows",
+    "metric_names", "unit_configs", "method_defaults", "RANDOM_LABELS", "randomization_variants", "randomized_configs",
+    "usable",
     "evaluate_arguments", "evaluate_command", "torchrun_command", "train_command",
     "DEFAULT_MODEL", "MAX_USER_MODEL_BYTES", "MAX_USER_MODELS", "USER_MODEL", "Configs", "Context", "ContextSpec",
     "ModelChoice", "bottleneck_layers", "build_explainer", "check_layer", "layer_configs", "load_context",
     "model_choices", "prestart_model_worker", "save_user_model", "targets_for", "validation_images",
     "Variant", "evaluate", "evaluate_across_ranks", "plan_shards", "planned_images", "reduce_shards",
     "GALLERY_SIZES", "GALLERY_TARGETS", "explain_gallery", "gallery_indices",
-    "OUTCOMES", "TARGET_FREE", "class_choices", "evaluation_split", "evaluation_splits", "explain_batch",
+    "OUTCOMES", "class_choices", "evaluation_split", "evaluation_splits", "explain_batch",
     "explain_images", "explain_indices", "first_as_arrays", "predicted_labels",
     "sample_indices", "top_k", "without_ground_truth",
     "MASKING_FRACTIONS", "check_region_masking", "region_masking",

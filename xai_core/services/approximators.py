@@ -1,4 +1,4 @@
-"""The fs_fu protocol's training half (the MEED/AIL paper's FS-A / FU-A, SPEC §5): for one explainer,
+"""The fs_fu protocol's training half (the MEED/AIL paper's FS-A / FU-A, docs/methods/protocols.md): for one explainer,
 its maps of the training images max-pooled into feature units (computed once per method and
 settings), then, per unit size, k and seed, two re-initialised copies of the black box's architecture
 trained on the training images masked by the explainer's own top-k selection: A'_S on ``x·sel``,

@@ -10,7 +10,9 @@ from typing import Any
 from ..data.base import DatasetInfo
 from ..errors import XAIError
 from ..methods import METHODS
-from ..methods.base import Capabilities
+from ..methods.base import Capabilities, Panel, Paper
+from ..methods.config import Offered
+from ..methods.trained import FitComparison
 from ..metrics import METRICS
 from .context import Context, build_explainer
 
@@ -23,6 +25,9 @@ class MethodRow:
     name: str
     about: str
     caps: Capabilities
+    paper: Paper
+    settings: tuple[Offered, ...]  # what Explore's "Method settings" offers, with labels and help
+    comparison: FitComparison | None = None  # a second fit the Train page draws beside the default
     ready: bool | None = None  # None: not asked (no context given)
 
     @property
@@ -42,6 +47,25 @@ class MethodRow:
         return self.caps.takes_layer
 
     @property
+    def label_free(self) -> bool:
+        """The map is the same whatever class is asked for."""
+        return self.caps.label_free
+
+    @property
+    def tunes_model(self) -> bool:
+        """It explains a model of its own (the pages show that model's accuracy beside the black box's)."""
+        return self.caps.tunes_model
+
+    @property
+    def panel(self) -> Panel | None:
+        return self.caps.panel
+
+    @property
+    def published(self) -> bool:
+        """One of the papers' methods (trained or optimised per image), not a classic baseline."""
+        return self.caps.trained or self.caps.per_instance
+
+    @property
     def sweeps(self) -> Mapping[str, tuple[Any, ...]]:
         """Settings worth sweeping, with the values to offer."""
         return self.caps.sweeps
@@ -54,8 +78,9 @@ class MethodRow:
 
 def method_row(name: str, ready_on: Context | None = None) -> MethodRow:
     """The row of one method (unknown names raise); ``ready`` filled in for ``ready_on``."""
-    caps = METHODS.get(name).caps
-    return MethodRow(name, METHODS.describe(name), caps, None if ready_on is None else is_ready(ready_on, name))
+    cls = METHODS.get(name)
+    return MethodRow(name, METHODS.describe(name), cls.caps, cls.paper, cls.Config.offered(),
+                     getattr(cls, "comparison", None), None if ready_on is None else is_ready(ready_on, name))
 
 
 def method_rows(info: DatasetInfo | None = None, ready_on: Context | None = None) -> list[MethodRow]:
@@ -167,18 +192,6 @@ def randomization_variants(methods: Sequence[str]) -> dict[str, tuple[str, dict[
     for m, config in randomized_configs(methods).items():
         out[m], out[f"{m} ({RANDOM_LABELS})"] = (m, {}), (m, config)
     return out
-
-
-#: per method, the settings Explore's "Method settings" offers (each a field of the method's Config)
-EXPLORE_SETTINGS: dict[str, tuple[str, ...]] = {
-    "integrated_gradients": ("steps",),
-    "smoothgrad": ("noise_std", "samples"),
-    "gradcam": ("layer",),
-    "diet": ("u",),
-    "dorar": ("n_e",),
-    "meed": ("top_k",),  # the k picker: the units shown as the selection (test time, no refit)
-    "l2x": ("top_k",),
-}
 
 
 def method_defaults(method: str, preset: str) -> dict[str, Any]:

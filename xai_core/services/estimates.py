@@ -2,8 +2,9 @@
 method, a method-setting sweep. Work estimated above :data:`CONFIRM_ABOVE_S` needs the user's
 confirmation on the pages.
 
-The rule (the README's dashboard section states it too): take a run measured on 2 CPU cores (the
-README's "Measured" section; :data:`BLACK_BOX_RUNS`, :data:`FIT_RUNS`) and scale it linearly by
+The rule (docs/user-guide.md's Train section states it too): take a run measured on 2 CPU cores (the
+docs/measured.md page; :data:`BLACK_BOX_RUNS`, each trained method's ``measured_fit``) and scale it
+linearly by
 
 - training images × epochs (a fit's whole schedule: stages that converge early end sooner, so a
   fit's estimate is an upper end), and
@@ -27,6 +28,7 @@ from .. import rng
 from ..data import dataset_info
 from ..data.base import DatasetInfo
 from ..device import resolve_device
+from ..measured import MeasuredRun
 from ..methods import METHODS
 from ..models import PRETRAINED, build_model, default_arch
 from ..models.training import train_config
@@ -36,35 +38,11 @@ from .context import DEFAULT_MODEL, Context, ModelChoice, build_explainer
 CONFIRM_ABOVE_S = 120.0  # work estimated above this needs a confirmation before it starts
 
 
-@dataclass(frozen=True)
-class MeasuredRun:
-    """A timed run on 2 CPU cores: its seconds, training images, epochs and classifier."""
-
-    seconds: float
-    images: int
-    epochs: int
-    arch: str
-    image_size: int
-    channels: int
-    what: str  # where it was measured, e.g. "DiET quick on hard_mnist"
-
-
-#: black-box training, per architecture (README "Measured": black boxes, quick preset); other
+#: black-box training, per architecture (docs/measured.md: black boxes, quick preset); other
 #: architectures are scaled from ``cnn_light`` by their multiply-accumulates
 BLACK_BOX_RUNS: dict[str, MeasuredRun] = {
     "cnn_light": MeasuredRun(93, 8000, 6, "cnn_light", 64, 3, "cnn_light on hard_mnist, quick"),
     "small_cnn": MeasuredRun(27, 4000, 5, "small_cnn", 28, 1, "small_cnn on mnist, quick"),
-}
-#: trained-method fits, per method (README "Measured" and issue 18: whole fits at the quick preset)
-FIT_RUNS: dict[str, MeasuredRun] = {
-    "diet": MeasuredRun(1986, 1500, 60, "cnn_light", 64, 3, "DiET quick on hard_mnist"),
-    "dorar": MeasuredRun(381, 4000, 50, "small_cnn", 28, 1, "DoRaR quick on mnist"),
-    "comet": MeasuredRun(200, 6000, 5, "cnn_light", 64, 3, "COMET quick on parts"),
-    # not measured: COMET's time × 1.3 for the detector it trains besides
-    "comet_td": MeasuredRun(260, 6000, 5, "cnn_light", 64, 3, "COMET quick on parts × 1.3 (not measured)"),
-    # on a machine shared with other jobs (an upper end): 10 epochs on 6,000 Fashion-MNIST images
-    "meed": MeasuredRun(690, 6000, 10, "small_cnn", 28, 1, "MEED quick on fashion_pullover_shirt"),
-    "l2x": MeasuredRun(282, 6000, 10, "small_cnn", 28, 1, "L2X quick on fashion_pullover_shirt"),
 }
 
 
@@ -129,7 +107,7 @@ def fit_estimate(ctx: Context, method: str, **config: Any) -> Estimate:
     unmet = unmet_requirement(ctx, method, **config)
     if unmet:
         return Estimate(None, unmet)
-    run = FIT_RUNS.get(method)
+    run = METHODS.get(method).measured_fit
     if run is None:
         return Estimate(None, f"no measured {method} fit")
     explainer = build_explainer(ctx, method, prepare=False, **config)

@@ -1,7 +1,11 @@
 """Evaluating methods × metrics on test images: :func:`evaluate` plans the work as shards (one per
 method and batch of images, :func:`plan_shards`), runs them here — in this process, in order, on
 the given context and its cached explainers — and reduces their per-image values into the CLI's
-JSON (:func:`reduce_shards`). Other backends run the same shards elsewhere and reduce alike."""
+JSON (:func:`reduce_shards`). Other backends run the same shards elsewhere and reduce alike.
+
+The values are typed while reduced (:class:`~xai_core.metrics.EvaluationResult`); what the services
+return is its JSON, the form pages, jobs, the store and ``--json`` files hold (read it back typed with
+:meth:`EvaluationResult.from_json <xai_core.metrics.EvaluationResult.from_json>`)."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -10,7 +14,7 @@ from typing import Any
 import torch
 
 from ..errors import XAIError
-from ..metrics import METRICS, aggregate, merge_batches, summary
+from ..metrics import METRICS, EvaluationResult, MetricValue, aggregate_value, merge_batches
 from ..progress import Progress, no_progress
 from .catalog import applicable_metrics, check_methods, not_applicable
 from .context import Configs, Context
@@ -32,7 +36,8 @@ def evaluate(
     variants: Mapping[str, Variant] | None = None,
     metric_settings: Configs | None = None,
 ) -> dict[str, Any]:
-    """Evaluate methods × metrics on the first ``n`` test images; returns the CLI's JSON shape.
+    """Evaluate methods × metrics on the first ``n`` test images; returns the CLI's JSON shape
+    (:meth:`EvaluationResult.to_json <xai_core.metrics.EvaluationResult.to_json>`).
     ``block`` > 1 averages every map over block×block pixels before scoring (the resolution
     ablation); see :func:`plan_shards` for ``methods``, ``configs``, ``variants`` and ``metric_settings``.
     Metrics that need ground truth the dataset lacks are n/a (value None, the reason under
@@ -99,37 +104,26 @@ def reduce_shards(ctx: Context, plan: Sequence[Shard], results: Sequence[ShardRe
     names = list(dict.fromkeys(requested)) if requested is not None else list(metrics)
     reasons = not_applicable(names, ctx.info)
     skipped = {m: reasons.get(m, "not evaluated") for m in names if m not in metrics}
-    values: dict[str, Any] = {}
-    spread: dict[str, dict[str, dict[str, Any]]] = {}
+    values: dict[str, dict[str, MetricValue | None]] = {}
     timings: dict[str, float] = {}
     method_settings: dict[str, Any] = {}
     for label in dict.fromkeys(s.label for s in plan):
         parts = [r for r in ordered if r.shard.label == label]
         merged = {m: merge_batches(p.per_image[m] for p in parts) for m in metrics}
-        values[label] = {m: aggregate(METRICS.get(m), merged[m]) if m in merged else None for m in names}
-        spread[label] = {m: summary(METRICS.get(m), merged[m]) for m in metrics
-                         if METRICS.get(m).kind in ("scalar", "group")}
+        values[label] = {m: aggregate_value(METRICS.get(m), merged[m]) if m in merged else None for m in names}
         timings[label] = 1000.0 * sum(p.seconds for p in parts) / n
         method_settings[label] = parts[0].settings
-    return {
-        "dataset": ctx.dataset,
-        "preset": ctx.preset,
-        "n": n,
-        "results": values,
-        "settings": {
-            "metrics": {m: _describe(m, list(ctx.info.mean), plan[0].overrides(m)) for m in names},
-            "not_applicable": skipped,  # {metric: why its value is None}
-            "methods": method_settings,
-            "target": "label (model top-1 where the label is unknown)",
-            "fill": {"name": "dataset mean colour", "value": list(ctx.info.mean)},
-            "seed": ctx.seed,
-            "device": str(ctx.device),
-            "black_box": {k: v for k, v in ctx.record.items() if isinstance(v, (int, float, str))},
-        },
-        "ms_per_image": timings,
-        # scalar metrics and group metrics' primary values: {"mean", "std", "n"} (n: images with ground truth)
-        "spread": spread,
+    settings = {
+        "metrics": {m: _describe(m, list(ctx.info.mean), plan[0].overrides(m)) for m in names},
+        "not_applicable": skipped,  # {metric: why its value is None}
+        "methods": method_settings,
+        "target": "label (model top-1 where the label is unknown)",
+        "fill": {"name": "dataset mean colour", "value": list(ctx.info.mean)},
+        "seed": ctx.seed,
+        "device": str(ctx.device),
+        "black_box": {k: v for k, v in ctx.record.items() if isinstance(v, (int, float, str))},
     }
+    return EvaluationResult(ctx.dataset, ctx.preset, n, values, settings, timings).to_json()
 
 
 def _describe(metric: str, mean: list[float], overrides: dict[str, Any]) -> dict[str, Any]:

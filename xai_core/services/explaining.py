@@ -10,22 +10,12 @@ import torch
 from ..data.base import Batch, DatasetInfo
 from ..errors import XAIError
 from ..methods import Explanation
-from ..methods.meed import X_SELECTED, X_UNSELECTED
 from ..models import predict
 from ..progress import Progress, no_progress, prefixed
 from .catalog import check_methods
 from .context import Configs, Context, targets_for
 
 OUTCOMES = ("all", "correct", "misclassified")
-#: a top-k selection method's (MEED, L2X) zero-filled inputs: the selected features only, the rest only
-SELECTED_INPUTS = (X_SELECTED, X_UNSELECTED)
-#: the black box's predictions such a method reports, on x, x_selected and x_unselected
-#: (keys of :func:`first_as_arrays`' ``predictions``), with what a page calls them
-SELECTED_PREDICTIONS = (("f_b(x)", "the image x"), (f"f_b({X_SELECTED})", "selected only"),
-                        (f"f_b({X_UNSELECTED})", "unselected only"))
-#: methods whose maps do not depend on the class explained: label-free (DiET, DoRaR, COMET explain
-#: the model's own behaviour on x) or using no model at all (random, ground truth)
-TARGET_FREE = frozenset({"diet", "dorar", "comet", "comet_td", "meed", "l2x", "random", "ground_truth"})
 
 
 def explain_indices(

@@ -1,4 +1,4 @@
-"""The a1a2 protocol's training half (DoRaR's evaluation scheme, SPEC §2): for one explainer, its
+"""The a1a2 protocol's training half (DoRaR's evaluation scheme, docs/methods/protocols.md): for one explainer, its
 maps of the training images pooled into units (computed once per method and settings), then, per
 unit size, n_e and seed, fresh generators G1/G2 trained for its top-n_e units. Both are store
 entries (atomic, checksummed), so an evaluation repeated or split into shards trains nothing twice.

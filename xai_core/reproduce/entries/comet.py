@@ -1,7 +1,11 @@
-"""COMET's claims (papers/comet.md, Tables 2–6), on ``parts`` (the an8Flower idea, drawn)."""
+"""COMET's claims (Zhang et al., docs/methods/comet.md, Tables 2–6), on ``parts`` (the an8Flower idea, drawn)."""
 from __future__ import annotations
 
-from ..claims import Claim, Measurement, all_of, at_most, metric_values, near, ordering, register_claim
+from typing import Any
+
+from ...metrics import CurveValue
+from ..claims import (Claim, Measurement, all_of, at_most, metric_value, metric_values, near, number, ordering,
+                      register_claim)
 
 PAPER = "comet"
 BASELINES = ["gradcam", "fullgrad", "smoothgrad", "gradient"]
@@ -58,8 +62,8 @@ register_claim(Claim(
     "PxAP above Grad-CAM's in both (the paper: 73.04 / 74.22 against 47.28 / 52.54)",
     {"COMET noisy": 0.7304, "Grad-CAM noisy": 0.4728, "COMET background": 0.7422, "Grad-CAM background": 0.5254},
     MAIN,
-    lambda r: {f"{label} {kind}": _group(r, method, f"pxap_{kind}") for label, method in (("COMET", "comet"),
-               ("Grad-CAM", "gradcam")) for kind in ("noisy", "background")},
+    lambda r: {f"{label} {kind}": metric_values("robustness", {label: method}, f"pxap_{kind}")(r)[label]
+               for label, method in (("COMET", "comet"), ("Grad-CAM", "gradcam")) for kind in ("noisy", "background")},
     all_of(ordering(["COMET noisy", "Grad-CAM noisy"]), ordering(["COMET background", "Grad-CAM background"])),
     note=NOTE))
 
@@ -69,17 +73,12 @@ register_claim(Claim(
     "COMET-DR: 5.83 against 72.5)",
     {"COMET random labels": 0.0583}, RANDOM_LABELS, metric_values("iou_curve", {"COMET random labels": "comet"}),
     at_most("COMET random labels", 0.08),
-    note=NOTE + "; 0.08 = a third of our real-label fit's 0.238 (README)"))
+    note=NOTE + "; 0.08 = a third of our real-label fit's 0.238 (docs/measured.md)"))
 
 
-def _at(result, method: str, share: float):
-    curve = result.get("results", {}).get(method, {}).get("fidelity_removal")
-    if not isinstance(curve, dict) or share not in curve.get("x", []):
+def _at(result: dict[str, Any], method: str, share: float) -> float | None:
+    """The method's fidelity_removal accuracy with ``share`` of the pixels removed (None: not a point)."""
+    curve = metric_value(result, method, "fidelity_removal")
+    if not isinstance(curve, CurveValue) or share not in curve.x:
         return None
-    return float(curve["y"][curve["x"].index(share)])
-
-
-def _group(result, method: str, key: str):
-    group = result.get("results", {}).get(method, {}).get("robustness")
-    value = group.get(key) if isinstance(group, dict) else None
-    return None if value is None else float(value)
+    return number(curve.y[curve.x.index(share)])

@@ -1,19 +1,21 @@
-"""DiET's claims (papers/diet.md, SPEC §1: Tables 1, 2, 4–6 and Figure 5), on ``hard_mnist`` and ``spurious_patch``.
+"""DiET's claims (Bhalla et al., NeurIPS 2023, docs/methods/diet.md: Tables 1, 2, 4–6 and Figure 5), on
+``hard_mnist`` and ``spurious_patch``.
 
-The quick preset runs five measurements (times from the README's "DiET, quick preset" section, 2 CPU cores):
+The quick preset runs five measurements (times from docs/measured.md's "DiET" section, 2 CPU cores):
 
 - ``MAIN``: hard_mnist, DiET and four baselines, 200 test images (Tables 1 and 2). DiET's quick fit dominates:
-  ~33 min from an empty cache on the shared 2-core machine (the README's older idle-machine timing: 139 s), then
+  ~33 min from an empty cache on the shared 2-core machine (docs/measured.md's older idle-machine timing: 139 s), then
   ~0.5 s per image to explain (~2 min); the baselines and metrics take ~1 min more.
 - ``MASKING``: Table 6 on the same fit, 200 images: forward passes only, under a minute once MAIN has run.
 - ``SWEEP``: Figure 5's mask scale u = 2, 4, 8 on 100 images (quick only: the preset's u is 4 at 64 px). u = 4 is
   MAIN's fit (the fit's cache key has no test-time settings); u = 2 and u = 8 are two more DiET fits (each about
-  as long as MAIN's) plus ~1 min of test masks per value. The README's sweep also ran u = 16 (0.893, the lowest):
+  as long as MAIN's) plus ~1 min of test masks per value. The sweep in docs/measured.md also ran u = 16
+  (0.893, the lowest):
   left out here to save a fit. ``SWEEP_PAPER`` (u = 4, 8, 16 at 224 px) is the paper preset's version.
 - ``MANIPULATED``: §5.4 on the gradient-manipulated black box, 200 images: its training (~4 min) plus one DiET fit on
   it (as long as MAIN's) and the baselines (~2 min).
 - ``SPURIOUS``: spurious_patch, 200 images (113 with a patch): one DiET fit on 1-channel 64-px images (not timed on
-  its own in the README; at most MAIN's) plus ~2 min.
+  its own in docs/measured.md; at most MAIN's) plus ~2 min.
 
 From an empty cache DiET's quick claims cost five DiET fits (about 2.5 h at ~30 min each on the busy machine; ~12
 min at the older 139 s) and ~15 min besides; every fit is cached by the services and shared between measurements.
@@ -94,7 +96,8 @@ register_claim(Claim(
     {"DiET": 0.461, "FullGrad": 0.389, "Grad-CAM": 0.295, "SmoothGrad": 0.252, "gradient": 0.117},
     MAIN, metric_values("iou", IOU_LABELS),
     ordering(list(IOU_LABELS)),
-    note=NOTE + ". The README's run missed it: DiET 0.308 ties SmoothGrad 0.318 (issue target ≥ 0.40). At 64 px the "
+    note=NOTE + ". The run in docs/measured.md missed it: DiET 0.308 ties SmoothGrad 0.318 (issue target ≥ 0.40). At "
+                "64 px the "
                 "strokes are 2–4 px wide, so even the ground truth pooled into u = 4 cells and upsampled reaches "
                 "IoU 0.62; DiET keeps the smallest part of the digit that keeps f_v's class, and with a solid fill a "
                 "digit's outline is as good evidence as its strokes. The paper's 'Input Grad' is our gradient"))
@@ -119,7 +122,8 @@ register_claim(Claim(
     MASKING, _masked,
     all_of(ordering(["distractor 80%", "signal 80%"]), ordering(["distractor 80%", "random 80%"])),
     note=NOTE + "; masked pixels filled with the dataset mean colour, signal = the ground-truth digit (the "
-                "paper's table comes with its CelebA results, signal = the regions DiET's masks show). The README's "
+                "paper's table comes with its CelebA results, signal = the regions DiET's masks show). In "
+                "docs/measured.md the "
                 "run (f_v, 20 / 50 / 80 %: distractor 0.935 / 0.83 / 0.75, signal 0.95 / 0.915 / 0.855, random "
                 "0.905 / 0.535 / 0.14) misses the signal half: filling the digit's pixels repaints it as a grey "
                 "digit on its coloured background, and its shape is the evidence (even 100 % of the signal filled "
@@ -133,7 +137,8 @@ register_claim(Claim(
     {}, SWEEP, _sweep([2, 4, 8]),
     best("u = 4", ["u = 2", "u = 8"]),
     note=NOTE + ", 100 images; the paper gives Figure 5's curves, no numbers (u = 8 of 224 px best: 28×28 masks, "
-                "about ours at u = 4 of 64 px). The README's sweep: u = 2 / 4 / 8 / 16: 0.936 / 0.951 / 0.930 / "
+                "about ours at u = 4 of 64 px). The sweep in docs/measured.md: u = 2 / 4 / 8 / 16: 0.936 / 0.951 / "
+                "0.930 / "
                 "0.893 (fits of older code); learning rates scale with the number of mask cells"))
 
 register_claim(Claim(
@@ -148,7 +153,7 @@ register_claim(Claim(
 MANIPULATED_LABELS = {"DiET": "diet", "SmoothGrad": "smoothgrad", "Grad-CAM": "gradcam", "gradient": "gradient",
                       "Integrated Gradients": "integrated_gradients"}
 MANIPULATED_NOTE = ("ours: quick preset, cnn_light trained with the gradient-manipulation loss (input gradients "
-                    "pushed onto a fixed corner; the README: test accuracy 0.931 against the honest 0.963), DiET "
+                    "pushed onto a fixed corner; docs/measured.md: test accuracy 0.931 against the honest 0.963), DiET "
                     "tuned on it, 200 test images")
 
 register_claim(Claim(
@@ -160,7 +165,8 @@ register_claim(Claim(
     all_of(best("DiET", ["SmoothGrad", "Grad-CAM", "gradient", "Integrated Gradients"]),
            ratio("gradient", "DiET", 3)),
     note=MANIPULATED_NOTE + ". On the honest black box gradient's IoU is 0.218 against DiET's 0.308 (1.4×, "
-                            "README), so the third tests the break. The README's run (older DiET fits): gradient "
+                            "docs/measured.md), so the third tests the break. The run in docs/measured.md (older DiET "
+                            "fits): gradient "
                             "0.218 → 0.042, Integrated Gradients 0.162 → 0.029, SmoothGrad 0.317 → 0.149, Grad-CAM "
                             "0.223 → 0.186, DiET 0.316 → 0.254 (a fifth lost; the paper: 0.461 → 0.454). The "
                             "paper's 'Input Grad' is our gradient; its FullGrad (0.333) is not run here"))
@@ -172,7 +178,7 @@ register_claim(Claim(
     {"original": 0.990, "simplified": 0.980},
     MANIPULATED, _faithfulness,
     all_of(at_least("original", 0.95), at_least("simplified", 0.95)),
-    note=MANIPULATED_NOTE + "; the README's run (older DiET fits): 0.925 / 0.90 (the "
+    note=MANIPULATED_NOTE + "; the run in docs/measured.md (older DiET fits): 0.925 / 0.90 (the "
                             "issue's ≥ 0.95 missed there)"))
 
 # -- the spurious patch (the paper's Chest X-ray design) --------------------------------------------------
@@ -187,7 +193,8 @@ register_claim(Claim(
     SPURIOUS, metric_values("iou", {"DiET": "diet", "SmoothGrad": "smoothgrad", "Grad-CAM": "gradcam",
                                     "gradient": "gradient"}),
     all_of(at_least("DiET", 0.6), best("DiET", ["SmoothGrad", "Grad-CAM", "gradient"])),
-    note=SPURIOUS_NOTE + "; the README's run: DiET 0.697, Grad-CAM 0.560, gradient 0.554, SmoothGrad 0.125 (the "
+    note=SPURIOUS_NOTE + "; the run in docs/measured.md: DiET 0.697, Grad-CAM 0.560, gradient 0.554, SmoothGrad 0.125 "
+                         "(the "
                          "paper's Grad-CAM scores 0 on X-rays, put down to its centrality bias); the paper's 'Input "
                          "Grad' is our gradient, its FullGrad (0.528) is not run here"))
 
@@ -198,4 +205,4 @@ register_claim(Claim(
     {"original": 1.0, "simplified": 1.0},
     SPURIOUS, _faithfulness,
     all_of(at_least("original", 0.95), at_least("simplified", 0.95)),
-    note=SPURIOUS_NOTE + "; the README's run: 0.965 / 0.985"))
+    note=SPURIOUS_NOTE + "; the run in docs/measured.md: 0.965 / 0.985"))

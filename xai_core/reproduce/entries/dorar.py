@@ -1,4 +1,4 @@
-"""DoRaR's claims (papers/dorar.md, Table III: the a1/a2 protocol on MNIST)."""
+"""DoRaR's claims (Qin et al., docs/methods/dorar.md, Table III: the a1/a2 protocol on MNIST)."""
 from __future__ import annotations
 
 from ..claims import Claim, Measurement, all_of, at_least, at_most, metric_values, ordering, register_claim

@@ -1,11 +1,13 @@
-"""InputIBA's claims (papers/inputiba.md, SPEC §4: Table 3 and Figure 5, Figure 4, Table 2, Figure 3), on
+"""InputIBA's claims (Zhang et al., NeurIPS 2021, docs/methods/input_iba.md: Table 3 and Figure 5, Figure 4,
+Table 2, Figure 3), on
 ``natural`` (real photos, the pretrained efficientnet_lite0) and ``hard_mnist`` (its digit mask stands in for the
 paper's ImageNet bounding boxes).
 
-The quick preset runs the README's three "IBA and InputIBA, quick preset" commands as three measurements:
+The quick preset runs docs/measured.md's three "IBA and InputIBA" commands as three measurements:
 
 - ``NATURAL``: deletion and insertion on all 32 photos of ``natural`` (224 px), five methods. InputIBA costs ~7 s
-  per photo on 2 CPU cores (README's bench), IBA ~1 s, Integrated Gradients ~2 s; the two curves (51 steps each)
+  per photo on 2 CPU cores (docs/measured.md's bench), IBA ~1 s, Integrated Gradients ~2 s; the two curves
+  (51 steps each)
   ~50 forwards/s: about 10–12 min in all. At the paper preset InputIBA takes ~7 min per photo on CPU (its WGAN):
   a GPU job.
 - ``LOCALISATION``: EHR (and IoU, mass in signal) on the first 100 hard_mnist test images (64 px, cnn_light), four
@@ -20,7 +22,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..claims import Claim, Measurement, all_of, at_most, best, metric_values, ordering, register_claim
+from ...metrics import CurveValue
+from ..claims import (Claim, Measurement, all_of, at_most, best, metric_value, metric_values, number, ordering,
+                      register_claim)
 
 PAPER = "inputiba"
 NATURAL = Measurement("evaluate", "natural", {
@@ -54,12 +58,12 @@ def _sanity(result: dict[str, Any]) -> dict[str, float | None]:
 
 
 def _ssim_at(result: dict[str, Any], method: str, share: float) -> float | None:
-    curve = result.get("results", {}).get(method, {}).get("sanity")
-    if not isinstance(curve, dict):
+    curve = metric_value(result, method, "sanity")
+    if not isinstance(curve, CurveValue):
         return None
-    for x, y in zip(curve.get("x", []), curve.get("y", [])):
+    for x, y in zip(curve.x, curve.y):
         if x >= share - 1e-9:
-            return None if y is None or y != y else float(y)
+            return number(y)
     return None
 
 
@@ -70,7 +74,8 @@ register_claim(Claim(
     {"InputIBA": 0.045, "IBA": 0.090, "Grad-CAM": 0.133, "IG": 0.210},
     NATURAL, metric_values("deletion", LABELS),
     ordering(["InputIBA", "IBA", "Grad-CAM", "IG"], lower_is_better=True),
-    note=NATURAL_NOTE + ". The README's run: IG 0.049 < InputIBA 0.069 < gradient 0.119 < IBA 0.131 < Grad-CAM "
+    note=NATURAL_NOTE + ". The run in docs/measured.md: IG 0.049 < InputIBA 0.069 < gradient 0.119 < IBA 0.131 < "
+                        "Grad-CAM "
                         "0.152: InputIBA beats IBA, Grad-CAM and the gradient, but our IG integrates from the "
                         "dataset mean colour, the very colour deletion fills with, so its attributions measure "
                         "exactly what deletion removes (the paper's IG started from black and still scored worst)"))
@@ -82,7 +87,8 @@ register_claim(Claim(
     {"InputIBA": 0.710, "IBA": 0.713, "Grad-CAM": 0.703, "IG": 0.358},
     NATURAL, metric_values("insertion", LABELS),
     all_of(ordering(["InputIBA", "Grad-CAM", "IG"]), ordering(["IBA", "Grad-CAM"])),
-    note=NATURAL_NOTE + ". The README's run: InputIBA 0.507, IBA 0.362, Grad-CAM 0.328, IG 0.289, gradient 0.285"))
+    note=NATURAL_NOTE + ". The run in docs/measured.md: InputIBA 0.507, IBA 0.362, Grad-CAM 0.328, IG 0.289, gradient "
+                        "0.285"))
 
 register_claim(Claim(
     "inputiba.sensitivity_n", PAPER, "Figure 4a",
@@ -92,7 +98,8 @@ register_claim(Claim(
     best("InputIBA", ["IBA", "Grad-CAM", "gradient", "IG"]),
     note=MNIST_NOTE + ", 16 images, 8 log-spaced n from 1 % to 80 % of the pixels, 100 random sets per n (the paper: "
                       "1,000 images, 200 sets, n = 10⁰ … 10⁵ pixels). The paper gives curves, no numbers: InputIBA "
-                      "above every baseline for n > 10² pixels, IG low. The README's run: IG 0.389 > InputIBA 0.305 "
+                      "above every baseline for n > 10² pixels, IG low. The run in docs/measured.md: IG 0.389 > "
+                      "InputIBA 0.305 "
                       "> IBA 0.179 > gradient 0.159 > Grad-CAM 0.139; removed pixels are filled with the dataset "
                       "mean colour, IG's baseline here (see inputiba.deletion)"))
 
@@ -104,7 +111,8 @@ register_claim(Claim(
     LOCALISATION, metric_values("ehr", {k: v for k, v in LABELS.items() if k != "IG"}),
     all_of(ordering(["InputIBA", "IBA", "Grad-CAM"]), ordering(["InputIBA", "gradient"])),
     note=MNIST_NOTE + ", the first 100 test images; the ground truth is the digit's pixels (the paper: ImageNet "
-                      "bounding boxes covering < 33 % of 1,000 images; no ImageNet boxes offline). The README's run: "
+                      "bounding boxes covering < 33 % of 1,000 images; no ImageNet boxes offline). The run in "
+                      "docs/measured.md: "
                       "InputIBA 0.318, IBA 0.187, Grad-CAM 0.177, gradient 0.141"))
 
 register_claim(Claim(
@@ -115,7 +123,8 @@ register_claim(Claim(
     all_of(at_most("InputIBA", 0.5), at_most("InputIBA, all layers", 0.5)),
     note=MNIST_NOTE + ", 16 images, cnn_light's 9 parametrised layers randomised in 5 steps (1, 3, 5, 7, 9); the "
                       "values are the SSIM at the first step with ≥ half the layers (5 of 9) and at all 9. The paper "
-                      "gives curves (1,000 images), no numbers: SSIM 'rapidly moves to 0'. The README's run, after 1 "
+                      "gives curves (1,000 images), no numbers: SSIM 'rapidly moves to 0'. The run in "
+                      "docs/measured.md, after 1 "
                       "/ 3 / 5 layers: InputIBA 0.74 / 0.57 / 0.43, IBA 0.64 / 0.40 / 0.25, gradient 0.53 / 0.28 / "
                       "0.16 (the random map stays at 1): InputIBA's map keeps more structure than the gradient "
                       "methods' (part of its input KL term depends on the image, and its prior comes from a feature "

@@ -1,4 +1,5 @@
-"""MEED/AIL's claims (papers/meed_ail.md, Tables 2–4), on ``mnist38`` and ``fashion_pullover_shirt``."""
+"""MEED/AIL's claims (Liang et al., KDD 2020, Tables 2–4; docs/methods/meed.md), on ``mnist38`` and
+``fashion_pullover_shirt``."""
 from __future__ import annotations
 
 from ..claims import Claim, Measurement, all_of, at_least, best, metric_values, ordering, ratio, register_claim

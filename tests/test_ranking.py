@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from xai_core.errors import InvalidInputError
-from xai_core.metrics.ranking import pixel_ranks, top_fraction_mask, top_k_mask
+from xai_core.ranking import pixel_ranks, top_fraction_mask, top_k_mask
 
 
 def test_top_fraction_keeps_exact_count_with_ties_and_is_deterministic():

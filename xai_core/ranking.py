@@ -1,6 +1,8 @@
-"""Deterministic pixel rankings, shared by every metric that keeps or removes "the top pixels".
+"""Deterministic pixel rankings, shared by every metric that keeps or removes "the top pixels" and
+by :mod:`xai_core.units` (a map's top units). Pure tensor code below both, so neither imports the other
+to reach it.
 
-Tie-breaking (SPEC, "Metric definitions"): pixels are ranked by a *stable* descending sort of
+Tie-breaking (docs/methods/protocols.md): pixels are ranked by a *stable* descending sort of
 the flattened (row-major) scores, so among equal scores the pixel with the smaller flat index
 ``i * W + j`` ranks first (counts as more important). NaN scores rank last (as ``-inf``).
 "Top-p" keeps exactly ``ceil(p * H * W)`` pixels, whatever the ties (the reference code's
@@ -12,7 +14,7 @@ import math
 
 import torch
 
-from ..errors import InvalidInputError
+from .errors import InvalidInputError
 
 #: the tie rule in words, printed with every metric that ranks pixels
 TIES = "stable descending sort: equal scores rank by row-major pixel index, lower first; NaN last"

@@ -1,0 +1,115 @@
+"""Long work from a page: run in the page (:func:`run_stored`, its result kept in the session) or
+as a shared background job (:func:`requested_job`, :func:`start_button`, :func:`show_job`) with its
+time estimate, live progress and Cancel."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import streamlit as st
+
+from pages.ui.helpers import failed, show_error, work_slot
+from pages.ui.sidebar import Selection
+from xai_core.errors import XAIError
+from xai_core.jobs import CANCELLED, MANAGER, Job, full_text
+from xai_core.services.estimates import Estimate, duration
+
+#: what a cancelled fit keeps (the trainer checkpoints every epoch)
+RESUMES = "training again resumes from its last finished epoch."
+
+
+def run_stored(key: str, selection: Selection, label: str, work) -> None:
+    """Run ``work(progress)`` under a progress bar and keep ``(selection, result)`` in the session
+    under ``key`` (see :func:`stored_result`) — in a work slot; an :class:`XAIError` becomes an error
+    box, any other error a one-line box (traceback in the server log)."""
+    bar = st.progress(0.0, text=label)
+    try:
+        with work_slot():
+            st.session_state[key] = selection, work(
+                lambda d, t, msg="", **_: bar.progress(min(1.0, d / max(t, 1)), text=msg or label))
+    except XAIError as err:
+        show_error(str(err), full_text(str(err)))
+    except Exception as err:  # a bug: log it, show one line without server paths
+        show_error(failed(label.rstrip(" …").capitalize(), err), full_text(err))
+    finally:
+        bar.empty()
+
+
+def stored_result(key: str, selection: Selection) -> Any:
+    """The result :func:`run_stored` kept under ``key``, if it was made for this selection."""
+    stored = st.session_state.get(key)
+    return stored[1] if stored and stored[0] == selection else None
+
+
+def requested_job(name: str, selection: Selection, what: str, estimate: Callable[[Any], Estimate],
+                  submit: Callable[[Any], Job], show: Callable[[Any], None]) -> None:
+    """The second half of a form that starts long work: the request kept under ``{name}_request`` (this
+    selection's) gets its estimate and, above the confirmation threshold, a *Start …* button; then the
+    job runs in the background (``{name}_job``) with its progress and Cancel, and ``show`` draws its
+    result once done. ``what(request)`` names the work."""
+    request = stored_result(f"{name}_request", selection)
+    if request is not None:
+        cost = estimate(request)
+        if not cost.needs_confirmation or start_button(f"Start the {what(request)}", cost, type="primary",
+                                                       key=f"start-{name}-{request}"):
+            if not cost.needs_confirmation and cost.seconds:
+                st.caption(f"{what(request).capitalize()}, estimated time: {cost.text}.")
+            try:
+                st.session_state[f"{name}_job"] = selection, submit(request).key
+            except XAIError as err:
+                st.error(str(err))
+            del st.session_state[f"{name}_request"]
+    key = stored_result(f"{name}_job", selection)
+    if key is not None:
+        show_job(key)
+        job = MANAGER.get(key)
+        if job is not None and job.status == "done":
+            show(job.result)
+
+
+def start_button(label: str, estimate: Estimate, key: str, where: Any = None, **button: Any) -> bool:
+    """A button that starts long work, drawn in ``where`` (default: the page), with the work's
+    time estimate beneath; above the confirmation threshold (2 minutes) it stays off until the
+    user ticks the confirmation. True on the click that starts it."""
+    confirmed = True
+    if estimate.seconds:
+        st.caption(f"{label.removesuffix(' now')}, estimated time: {estimate.text}.")
+    if estimate.needs_confirmation:
+        confirmed = st.checkbox(f"Start it anyway: about {duration(estimate.seconds)} in the background "
+                                "(you can cancel it)", key=f"confirm-{key}")
+    return (where or st).button(label, key=key, disabled=not confirmed, **button)
+
+
+def cancel_button(job: Job) -> None:
+    """A Cancel button for an active job: the job stops at its next progress report (for everyone
+    who started it: jobs are shared); the store holds nothing half-written."""
+    if job.active and not job.cancel_requested:
+        if st.button("Cancel", key=f"cancel-{job.key}",
+                     help="stops the job at its next progress report, for everyone waiting on it; a fit keeps "
+                          "its last finished epoch and resumes from there when started again"):
+            MANAGER.cancel(job.key)
+
+
+def show_job(key: str) -> None:
+    """A background job's live progress with a Cancel button (refreshed every second while it
+    runs; the page reruns once it finishes), its error, or that it was cancelled."""
+    job = MANAGER.get(key)
+    if job is None:
+        return
+    if job.error:
+        show_error(f"{job.title} failed: {job.error}", job.details)
+    elif job.status == CANCELLED:
+        st.info(f"{job.title} was cancelled." + (f" {RESUMES[0].upper()}{RESUMES[1:]}" if key.startswith("fit/")
+                                                else ""))
+    elif job.active:
+        st.fragment(lambda: _job_line(key), run_every=1.0)()
+
+
+def _job_line(key: str) -> None:
+    job = MANAGER.get(key)
+    if not job.active:
+        st.rerun(scope="app")
+    seconds = job.eta_seconds
+    eta = f" · about {duration(seconds)} left" if seconds is not None else ""
+    st.progress(job.fraction, text=f"{job.title}: {job.message}{eta} (also on the Train page)")
+    cancel_button(job)
