@@ -31,6 +31,9 @@ with st.form("evaluate"):
                           placeholder="each one's default",
                           help="how many units dorar and lime keep and a1a2 and hit_rate score; a new value "
                                "trains a new DoRaR selector (cached afterwards)")
+    target = st.selectbox("Class explained", services.context.TARGETS, format_func=services.context.TARGET_LABELS.get,
+                          help="every map explains this class: the black box's own decision, as all five papers "
+                               "explain it, or the dataset's label (the top-1 where an image has none)")
     st.caption("a1a2 trains two generators per method and seed on the training split (cached): minutes, not "
                "seconds. Its progress shows while it runs.")
     run = st.form_submit_button("Run evaluation", type="primary")
@@ -92,8 +95,8 @@ def run_with_commands(key: str, label: str, work, kept: tuple[str, str] | str) -
 if run and methods and metrics:
     configs, metric_settings = services.unit_configs(methods, metrics, units, n_e)
     run_with_commands("evaluation", "evaluating …", lambda progress: services.evaluate(
-        ctx, methods, metrics, n, progress=progress, configs=configs, metric_settings=metric_settings),
-        commands(methods, metrics, n, units=units, n_e=n_e))
+        ctx, methods, metrics, n, progress=progress, configs=configs, metric_settings=metric_settings, target=target),
+        commands(methods, metrics, n, units=units, n_e=n_e, target=target))
 
 
 DR_METRICS = ("iou_curve", "pxap")  # what the data-randomisation check compares
@@ -141,7 +144,8 @@ st.caption(f"dataset {result['dataset']} · preset {result['preset']} · n = {re
 rows = figures.scalar_rows(result)
 st.dataframe(rows, width="stretch", hide_index=True, column_config=figures.table_labels(rows))
 st.caption("↑ higher is better, ↓ lower is better; curve metrics by the area under their curve (AUC). Scores are "
-           "mean ± std over the test images (a1a2: over its seeds); the CSV has mean and std as separate columns.")
+           "mean ± std over the test images (a1a2: over its seeds), then [the 95 % interval of the mean]: a bootstrap "
+           "over the images (a1a2: over its seeds); the CSV has mean, std and the interval as separate columns.")
 show_commands("evaluation_command")
 for metric in figures.curve_metrics(result):
     chart, settings = st.columns([3, 1])
@@ -156,7 +160,8 @@ for metric in figures.seeded_metrics(result):
     st.dataframe(figures.a1a2_rows(result, metric), width="stretch", hide_index=True)
     chart, settings = st.columns([3, 1])
     chart.plotly_chart(figures.a1a2_figure(result, metric), width="stretch")
-    chart.caption("One point per method, ±1 std over the generators' seeds both ways. a1 (up) is the black box's "
+    chart.caption("One point per method, the 95 % interval over the generators' seeds both ways. a1 (up) is the "
+                  "black box's "
                   "accuracy on G1's reconstructions from the selected units, a2 (right) on G2's from the "
                   "complement: upper left is best.")
     settings.caption("Settings")

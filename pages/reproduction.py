@@ -11,7 +11,7 @@ from xai_core.errors import XAIError
 from xai_core.jobs import MANAGER
 from xai_core.reproduce import charts
 from xai_core.reproduce import jobs as repro_jobs
-from xai_core.reproduce.render import MARK, MISSING, STALE, ours_text, paper_text
+from xai_core.reproduce.render import MARK, MISSING, STALE, ours_text, paper_text, separated_text
 from xai_core.store import ArtifactStore
 
 STATUS = {"current": "current", STALE: "stale: older code", MISSING: "not measured"}
@@ -19,7 +19,9 @@ STATUS = {"current": "current", STALE: "stale: older code", MISSING: "not measur
 sidebar.sidebar()
 st.title("Reproduction")
 st.markdown("Each paper's headline claims, the paper's numbers beside ours, and whether the claim holds here "
-            "(✓ holds, ✗ does not, n/a: a value is missing). Results are cached per preset and code version: a "
+            "(✓ holds, ✗ does not, n/a: a value is missing); ours with their 95 % intervals, and for ordering "
+            "claims whether those intervals separate (disjoint: the order is not within noise; the verdict stays the "
+            "paper's check). Results are cached per preset and code version: a "
             "result of older code is shown as *stale* until it is rerun. The same tables are in docs/reproduction.md "
             "(`python -m xai_core reproduce --json results/repro_quick.json`, then `python scripts/render_repro.py`).")
 preset = st.radio("Claims' preset", ["quick", "paper"], key="repro_preset", horizontal=True,
@@ -64,7 +66,8 @@ for paper, title in reproduce.PAPERS.items():
         st.caption(f"No claim registered at the {preset} preset yet.")
         continue
     st.dataframe([{"claim": f"{c.id} ({c.source})", "check": rows[c.id]["check"], "paper": paper_text(rows[c.id]),
-                   "ours": ours_text(rows[c.id]), "holds": MARK[rows[c.id]["holds"]], "reason": rows[c.id]["reason"],
+                   "ours": ours_text(rows[c.id]), "holds": MARK[rows[c.id]["holds"]],
+                   "intervals separate": separated_text(rows[c.id]), "reason": rows[c.id]["reason"],
                    "status": STATUS[rows[c.id]["status"]]} for c in mine], hide_index=True, width="stretch")
     run_button(f"Run all {len(mine)} claims of {paper}", mine, f"run-paper-{paper}-{preset}", confirm=True)
     for c in mine:

@@ -61,6 +61,10 @@ def test_datasets_and_methods_json(capsys):
         (["ablate", "--dataset", "mnist38", "--methods", "gradient", "--components", "--metric", "fs_fu",
           "--json", "x.json"], "gradient declares no components to ablate"),
         (["reproduce", "--papers", "nope", "--json", "x.json"], "unknown paper 'nope'"),
+        (["evaluate", "--dataset", "hard_mnist", "--methods", "gradient", "--metrics", "iou", "--target", "pred",
+          "--json", "x.json"], "the class explained is one of top1, label, not 'pred'"),
+        (["ablate", "--dataset", "hard_mnist", "--methods", "gradient", "--target", "", "--json", "x.json"],
+         "the class explained is one of top1, label"),
         (["reproduce", "--claims", "meed.nope", "--json", "x.json"], "unknown claim 'meed.nope'"),
     ],
 )
@@ -109,6 +113,26 @@ def test_evaluate_json_shape_and_reference_bounds(capsys, tmp_path):
     curve = gt["pixel_perturbation"]
     assert len(curve["x"]) == len(curve["y"]) and 0 <= curve["auc"] <= 1
     assert "fill" in result["settings"] and "deletion" in result["settings"]["metrics"]
+
+
+def test_target_reaches_the_evaluation_and_the_ablation(capsys, tmp_path):
+    """--target (default top1) is the class every map explains; the JSON says which."""
+    def evaluate(*extra: str) -> dict:
+        path = tmp_path / "eval.json"
+        code, _, err = run(capsys, "evaluate", "--dataset", "hard_mnist", "--preset", "smoke", "--methods", "gradient",
+                           "--metrics", "deletion", "--n", "8", "--json", str(path), *extra)
+        assert code == 0, err
+        return json.loads(path.read_text())
+
+    top1, label = evaluate(), evaluate("--target", "label")
+    assert (top1["settings"]["target"], label["settings"]["target"]) == ("top1", "label")
+    # the smoke black box's top-1 is mostly not the label: deletion scores another class's softmax
+    assert top1["results"]["gradient"]["deletion"]["auc"] != label["results"]["gradient"]["deletion"]["auc"]
+    out = tmp_path / "ablation.json"
+    code, _, err = run(capsys, "ablate", "--dataset", "hard_mnist", "--preset", "smoke", "--methods", "gradient",
+                       "--metric", "deletion", "--factors", "1", "--n", "8", "--target", "label", "--json", str(out))
+    assert code == 0, err
+    assert json.loads(out.read_text())["runs"]["1"]["settings"]["target"] == "label"
 
 
 def test_module_entry_point(tmp_path):
@@ -289,7 +313,7 @@ def test_reproduce_report_only_judges_the_cache_without_running(capsys, tmp_path
     report = json.loads((tmp_path / "r.json").read_text())
     assert code == 0 and {r["paper"] for r in report["claims"]} == {"meed"}
     assert all(r["status"] == "missing" and r["holds"] is None for r in report["claims"])
-    assert "[n/a] meed.mnist_fidelity (Table 3)" in out and "0 of 5 claims hold at preset quick" in out
+    assert "[n/a] meed.mnist_fidelity (Table 3)" in out and "0 of 4 claims hold at preset quick" in out
 
 
 def test_component_ablation_prints_each_variant_by_kind(capsys, tmp_path, monkeypatch):
@@ -301,7 +325,7 @@ def test_component_ablation_prints_each_variant_by_kind(capsys, tmp_path, monkey
     stored = json.loads((Path(__file__).resolve().parents[1] / "results" / "meed_ablation_mnist38_quick.json")
                         .read_text())
     monkeypatch.setattr(cli, "_load_context", lambda args: None)  # nothing trained or loaded
-    monkeypatch.setattr(services, "component_ablation", lambda ctx, method, metrics, n, progress: stored)
+    monkeypatch.setattr(services, "component_ablation", lambda ctx, method, metrics, n, progress, target: stored)
     out = tmp_path / "c.json"
     code, stdout, err = run(capsys, "ablate", "--dataset", "mnist38", "--preset", "smoke", "--methods", "meed",
                             "--components", "--metric", "fs_fu", "--json", str(out))

@@ -8,7 +8,7 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -112,6 +112,10 @@ def _preflight(args: argparse.Namespace) -> None:
         from . import services
 
         services.check_layer(dataset_info(args.dataset, args.preset), args.layer)
+    if getattr(args, "target", None) is not None:
+        from .services.context import check_target
+
+        check_target(args.target)
 
 
 # -- commands ------------------------------------------------------------------------------
@@ -226,12 +230,13 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     ctx = _load_context(args)
     if distributed.active():  # torchrun: the images shared out, rank 0 gathers and writes
         result = services.evaluate_across_ranks(ctx, args.methods, args.metrics, args.n, configs=configs,
-                                                progress=_progress("evaluate"), metric_settings=metric_settings)
+                                                progress=_progress("evaluate"), metric_settings=metric_settings,
+                                                target=args.target)
         if result is None:
             return
     else:
         result = services.evaluate(ctx, args.methods, args.metrics, args.n, progress=tqdm_progress("evaluate"),
-                                   configs=configs, metric_settings=metric_settings)
+                                   configs=configs, metric_settings=metric_settings, target=args.target)
     _write_json(args.json, result)
     typed = EvaluationResult.from_json(result)
     skipped = typed.not_applicable
@@ -290,14 +295,16 @@ def cmd_ablate(args: argparse.Namespace) -> None:
     if args.examples:
         _check_index(args, ctx)  # before any refit
     if args.sweep:
-        runs = [services.setting_sweep(ctx, m, setting, values, args.metric, args.n, tqdm_progress(m)) for m in args.methods]
+        runs = [services.setting_sweep(ctx, m, setting, values, args.metric, args.n, tqdm_progress(m), args.target)
+                for m in args.methods]
         result = {**runs[0], "summary": {k: v for r in runs for k, v in r["summary"].items()},
                   "runs": {m: r["runs"] for m, r in zip(args.methods, runs)}}
         if args.examples:
             _sweep_examples(ctx, args, setting, values)
     else:
         setting = "u"
-        result = services.resolution_ablation(ctx, args.methods, args.metric, factors, args.n, tqdm_progress("ablate"))
+        result = services.resolution_ablation(ctx, args.methods, args.metric, factors, args.n, tqdm_progress("ablate"),
+                                              args.target)
     _write_json(args.json, result)
     for method, by_value in result["summary"].items():
         print(f"{method}: " + ", ".join(f"{setting}={u}: {_short(v)}" for u, v in by_value.items()))
@@ -314,7 +321,8 @@ def _component_ablation(args: argparse.Namespace, info: Any) -> None:
     for m in args.methods:
         services.component_variants(m)  # one line for a method without components, before any training
     ctx = _load_context(args)
-    result = {m: services.component_ablation(ctx, m, metrics, args.n, tqdm_progress(m)) for m in args.methods}
+    result = {m: services.component_ablation(ctx, m, metrics, args.n, tqdm_progress(m), args.target)
+              for m in args.methods}
     _write_json(args.json, result[args.methods[0]] if len(args.methods) == 1 else result)
     for run in result.values():
         for label, values in EvaluationResult.from_json(run).results.items():
@@ -395,19 +403,25 @@ def cmd_assets(args: argparse.Namespace) -> None:
         print(f"wrote {path}")
 
 
-def _short(value: MetricValue | float | None) -> str:
+def _short(value: MetricValue | float | None, ci: Sequence[float] | None = None) -> str:
     """One value for the console, by its kind: a scalar's mean (or a plain number: an ablation's
     headline, a claim's value), a curve's AUC, each score's mean ± std of a seeded metric (over seeds)
-    or a group metric (over images); n/a where there is nothing to score."""
+    or a group metric (over images); each followed by its 95 % interval where known (``ci``: a plain
+    number's); n/a where there is nothing to score."""
     from .metrics import CurveValue, GroupValue, ScalarValue, SeededValue  # the CLI starts without torch
 
     if isinstance(value, (SeededValue, GroupValue)):
-        return " ".join(f"{key} {_mean_std(s.mean, s.std)}" for key, s in value.scores.items())
+        return " ".join(f"{key} {_mean_std(s.mean, s.std)}{_ci(s.ci95)}" for key, s in value.scores.items())
     if isinstance(value, CurveValue):
-        return "n/a" if value.auc is None else f"{value.auc:.4f} (AUC)"
+        return "n/a" if value.auc is None else f"{value.auc:.4f} (AUC){_ci(value.interval)}"
     if isinstance(value, ScalarValue):
-        value = value.mean
-    return "n/a" if value is None else f"{value:.4f}"
+        value, ci = value.mean, value.ci95
+    return "n/a" if value is None else f"{value:.4f}{_ci(ci)}"
+
+
+def _ci(ci: Sequence[float] | None) -> str:
+    """" [low, high]": a 95 % interval after its value ("" without one)."""
+    return "" if ci is None else f" [{ci[0]:.4f}, {ci[1]:.4f}]"
 
 
 def _mean_std(mean: float | None, std: float | None) -> str:
@@ -420,6 +434,7 @@ def cmd_reproduce(args: argparse.Namespace) -> None:
     """Run what is not cached of the chosen claims' measurements (one progress bar over all of them),
     then print claim | paper | ours | holds and write the report JSON."""
     from . import reproduce
+    from .reproduce.render import separated_text
     from .store import ArtifactStore
 
     if args.json:
@@ -431,11 +446,14 @@ def cmd_reproduce(args: argparse.Namespace) -> None:
     result = reproduce.report(claims, args.preset, store)
     mark = {True: "yes", False: "NO", None: "n/a"}
     for row in result["claims"]:
-        ours = ", ".join(f"{k} {_short(v)}" for k, v in row["ours"].items()) or "–"
+        intervals = row.get("ours_ci95") or {}
+        ours = ", ".join(f"{k} {_short(v, intervals.get(k))}" for k, v in row["ours"].items()) or "–"
         paper = ", ".join(f"{k} {v:g}" for k, v in row["paper_values"].items()) or "–"
         stale = " (stale: older code)" if row["status"] == "stale" else ""
+        separate = separated_text(row)
         print(f"[{mark[row['holds']]}] {row['id']} ({row['source']}): {row['claim']}\n"
-              f"      paper: {paper}\n      ours{stale}: {ours}\n      {row['check']}: {row['reason']}")
+              f"      paper: {paper}\n      ours{stale}: {ours}\n      {row['check']}: {row['reason']}"
+              + ("" if separate == "–" else f"\n      95 % intervals separate: {separate}"))
     held = sum(r["holds"] is True for r in result["claims"])
     print(f"{held} of {len(result['claims'])} claims hold at preset {args.preset}")
     if args.json:
@@ -471,6 +489,13 @@ def unit_options(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--randomize-labels", action="store_true",
                     help="fit the trained methods on labels shuffled across the training split (the data-"
                          "randomisation sanity check; cached apart from the real-label fit)")
+
+
+def target_option(sp: argparse.ArgumentParser) -> None:
+    """``--target``: the class every map explains (checked in :func:`_preflight`: one line for a bad value)."""
+    sp.add_argument("--target", default="top1", metavar="{top1,label}",
+                    help="the class explained: top1, the black box's own decision as the papers explain it "
+                         "(default), or label, the dataset's label where known")
 
 
 LAYER_HELP = ("the bottleneck layer of iba / input_iba, by its dotted name (e.g. net.features.1); "
@@ -524,6 +549,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                   "black box")
     sp.add_argument("--layer", default=None, help=LAYER_HELP)
     unit_options(sp)
+    target_option(sp)
     sp.set_defaults(fn=cmd_evaluate)
 
     sp = sub.add_parser("ablate", help="resolution ablation (maps averaged over u x u blocks) or a method-setting "
@@ -543,6 +569,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--examples", default=None,
                     help="with --sweep: write each value's explanation of test sample --index as PNGs under this folder")
     sp.add_argument("--index", type=_int_in(0, 2**31 - 1), default=0)
+    target_option(sp)
     sp.set_defaults(fn=cmd_ablate)
 
     sp = sub.add_parser("signal_distractor", help="signal vs distractor (DiET's Table 6): accuracy of the black box "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from xai_core.figures import charts, styles
@@ -155,3 +156,16 @@ def test_fidelity_scatter_fs_m_against_fu_m_one_point_per_method():
     assert "upper left is best" in fig.layout.title.text
     sen_only = {**FIDELITY, "results": {"meed": {"sen": 1.0}, "gradient": {"sen": 2.0}}}
     assert charts.fidelity_figure(sen_only) is None
+
+
+def test_bars_and_points_show_the_95_percent_interval_where_the_result_has_one():
+    result = {**RESULT, "spread": {"a": {"iou": {"mean": 0.5, "std": 0.1, "n": 3, "ci95": [0.4, 0.55]}},
+                                   "b": {"iou": {"mean": 0.25, "std": 0.05, "n": 3, "ci95": [0.2, 0.3]}}}}
+    bars = charts.scalar_figure(result, "iou").data[0].error_y
+    assert bars.symmetric is False and list(bars.array) == pytest.approx([0.05, 0.05])
+    assert list(bars.arrayminus) == pytest.approx([0.1, 0.05])
+    assert "95 % interval" in charts.scalar_figure(result, "iou").layout.title.text
+    assert "±1 std" in charts.scalar_figure(RESULT, "iou").layout.title.text  # older results: the std
+    seeded = {**A1A2, "results": {"dorar": {"a1a2": {**A1A2["results"]["dorar"]["a1a2"], "a1_ci95": [0.8, 1.0]}}}}
+    point = charts.a1a2_figure(seeded).data[0]
+    assert list(point.error_y.array) == pytest.approx([0.1]) and list(point.error_y.arrayminus) == pytest.approx([0.1])

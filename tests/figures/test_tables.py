@@ -130,3 +130,24 @@ def test_component_rows_name_what_each_variant_changes():
 def test_masking_rows_one_per_model_and_region():
     result = {"fractions": [0.2, 0.5], "models": {"black box": {"signal": [0.91234, 0.5], "distractor": [0.9, 0.8]}}}
     assert tables.masking_rows(result)[0] == {"model": "black box", "masked": "signal", "20%": 0.912, "50%": 0.5}
+
+
+WITH_CI = {**RESULT, "results": {
+    "a": {"iou": 0.5, "deletion": {"x": [0, 1], "y": [1, 0], "auc": 0.475, "auc_ci95": [0.45, 0.5]}},
+    "b": {"iou": 0.25, "deletion": {"x": [0, 1], "y": [1, 0], "auc": 0.7}}},
+    "spread": {"a": {"iou": {"mean": 0.5, "std": 0.1, "n": 3, "ci95": [0.4, 0.6]}},
+               "b": {"iou": {"mean": 0.25, "std": 0.05, "n": 3}}}}
+
+
+def test_tables_show_the_interval_beside_each_mean_and_csv_has_its_bounds():
+    a, b = tables.scalar_rows(WITH_CI)
+    assert a["iou"] == "0.5000 ± 0.1000 [0.4000, 0.6000]" and a["deletion AUC"] == "0.4750 [0.4500, 0.5000]"
+    assert b["iou"] == "0.2500 ± 0.0500" and b["deletion AUC"] == 0.7  # no interval written: as before
+    a, b = tables.numeric_rows(WITH_CI)
+    assert (a["iou ci95 low"], a["iou ci95 high"], a["deletion AUC ci95 high"]) == (0.4, 0.6, 0.5)
+    assert "iou ci95 low" not in b
+    (parsed, _) = csv.DictReader(io.StringIO(tables.rows_csv(tables.numeric_rows(WITH_CI))))
+    assert float(parsed["deletion AUC ci95 low"]) == 0.45
+    group = {**GROUP, "results": {"gradient": {**GROUP["results"]["gradient"], "robustness": {
+        **GROUP["results"]["gradient"]["robustness"], "pxap_noisy_ci95": [0.4, 0.6]}}}}
+    assert tables.group_rows(group, "robustness")[0]["pxap_noisy"] == "0.5000 ± 0.2000 [0.4000, 0.6000]"

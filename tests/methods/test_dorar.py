@@ -2,6 +2,8 @@
 outputs (unit probabilities, hard top-n_e, reconstructions) and one-line refusals before training."""
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 from torch import nn
@@ -73,6 +75,8 @@ def test_training_finds_the_unit_that_holds_the_class(trained):
     dorar, history = trained
     losses = [h for h in history if "selector_loss" in h]
     assert len(losses) == 30 and {"l1", "l2", "l3", "l4", "loss", "eta_s"} <= set(losses[0])
+    # G2 sees only noise: l4 ends near chance, ln 2 / ln 10 = 0.30 in base-10 logs (natural logs: 0.69)
+    assert losses[-1]["l4"] < 0.5 * math.log(2) / math.log(10) + 0.2
     test = toy_split(100, seed=1)
     batch = test.batch(list(range(100)))
     out = dorar.explain(batch.x, batch.y)
@@ -89,6 +93,7 @@ def test_training_finds_the_unit_that_holds_the_class(trained):
 
 def test_settings_name_alpha_noise_and_units(trained):
     s = trained[0].settings()
+    assert "ln 10" in s["targets"] and trained[0].version == 2  # l3, l4 = CE / ln 10 (the authors' code)
     assert s["alpha"] == 0.25 and s["unit_grid"].startswith("2×2") and "empirical distribution" in s["noise"]
     assert s["generators"] == "mlp" and s["beta"] == 1.0 and s["tau"] == 0.7
 

@@ -1,4 +1,5 @@
-"""MEED and L2X: the Gumbel-softmax top-k, the fading prior, the settings each dataset resolves to,
+"""MEED and L2X: the Gumbel-softmax top-k, the fading prior, the sliced Wasserstein adversary, the settings each
+dataset resolves to,
 one-line refusals before training, training that finds the class-carrying pixels, and the outputs
 (z, the top-k selection, the zero-filled inputs and the black box's predictions on them)."""
 from __future__ import annotations
@@ -10,7 +11,8 @@ import torch.nn.functional as F
 from xai_core.data.base import DatasetInfo
 from xai_core.errors import XAIError
 from xai_core.methods import create
-from xai_core.methods.meed import X_SELECTED, X_UNSELECTED, ExplainerNet, faded_prior, gumbel_top_k
+from xai_core.methods.meed import (MEED, X_SELECTED, X_UNSELECTED, ExplainerNet, L2X, faded_prior, gumbel_top_k,
+                                   sliced_wasserstein, swd_directions)
 from xai_core.models.nets import SmallCNN
 from xai_core.store import ArtifactStore
 
@@ -45,13 +47,53 @@ def test_the_prior_fades_with_the_epochs():
     assert gaps[0] > gaps[1] > gaps[2] and gaps[2] < 0.1 * gaps[0]
 
 
+def test_swd_directions_are_unit_vectors_drawn_from_the_generator():
+    fan = swd_directions(2, 128, torch.Generator().manual_seed(0))
+    assert fan.shape == (128, 2) and torch.allclose(fan.norm(dim=1), torch.ones(128))
+    # two classes: an evenly spaced fan (the authors' form), turned by a random angle
+    step = torch.atan2(fan[1:, 1], fan[1:, 0]) - torch.atan2(fan[:-1, 1], fan[:-1, 0])
+    assert torch.allclose(torch.remainder(step, 2 * torch.pi), torch.full((127,), 2 * torch.pi / 128), atol=1e-5)
+    assert torch.equal(fan, swd_directions(2, 128, torch.Generator().manual_seed(0)))  # seeded: the same draw
+    assert not torch.allclose(fan, swd_directions(2, 128, torch.Generator().manual_seed(1)))
+    many = swd_directions(10, 64, torch.Generator().manual_seed(0))
+    assert many.shape == (64, 10) and torch.allclose(many.norm(dim=1), torch.ones(64))
+    assert torch.equal(many, swd_directions(10, 64, torch.Generator().manual_seed(0)))
+
+
+def test_sliced_wasserstein_is_zero_for_the_same_sample_and_shrinks_as_two_gaussians_meet():
+    g = torch.Generator().manual_seed(0)
+    theta = swd_directions(2, 128, g)
+    p = torch.randn(512, 2, generator=g)
+    assert float(sliced_wasserstein(p, p, theta)) == 0.0
+    assert float(sliced_wasserstein(p, p[torch.randperm(512, generator=g)], theta)) == 0.0  # a distance of batches
+    q = torch.randn(512, 2, generator=g)
+    gaps = [float(sliced_wasserstein(p, q + shift, theta)) for shift in (4.0, 2.0, 1.0, 0.5)]
+    assert all(a > b > 0 for a, b in zip(gaps, gaps[1:]))
+    # 1-D check by hand: a shift by c along θ = e_1 moves every sorted projection by c
+    e1 = torch.tensor([[1.0, 0.0]])
+    assert torch.isclose(sliced_wasserstein(p, p + torch.tensor([3.0, -7.0]), e1), torch.tensor(3.0))
+    # the same seed, the same value (the directions come from the generator)
+    draw = lambda seed: sliced_wasserstein(p, q, swd_directions(2, 128, torch.Generator().manual_seed(seed)))  # noqa
+    assert torch.equal(draw(3), draw(3))
+
+
 @pytest.mark.parametrize("dataset, classes, k, adversary, lu", [
-    ("mnist38", 2, 25, "flip", 1e-3), ("fashion_pullover_shirt", 2, 64, "flip", 1.0),
-    ("mnist", 10, 78, "uniform", 1e-3), ("hard_mnist", 10, 78, "uniform", 1.0),
+    ("mnist38", 2, 25, "flip", 1e-3), ("fashion_pullover_shirt", 2, 64, "swd", 1.0),
+    ("mnist", 10, 78, "swd", 1e-3), ("hard_mnist", 10, 78, "swd", 1.0),
 ])
 def test_each_dataset_resolves_the_papers_settings(dataset, classes, k, adversary, lu):
     c = create("meed", SmallCNN(1, classes), info(dataset, classes)).config
-    assert (c.k, c.adversary, c.lu_weight, c.le_weight) == (k, adversary, lu, 0.0)
+    assert (c.k, c.adversary, c.lu_weight, c.le_weight, c.swd_projections) == (k, adversary, lu, 0.0, 128)
+    assert create("meed", SmallCNN(3, 2), info("imagefolder:x", 2, 64, 3)).config.swd_projections == 256  # ImageNet
+
+
+def test_the_swd_default_changed_meeds_cache_keys_and_only_swd_fits_carry_its_projections():
+    assert MEED.version == 2 and L2X.version == 1  # old cached MEED fits stop matching; L2X trains as before
+    swd = create("meed", SmallCNN(1, 2), info("fashion_pullover_shirt")).config.cache_key()
+    flip = create("meed", SmallCNN(1, 2), info("mnist38")).config.cache_key()
+    assert swd["swd_projections"] == 128 and "swd_projections" not in flip
+    l2x = create("l2x", SmallCNN(1, 2), info("fashion_pullover_shirt")).config.cache_key()
+    assert "swd_projections" not in l2x and l2x["adversary"] == "flip"  # unused without AIL: L2X's key as before
 
 
 def test_larger_images_use_4x4_max_pooled_units_and_the_unet():
@@ -74,7 +116,8 @@ def test_feedback_is_an_input_plane_that_changes_the_scores():
     ({"k": 785}, "mnist38", 2, "k = 785 features asked"),
     ({"top_k": 0}, "mnist38", 2, "k must be 1–784"),
     ({"adversary": "flip"}, "mnist", 10, "needs a binary task"),
-    ({"adversary": "swd"}, "mnist38", 2, "adversary must be one of"),
+    ({"adversary": "wasserstein"}, "mnist38", 2, "adversary must be one of"),
+    ({"swd_projections": 0}, "fashion_pullover_shirt", 2, "swd_projections must be at least 1"),
 ])
 def test_bad_settings_are_one_line_before_training(overrides, dataset, classes, message):
     with pytest.raises(XAIError, match=message) as err:
@@ -147,3 +190,19 @@ def test_the_prior_favours_high_gradient_x_input_and_its_mae_term_is_optional(tm
     _, pulled = fit("meed", tmp_path / "a", epochs=1, le_weight=1.0)
     _, plain = fit("meed", tmp_path / "b", epochs=1)  # the toy's 8 px: λ_e = 0, the paper's value up to 32 px
     assert "L_e" in pulled[-2] and "L_e" not in plain[-2]
+
+
+def test_the_swd_adversary_trains_deterministically_and_finds_the_class_pixels(tmp_path):
+    """adversary=swd: A_u is trained on SW(f_b(x), A_u) and E on −SW (L_adv = −L_u up to the directions drawn);
+    two fits with one seed give the same history; the selection still finds the class-carrying quadrant."""
+    method, history = fit("meed", tmp_path / "a", adversary="swd")
+    _, again = fit("meed", tmp_path / "b", adversary="swd", epochs=2)
+    epochs = [h for h in history if "fs_m" in h]
+    assert method.config.adversary == "swd" and all(e["L_adv"] <= 0 <= e["L_u"] for e in epochs)
+    timeless = lambda hs: [{k: v for k, v in h.items() if k != "eta_s"} for h in hs if "fs_m" in h]  # noqa: E731
+    assert timeless(again) == timeless(epochs[:2])  # seeded directions and Gumbel noise
+    assert epochs[-1]["fs_m"] >= 0.95
+    batch = toy_split(100, seed=1).batch(list(range(100)))
+    hit = (method.explain(batch.x, batch.y).selection & batch.masks).flatten(1).sum(1).float() / 16
+    assert hit[batch.y == 1].mean() > 0.9
+    assert "sliced Wasserstein" in method.settings()["objective"]

@@ -1,12 +1,17 @@
 """DoRaR's remove-and-reconstruct parts: empirical per-pixel noise, generators, their training."""
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
+import torch.nn.functional as F
+from torch import nn
 
 from xai_core.errors import InvalidInputError
 from xai_core.methods.reconstruction import (
-    ConvGenerator, GeneratorRecipe, MLPGenerator, PixelNoise, Reconstructor, make_generator, removed, train_generators,
+    CE_SCALE, ConvGenerator, GeneratorRecipe, MLPGenerator, PixelNoise, Reconstructor, layout, losses, make_generator,
+    removed, train_generators,
 )
 
 from .toy_units import QuadrantModel, toy_split
@@ -77,3 +82,43 @@ def test_generators_learn_from_the_informative_unit_only():
     a1 = (model(r1).argmax(1) == y).float().mean()
     a2 = (model(r2).argmax(1) == y).float().mean()
     assert a1 > 0.95 and 0.3 < a2 < 0.7, (a1, a2)
+
+
+class Uniform(nn.Module):
+    """Ten equal logits whatever the image: cross-entropy ln 10 against any class."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.anchor = nn.Parameter(torch.zeros(()))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.zeros(len(x), 10) + self.anchor
+
+
+def test_the_prediction_loss_is_cross_entropy_in_base_10_logs():
+    """As the authors' code: CE / ln 10 (a uniform guess over 10 classes costs exactly 1)."""
+    x, out = torch.rand(4, 1, 8, 8), torch.rand(4, 1, 8, 8)
+    rec, pred = losses(Uniform(), out, x, torch.tensor([0, 3, 5, 9]))
+    assert CE_SCALE == pytest.approx(2.302585093) and pred.item() == pytest.approx(1.0)
+    assert rec.item() == pytest.approx((x - out).abs().mean().item())
+    net = nn.Sequential(nn.Flatten(), nn.Linear(64, 10))
+    y = torch.tensor([1, 2, 3, 4])
+    assert losses(net, out, x, y)[1].item() == pytest.approx(F.cross_entropy(net(out), y).item() / math.log(10))
+
+
+def test_the_stopping_rule_reads_the_scaled_loss():
+    """β = 0 and a black box that is always uniform: every epoch's loss is CE / ln 10 = 1.000 per generator, so
+    the relative change is 0 and training stops after the second epoch."""
+    data = toy_split(60)
+    fitted = train_generators(Uniform(), lambda idx: data.batch(idx.tolist()).x, torch.rand(60, 8, 8) > 0.5,
+                              PixelNoise.from_dataset(data, 60), GeneratorRecipe(epochs=10, beta=0.0), seed=0,
+                              device=torch.device("cpu"))
+    assert [h["epoch"] for h in fitted.history] == [1, 2]
+    assert all(h["g1_loss"] == pytest.approx(1.0) and h["g2_loss"] == pytest.approx(1.0) for h in fitted.history)
+
+
+def test_the_layout_is_the_mask_alone():
+    keep = torch.zeros(2, 4, 4, dtype=torch.bool)
+    keep[0, :2, :2] = True
+    image = layout(keep, 3)
+    assert image.shape == (2, 3, 4, 4) and image.sum() == 12 and image[0, :, :2, :2].eq(1).all()

@@ -13,8 +13,9 @@ from xai_core.metrics.base import aggregate, evaluate_metric, merge_batches, nor
 
 from .helpers import make_inputs
 
-#: describe(fill=[0.5]) of every metric, captured before parameters and notes were split; the one
-#: change since: batch_size, 64 then, is chosen for throughput now ("auto: …")
+#: describe(fill=[0.5]) of every metric, captured before parameters and notes were split; the changes
+#: since: batch_size, 64 then, is chosen for throughput now ("auto: …"); issue 26: a1a2's controls and
+#: CE / ln 10, sen's explained output, the COMET authors' variants
 DESCRIBE = json.loads((Path(__file__).parent / "describe.json").read_text(encoding="utf-8"))
 
 
@@ -130,4 +131,4 @@ def test_metrics_are_listed_diet_first_then_inputiba_then_dorar_then_comet_then_
     assert METRICS.names() == ["iou", "pxap", "mass_in_signal", "pixel_perturbation", "pixel_perturbation_black_box",
                                "faithfulness", "faithfulness_simplified", "deletion", "insertion", "ehr",
                                "sensitivity_n", "sanity", "a1a2", "hit_rate", "fidelity_removal", "iou_curve",
-                               "robustness", "fs_fu", "sen"]
+                               "robustness", "pxap_pooled", "iou_share_curve", "fidelity_removal_fp", "fs_fu", "sen"]

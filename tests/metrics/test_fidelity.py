@@ -153,7 +153,7 @@ def test_sen_is_the_max_over_the_same_noise_samples_not_the_last():
     out = METRICS.get("sen")(_inputs(torch.zeros(4, 6, 6), x, explain_again=_channel_mean))["sen"]
     assert torch.allclose(out, per_sample.max(1).values, rtol=1e-5)
     assert not torch.allclose(out, per_sample[:, -1], rtol=1e-5)
-    # the paper's unnormalised form: the same maximum times the norm of the map of x
+    # normalise=False (a diagnostic, not the papers' form): the same maximum times the norm of the map of x
     raw = METRICS.get("sen")(_inputs(x.mean(1), x, explain_again=_channel_mean), normalise=False)["sen"]
     assert torch.allclose(raw, per_sample.max(1).values * x.mean(1).flatten(1).norm(dim=1), rtol=1e-5)
     # other radius, samples and seed: the same rule

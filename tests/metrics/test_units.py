@@ -54,7 +54,7 @@ def test_a1a2_scores_each_seed_and_aggregates_over_seeds():
     scores = torch.rand(4, 8, 8, generator=torch.Generator().manual_seed(0))
     fitter = FakeFitter()
     metric = METRICS.get("a1a2")
-    out = metric(_inputs(scores, reconstruction=fitter), units=2, n_e=3, epochs=5)
+    out = metric(_inputs(scores, reconstruction=fitter), units=2, n_e=3, epochs=5, controls=False)
     assert [c[:4] for c in fitter.calls] == [(2, 3, 0, 5), (2, 3, 1, 5), (2, 3, 2, 5)]
     assert fitter.keep.shape == (4, 8, 8) and fitter.keep.flatten(1).sum(1).eq(12).all()  # 3 units of 2×2 pixels
     assert out["a1"].tolist() == [[1.0, 0.0, 1.0]] * 4 and out["a2"].tolist() == [[0.0] * 3] * 4

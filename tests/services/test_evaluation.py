@@ -67,6 +67,11 @@ def test_shards_run_one_by_one_in_reverse_reduce_to_evaluate(ctx):
     assert json.dumps(typed.to_json()) == json.dumps(direct)
     assert typed.metrics("curve") == ["deletion", "sanity"] and typed.metrics("scalar") == ["iou", "faithfulness"]
     assert set(direct["spread"]["gradient"]) == {"iou", "faithfulness"}  # scalar metrics only
+    for label in METHODS:  # every mean with its interval, around it
+        iou, deletion = direct["spread"][label]["iou"], direct["results"][label]["deletion"]
+        assert iou["ci95"][0] <= iou["mean"] <= iou["ci95"][1]
+        assert deletion["auc_ci95"][0] <= deletion["auc"] <= deletion["auc_ci95"][1]
+    assert direct["settings"]["intervals"]["level"] == 0.95
     with pytest.raises(XAIError, match="no result for the shard of iba"):
         evaluation.reduce_shards(ctx, plan, results[1:])
 
@@ -182,7 +187,8 @@ def test_robustness_runs_end_to_end_and_loads_the_background_split_only_for_it(c
     else:
         assert r["pxap_background"] is None and r["pxap_background_n"] == 0
         assert "no such split" in out["settings"]["metrics"]["robustness"]["pxap_background"]
-    assert out["spread"]["gradient"]["robustness"] == {"mean": r["pxap_noisy"], "std": r["pxap_noisy_std"], "n": 4}
+    assert out["spread"]["gradient"]["robustness"] == {"mean": r["pxap_noisy"], "std": r["pxap_noisy_std"], "n": 4,
+                                                       "ci95": r["pxap_noisy_ci95"]}
     whole = services.evaluate(ctx, ["gradient"], ["robustness"], 4)["results"]["gradient"]["robustness"]
     for key in ("pxap_clean", "pxap_noisy", "pxap_background"):  # the random removal is per image, not per batch
         assert whole[key] == pytest.approx(r[key])
@@ -196,3 +202,15 @@ def test_the_trained_helpers_fit_what_the_metrics_call(ctx):
     for fitter, protocol in ((services.GeneratorFitter, FitsGenerators),
                              (services.ApproximatorFitter, FitsApproximators)):
         assert list(inspect.signature(fitter.fit).parameters) == list(inspect.signature(protocol.fit).parameters)
+
+
+def test_intervals_are_the_bootstrap_of_the_per_image_values(ctx):
+    """The reduced interval is the bootstrap of exactly the per-image values the shards measured."""
+    from xai_core.metrics.results import bootstrap_ci95
+
+    plan = evaluation.plan_shards(ctx, ["gradient"], ["iou"], 6, batch_size=4)
+    results = [shards.run_shard(s, ctx) for s in plan]
+    out = evaluation.reduce_shards(ctx, plan, results)
+    per_image = torch.cat([r.per_image["iou"]["iou"] for r in results])
+    assert out["spread"]["gradient"]["iou"]["ci95"] == list(bootstrap_ci95(per_image))
+    assert out == evaluation.reduce_shards(ctx, plan, results[::-1])  # deterministic, whatever the order

@@ -13,13 +13,17 @@ Ground truth: the centre disc's pixels (its rim excluded). Sizes: ``quick`` 64 p
 ``test_background`` (for COMET's robustness test, the PxAP of attribution maps on a
 background-changed test split): image i is test image i's flower, pixel for pixel, with the
 same label and mask, on a new background drawn from a second seed ``(parts, test_background,
-preset, index)``: another tint (0.15–0.35 lighter or darker), noise bands, and 1–3 grey
-distractor blobs that never touch the flower. Same size as ``test``; evaluation only: it is
-left out of the dataset's spec (store keys of the other splits and of black boxes).
+preset, index)``: another tint (0.15–0.35 lighter or darker), noise bands, 1–3 grey
+distractor blobs, and, as in ImageNet-9's Mixed-Next split (the background of an image of the
+next class), one rimmed disc in the next class's colour; none touches the flower. The black box
+falls from 1.000 to 0.713 on it (quick) (the decoy alone moves it; the grey changes left it at
+1.000). Same size as ``test``; evaluation only: it is left out of the dataset's spec (store keys
+of the other splits and of black boxes).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
@@ -59,6 +63,7 @@ PALETTE = {
 _COLOURS = np.array(list(PALETTE.values()), dtype=np.float32)
 JITTER = 0.05  # per-channel colour jitter
 RIM = (0.08, 0.08, 0.08)  # the centre disc's dark rim
+BACKGROUND_VERSION = 2  # bump when test_background's drawing changes (2: the next class's decoy disc)
 
 
 def info(preset: str = "quick", root: Path | None = None) -> DatasetInfo:
@@ -179,7 +184,7 @@ def render(
     if background_seed is None:
         img = tint + 0.1 * (rng.random((size, size, 3), dtype=np.float32) - 0.5)  # σ ≈ 0.03
     else:
-        img = _new_background(index_rng(background_seed, index), grey, s, drawn)
+        img = _new_background(index_rng(background_seed, index), grey, s, drawn, label)
     img[drawn] = colours[ids[drawn]]
     return (np.clip(img, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8), label, ids == DISC
 
@@ -191,13 +196,15 @@ def _dilate(m: np.ndarray) -> np.ndarray:
     return np.any([p[dy : dy + h, dx : dx + w] for dy in range(3) for dx in range(3)], axis=0)
 
 
-def _new_background(rng: np.random.Generator, grey: float, s: float, drawn: np.ndarray) -> np.ndarray:
-    """The ``test_background`` split's background (H×W×3 float) for a flower covering ``drawn``
-    (``s``: its scale in pixels), from its own ``rng``: the noisy tint of the test image, but
+def _new_background(rng: np.random.Generator, grey: float, s: float, drawn: np.ndarray, label: int) -> np.ndarray:
+    """The ``test_background`` split's background (H×W×3 float) for a flower of class ``label`` covering
+    ``drawn`` (``s``: its scale in pixels), from its own ``rng``: the noisy tint of the test image, but
     0.15–0.35 lighter or darker than its ``grey`` (staying within 0.25–0.75); 1–3 noise bands as
     in ``hard_mnist``; 1–3 distractors: flat, low-saturation grey ellipses or rectangles at least
-    one pixel away from the flower (clipped to that when 10 random places all touch it). No
-    palette colour is painted in one piece, so nothing in the background tells the class."""
+    one pixel away from the flower (clipped to that when 10 random places all touch it); then one
+    rimmed disc in the *next* class's colour (:func:`_paint_decoy`): the background of another class,
+    as ImageNet-9's Mixed-Next backgrounds the COMET authors test on (the grey changes alone left the
+    black box at 1.000; this one moves it: docs/measured.md#comet)."""
     size = drawn.shape[0]
     grey = 0.25 + (grey - 0.25 + uniform(rng, 0.15, 0.35)) % 0.5
     tint = grey + (2 * rng.random(3, dtype=np.float32) - 1) * 0.08
@@ -220,14 +227,45 @@ def _new_background(rng: np.random.Generator, grey: float, s: float, drawn: np.n
             if not (inside & ~free).any():
                 break
         img[inside & free] = colour
+    _paint_decoy(img, rng, s, free, _COLOURS[(label + 1) % len(_COLOURS)])
     return img
 
 
+def _free_spot(rng: np.random.Generator, free: np.ndarray, radius: float) -> tuple[float, float] | None:
+    """A centre whose disc of ``radius`` lies in ``free`` (10 tries), else None."""
+    size = free.shape[0]
+    for _ in range(10):
+        cy, cx = uniform(rng, radius, size - radius), uniform(rng, radius, size - radius)
+        disc = np.zeros(free.shape, dtype=np.uint8)
+        _paint_ellipses(disc, 1, cy, cx, radius, radius, 0.0)
+        if not (disc.astype(bool) & ~free).any():
+            return cy, cx
+    return None
+
+
+def _paint_decoy(img: np.ndarray, rng: np.random.Generator, s: float, free: np.ndarray, colour: np.ndarray) -> None:
+    """The Mixed-Next cue: one rimmed disc of the flower's centre size (0.07–0.1·s against 0.085·s) in ``colour``
+    (the next class's), where it touches neither the flower nor its one-pixel margin; none when 10 places fail."""
+    r = uniform(rng, 0.07, 0.1) * s
+    rim = max(1.0, 0.015 * free.shape[0])
+    spot = _free_spot(rng, free, r + rim + 1)
+    if spot is None:
+        return
+    ids = np.zeros(free.shape, dtype=np.uint8)
+    _paint_ellipses(ids, 1, spot[0], spot[1], r + rim, r + rim, 0.0)
+    _paint_ellipses(ids, 2, spot[0], spot[1], r, r, 0.0)
+    img[ids == 1] = RIM
+    img[ids == 2] = colour + (2 * rng.random(3, dtype=np.float32) - 1) * JITTER
+
+
 def build(info: DatasetInfo, split: str, store: ArtifactStore, root: Path | None = None) -> ImageDataset:
-    # test_background: the test split's flowers (same seeds), its own background seeds
+    # test_background: the test split's flowers (same seeds), its own background seeds; its store key also
+    # holds BACKGROUND_VERSION (left out of the other splits' keys and of the black boxes')
     source = "test" if split == "test_background" else split
     seed = stable_seed(NAME, source, info.preset)
     background = stable_seed(NAME, split, info.preset) if split != source else None
+    if background is not None:
+        info = replace(info, extra={**info.extra, "background_version": BACKGROUND_VERSION})
     return generated_split(
         info,
         split,

@@ -67,26 +67,41 @@ def curve_png(result: ResultLike, metric: str, dpi: int = 150) -> bytes:
     return buf.getvalue()
 
 
+def error_bars(stats: Sequence[Any]) -> dict[str, Any]:
+    """Plotly error bars for values with ``mean``, ``std`` and ``ci95``: the 95 % interval of each mean
+    (asymmetric; zero where a value has none) when any value has one, else ±1 std (results written
+    before intervals)."""
+    if any(getattr(v, "ci95", None) is not None for v in stats):
+        def side(v: Any, i: int) -> float:
+            return 0.0 if v.ci95 is None or v.mean is None else abs(v.ci95[i] - v.mean)
+        return {"type": "data", "symmetric": False, "array": [side(v, 1) for v in stats],
+                "arrayminus": [side(v, 0) for v in stats]}
+    return {"type": "data", "array": [v.std or 0.0 for v in stats]}
+
+
 def scalar_figure(result: ResultLike, metric: str) -> go.Figure:
-    """A scalar metric per method as bars (each its method's fixed colour) with ±1 std error bars."""
+    """A scalar metric per method as bars (each its method's fixed colour) with error bars: the 95 %
+    interval of the mean (±1 std for results without intervals)."""
     typed = as_result(result)
     methods = list(typed.results)
     values = [v if isinstance(v := typed.results[m].get(metric), ScalarValue) else ScalarValue(None)
               for m in methods]
     styles = trace_styles(methods)
+    bars = error_bars(values)
     fig = go.Figure(go.Bar(
         x=methods, y=[v.mean for v in values],
         marker={"color": [styles[m].colour for m in methods],
                 "pattern": {"shape": [styles[m].pattern for m in methods]}},
-        error_y={"type": "data", "array": [v.std or 0.0 for v in values]},
+        error_y=bars,
     ))
     better = better_words(higher_is_better(metric))
-    return fit(fig, title=_title(typed, metric), yaxis_title=f"{metric} ({better})" if better else metric,
+    tail = ", bars: 95 % interval" if "arrayminus" in bars else ", bars: ±1 std"
+    return fit(fig, title=_title(typed, metric, tail), yaxis_title=f"{metric} ({better})" if better else metric,
                xaxis_title="method", height=380)
 
 
 def a1a2_figure(result: ResultLike, metric: str = "a1a2") -> go.Figure:
-    """a1 against a2, one point per method (its fixed colour) with ±1 std (over seeds) error bars both
+    """a1 against a2, one point per method (its fixed colour) with 95 % intervals (over seeds) both
     ways: x = a2 (accuracy from the complement, lower is better), y = a1 (from the selected units,
     higher is better), so the upper left is best."""
     typed = as_result(result)
@@ -103,7 +118,8 @@ def a1a2_figure(result: ResultLike, metric: str = "a1a2") -> go.Figure:
 
 
 def _scatter(points: dict[str, tuple[Any, Any]], size: int, thickness: int | None = None) -> go.Figure:
-    """One labelled point per method in its fixed style at (x, y) means, with ±1 std error bars both ways."""
+    """One labelled point per method in its fixed style at (x, y) means, with :func:`error_bars` both ways
+    (95 % intervals; ±1 std for results without them)."""
     styles, fig = trace_styles(points), go.Figure()
     bar = {} if thickness is None else {"thickness": thickness}
     for method, (x, y) in points.items():
@@ -111,14 +127,14 @@ def _scatter(points: dict[str, tuple[Any, Any]], size: int, thickness: int | Non
         fig.add_trace(go.Scatter(
             x=[x.mean], y=[y.mean], mode="markers+text", name=method, text=[method], textposition="top right",
             marker={"color": style.colour, "symbol": style.marker, "size": size},
-            error_x={"type": "data", "array": [x.std or 0.0], "color": style.colour, **bar},
-            error_y={"type": "data", "array": [y.std or 0.0], "color": style.colour, **bar},
+            error_x={**error_bars([x]), "color": style.colour, **bar},
+            error_y={**error_bars([y]), "color": style.colour, **bar},
         ))
     return fig
 
 
 def fidelity_figure(result: ResultLike) -> go.Figure | None:
-    """FS-M against FU-M, one point per method in its fixed colour, ±1 std over images both ways:
+    """FS-M against FU-M, one point per method in its fixed colour, 95 % intervals over images both ways:
     x = FU-M (lower is better), y = FS-M (higher is better), so the upper left is best; None when
     no method has both."""
     typed = as_result(result)

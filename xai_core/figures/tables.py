@@ -2,7 +2,8 @@
 
 Each metric's cells follow its kind (:class:`~xai_core.metrics.EvaluationResult`): a scalar as mean ±
 std over images, a curve as its AUC, each score of a seeded metric as mean ± std over seeds and of a
-group metric as mean ± std over images; "n/a" where the metric does not apply to the dataset."""
+group metric as mean ± std over images, each followed by the 95 % interval of the mean in brackets where
+the result has one; "n/a" where the metric does not apply to the dataset."""
 from __future__ import annotations
 
 import csv
@@ -12,6 +13,7 @@ from typing import Any
 
 from ..metrics import (CurveValue, EvaluationResult, GroupValue, MetricValue, ResultLike, ScalarValue, SeededValue,
                        as_result)
+from ..metrics.results import Interval
 from .styles import DOWN, FIDELITY_LABELS, FIDELITY_METRICS, UP, fidelity_direction, higher_is_better
 
 
@@ -42,45 +44,56 @@ def _scored(value: MetricValue | None) -> bool:
 
 
 # -- the main table -----------------------------------------------------------------------------------
-def mean_std(mean: float | None, std: float | None) -> str | None:
-    """"0.5000 ± 0.1000" (just the mean without a std; None without a mean)."""
+def interval_text(ci: Interval | None) -> str:
+    """"[0.4800, 0.5200]", a 95 % interval as the tables show it ("" without one)."""
+    return "" if ci is None else f"[{ci[0]:.4f}, {ci[1]:.4f}]"
+
+
+def mean_std(mean: float | None, std: float | None, ci: Interval | None = None) -> str | None:
+    """"0.5000 ± 0.1000 [0.4800, 0.5200]": the mean ± std, then the 95 % interval of the mean where
+    given (just the mean without a std; None without a mean)."""
     if mean is None:
         return None
-    return f"{mean:.4f} ± {std:.4f}" if std is not None else f"{mean:.4f}"
+    text = f"{mean:.4f} ± {std:.4f}" if std is not None else f"{mean:.4f}"
+    return f"{text} {interval_text(ci)}" if ci is not None else text
 
 
-def _scores(result: EvaluationResult, method: str) -> Iterator[tuple[str, str, float | None, float | None]]:
-    """A method's table cells as (column, kind, mean, std): kind "scalar" (mean ± std over images),
-    "auc" (a curve's AUC), "key" (a seeded or group metric's score) or "n/a" (does not apply); a scalar
-    no image counted for has no cell."""
+Cell = tuple[str, str, float | None, float | None, Interval | None]
+
+
+def _scores(result: EvaluationResult, method: str) -> Iterator[Cell]:
+    """A method's table cells as (column, kind, mean, std, 95 % interval): kind "scalar" (mean ± std over
+    images), "auc" (a curve's AUC), "key" (a seeded or group metric's score) or "n/a" (does not apply);
+    a scalar no image counted for has no cell."""
     for metric, v in result.results[method].items():
         if isinstance(v, (SeededValue, GroupValue)):
             for key, score in v.scores.items():
-                yield f"{metric} {key}", "key", score.mean, score.std
+                yield f"{metric} {key}", "key", score.mean, score.std, score.ci95
         elif isinstance(v, CurveValue):
-            yield f"{metric} AUC", "auc", v.auc, v.auc_std
+            yield f"{metric} AUC", "auc", v.auc, v.auc_std, v.interval
         elif isinstance(v, ScalarValue):
             if v.mean is not None:
-                yield metric, "scalar", v.mean, v.std
+                yield metric, "scalar", v.mean, v.std, v.ci95
         elif metric in result.not_applicable:
-            yield metric, "n/a", None, None
+            yield metric, "n/a", None, None, None
 
 
 def scalar_rows(result: ResultLike) -> list[dict[str, Any]]:
     """One row per method, for the screen: scalar metrics as "mean ± std", curve metrics as their AUC,
     seeded metrics' scores (a1a2: a1, a2) as mean ± std over seeds, group metrics' scores (e.g.
-    "robustness pxap_noisy") as mean ± std over images; "n/a" for metrics that do not apply to the
-    dataset. :func:`column_labels` marks which way each column is better; :func:`numeric_rows` is the
-    same table with numbers for a CSV."""
+    "robustness pxap_noisy") as mean ± std over images, each followed by its 95 % interval where the
+    result has one (an AUC is then text, "0.4750 [0.4500, 0.5000]"); "n/a" for metrics that do not
+    apply to the dataset. :func:`column_labels` marks which way each column is better;
+    :func:`numeric_rows` is the same table with numbers for a CSV."""
     typed = as_result(result)
     rows = []
     for method in typed.results:
         row: dict[str, Any] = {"method": method}
-        for column, kind, mean, std in _scores(typed, method):
+        for column, kind, mean, std, ci in _scores(typed, method):
             if kind == "auc":
-                row[column] = None if mean is None else round(mean, 4)
+                row[column] = None if mean is None else (f"{mean:.4f} {interval_text(ci)}" if ci else round(mean, 4))
             else:
-                row[column] = "n/a" if kind == "n/a" else mean_std(mean, std)
+                row[column] = "n/a" if kind == "n/a" else mean_std(mean, std, ci)
         row["ms / image"] = round(typed.ms_per_image.get(method, float("nan")), 2)
         rows.append(row)
     return rows
@@ -88,13 +101,16 @@ def scalar_rows(result: ResultLike) -> list[dict[str, Any]]:
 
 def numeric_rows(result: ResultLike) -> list[dict[str, Any]]:
     """:func:`scalar_rows` as numbers: each score as two columns, "<column> mean" and "<column> std"
-    (None, an empty CSV cell, where there is none or the metric does not apply), for :func:`rows_csv`."""
+    (None, an empty CSV cell, where there is none or the metric does not apply), then "<column> ci95
+    low" and "<column> ci95 high" where the result has an interval, for :func:`rows_csv`."""
     typed = as_result(result)
     rows = []
     for method in typed.results:
         row: dict[str, Any] = {"method": method}
-        for column, _, mean, std in _scores(typed, method):
+        for column, _, mean, std, ci in _scores(typed, method):
             row[f"{column} mean"], row[f"{column} std"] = mean, std
+            if ci is not None:
+                row[f"{column} ci95 low"], row[f"{column} ci95 high"] = ci
         row["ms / image"] = typed.ms_per_image.get(method)
         rows.append(row)
     return rows
@@ -119,9 +135,10 @@ def table_labels(rows: Sequence[dict[str, Any]]) -> dict[str, str]:
 
 # -- one table per seeded or group metric ---------------------------------------------------------------
 def group_rows(result: ResultLike, metric: str) -> list[dict[str, Any]]:
-    """One row per method scored by the group metric ``metric``: each score as mean ± std over images
-    (None where no image has one, e.g. pxap_background without a test_background split), and n."""
-    return [{"method": method, **{k: mean_std(s.mean, s.std) for k, s in v.scores.items()}, "n": v.n}
+    """One row per method scored by the group metric ``metric``: each score as mean ± std over images with
+    its 95 % interval (None where no image has one, e.g. pxap_background without a test_background
+    split), and n."""
+    return [{"method": method, **{k: mean_std(s.mean, s.std, s.ci95) for k, s in v.scores.items()}, "n": v.n}
             for method, v in as_result(result).by_label(metric, GroupValue).items()]
 
 
@@ -132,9 +149,14 @@ def group_labels(result: ResultLike, metric: str) -> dict[str, str]:
 
 
 def a1a2_rows(result: ResultLike, metric: str = "a1a2") -> list[dict[str, Any]]:
-    """One row per method scored by ``metric``: a1 and a2 as mean ± std over seeds, seeds, images."""
-    return [{"method": method, "a1 (higher is better)": mean_std(v.scores["a1"].mean, v.scores["a1"].std),
-             "a2 (lower is better)": mean_std(v.scores["a2"].mean, v.scores["a2"].std), "seeds": v.seeds, "n": v.n}
+    """One row per method scored by ``metric``: a1 and a2 as mean ± std over seeds with their 95 % interval,
+    seeds, images."""
+    def cell(v: SeededValue, key: str) -> str | None:
+        s = v.scores[key]
+        return mean_std(s.mean, s.std, s.ci95)
+
+    return [{"method": method, "a1 (higher is better)": cell(v, "a1"), "a2 (lower is better)": cell(v, "a2"),
+             "seeds": v.seeds, "n": v.n}
             for method, v in as_result(result).by_label(metric, SeededValue).items()]
 
 

@@ -8,7 +8,8 @@ split (:class:`~.reconstruction.PixelNoise`), and trains two generators: G1 reco
 ``x⊙M + E⊙(1−M)``, G2 from ``x⊙(1−M) + E⊙M``. With l1, l2 the reconstruction losses and l3, l4
 the frozen black box's cross-entropy on G1's and G2's outputs against its own top-1 on x:
 F minimises ``(1−α)(l3 + β·l1) − α(l4 + β·l2)``, G1 ``l3 + β·l1``, G2 ``l4 + β·l2`` (three Adam
-optimisers, lr 5e-4, betas (0.5, 0.999), batch 100; α = n_e / units, β = 1 as in the paper).
+optimisers, lr 5e-4, betas (0.5, 0.999), batch 100; α = n_e / units, β = 1 as in the paper). l3, l4 are
+cross-entropies in base-10 logs (CE / ln 10), as the authors' code computes them (version 2).
 At test time the selection is the hard top-n_e of F's unit probabilities.
 
 Not copied from the authors' code (docs/methods/dorar.md): the black box stays in eval mode (no dropout); the
@@ -127,6 +128,7 @@ class DoRaR(TrainedExplainer):
                                     ("G1: from the selected units", "G2: from the complement")))
     Config = DoRaRConfig
     frozen = ("f_b",)
+    version = 2  # 2: l3, l4 = cross-entropy / ln 10 (the authors' code)
 
     def _resolve(self, config: DoRaRConfig) -> DoRaRConfig:
         size = self.info.image_size
@@ -158,7 +160,7 @@ class DoRaR(TrainedExplainer):
                 "selection": f"the hard top-{c.n_e} units",
                 "extras": "G1's reconstruction from the selection, G2's from the complement (test noise seeded "
                           "per image)",
-                "targets": "the black box's own top-1 on x (cross-entropy of l3, l4)"}
+                "targets": "the black box's own top-1 on x (l3, l4: its cross-entropy / ln 10, as the authors' code)"}
 
     # -- components and training step --------------------------------------------------------
     def components(self) -> dict[str, nn.Module]:

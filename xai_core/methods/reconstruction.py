@@ -11,7 +11,10 @@ and the generators' training for fixed selections.
   Their sigmoid outputs live in the same [0, 1] pixel space as the images the black box takes
   (the reference code compared them with normalised images).
 - **Losses**: ``l_rec`` = mean |x − G(·)|, ``l_pred`` = cross-entropy of the frozen black box on
-  G(·) against its own top-1 on x.
+  G(·) against its own top-1 on x, in base-10 logs (CE / ln 10) as the authors' code takes it (issue 26):
+  in DoRaR's training and in the a1a2 generators' alike, and so in the a1a2 stopping rule.
+- **Controls** of the a1a2 protocol: a generator that sees only the kept units' *layout*
+  (:func:`layout`, :func:`train_position_generator`), and G1/G2 on random units (:func:`random_units`).
 """
 from __future__ import annotations
 
@@ -24,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .. import rng
+from .. import rng, units
 from ..data.base import ImageDataset
 from ..errors import InvalidInputError
 from ..models.views import model_view
@@ -137,10 +140,26 @@ def make_generator(kind: str, channels: int, image_size: int) -> nn.Module:
     return ConvGenerator(channels)
 
 
+#: the prediction loss is the cross-entropy in base-10 logs, as the authors' code computes it: CE / ln 10
+CE_SCALE = math.log(10)
+
+
 def losses(black_box: nn.Module, out: torch.Tensor, x: torch.Tensor,
            y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(reconstruction loss mean |x − out|, cross-entropy of the black box on ``out`` against ``y``)."""
-    return (x - out).abs().mean(), F.cross_entropy(black_box(out), y)
+    """(reconstruction loss mean |x − out|, cross-entropy of the black box on ``out`` against ``y`` / ln 10)."""
+    return (x - out).abs().mean(), F.cross_entropy(black_box(out), y) / CE_SCALE
+
+
+def layout(keep: torch.Tensor, channels: int) -> torch.Tensor:
+    """The position control's input: the keep mask M (B×H×W or B×1×H×W) as a B×C×H×W image, 1 on the kept
+    units and 0 elsewhere: where the units are, none of their pixels and no noise."""
+    m = keep[:, None] if keep.ndim == 3 else keep
+    return m.float().expand(-1, channels, -1, -1)
+
+
+def random_units(n: int, grid: int, n_e: int, generator: torch.Generator) -> torch.Tensor:
+    """N×grid×grid bool: ``n_e`` units per image drawn uniformly without replacement (the random control)."""
+    return units.top_units(torch.rand(n, grid, grid, generator=generator), n_e)
 
 
 def adam(params, lr: float) -> torch.optim.Adam:
@@ -180,41 +199,81 @@ class Reconstructor:
         return self.g1(removed(x, m, e)), self.g2(removed(x, 1 - m, e))
 
 
+@dataclass
+class LayoutReconstructor:
+    """The position control's generator: G reconstructs x from the kept units' layout alone (:func:`layout`)."""
+
+    g: nn.Module
+    channels: int
+    seed: int = 0
+    history: list[dict[str, float]] = field(default_factory=list)
+
+    @torch.no_grad()
+    def __call__(self, keep: torch.Tensor) -> torch.Tensor:
+        """G(M) for ``keep`` = M, B×H×W."""
+        return self.g(layout(keep, self.channels))
+
+
+#: a generator's input from (x, M, E): G1 sees the kept units, G2 the complement, the position control M alone
+Side = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
 def train_generators(black_box: nn.Module, images: Callable[[torch.Tensor], torch.Tensor], keep: torch.Tensor,
                      noise: PixelNoise, recipe: GeneratorRecipe, *, seed: int, device: torch.device,
                      progress: Progress = no_progress) -> Reconstructor:
     """Fresh G1 (on ``x⊙M + E⊙(1−M)``) and G2 (on ``x⊙(1−M) + E⊙M``) trained with the DoRaR recipe
     for fixed pixel masks ``keep`` (N×H×W bool, one per training image ``images(idx)``) until the
     epoch loss changes by less than ``recipe.converged`` or ``recipe.epochs`` are done."""
+    sides: dict[str, Side] = {"g1": lambda x, m, e: removed(x, m, e), "g2": lambda x, m, e: removed(x, 1 - m, e)}
+    (g1, g2), history = _train(black_box, images, keep, noise, recipe, sides, seed, device, progress)
+    return Reconstructor(g1, g2, noise, seed, history)
+
+
+def train_position_generator(black_box: nn.Module, images: Callable[[torch.Tensor], torch.Tensor],
+                             keep: torch.Tensor, noise: PixelNoise, recipe: GeneratorRecipe, *, seed: int,
+                             device: torch.device, progress: Progress = no_progress) -> LayoutReconstructor:
+    """The position control: one fresh G on :func:`layout` (M alone, no pixel of x) with G1's objective
+    (CE / ln 10 against the black box's top-1 on x + β·mean|x − G(M)|) and stopping rule."""
+    c = noise.bank.shape[1]
+    (g,), history = _train(black_box, images, keep, noise, recipe, {"g": lambda x, m, e: layout(m, c)}, seed, device,
+                           progress)
+    return LayoutReconstructor(g, c, seed, history)
+
+
+def _train(black_box: nn.Module, images: Callable[[torch.Tensor], torch.Tensor], keep: torch.Tensor,
+           noise: PixelNoise, recipe: GeneratorRecipe, sides: dict[str, Side], seed: int, device: torch.device,
+           progress: Progress) -> tuple[list[nn.Module], list[dict[str, float]]]:
+    """One fresh generator per side, trained together (one Adam; each side's loss touches only its own G);
+    stops once the summed epoch loss changes by ≤ ``recipe.converged`` (relative) or after ``recipe.epochs``."""
     c, h = noise.bank.shape[1], noise.bank.shape[2]
     gen = torch.Generator().manual_seed(seed)
-    (g1, g2), _ = rng.seeded(seed, lambda: [make_generator(recipe.kind, c, h).to(device) for _ in range(2)])
-    opt = adam([*g1.parameters(), *g2.parameters()], recipe.lr)  # G1's and G2's losses touch only their own
+    gens, _ = rng.seeded(seed, lambda: [make_generator(recipe.kind, c, h).to(device) for _ in sides])
+    opt = adam([q for g in gens for q in g.parameters()], recipe.lr)
     black_box = model_view(black_box)  # frozen, private: no gradients or mode flags on the shared model
     history, last = [], None
     started = time.perf_counter()
     for epoch in range(recipe.epochs):
-        total = {"g1_loss": 0.0, "g2_loss": 0.0}
+        total = dict.fromkeys((f"{name}_loss" for name in sides), 0.0)
         for idx in torch.randperm(len(keep), generator=gen).split(recipe.batch_size):
             x = images(idx).to(device)
             m = keep[idx].to(device).float()
             e = noise.sample(len(idx), gen, device)
             with torch.no_grad():
                 y = black_box(x).argmax(1)
-            rec1, pred1 = losses(black_box, g1(removed(x, m, e)), x, y)
-            rec2, pred2 = losses(black_box, g2(removed(x, 1 - m, e)), x, y)
-            l1, l2 = pred1 + recipe.beta * rec1, pred2 + recipe.beta * rec2
+            step = []
+            for (name, side), g in zip(sides.items(), gens):
+                rec, pred = losses(black_box, g(side(x, m, e)), x, y)
+                step.append(pred + recipe.beta * rec)
+                total[f"{name}_loss"] += float(step[-1].detach()) * len(idx)
             opt.zero_grad()
-            (l1 + l2).backward()
+            sum(step).backward()
             opt.step()
-            total["g1_loss"] += float(l1.detach()) * len(idx)
-            total["g2_loss"] += float(l2.detach()) * len(idx)
         losses_ = {k: v / len(keep) for k, v in total.items()}
         history.append({"epoch": epoch + 1, **losses_})
-        loss = losses_["g1_loss"] + losses_["g2_loss"]
+        loss = sum(losses_.values())
         eta = (time.perf_counter() - started) / (epoch + 1) * (recipe.epochs - epoch - 1)
         progress(epoch + 1, recipe.epochs, f"generators (seed {seed}), epoch {epoch + 1}", **losses_, eta_s=eta)
         if last is not None and abs(last - loss) <= recipe.converged * abs(last):
             break
         last = loss
-    return Reconstructor(g1.eval().requires_grad_(False), g2.eval().requires_grad_(False), noise, seed, history)
+    return [g.eval().requires_grad_(False) for g in gens], history

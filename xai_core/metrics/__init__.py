@@ -106,13 +106,14 @@ from .results import (
 )
 from .sensitivity import DEFAULT_MASKS_PER_N, DEFAULT_N_FRACTIONS, SensitivityResult, sensitivity_counts, sensitivity_n
 from .units import unit_size
+from . import comet_variants  # noqa: F401,E402  (registers the COMET authors' variants)
 
 #: the listing order (UI, CLI help): DiET's metrics, then InputIBA's, then DoRaR's, then COMET's, then MEED's (modules
 #: register by family)
 METRICS.reorder(("iou", "pxap", "mass_in_signal", "pixel_perturbation", "pixel_perturbation_black_box",
                  "faithfulness", "faithfulness_simplified", "deletion", "insertion", "ehr", "sensitivity_n",
                  "sanity", "a1a2", "hit_rate", "fidelity_removal", "iou_curve", "robustness",
-                 "fs_fu", "sen"))
+                 "pxap_pooled", "iou_share_curve", "fidelity_removal_fp", "fs_fu", "sen"))
 
 __all__ = [
     "METRICS", "X_KEY", "ApproximatorPair", "EvalInputs", "FitsApproximators", "FitsGenerators", "Metric",

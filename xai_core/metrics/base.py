@@ -43,12 +43,19 @@ class Reconstruct(Protocol):
 @runtime_checkable
 class FitsGenerators(Protocol):
     """What ``a1a2`` calls on ``EvalInputs.reconstruction`` (:class:`xai_core.services.GeneratorFitter`):
-    fit (or load) G1/G2 for the explainer's top-``n_e`` units of ``size`` px with one seed."""
+    fit (or load) G1/G2 for the explainer's top-``n_e`` units of ``size`` px with one seed; for its controls,
+    G1/G2 on random units and one G that sees only the layout of the explainer's units (B×H×W keep → images)."""
 
     default_seeds: int  # seeds when the metric's own ``seeds`` is None (per preset)
 
     def fit(self, size: int, n_e: int, seed: int, *, epochs: int | None = None,
             train_images: int | None = None) -> Reconstruct: ...
+
+    def fit_random(self, size: int, n_e: int, seed: int, *, epochs: int | None = None,
+                   train_images: int | None = None) -> Reconstruct: ...
+
+    def fit_position(self, size: int, n_e: int, seed: int, *, epochs: int | None = None,
+                     train_images: int | None = None) -> Callable[[torch.Tensor], torch.Tensor]: ...
 
 
 class ApproximatorPair(Protocol):

@@ -9,14 +9,19 @@
   :mod:`xai_core.services.approximators`). A group metric: four 0/1 values per image, their means are
   the agreements. High FS and low FU: the selected features carry the decision.
 - :func:`max_sensitivity` (``sen``): Yeh et al.'s max-sensitivity of the explanation under uniform
-  noise in [−r, r] (Captum's ``sensitivity_max``), the maximum over the samples (the MEED reference
-  code keeps the last sample: a bug not copied), noise drawn per image (:class:`xai_core.noise.ImageNoise`).
+  noise in [−r, r] (Captum's ``sensitivity_max``), normalised by ||E(x)|| as Yeh et al.'s and the MEED
+  authors' code (``eval_sensitivity2``) divide, the maximum over the samples (the MEED reference code keeps
+  the last sample: a bug not copied), noise drawn per image (:class:`xai_core.noise.ImageNoise`). Methods
+  re-run on the model explain its softmax probability of the target by default (:func:`softmax_output`:
+  the MEED paper's Keras models end in a softmax, App. B.2).
 
 Registered here: fs_fu, sen.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
+from contextvars import ContextVar
 from typing import Any
 
 import torch
@@ -31,6 +36,8 @@ from .base import EvalInputs, Metric, register_metric
 
 SEN_RADIUS = 0.2  # MEED: ±0.2 uniform noise
 SEN_SAMPLES = 10
+SEN_OUTPUTS = ("softmax", "logit")  # what methods re-run on the model explain: p_t (the MEED paper) or the logit
+_SOFTMAX_ON: ContextVar[object | None] = ContextVar("sen_softmax_output", default=None)
 
 
 # -- fs_fu ---------------------------------------------------------------------------------------
@@ -125,6 +132,26 @@ def max_sensitivity(
                            n_perturb_samples=int(samples), norm_ord="fro")
 
 
+@contextmanager
+def softmax_output(model: nn.Module) -> Iterator[None]:
+    """Within the block, and only in this thread's context, ``model`` returns softmax probabilities over
+    dim 1 instead of logits: a forward hook gated by a context variable set to this call's own token, so
+    other threads running the same shared model (and other such blocks) still get its logits. Hooks are
+    copied into :func:`~xai_core.models.views.model_view` views, so methods that explain a view see it too."""
+    token = object()
+
+    def hook(module: nn.Module, args: Any, output: torch.Tensor) -> torch.Tensor | None:
+        return torch.softmax(output, 1) if _SOFTMAX_ON.get() is token else None
+
+    handle = model.register_forward_hook(hook)
+    reset = _SOFTMAX_ON.set(token)
+    try:
+        yield
+    finally:
+        _SOFTMAX_ON.reset(reset)
+        handle.remove()
+
+
 # -- registration --------------------------------------------------------------------------------
 def _fs_fu(inputs: EvalInputs, p: dict[str, Any]) -> dict[str, torch.Tensor]:
     unit, k = explanation_size(inputs.x.shape[-1], p["k"] if p["k"] is not None else inputs.k)
@@ -141,12 +168,18 @@ def _fs_fu(inputs: EvalInputs, p: dict[str, Any]) -> dict[str, torch.Tensor]:
 
 
 def _sen(inputs: EvalInputs, p: dict[str, Any]) -> dict[str, torch.Tensor]:
-    if inputs.explain_again is None:
+    explain = inputs.explain_again
+    if explain is None:
         raise XAIError("sen re-explains noisy copies of the images: run it through services.evaluate")
-    sen = max_sensitivity(inputs.explain_again, inputs.x, radius=p["radius"], samples=p["samples"], seed=p["seed"])
-    if not p["normalise"]:  # the paper's (Yeh et al.'s) unnormalised form: the same maximum times ||E(x)||
-        norm = inputs.scores.flatten(1).norm(dim=1).to(sen.device)
-        sen = sen * torch.where(norm > 0, norm, torch.ones_like(norm))
+    if p["output"] not in SEN_OUTPUTS:
+        raise InvalidInputError(f"sen: output must be one of {', '.join(SEN_OUTPUTS)}, got {p['output']!r}")
+    # methods re-run on the model (reexplain wired: not the trained ones) take the target's output from it
+    softmax = p["output"] == "softmax" and inputs.reexplain is not None
+    with softmax_output(inputs.model) if softmax else nullcontext():
+        sen = max_sensitivity(explain, inputs.x, radius=p["radius"], samples=p["samples"], seed=p["seed"])
+        if not p["normalise"]:  # a diagnostic: the same maximum times ||E(x)|| (E of the same output)
+            norm = explain(inputs.x).flatten(1).norm(dim=1).to(sen.device)
+            sen = sen * torch.where(norm > 0, norm, torch.ones_like(norm))
     return {"sen": sen}
 
 
@@ -187,15 +220,20 @@ register_metric(Metric(
     name="sen", kind="scalar", needs_ground_truth=False, fn=_sen, primary="sen", higher_is_better=False,
     description="MEED SEN: max-sensitivity of the map under uniform noise in [-r, r] (Yeh et al. 2019, lower = "
                 "more stable)",
-    parameters={"radius": SEN_RADIUS, "samples": SEN_SAMPLES, "seed": 0, "normalise": True},
+    parameters={"radius": SEN_RADIUS, "samples": SEN_SAMPLES, "seed": 0, "normalise": True, "output": "softmax"},
     notes={
-        "score": "max over the samples of ||E(x + δ) − E(x)||_F / ||E(x)||_F (Captum's sensitivity_max: "
-                 "normalised by the norm of the map of x; a zero map divides by 1); normalise=False: "
-                 "max ||E(x + δ) − E(x)||_F, Yeh et al.'s and the MEED paper's form, which depends on each "
-                 "method's scale (MEED's z sums to 1 over the units, gradients do not) and so does not compare "
-                 "methods",
+        "score": "max over the samples of ||E(x + δ) − E(x)||_F / ||E(x)||_F, normalised (Captum's "
+                 "sensitivity_max; Yeh et al.'s reference code and the MEED authors' eval_sensitivity2 divide by "
+                 "||E(x)|| too; a zero map divides by 1); normalise=False: max ||E(x + δ) − E(x)||_F, a diagnostic "
+                 "that depends on each method's scale (not the papers' form)",
         "explanation": "E = the same method (settings, explained class) re-explaining the noisy images, maps "
                        "post-processed like the scored ones",
+        "explained_output": "output=softmax (default, the MEED paper's: its baselines explain its Keras models' "
+                            "softmax output, App. B.2): methods re-run on the model (gradient, Gradient × Input, "
+                            "SmoothGrad, IG, Grad-CAM, FullGrad, LIME; IBA's loss then reads probabilities) explain "
+                            "the target's softmax probability, for E(x) and every E(x + δ); output=logit: the "
+                            "target's logit, as the scored maps. Trained methods (meed, l2x, diet, comet, dorar) "
+                            "explain as they were trained (MEED's z reads f_b's probabilities)",
         "noise": "δ uniform in [−radius, radius] per pixel and channel, in pixel space, not clamped to [0, 1]; "
                  "drawn from a stream seeded by the image's pixels and seed (the same image gets the same noise "
                  "in any batch)",

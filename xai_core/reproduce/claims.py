@@ -6,6 +6,13 @@ registry the per-paper modules fill.
 A check is stated in words beside every result: an ordering (``a > b > c``), a threshold
 (``a ≥ 0.97``), a ratio (``a ≤ b / 10``) or a tolerance against the paper's number. It answers
 True, False or None (n/a: a value is missing) with the measured reason.
+
+Beside the verdict (the paper's check, unchanged), an ordering check (:func:`ordering`, :func:`best`, and
+:func:`all_of` over them) reports whether the 95 % intervals of the pairs it compares separate
+(:func:`separation`): no overlap between the two intervals of the mean. That rule is conservative (two
+means can differ significantly while their intervals overlap); a paired bootstrap of the difference per
+image would be sharper, but a claim reads the stored JSON, which holds each mean's interval and not the
+per-image values.
 """
 from __future__ import annotations
 
@@ -15,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..metrics import GroupValue, MetricValue, SeededValue, value_from_json
+from ..metrics.results import Interval
 from ..registry import Registry
 
 PAPERS = {
@@ -84,14 +92,18 @@ COMMANDS: dict[str, Callable[[Measurement, str], str] | None] = {
 
 
 Values = Callable[[dict[str, Any]], dict[str, float | None]]
+Intervals = dict[str, Interval | None]  # label → the 95 % interval of our value (None: none recorded)
 
 
 @dataclass(frozen=True)
 class Check:
-    """How ``ours`` (the values read from the measurement) is judged, in words and as a function."""
+    """How ``ours`` (the values read from the measurement) is judged, in words and as a function;
+    ``pairs``: the (better, worse) labels an ordering check compares (empty for other checks), whose
+    intervals :func:`separation` compares."""
 
     words: str
     judge: Callable[[dict[str, float | None], dict[str, float]], tuple[bool | None, str]]
+    pairs: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -139,23 +151,70 @@ def number(value: float | None) -> float | None:
     return None if value is None or math.isnan(value) else float(value)
 
 
-def metric_values(metric: str, labels: Mapping[str, str], key: str | None = None) -> Values:
-    """An evaluate() result → ``{label: the metric's headline for that method}`` (a scalar's mean, a
-    curve's AUC; with ``key``, that score of a group or seeded metric) for each ``label → method``."""
-    def read(result: dict[str, Any]) -> dict[str, float | None]:
-        out = {}
-        for label, method in labels.items():
-            value = metric_value(result, method, metric)
-            if value is None:
-                out[label] = None
-            elif key is not None and isinstance(value, (GroupValue, SeededValue)):
-                score = value.scores.get(key)
-                out[label] = None if score is None else number(score.mean)
-            else:
-                out[label] = number(value.headline)
-        return out
+def _metric_value(result: Mapping[str, Any], method: str, metric: str) -> MetricValue | None:
+    """:func:`metric_value` with the result's ``spread`` entry (a scalar's interval lives there)."""
+    spread = result.get("spread", {}).get(method, {}).get(metric)
+    return value_from_json(metric, result.get("results", {}).get(method, {}).get(metric), spread)
 
-    return read
+
+@dataclass(frozen=True)
+class MetricValues:
+    """An evaluate() result → ``{label: the metric's headline for that method}`` (a scalar's mean, a
+    curve's AUC; with ``key``, that score of a group or seeded metric) for each ``label → method``;
+    :meth:`intervals` reads the 95 % interval of each of those values."""
+
+    metric: str
+    labels: Mapping[str, str]
+    key: str | None = None
+
+    def _read(self, result: Mapping[str, Any], method: str) -> tuple[float | None, Interval | None]:
+        value = _metric_value(result, method, self.metric)
+        if value is None:
+            return None, None
+        if self.key is not None and isinstance(value, (GroupValue, SeededValue)):
+            score = value.scores.get(self.key)
+            return (None, None) if score is None else (number(score.mean), score.ci95)
+        return number(value.headline), value.interval
+
+    def __call__(self, result: dict[str, Any]) -> dict[str, float | None]:
+        return {label: self._read(result, method)[0] for label, method in self.labels.items()}
+
+    def intervals(self, result: Mapping[str, Any]) -> Intervals:
+        """``{label: (low, high)}``, None where the result has no interval (written before intervals)."""
+        return {label: self._read(result, method)[1] for label, method in self.labels.items()}
+
+
+def metric_values(metric: str, labels: Mapping[str, str], key: str | None = None) -> MetricValues:
+    """The reader of ``metric``'s headline (or its score ``key``) per ``label → method``
+    (:class:`MetricValues`: also reads each value's interval)."""
+    return MetricValues(metric, dict(labels), key)
+
+
+def intervals_of(values: Values, result: Mapping[str, Any]) -> Intervals:
+    """The 95 % intervals a claim's reader finds in ``result`` ({} for readers that read none, e.g. a
+    sweep's or the masking table's)."""
+    read = getattr(values, "intervals", None)
+    return {} if read is None else read(result)
+
+
+def _overlap(a: Interval, b: Interval) -> bool:
+    return a[0] <= b[1] and b[0] <= a[1]
+
+
+def separation(check: Check, intervals: Mapping[str, Interval | None]) -> tuple[bool | None, str]:
+    """Whether the 95 % intervals of every pair an ordering check compares are disjoint (either way: a
+    separated pair is an ordering, or a miss, that is not within noise); None with the reason when the
+    check compares no pair or an interval is missing. Conservative: overlapping intervals of the mean
+    can still hide a significant difference."""
+    if not check.pairs:
+        return None, "not an ordering"
+    missing = sorted({k for pair in check.pairs for k in pair if intervals.get(k) is None})
+    if missing:
+        return None, "no interval for " + ", ".join(missing)
+    overlapping = [f"{a}–{b}" for a, b in check.pairs if _overlap(intervals[a], intervals[b])]
+    if overlapping:
+        return False, "overlap: " + ", ".join(overlapping)
+    return True, "every pair separate"
 
 
 # -- checks ------------------------------------------------------------------------------------------
@@ -180,7 +239,7 @@ def ordering(labels: list[str], lower_is_better: bool = False) -> Check:
         return False, f"ours: {ranked} (" + "; ".join(f"{a} {_fmt(ours[a])} vs {b} {_fmt(ours[b])}"
                                                    for a, b in broken) + ")"
 
-    return Check(sign.join(labels), judge)
+    return Check(sign.join(labels), judge, tuple(zip(labels, labels[1:])))
 
 
 def at_least(label: str, threshold: float) -> Check:
@@ -240,7 +299,7 @@ def best(label: str, others: list[str], lower_is_better: bool = False) -> Check:
             return True, f"{label} {_fmt(ours[label])} {op} {listed}"
         return False, f"{label} {_fmt(ours[label])}, but " + ", ".join(f"{k} {_fmt(ours[k])}" for k in worse)
 
-    return Check(f"{label} {op} each of {', '.join(others)}", judge)
+    return Check(f"{label} {op} each of {', '.join(others)}", judge, tuple((label, k) for k in others))
 
 
 def near(a: str, b: str, tolerance: float) -> Check:
@@ -262,17 +321,21 @@ def all_of(*checks: Check) -> Check:
                                                                      else True)
         return holds, "; ".join(reason for _, reason in verdicts)
 
-    return Check(" and ".join(c.words for c in checks), judge)
+    return Check(" and ".join(c.words for c in checks), judge, tuple(dict.fromkeys(p for c in checks for p in c.pairs)))
 
 
 @dataclass
 class Verdict:
-    """A claim judged on one measurement result."""
+    """A claim judged on one measurement result; beside the verdict, the 95 % intervals of our values and
+    whether an ordering check's pairs separate (:func:`separation`)."""
 
     claim: Claim
     ours: dict[str, float | None] = field(default_factory=dict)
     holds: bool | None = None
     reason: str = ""
+    intervals: Intervals = field(default_factory=dict)
+    separated: bool | None = None
+    separation: str = ""
 
     @classmethod
     def of(cls, claim: Claim, result: dict[str, Any] | None) -> Verdict:
@@ -280,4 +343,11 @@ class Verdict:
             return cls(claim, {}, None, "not measured yet")
         ours = claim.values(result)
         holds, reason = claim.check.judge(ours, dict(claim.paper_values))
-        return cls(claim, ours, holds, reason)
+        intervals = intervals_of(claim.values, result)
+        return cls(claim, ours, holds, reason, intervals, *separation(claim.check, intervals))
+
+    def row_fields(self) -> dict[str, Any]:
+        """The report row's interval entries: ``ours_ci95`` ({label: [low, high] or None}), ``separated``
+        and ``separation`` (its reason)."""
+        return {"ours_ci95": {k: None if v is None else list(v) for k, v in self.intervals.items()},
+                "separated": self.separated, "separation": self.separation}

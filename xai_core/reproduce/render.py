@@ -13,11 +13,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..errors import XAIError
-from .claims import PAPERS, Claim
+from .claims import PAPERS, Claim, separation
 
 BEGIN, END = "<!-- reproduction:begin -->", "<!-- reproduction:end -->"
 DOC = "docs/reproduction.md"  #: the page holding the block, relative to the repository root
 MARK = {True: "✓", False: "✗", None: "n/a"}
+SEPARATED = {True: "yes", False: "no"}  #: whether an ordering's 95 % intervals separate (None: see the reason)
 STALE, MISSING = "stale", "missing"
 
 
@@ -26,8 +27,9 @@ def rejudge(stored: Mapping[str, Any]) -> dict[str, Any]:
     """``stored`` (a report JSON) rebuilt from the registry: one row per claim registered now that can
     run at the report's preset, in listing order; claim, check, paper values, note and commands from
     the registry, ``ours`` and the status (current/stale/missing) and where it was measured from the
-    report, the verdict recomputed. A row whose recorded command differs from the registry's (the
-    measurement changed since) counts as stale; a claim the report lacks, as missing."""
+    report, the verdict and whether the intervals separate recomputed (from the recorded ``ours_ci95``;
+    a report written before intervals has none). A row whose recorded command differs from the
+    registry's (the measurement changed since) counts as stale; a claim the report lacks, as missing."""
     from .runner import select
 
     preset = stored.get("preset", "quick")
@@ -42,15 +44,20 @@ def _row(claim: Claim, preset: str, old: Mapping[str, Any] | None) -> dict[str, 
     ours = {} if status == MISSING else {k: None if v is None else float(v) for k, v in (old.get("ours") or {}).items()}
     if status != MISSING and old.get("command") != command:
         status = STALE
+    intervals = {} if status == MISSING else {k: None if v is None else [float(v[0]), float(v[1])]
+                                              for k, v in (old.get("ours_ci95") or {}).items()}
     if status == MISSING:
-        holds, reason = None, "not measured yet"
+        holds, reason, separated, why = None, "not measured yet", None, ""
     else:
         holds, reason = claim.check.judge(ours, dict(claim.paper_values))
+        separated, why = separation(claim.check, {k: None if v is None else (v[0], v[1])
+                                                  for k, v in intervals.items()})
     kept = old if old is not None and status != MISSING else {}
     return {
         "id": claim.id, "paper": claim.paper, "source": claim.source, "claim": claim.claim, "check": claim.check.words,
         "paper_values": dict(claim.paper_values), "paper_units": claim.paper_units, "ours": ours, "holds": holds,
-        "reason": reason, "note": claim.note, "status": status, "machine": kept.get("machine"),
+        "reason": reason, "ours_ci95": intervals, "separated": separated, "separation": why, "note": claim.note,
+        "status": status, "machine": kept.get("machine"),
         "seconds": kept.get("seconds"), "finished": kept.get("finished"), "command": command,
         "rerun": f"python -m xai_core reproduce --claims {claim.id} --preset {preset}",
     }
@@ -69,11 +76,28 @@ def paper_text(row: Mapping[str, Any]) -> str:
 
 
 def ours_text(row: Mapping[str, Any]) -> str:
-    """Our values of a row; "not measured" when missing, "(stale: older code)" after stale values."""
+    """Our values of a row, each with its 95 % interval where recorded ("DiET 0.308 [0.28, 0.34]");
+    "not measured" when missing, "(stale: older code)" after stale values."""
     if row["status"] == MISSING:
         return "not measured"
-    text = ", ".join(f"{k} {number(v)}" for k, v in row["ours"].items()) or "–"
+    intervals = row.get("ours_ci95") or {}
+
+    def one(k: str, v: float | None) -> str:
+        ci = intervals.get(k)
+        return f"{k} {number(v)}" + ("" if ci is None or v is None else f" [{number(ci[0])}, {number(ci[1])}]")
+
+    text = ", ".join(one(k, v) for k, v in row["ours"].items()) or "–"
     return text + (" (stale: older code)" if row["status"] == STALE else "")
+
+
+def separated_text(row: Mapping[str, Any]) -> str:
+    """Whether an ordering claim's 95 % intervals separate: "yes", "no (overlap: a–b)", "n/a (no interval
+    for …)"; "–" for a claim that is not an ordering or is not measured."""
+    why = row.get("separation") or ""
+    if row["status"] == MISSING or why in ("", "not an ordering"):
+        return "–"
+    flag = row.get("separated")
+    return SEPARATED[flag] if flag is True else f"{SEPARATED.get(flag, 'n/a')} ({why})"
 
 
 def _cell(text: str) -> str:
@@ -92,27 +116,29 @@ def _tally(rows: list[Mapping[str, Any]]) -> str:
 
 
 def render_markdown(report: Mapping[str, Any]) -> str:
-    """One section per paper (``PAPERS`` order): a table claim | check | paper | ours | holds? | reason,
-    then each claim's note and commands. Only the registry's text and the report's values and verdicts:
-    no seconds, dates, machine or code hash."""
+    """One section per paper (``PAPERS`` order): a table claim | check | paper | ours | holds? | intervals
+    separate? | reason, then each claim's note and commands. Only the registry's text and the report's
+    values and verdicts: no seconds, dates, machine or code hash."""
     preset = report["preset"]
     rows = list(report["claims"])
     out = [f"Preset `{preset}`: {_tally(rows)}. Rendered by `python scripts/render_repro.py` from "
            f"`python -m xai_core reproduce --preset {preset} --json results/repro_{preset}.json`; "
-           "✓ holds here, ✗ does not, n/a: a value is missing."]
+           "✓ holds here, ✗ does not, n/a: a value is missing. Ours carry their 95 % interval where the report "
+           "has one; *intervals separate?* (ordering claims): whether the intervals of each pair compared are "
+           "disjoint, a conservative rule (docs/metrics.md, \"Intervals\"); the verdict is the paper's check."]
     for paper, title in PAPERS.items():
         mine = [r for r in rows if r["paper"] == paper]
         out += ["", f"### {title}", ""]
         if not mine:
             out.append(f"No claim registered at the `{preset}` preset yet.")
             continue
-        out += [f"{_tally(mine)}.", "", "| claim | check | paper | ours | holds? | reason |",
-                "|---|---|---|---|---|---|"]
+        out += [f"{_tally(mine)}.", "", "| claim | check | paper | ours | holds? | intervals separate? | reason |",
+                "|---|---|---|---|---|---|---|"]
         for r in mine:
             reason = "–" if r["status"] == MISSING else r["reason"]
             out.append("| " + " | ".join(_cell(c) for c in (
                 f"`{r['id']}` ({r['source']}): {r['claim']}", r["check"], paper_text(r), ours_text(r),
-                MARK[r["holds"]], reason)) + " |")
+                MARK[r["holds"]], separated_text(r), reason)) + " |")
         out.append("")
         for r in mine:
             line = f"- `{r['id']}`" + (f": {' '.join(r['note'].split())}." if r.get("note") else ".")
@@ -142,4 +168,4 @@ def update_doc(doc_text: str, rendered: str) -> str:
     return doc_text[:start] + "\n" + rendered.strip("\n") + "\n" + doc_text[end:]
 
 
-__all__ = ["BEGIN", "DOC", "END", "doc_block", "rejudge", "render_markdown", "update_doc"]
+__all__ = ["BEGIN", "DOC", "END", "doc_block", "rejudge", "render_markdown", "separated_text", "update_doc"]

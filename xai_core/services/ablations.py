@@ -7,6 +7,7 @@ DiET's mask scale u (the paper's mask-downscaling ablation, its Figure 5). Both 
 shape, drawn by :func:`xai_core.figures.ablation_figure`.
 Component ablation: a method beside its variants without each of the components it declares
 (``Capabilities.ablations``, e.g. MEED's Table 2), as one evaluate() result.
+Each takes ``target``, the class explained (the black box's top-1 by default, or "label"), as evaluate() does.
 """
 from __future__ import annotations
 
@@ -17,12 +18,13 @@ from ..methods import METHODS
 from ..metrics import METRICS, headline
 from ..progress import Progress, no_progress
 from .catalog import check_methods, check_metrics
-from .context import Context
+from .context import TOP1, Context
 from .evaluation import evaluate
 
 
 def resolution_ablation(
-    ctx: Context, methods: list[str], metric: str, factors: list[int], n: int, progress: Progress = no_progress
+    ctx: Context, methods: list[str], metric: str, factors: list[int], n: int, progress: Progress = no_progress,
+    target: str = TOP1,
 ) -> dict[str, Any]:
     """Evaluate ``metric`` on maps at each block factor: {"summary": {method: {u: value}}, "runs":
     {u: the evaluate() JSON}}; the value is a curve's AUC or a scalar's mean."""
@@ -31,14 +33,15 @@ def resolution_ablation(
         def sub(done: int, total: int, message: str = "", **_: Any) -> None:
             progress(i * max(total, 1) + done, len(factors) * max(total, 1), f"u = {u}: {message}")
 
-        runs[u] = evaluate(ctx, methods, [metric], n, progress=sub, block=u)
+        runs[u] = evaluate(ctx, methods, [metric], n, progress=sub, block=u, target=target)
         for m in methods:
             summary[m][u] = runs[u]["results"][m][metric]
     return _result(ctx, metric, n, factors, summary, runs)
 
 
 def setting_sweep(
-    ctx: Context, method: str, setting: str, values: list[Any], metric: str, n: int, progress: Progress = no_progress
+    ctx: Context, method: str, setting: str, values: list[Any], metric: str, n: int, progress: Progress = no_progress,
+    target: str = TOP1,
 ) -> dict[str, Any]:
     """Train (cached per value) and evaluate ``method`` with ``setting`` = each of ``values``:
     {"summary": {method: {value: metric value}}, "runs": {value: evaluate() JSON}, ...}; in each
@@ -54,7 +57,7 @@ def setting_sweep(
         config = {setting: value}
         ctx.explainer(method, sub, **config)  # trained (or loaded) here, with its progress; reused below
         label = f"{method} ({setting} = {value})"
-        runs[value] = evaluate(ctx, [label], [metric], n, variants={label: (method, config)},
+        runs[value] = evaluate(ctx, [label], [metric], n, variants={label: (method, config)}, target=target,
                                progress=lambda d, t, m="", **_: progress(2 * i + 1 + d / max(t, 1), 2 * len(values),
                                                                          f"{setting} = {value}: evaluating"))
         summary[method][value] = runs[value]["results"][label][metric]
@@ -73,12 +76,12 @@ def component_variants(method: str) -> dict[str, tuple[str, dict[str, Any]]]:
 
 
 def component_ablation(ctx: Context, method: str, metrics: list[str], n: int,
-                       progress: Progress = no_progress) -> dict[str, Any]:
+                       progress: Progress = no_progress, target: str = TOP1) -> dict[str, Any]:
     """Train (cached) and evaluate ``method`` and each of its :func:`component_variants` on ``metrics``:
     the evaluate() JSON with one result per variant, plus ``"ablation": {label: settings}``."""
     variants = component_variants(method)
     check_metrics(metrics, ctx.info)
-    result = evaluate(ctx, list(variants), metrics, n, variants=variants, progress=progress)
+    result = evaluate(ctx, list(variants), metrics, n, variants=variants, progress=progress, target=target)
     return {**result, "ablation": {label: config for label, (_, config) in variants.items()}}
 
 

@@ -6,7 +6,8 @@ out; nothing is loaded.
 Every option that changes the result is written, and only those: ``--set`` for the method settings
 that differ from the preset's, ``--metric-set`` for the metric parameters that differ from their
 defaults, ``--units`` / ``--n-e`` only where a chosen method or metric takes them, the model choice
-(``--manipulated`` or ``--model PATH``), ``--device`` unless "auto". Values are written so that the
+(``--manipulated`` or ``--model PATH``), ``--target label`` unless the black box's top-1 is explained,
+``--device`` unless "auto". Values are written so that the
 CLI's ``--set`` parser (:func:`xai_core.cli._parse_sets`) reads them back as the same values; a value
 it cannot read back (``None``, a list, a string that reads as a number) is a one-line error."""
 from __future__ import annotations
@@ -20,7 +21,7 @@ from ..device import DEVICES
 from ..errors import XAIError
 from ..metrics import METRICS
 from .catalog import method_defaults, randomized_configs, unit_configs
-from .context import DEFAULT_MODEL, Configs, ModelChoice
+from .context import DEFAULT_MODEL, TOP1, Configs, ModelChoice, check_target
 
 PROGRAM = ("python", "-m", "xai_core")
 
@@ -41,13 +42,15 @@ def evaluate_arguments(
     metric_settings: Configs | None = None,
     device: str = "auto",
     json_path: str = "eval.json",
+    target: str = TOP1,
 ) -> list[str]:
     """The arguments of ``evaluate`` (after the subcommand) that reproduce ``services.evaluate`` of
     ``methods`` × ``metrics`` on the first ``n`` test images of ``dataset`` at ``preset``, the
     classifier ``model`` loaded with ``seed`` on ``device``. ``units`` / ``n_e`` are the CLI's
     ``--units`` / ``--n-e`` (what :func:`~xai_core.services.catalog.unit_configs` turns into configs),
     ``randomize_labels`` its ``--randomize-labels``; ``configs`` (per method) and ``metric_settings``
-    (per metric) are further settings, applied on top as ``--set`` / ``--metric-set`` are.
+    (per metric) are further settings, applied on top as ``--set`` / ``--metric-set`` are; ``target``
+    the class explained (``--target``, written only when not the default top-1).
 
     A model the command line cannot name (another architecture than the dataset's default, a user
     model without its file) or a value ``--set`` cannot carry is one :class:`XAIError` line."""
@@ -63,6 +66,8 @@ def evaluate_arguments(
     if randomize_labels:
         randomized_configs(methods)  # one line when no chosen method is trained
         args.append("--randomize-labels")
+    if check_target(target) != TOP1:
+        args += ["--target", target]
     for method, setting, value in _changed(configs, methods, "--methods", lambda m: method_defaults(m, preset)):
         args += ["--set", f"{method}.{setting}={_value(value, method, setting)}"]
     for metric, param, value in _changed(metric_settings, metrics, "--metrics", lambda m: METRICS.get(m).parameters):

@@ -4,7 +4,9 @@ explainers on a context (the one place a method is instantiated and prepared).""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -223,12 +225,47 @@ def build_explainer(ctx: Context, method: str, progress: Progress = no_progress,
     return explainer
 
 
-def targets_for(model: nn.Module, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """The class to explain: the label where known, else the model's own top-1 (label −1)."""
-    if (labels >= 0).all():
+# -- the class explained -------------------------------------------------------------------------
+Target = Literal["top1", "label"]
+TOP1: Target = "top1"  # the black box's own decision, as all five papers explain: evaluations' default
+LABEL: Target = "label"  # the dataset's label where known (the model's top-1 where unknown, label −1)
+TARGETS: tuple[Target, ...] = (TOP1, LABEL)
+TARGET_LABELS = {TOP1: "the black box's top-1 (the papers)", LABEL: "the label"}  # how pages name them
+_EXPLAINED: ContextVar[Target] = ContextVar("explained_class", default=TOP1)
+
+
+def check_target(target: str) -> Target:
+    """``target`` if it names a class to explain (:data:`TARGETS`), else one line."""
+    if target not in TARGETS:
+        raise XAIError(f"the class explained is one of {', '.join(TARGETS)}, not {target!r}")
+    return target  # type: ignore[return-value]
+
+
+def targets_for(model: nn.Module, x: torch.Tensor, labels: torch.Tensor, target: str = LABEL) -> torch.Tensor:
+    """The classes to explain: the model's own top-1 (``target="top1"``), or the label where known
+    (``"label"``, the default of the pages' per-sample views) and the top-1 where unknown (label −1)."""
+    check_target(target)
+    if target == LABEL and (labels >= 0).all():
         return labels
     pred = predict(model, x).argmax(1).to(labels.device)
-    return torch.where(labels >= 0, labels, pred)
+    return pred if target == TOP1 else torch.where(labels >= 0, labels, pred)
+
+
+@contextmanager
+def explaining(target: str) -> Iterator[None]:
+    """Within this block, work that explains training images on its own (the maps behind a1a2's
+    generators and fs_fu's approximators, :class:`~.training_maps.TrainingMaps`) explains ``target``:
+    an evaluation's shard sets it around its metrics, so those maps explain the class its test maps do."""
+    token = _EXPLAINED.set(check_target(target))
+    try:
+        yield
+    finally:
+        _EXPLAINED.reset(token)
+
+
+def explained_class() -> Target:
+    """The class explained in the enclosing :func:`explaining` block (:data:`TOP1` outside any)."""
+    return _EXPLAINED.get()
 
 
 def bottleneck_layers(ctx: Context) -> tuple[list[str], str | None]:

@@ -13,7 +13,7 @@ from typing import Any
 
 from .. import distributed
 from ..progress import Progress, no_progress
-from .context import Configs, Context
+from .context import TOP1, Configs, Context
 from .evaluation import plan_shards, planned_images, reduce_shards
 from .shards import ShardResult, run_shard
 
@@ -28,6 +28,7 @@ def evaluate_across_ranks(
     progress: Progress = no_progress,
     configs: Configs | None = None,
     metric_settings: Configs | None = None,
+    target: str = TOP1,
 ) -> dict[str, Any] | None:
     """Called by every rank alike: rank 0 returns :func:`~.evaluation.evaluate`'s JSON (with
     ``settings["processes"]``), the other ranks None. ``progress`` (rank 0's) counts the shards of all
@@ -41,7 +42,7 @@ def evaluate_across_ranks(
     batches = -(-max(-(-images // batch_size), world) // world) * world  # a multiple of the ranks: even shares
     size = -(-images // batches)
     plan = plan_shards(ctx, methods, metrics, images, batch_size=size, configs=configs,
-                       metric_settings=metric_settings)
+                       metric_settings=metric_settings, target=target)
     if not distributed.is_main():
         progress = no_progress
     for method, config in dict.fromkeys((s.method, s.config) for s in plan):  # fits first, every rank together

@@ -15,12 +15,17 @@ import torch
 
 from ..errors import XAIError
 from ..metrics import METRICS, EvaluationResult, MetricValue, aggregate_value, merge_batches
+from ..metrics.results import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED
 from ..progress import Progress, no_progress
 from .catalog import applicable_metrics, check_methods, not_applicable
-from .context import Configs, Context
+from .context import TOP1, Configs, Context, check_target
 from .shards import Shard, ShardResult, run_shard
 
 Variant = tuple[str, Mapping[str, Any]]  # (method, settings that differ from its preset's)
+#: how every ``ci95`` in the JSON is computed (written under ``settings["intervals"]``; docs/metrics.md)
+INTERVALS = {"level": 0.95, "over_images": f"percentile bootstrap of the mean, {BOOTSTRAP_RESAMPLES} resamples, "
+                                          f"seed {BOOTSTRAP_SEED}; a curve's AUC over the per-image AUCs",
+             "over_seeds": "Student t over the per-seed means (one seed: the bootstrap over its images)"}
 
 
 def evaluate(
@@ -35,15 +40,17 @@ def evaluate(
     configs: Configs | None = None,
     variants: Mapping[str, Variant] | None = None,
     metric_settings: Configs | None = None,
+    target: str = TOP1,
 ) -> dict[str, Any]:
-    """Evaluate methods × metrics on the first ``n`` test images; returns the CLI's JSON shape
+    """Evaluate methods × metrics on the first ``n`` test images, explaining ``target`` (the black
+    box's top-1, or "label"); returns the CLI's JSON shape
     (:meth:`EvaluationResult.to_json <xai_core.metrics.EvaluationResult.to_json>`).
     ``block`` > 1 averages every map over block×block pixels before scoring (the resolution
     ablation); see :func:`plan_shards` for ``methods``, ``configs``, ``variants`` and ``metric_settings``.
     Metrics that need ground truth the dataset lacks are n/a (value None, the reason under
     ``settings["not_applicable"]``) as long as one of ``metrics`` applies."""
     plan = plan_shards(ctx, methods, metrics, n, batch_size=batch_size, block=block, configs=configs,
-                       variants=variants, metric_settings=metric_settings)
+                       variants=variants, metric_settings=metric_settings, target=target)
     images = planned_images(plan)
     results = []
     batches = ctx.test.batches([s.indices for s in plan])  # decoded ahead where the split streams from files
@@ -64,6 +71,7 @@ def plan_shards(
     configs: Configs | None = None,
     variants: Mapping[str, Variant] | None = None,
     metric_settings: Configs | None = None,
+    target: str = TOP1,
 ) -> list[Shard]:
     """Check names, then one shard per entry of ``methods`` and batch of the first ``n`` test images,
     in that order. An entry is a method name (its settings overridden by ``configs[name]``) or a
@@ -83,7 +91,7 @@ def plan_shards(
     settings = tuple(sorted((m, tuple(sorted(METRICS.get(m).resolve(**dict(o)).items())))
                             for m, o in (metric_settings or {}).items() if m in metrics))
     return [Shard(spec, label, method, tuple(sorted(dict(config).items())), tuple(applies),
-                  tuple(range(start, min(n, start + batch_size))), block, settings)
+                  tuple(range(start, min(n, start + batch_size))), block, settings, check_target(target))
             for label, (method, config) in runs.items() for start in range(0, n, batch_size)]
 
 
@@ -95,8 +103,10 @@ def planned_images(plan: Sequence[Shard]) -> int:
 def reduce_shards(ctx: Context, plan: Sequence[Shard], results: Sequence[ShardResult],
                   requested: Sequence[str] | None = None) -> dict[str, Any]:
     """The JSON of ``plan`` from its shards' ``results`` (any order, one per shard): per entry and
-    metric the per-image values merged in plan order and aggregated; scalar and group metrics'
-    spread; ms per image spent explaining; every setting behind the numbers. ``requested``: the
+    metric the per-image values merged in plan order and aggregated, each mean with its 95 % interval
+    (:func:`~xai_core.metrics.results.bootstrap_ci95` over these images, over seeds for a seeded metric);
+    scalar and group metrics' spread; ms per image spent explaining; every setting behind the numbers
+    (the interval rule under ``settings["intervals"]``). ``requested``: the
     metrics asked for (default: the plan's), those the plan left out are None with their reason
     under ``settings["not_applicable"]``."""
     ordered = [_result_of(shard, results) for shard in plan]
@@ -117,9 +127,10 @@ def reduce_shards(ctx: Context, plan: Sequence[Shard], results: Sequence[ShardRe
         "metrics": {m: _describe(m, list(ctx.info.mean), plan[0].overrides(m)) for m in names},
         "not_applicable": skipped,  # {metric: why its value is None}
         "methods": method_settings,
-        "target": "label (model top-1 where the label is unknown)",
+        "target": plan[0].target,  # "top1", or "label" (the model's top-1 where the label is unknown)
         "fill": {"name": "dataset mean colour", "value": list(ctx.info.mean)},
         "seed": ctx.seed,
+        "intervals": INTERVALS,
         "device": str(ctx.device),
         "black_box": {k: v for k, v in ctx.record.items() if isinstance(v, (int, float, str))},
     }

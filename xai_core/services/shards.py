@@ -19,7 +19,7 @@ from ..methods.base import SIMPLIFIED
 from ..metrics import METRICS, EvalInputs
 from ..progress import Progress, no_progress
 from ..resolution import block_average
-from .context import Context, ContextSpec, build_explainer, targets_for
+from .context import TOP1, Context, ContextSpec, Target, build_explainer, explaining, targets_for
 from .approximators import ApproximatorFitter
 from .reconstruction import GeneratorFitter
 
@@ -29,7 +29,9 @@ Overrides = tuple[tuple[str, Any], ...]  # a method's settings that differ from 
 @dataclass(frozen=True)
 class Shard:
     """Explain ``indices`` of the test split with ``method`` (``config`` applied) and score the maps
-    with ``metrics``; the results count under ``label`` (a method name, or e.g. "diet (u = 4)")."""
+    with ``metrics``; the results count under ``label`` (a method name, or e.g. "diet (u = 4)").
+    ``target``: the class explained, the black box's top-1 (the papers') or the label (see
+    :func:`~.context.targets_for`), for the test maps and the training maps a metric explains."""
 
     context: ContextSpec
     label: str
@@ -39,6 +41,7 @@ class Shard:
     indices: tuple[int, ...]
     block: int = 1  # maps averaged over block×block pixels before scoring (the resolution ablation)
     metric_settings: tuple[tuple[str, Overrides], ...] = ()  # per metric, parameters that differ from its defaults
+    target: Target = TOP1
 
     def overrides(self, metric: str) -> dict[str, Any]:
         """The parameters ``metric`` runs with that differ from its defaults."""
@@ -68,7 +71,7 @@ def run_shard(shard: Shard, ctx: Context | None = None, progress: Progress = no_
     config = dict(shard.config)
     explainer = ctx.explainer(shard.method, progress, **config)
     batch = (ctx.test.batch(list(shard.indices)) if batch is None else batch).to(ctx.device)
-    target = targets_for(ctx.black_box, batch.x, batch.y)
+    target = targets_for(ctx.black_box, batch.x, batch.y, shard.target)
     started = time.perf_counter()
     expl = explainer.explain(batch.x, target, batch.masks)
     seconds = time.perf_counter() - started
@@ -93,9 +96,10 @@ def run_shard(shard: Shard, ctx: Context | None = None, progress: Progress = no_
         k=explanation_k(ctx, explainer),
         approximators=ApproximatorFitter(ctx, explainer, shard.block, progress),
     )
-    per_image = {m: {k: torch.as_tensor(v).detach().cpu()
-                     for k, v in METRICS.get(m)(inputs, **shard.overrides(m)).items()}
-                 for m in shard.metrics}
+    with explaining(shard.target):  # training maps (a1a2, fs_fu) explain the same class as the test maps
+        per_image = {m: {k: torch.as_tensor(v).detach().cpu()
+                         for k, v in METRICS.get(m)(inputs, **shard.overrides(m)).items()}
+                     for m in shard.metrics}
     return ShardResult(shard, per_image, seconds, explainer.settings())
 
 
