@@ -46,7 +46,7 @@ def show_resolution(result: dict) -> None:
     st.dataframe([{"method": m, **{f"u={u}": v for u, v in by_u.items()}} for m, by_u in result["summary"].items()],
                  hide_index=True, width="stretch")
     st.download_button("Download ablation (JSON)", json.dumps(result, indent=2, default=str), "ablation.json",
-                       "application/json")
+                       "application/json", on_click="ignore")
     st.subheader("What the coarser maps look like")
     index = st.number_input("Test sample", 0, len(ctx.test) - 1, 0)
     for method in result["summary"]:
@@ -65,7 +65,7 @@ def show_sweep(result: dict) -> None:
     if result["metric"] in figures.curve_metrics(curves):
         st.plotly_chart(figures.curve_figure(curves, result["metric"]), width="stretch", key="sweep-curves")
     st.download_button("Download sweep (JSON)", json.dumps(result, indent=2, default=str), "sweep.json",
-                       "application/json")
+                       "application/json", on_click="ignore")
     (method,) = result["summary"]
     setting, values = result["setting"], result["factors"]
     st.subheader(f"{method}'s map per {setting}")
@@ -94,7 +94,7 @@ def show_components(result: dict) -> None:
     if scatter is not None:
         st.plotly_chart(scatter, width="stretch", key="components-scatter")
     st.download_button("Download component ablation (JSON)", json.dumps(result, indent=2, default=str),
-                       "components.json", "application/json")
+                       "components.json", "application/json", on_click="ignore")
 
 
 st.header("Component ablation")

@@ -153,7 +153,7 @@ for metric in figures.curve_metrics(result):
     settings.caption("Settings")
     settings.json(result["settings"]["metrics"][metric], expanded=False)
     settings.download_button("Figure (PNG)", figures.curve_png(result, metric), f"{metric}.png", "image/png",
-                             key=f"png-{metric}")
+                             key=f"png-{metric}", on_click="ignore")
     show_commands("evaluation_command", folded=True)
 for metric in figures.seeded_metrics(result):
     st.subheader(f"{metric}: accuracy from the selected units (a1) and from the rest (a2)")
@@ -192,8 +192,9 @@ if figures.has_fidelity(result):
                        if m in result["settings"]["metrics"]}, expanded=False)
     show_commands("evaluation_command", folded=True)
 c1, c2, c3 = st.columns(3)
-c1.download_button("Download results (JSON)", json.dumps(result, indent=2), "evaluation.json", "application/json")
+c1.download_button("Download results (JSON)", json.dumps(result, indent=2), "evaluation.json", "application/json",
+                   on_click="ignore")
 c2.download_button("Download table (CSV)", figures.rows_csv(figures.numeric_rows(result)), "table.csv", "text/csv",
-                   help="one row per method; each score as two numeric columns, mean and std")
-c3.download_button("Download curves (CSV)", figures.curves_csv(result), "curves.csv", "text/csv")
+                   help="one row per method; each score as two numeric columns, mean and std", on_click="ignore")
+c3.download_button("Download curves (CSV)", figures.curves_csv(result), "curves.csv", "text/csv", on_click="ignore")
 randomisation_check()

@@ -246,8 +246,14 @@ def downloads(panels: list) -> None:
         display={"colour_scale": mode, "sign": sign, "clip_percentile": clip, "layer": layer or "default"},
     )
     c1, c2, c3 = st.columns(3)
-    c1.download_button("Download maps (PNG)", export.grid_png(panels, GRID_COLUMNS), f"{stem}_maps.png",
-                       "image/png", on_click="ignore", help="the image and every method's heatmap as shown")
+    shown_source = source.get("upload") or f"{source['split']} #{source['index']}"
+    header = [f"{info.name} ({ctx.preset}) · {shown_source} · model: {selection.model.label}",
+              f"class explained: {classes[target]} · black box predicts: {classes[predicted]}"]
+    sheet = export.grid_png(panels, GRID_COLUMNS, header=header,
+                            footer=(f"colour scale ({mode.replace('_', '-')}, {sign})", legend.bar))
+    c1.download_button("Download maps (PNG)", sheet, f"{stem}_maps.png",
+                       "image/png", on_click="ignore", help="the image and every method's heatmap as shown, each map's "
+                       "range, the class explained, the prediction and the colour bar")
     c2.download_button("Download scores (NPZ)", export.scores_npz({m: maps[m]["scores"] for m in methods}),
                        f"{stem}_scores.npz", "application/octet-stream", on_click="ignore",
                        help="the raw scores, one array per method (numpy.load)")
@@ -269,7 +275,7 @@ if methods:
     legend = viz.colour_legend(stack, methods, mode=mode, sign=sign, clip_percentile=clip)
     for col, name, h, map_range in zip(cells[1 + (mask is not None):], methods, heat, legend.captions):
         shown = viz.contour_overlay(h, mask) if mask is not None and contour else h
-        panels.append((name, shown))
+        panels.append((f"{name}\n{map_range}", shown))
         col.image(shown, caption=name, width="stretch")
         col.caption(map_range)
         if configs.get(name):  # settings changed under "Method settings": said under the map

@@ -49,7 +49,7 @@ def run_button(label: str, chosen: list, key: str, confirm: bool) -> None:
         if not pending:
             st.caption("Every measurement behind this is current: nothing to run.")
         else:
-            st.caption(f"{len(pending)} measurement{'s' * (len(pending) > 1)} to run; {repro_jobs.UNKNOWN_TIME}. "
+            st.caption(f"{len(pending)} measurement{'s' * (len(pending) > 1)} to run; {repro_jobs.time_note(pending)}. "
                        "It runs in the background (you can cancel it; finished measurements stay cached).")
             confirmed = not confirm or st.checkbox("Start it anyway: it may take hours in the background",
                                                    key=f"confirm-{key}")

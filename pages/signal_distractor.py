@@ -48,11 +48,16 @@ st.caption("Accuracy when a random fraction of the distractor pixels, of the sig
            "replaced by the dataset mean colour; the same pixels for every model. Tuned models of fitted trained "
            "methods (DiET's f_v) are compared with the black box.")
 tuned = [r.name for r in rows if r.trained and services.is_ready(ctx, r.name)]
+signals = [s for s in services.MASKING_SIGNALS if s != "diet_mask" or "diet" in tuned]
+signal = st.radio("Signal", signals, format_func=lambda s: services.MASKING_SIGNALS[s][0], horizontal=True,
+                  help="the paper's Table 6 takes the pixels DiET's rounded masks keep (optimising 200 test masks "
+                       "first: about 2 min at quick); the ground truth needs no DiET fit")
 if st.button("Mask signal vs distractor"):
     job_ui.run_stored("masking_result", selection, "masking …",
-                      lambda progress: services.region_masking(ctx, tuned, n=200))
+                      lambda progress: services.region_masking(ctx, tuned, n=200, signal=signal))
 masking = job_ui.stored_result("masking_result", selection)
 if masking is not None:
+    st.caption(f"Signal: {masking.get('signal_source', 'the ground-truth masks')}.")
     st.dataframe(figures.masking_rows(masking), hide_index=True, width="stretch")
 
 st.subheader("Overlays: the map with the signal outlined")

@@ -119,7 +119,7 @@ def draw_jobs() -> None:
             if job.error:
                 helpers.show_error(job.error, job.details)
             elif job.status == CANCELLED and job.key.startswith("fit/"):
-                st.caption(f"Cancelled: {job_ui.RESUMES}")
+                st.caption(f"Cancelled: {job_ui.resume_note(job)}")
             fig = figures.history_figure(job.history)
             if fig is not None:
                 st.plotly_chart(fig, width="stretch", key=f"job-{job.key}")

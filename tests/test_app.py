@@ -6,6 +6,7 @@ import torch
 from app_pages import ROOT, app_test, evaluated, page
 from streamlit.testing.v1 import AppTest
 
+from xai_core import services
 from xai_core.store import ArtifactStore
 
 
@@ -313,6 +314,8 @@ def test_signal_distractor_page_masking_table(monkeypatch):
     table = at.dataframe[0].value  # DiET's tuned model adds rows when another test has fitted it in this store
     assert list(table[table["model"] == "black box"]["masked"]) == ["distractor", "signal", "random"]
     assert "80%" in table.columns
+    chosen = at.radio[0].value  # DiET's masks (the paper's) when DiET is fitted here, else the ground truth
+    assert f"Signal: {services.MASKING_SIGNALS[chosen][0]}." in [c.value for c in at.caption]
 
 
 def test_explore_shows_diet_views_after_training(app):

@@ -46,7 +46,7 @@ def test_empty_cache_shows_every_claim_not_measured(monkeypatch, tmp_path):
     assert {h.value for h in at.header} == set(reproduce.PAPERS.values())
     text = _texts(at)
     assert f"python -m xai_core reproduce --claims {CLAIM} --preset quick" in text
-    assert "33 min" in text  # no cheap estimate: the time note instead
+    assert "it fits diet where not cached" in text and "it fits comet where not cached" in text  # per paper
     paper_run = at.button(key="run-paper-meed-quick")
     assert paper_run.disabled  # a whole paper needs the confirmation first
     at.checkbox(key="confirm-run-paper-meed-quick").check().run()

@@ -175,13 +175,13 @@ def test_explore_grid_wraps_and_drops_an_empty_ground_truth_cell(app):
     assert all(column.children for column in rows[0])  # image + 3 maps fill the row: no empty cell
 
 
-def _one_pixel_png() -> bytes:
+def _white_png(side: int) -> bytes:
     import io
 
     from PIL import Image
 
     buf = io.BytesIO()
-    Image.new("RGB", (1, 1), (250, 250, 250)).save(buf, "PNG")
+    Image.new("RGB", (side, side), (250, 250, 250)).save(buf, "PNG")
     return buf.getvalue()
 
 
@@ -197,10 +197,14 @@ def test_explore_warns_about_an_upload_far_from_the_dataset_and_sets_the_samples
     upload_notes = lambda: [w.value for w in app.warning if w.value.startswith("The upload")]  # noqa: E731
     assert not any(w.disabled for w in sample_controls()) and not upload_notes()
 
-    app.file_uploader[0].upload("dot.png", _one_pixel_png(), "image/png").run()  # a white 1×1 PNG on hard_mnist
+    app.file_uploader[0].upload("dot.png", _white_png(1), "image/png").run()  # 1×1: refused in one line
+    assert not app.exception and [e.value for e in app.error] == [
+        "Could not use this upload: dot.png is 1×1 pixels; uploads need at least 4 pixels on each side. Showing the "
+        "dataset sample instead."], app.exception
+    app.file_uploader[0].upload("dot.png", _white_png(4), "image/png").run()  # a white 4×4 PNG on hard_mnist
     assert not app.exception and not app.error, app.exception
     warned = upload_notes()
-    assert any(w.startswith("The upload is 1×1 pixels, upscaled to the model's 32×32") for w in warned)
+    assert any(w.startswith("The upload is 4×4 pixels, upscaled to the model's 32×32") for w in warned)
     assert any("pixel statistics are far from hard_mnist's" in w for w in warned)
     assert all("\n" not in w for w in warned)
     assert all(w.disabled for w in sample_controls())

@@ -63,3 +63,25 @@ def test_settings_json_records_what_produced_the_maps():
 def test_jsonable_leaves_json_types_and_names_the_rest():
     assert jsonable({1: (np.float32(0.5), {"a"}), "x": None}) == {"1": [0.5, ["a"]], "x": None}
     assert jsonable(object).startswith("<class")
+
+
+def test_grid_png_carries_a_header_wrapped_captions_and_the_colour_bar():
+    grey = np.full((8, 8), 90, np.uint8)
+    bar = np.zeros((10, 300, 3), np.uint8)
+    bar[..., 2] = 255  # a blue bar
+    plain = Image.open(io.BytesIO(grid_png([("image", grey), ("gradient", grey)], columns=2)))
+    img = Image.open(io.BytesIO(grid_png(
+        [("image", grey), ("gradient\nmin 0 · max 0.001 · bar 0 → 0.001 and a long tail to wrap", grey)], columns=2,
+        header=["hard_mnist (quick) · test #3", "class explained: 7 · black box predicts: 7"],
+        footer=("colour scale (per-image, absolute)", bar))))
+    pixels = np.asarray(img)
+    assert img.width == plain.width == 2 * GRID_CELL + GRID_GAP  # the bar is shrunk to the sheet
+    assert img.height > plain.height + 10
+    assert (pixels[2:14, : img.width // 2] < 128).any()  # the header's text, above the cells
+    top = next(y for y in range(img.height) if tuple(pixels[y, GRID_CELL // 2]) == (90, 90, 90))
+    assert top >= 2 * 16  # the cells start below the two header lines
+    blue = np.nonzero((pixels[..., 2] == 255) & (pixels[..., 0] == 0))[0]
+    assert blue.size and blue.min() > top + GRID_CELL  # the colour bar, below the grid
+    caption = pixels[top + GRID_CELL: blue.min(), GRID_CELL + GRID_GAP:]
+    lines = {y for y in range(caption.shape[0]) if (caption[y] < 128).any()}
+    assert max(lines) - min(lines) > 3 * 10  # name, range and the wrapped tail: several caption lines

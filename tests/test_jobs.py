@@ -177,3 +177,13 @@ def test_the_work_s_own_eta_counts_down_between_reports_and_unknown_is_not_extra
     job.eta_at -= 200
     assert job.eta_seconds == 0.0
     assert job.history == []  # an ETA is no curve
+
+
+def test_a_fit_cancelled_inside_its_first_epoch_says_it_starts_over():
+    from pages.ui.job_ui import RESUMES, resume_note
+
+    job = Job("fit/x", "Fitting x")
+    job.report(0.5, 3, "epoch 1, batch 4")  # a batch report: no losses, no finished epoch
+    assert resume_note(job) == "no epoch had finished, so training again starts from the beginning."
+    job.report(1, 3, "epoch 1", loss=0.7)  # the epoch's report carries its losses
+    assert resume_note(job) == RESUMES

@@ -139,10 +139,11 @@ def test_read_upload_keeps_size_and_channels_and_converts_as_before():
 
 
 def test_upload_warnings_tiny_flat_and_channel_changes():
-    tiny = read_upload(encode(Image.new("RGB", (1, 1), (200, 30, 30)), "PNG"), GRAY)
-    notes = upload_warnings(tiny.size, tiny.channels, tiny.tensor, GRAY)
+    gray64 = DatasetInfo("gray", "quick", 64, 1, 10, tuple("0123456789"), (0.5,), (0.25,), False)
+    tiny = read_upload(encode(Image.new("RGB", (8, 8), (200, 30, 30)), "PNG"), gray64)
+    notes = upload_warnings(tiny.size, tiny.channels, tiny.tensor, gray64)
     assert len(notes) == 3 and all("\n" not in n for n in notes)
-    assert "1×1 pixels, upscaled to the model's 28×28" in notes[0]
+    assert "8×8 pixels, upscaled to the model's 64×64" in notes[0]
     assert "in colour but gray is grayscale" in notes[1]
     assert "pixel statistics are far from gray's" in notes[2] and "std 0.00 vs 0.25" in notes[2]
 
@@ -156,6 +157,14 @@ def test_upload_warnings_tiny_flat_and_channel_changes():
     assert upload_warnings((64, 64), 3, torch.rand(3, 64, 64) * 0.45, dark) == []  # dark and varied: in range
     assert upload_warnings((16, 400), 3, torch.rand(3, 64, 64), RGB) == []  # a quarter of the side: not flagged
     assert "15×400 pixels" in upload_warnings((15, 400), 3, torch.rand(3, 64, 64), RGB)[0]
+
+
+@pytest.mark.parametrize("size", [(1, 1), (3, 300), (300, 3)])
+def test_uploads_under_four_pixels_a_side_are_refused_in_one_line(size):
+    with pytest.raises(InvalidInputError) as err:
+        read_upload(encode(Image.new("RGB", size, (200, 30, 30)), "PNG"), RGB, "dot.png")
+    assert str(err.value) == f"dot.png is {size[0]}×{size[1]} pixels; uploads need at least 4 pixels on each side"
+    assert read_upload(encode(Image.new("RGB", (4, 4)), "PNG"), RGB).size == (4, 4)
 
 
 @pytest.mark.parametrize("dataset", ["hard_mnist", "mnist"])

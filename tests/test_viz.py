@@ -245,3 +245,11 @@ def test_contour_overlay_picks_an_outline_that_contrasts_with_the_canvas():
     assert (viz.contour_overlay(grey, mask)[drawn] == [0, 255, 0]).all()  # green stays where it shows
     assert viz.outline_colour(np.full((5, 3), [255, 0, 255])) == (0, 255, 0)
     assert viz.outline_colour(np.full((5, 3), [0, 255, 0])) != (0, 255, 0)
+
+
+def test_colour_legend_says_when_a_map_is_constant():
+    stack = np.zeros((2, 4, 4))
+    stack[1] = 0.25
+    legend = viz.colour_legend(stack, ["zero", "flat"], "per_image", "absolute", clip_percentile=None)
+    assert legend.captions == ["constant map: every score is 0 (nothing ranked)",
+                               "constant map: every score is 0.25 (nothing ranked)"]

@@ -298,6 +298,7 @@ def cmd_ablate(args: argparse.Namespace) -> None:
         runs = [services.setting_sweep(ctx, m, setting, values, args.metric, args.n, tqdm_progress(m), args.target)
                 for m in args.methods]
         result = {**runs[0], "summary": {k: v for r in runs for k, v in r["summary"].items()},
+                  "per_image": {k: v for r in runs for k, v in r["per_image"].items()},
                   "runs": {m: r["runs"] for m, r in zip(args.methods, runs)}}
         if args.examples:
             _sweep_examples(ctx, args, setting, values)
@@ -378,9 +379,11 @@ def _parse_sets(items: list[str], methods: list[str], among: str = "--methods") 
 def cmd_signal_distractor(args: argparse.Namespace) -> None:
     from . import services
     from .figures import masking_rows
+    from .services.masking import masking_signal
 
     info = dataset_info(args.dataset, args.preset)
-    services.check_region_masking(info)
+    signal = masking_signal(args.methods or [], args.signal)
+    services.check_region_masking(info, signal)
     if args.methods:
         services.check_methods(args.methods, info)
     fractions = [services.commands.parse_number(f) for f in args.fractions]
@@ -389,8 +392,10 @@ def cmd_signal_distractor(args: argparse.Namespace) -> None:
     ctx = _load_context(args)
     for m in args.methods or []:
         ctx.explainer(m, tqdm_progress(m))  # fitted (or loaded) with a progress bar, reused below
-    result = services.region_masking(ctx, args.methods or [], n=args.n, fractions=tuple(float(f) for f in fractions))
+    result = services.region_masking(ctx, args.methods or [], n=args.n, fractions=tuple(float(f) for f in fractions),
+                                     signal=signal)
     _write_json(args.json, result)
+    print(f"signal: {result['signal_source']} ({result['signal_share']:.1%} of the pixels on average)")
     for row in masking_rows(result):
         print(", ".join(f"{k}={v}" for k, v in row.items()))
     print(f"wrote {args.json}")
@@ -577,6 +582,9 @@ def build_parser() -> argparse.ArgumentParser:
     common(sp)
     sp.add_argument("--methods", type=_csv, default=None, help="methods whose tuned model to test too (e.g. diet)")
     sp.add_argument("--fractions", type=_csv, default=["0.2", "0.5", "0.8"])
+    sp.add_argument("--signal", choices=("diet_mask", "ground_truth"), default=None,
+                    help="the signal region: DiET's own rounded test masks (the paper's Table 6; the default with "
+                         "--methods diet) or the dataset's ground truth (the default otherwise)")
     sp.add_argument("--num-images", "--n", dest="n", type=_int_in(1, 10**7), default=200)
     sp.add_argument("--json", required=True)
     sp.set_defaults(fn=cmd_signal_distractor)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import textwrap
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -81,10 +82,13 @@ GRID_GAP = 6  # white between cells
 _CAPTION = 16
 
 
-def grid_png(panels: Sequence[tuple[str, np.ndarray]], columns: int = 4, cell: int = GRID_CELL) -> bytes:
+def grid_png(panels: Sequence[tuple[str, np.ndarray]], columns: int = 4, cell: int = GRID_CELL, *,
+             header: Sequence[str] = (), footer: tuple[str, np.ndarray] | None = None) -> bytes:
     """A PNG of ``panels`` (caption, H×W×3 or H×W uint8 image; e.g. the image and every method's
     heatmap as shown) in rows of at most ``columns`` cells, each upscaled (nearest) to ``cell`` pixels
-    wide, its caption beneath, on white (:data:`GRID_GAP` pixels between cells)."""
+    wide, its caption beneath (wrapped; a ``\\n`` starts a line), on white (:data:`GRID_GAP` pixels between cells).
+    ``header``: lines above the grid (what was explained: dataset, class, prediction); ``footer``: a
+    captioned image below it (the colour bar), so the file stands on its own."""
     if not panels:
         raise ValueError("grid_png needs at least one panel")
     columns = max(1, min(columns, len(panels)))
@@ -92,14 +96,32 @@ def grid_png(panels: Sequence[tuple[str, np.ndarray]], columns: int = 4, cell: i
     tiles = []
     for caption, array in panels:
         img = Image.fromarray(np.asarray(array, dtype=np.uint8)).convert("RGB")
-        tiles.append((str(caption), img.resize((cell, max(1, round(cell * img.height / img.width))), Image.NEAREST)))
-    height = max(t.height for _, t in tiles) + _CAPTION + GRID_GAP
-    sheet = Image.new("RGB", (columns * (cell + GRID_GAP) - GRID_GAP, rows * height - GRID_GAP), "white")
+        wrapped = [line for part in str(caption).split("\n") for line in textwrap.wrap(part, cell // 6) or [""]]
+        tiles.append((wrapped,
+                      img.resize((cell, max(1, round(cell * img.height / img.width))), Image.NEAREST)))
+    lines = max(len(caption) for caption, _ in tiles)
+    height = max(t.height for _, t in tiles) + lines * _CAPTION + GRID_GAP
+    width = columns * (cell + GRID_GAP) - GRID_GAP
+    top = len(header) * _CAPTION + (GRID_GAP if header else 0)
+    bar = None
+    if footer is not None:
+        bar = Image.fromarray(np.asarray(footer[1], dtype=np.uint8)).convert("RGB")
+        if bar.width > width:
+            bar = bar.resize((width, max(1, round(width * bar.height / bar.width))), Image.BILINEAR)
+    bottom = 0 if bar is None else GRID_GAP + bar.height + _CAPTION
+    sheet = Image.new("RGB", (width, top + rows * height - GRID_GAP + bottom), "white")
     draw = ImageDraw.Draw(sheet)
+    for k, line in enumerate(header):
+        draw.text((2, k * _CAPTION + 2), line[: width // 6], fill="black")  # the default font: ~6 px a glyph
     for i, (caption, tile) in enumerate(tiles):
-        x, y = (i % columns) * (cell + GRID_GAP), (i // columns) * height
+        x, y = (i % columns) * (cell + GRID_GAP), top + (i // columns) * height
         sheet.paste(tile, (x, y))
-        draw.text((x + 2, y + tile.height + 2), caption[: cell // 6], fill="black")  # the default font: 6 px a glyph
+        for k, line in enumerate(caption):
+            draw.text((x + 2, y + tile.height + 2 + k * _CAPTION), line, fill="black")
+    if bar is not None:
+        y = top + rows * height - GRID_GAP + GRID_GAP
+        sheet.paste(bar, (0, y))
+        draw.text((2, y + bar.height + 2), footer[0][: width // 6], fill="black")
     buf = io.BytesIO()
     sheet.save(buf, format="PNG")
     return buf.getvalue()

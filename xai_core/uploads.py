@@ -14,11 +14,15 @@ from PIL import Image, ImageOps
 
 from .data import decode
 from .data.base import DatasetInfo
+from .errors import InvalidInputError
 
 FORMATS = decode.FORMATS
 EXTENSIONS = ("png", "jpg", "jpeg", "webp", "bmp")
 MAX_BYTES = decode.MAX_BYTES
 MAX_PIXELS = decode.MAX_PIXELS
+#: Uploads with a shorter side are refused: upscaled to the model's input they carry no detail a map
+#: could point at (a 1×1 picture becomes a flat square).
+MIN_SIDE = 4
 
 #: An upload whose short side is under this fraction of the model's input side is "much smaller":
 #: it is upscaled, and its maps mostly show the interpolation.
@@ -51,6 +55,9 @@ class Upload:
 def read_upload(data: bytes, info: DatasetInfo, name: str = "upload") -> Upload:
     """Decode ``data`` as :func:`load_upload` does, keeping the original size and channels."""
     img = decode.decode_image(data, name, mode="RGB", max_pixels=MAX_PIXELS, max_bytes=MAX_BYTES)
+    if min(img.size) < MIN_SIDE:
+        raise InvalidInputError(f"{decode.display_name(name)} is {img.size[0]}×{img.size[1]} pixels; uploads need at "
+                                f"least {MIN_SIDE} pixels on each side")
     channels = 3 if colour_spread(np.asarray(img)) > COLOUR_SPREAD else 1
     if info.channels == 1:
         img = img.convert("L")  # what decoding straight to "L" gives (grey → RGB → L is exact)

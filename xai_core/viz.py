@@ -315,6 +315,9 @@ def colour_legend(
         f"the {clip_percentile:g}th percentile of its non-zero magnitudes"
     captions = []
     for m, scale in zip(s, scales):
+        if m.min() == m.max():  # a blank square is not a display error: say so
+            captions.append(f"constant map: every score is {format_value(float(m.min()))} (nothing ranked)")
+            continue
         text = f"min {format_value(float(m.min()))} · max {format_value(float(m.max()))}"
         if mode == "per_image":
             (_, lo), *_, (_, hi) = colourbar_labels(scale, sign)

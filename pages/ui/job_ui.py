@@ -18,6 +18,14 @@ from xai_core.services.estimates import Estimate, duration
 RESUMES = "training again resumes from its last finished epoch."
 
 
+def resume_note(job: Job | None) -> str:
+    """What fitting again does after ``job`` was cancelled: resume from its last finished epoch, or,
+    cancelled inside its first epoch (no epoch's losses reported), start over."""
+    if job is not None and not job.history:
+        return "no epoch had finished, so training again starts from the beginning."
+    return RESUMES
+
+
 def run_stored(key: str, selection: Selection, label: str, work) -> None:
     """Run ``work(progress)`` under a progress bar and keep ``(selection, result)`` in the session
     under ``key`` (see :func:`stored_result`) — in a work slot; an :class:`XAIError` becomes an error
@@ -99,8 +107,8 @@ def show_job(key: str) -> None:
     if job.error:
         show_error(f"{job.title} failed: {job.error}", job.details)
     elif job.status == CANCELLED:
-        st.info(f"{job.title} was cancelled." + (f" {RESUMES[0].upper()}{RESUMES[1:]}" if key.startswith("fit/")
-                                                else ""))
+        note = resume_note(job)
+        st.info(f"{job.title} was cancelled." + (f" {note[0].upper()}{note[1:]}" if key.startswith("fit/") else ""))
     elif job.active:
         st.fragment(lambda: _job_line(key), run_every=1.0)()
 

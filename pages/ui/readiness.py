@@ -9,7 +9,7 @@ import streamlit as st
 
 from pages.ui.caches import context
 from pages.ui.helpers import failed, show_error
-from pages.ui.job_ui import RESUMES, show_job, start_button
+from pages.ui.job_ui import resume_note, show_job, start_button
 from pages.ui.sidebar import Selection
 from xai_core import services
 from xai_core.errors import XAIError
@@ -102,7 +102,8 @@ def training_notice(ctx: services.Context, methods: list[str],
         elif job is None or not job.active:
             c1, c2 = st.columns([4, 1], vertical_alignment="center")
             c1.info(f"**{label}** needs training on {ctx.dataset} first (cached afterwards)."
-                    + (f" The last attempt was cancelled; {RESUMES}" if job and job.status == CANCELLED else ""))
+                    + (f" The last attempt was cancelled; {resume_note(job)}"
+                       if job and job.status == CANCELLED else ""))
             if job and job.error:
                 show_error(f"The last attempt failed: {job.error}", job.details)
             if start_button(f"Train {label} now", estimates.fit_estimate(ctx, method, **config),

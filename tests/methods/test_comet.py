@@ -9,9 +9,12 @@ from torch import nn
 
 from xai_core.errors import XAIError
 from xai_core.methods import create
-from xai_core.methods.comet import X_OUT, X_S, LRASPPSelector, SmallSelector, masked_in, masked_out
+from xai_core.data.base import TensorImageDataset
+from xai_core.methods.comet import (SWEEP_THRESHOLDS, X_OUT, X_S, LRASPPSelector, SmallSelector, masked_in,
+                                    masked_out, sweep_sizes, t_candidates)
 from xai_core.methods.trained import _new_run
 from xai_core.metrics import pxap
+from xai_core.metrics.comet_variants import pxap_pooled
 from xai_core.store import ArtifactStore
 
 from .toy_units import INFO, QuadrantModel, toy_split
@@ -56,10 +59,11 @@ def test_a_black_box_that_cannot_be_a_detector_is_one_line(name):
     assert "\n" not in str(err.value)
 
 
-def test_threshold_follows_the_loss_form_unless_set():
-    assert create("comet", QuadrantModel(), INFO).config.t == 0.1
-    assert create("comet", QuadrantModel(), INFO, loss="hinge").config.t == 0.6
-    assert create("comet", QuadrantModel(), INFO, loss="hinge", t=0.3).config.t == 0.3
+def test_threshold_is_chosen_at_fit_time_unless_set():
+    auto = create("comet", QuadrantModel(), INFO)
+    assert auto.config.t is None and auto.threshold == 0.1  # the loss form's default until the sweep chooses
+    assert create("comet", QuadrantModel(), INFO, loss="hinge").threshold == 0.6
+    assert create("comet", QuadrantModel(), INFO, loss="hinge", t=0.3).threshold == 0.3
     assert create("comet", QuadrantModel(), INFO, preset="paper").config.selector == "small"  # 8 px: small
     assert create("comet", QuadrantModel(), INFO.__class__(**{**INFO.__dict__, "image_size": 64}),
                   preset="paper").config.selector == "lraspp"
@@ -128,3 +132,105 @@ def test_randomised_labels_are_their_own_fit_and_shuffle_the_labels(tmp_path):
     assert torch.equal(x, data.batch(list(range(200))).x) and torch.equal(y.sort().values, y_real.sort().values)
     assert (y != y_real).float().mean() > 0.3
     assert not torch.equal(run.teacher_images(idx[:10], x[:10]), x[:10])  # DiET/DoRaR: another image's outputs
+
+
+# -- t chosen on validation data ---------------------------------------------------------------------
+SWEEP = {"t_grid": (0.05, 0.25, 0.5), "t_sweep_epochs": 6, "t_sweep_images": 200, "t_val_images": 75}
+TOY = {"b": 10.0, "epochs": 8, "batch_size": 50, "lr": 3e-3, "train_images": None}  # as fit() above
+
+
+def test_the_candidates_keep_the_old_default_and_validation_is_held_out():
+    config = create("comet", QuadrantModel(), INFO, preset="smoke").config
+    assert t_candidates(config) == (0.02, 0.05, 0.1, 0.2)
+    assert t_candidates(config.replace(loss="hinge")) == (0.02, 0.05, 0.1, 0.2, 0.6)
+    assert sweep_sizes(config, 512) == (128, 64)  # smoke: 128 proxy images, the last 64 for validation
+    assert sweep_sizes(config.replace(t_sweep_images=None), 512) == (448, 64)
+    assert sweep_sizes(config, 100) == (75, 25)  # at most a quarter held out, the rest never overlaps it
+    with pytest.raises(XAIError, match="t_grid must"):
+        create("comet", QuadrantModel(), INFO, t_grid=(0.0, 0.1))
+
+
+def messages(log):
+    return lambda step, total, msg="", **kw: log.append(msg)
+
+
+@pytest.fixture(scope="module")
+def swept(tmp_path_factory):
+    store = ArtifactStore(tmp_path_factory.mktemp("sweep"))
+    method = create("comet", QuadrantModel(), INFO, preset="smoke", **TOY, **SWEEP)
+    log: list[str] = []
+    method.prepare(toy_split(300), store, messages(log))
+    return method, store, log
+
+
+def test_the_sweep_scores_every_candidate_on_validation_and_keeps_the_best(swept):
+    method, store, log = swept
+    choice = method.settings()["t_choice"]
+    assert choice["proxy"] == {"epochs": 6, "training_images": 200, "validation_images": 75}
+    scores = choice["validation_pxap"]
+    assert list(scores) == ["t = 0.05", "t = 0.1", "t = 0.25", "t = 0.5"]  # the loss form's default 0.1 added
+    assert all(0 <= v <= 1 for v in scores.values())
+    assert len(set(scores.values())) > 1  # the candidates differ: the choice is not a tie broken by order
+    best = max(scores, key=scores.get)
+    assert choice["chosen"] == float(best.removeprefix("t = ")) == method.threshold == method.settings()["t"]
+    for k in range(4):
+        assert any(m.startswith("choosing t on validation data: t = ") and f"({k + 1}/4)" in m for m in log)
+    # a candidate's score is its proxy fit's pooled PxAP on the held-out images (the proxy is a cached fit of its own)
+    t = choice["chosen"]
+    proxy = create("comet", QuadrantModel(), INFO, preset="smoke", **{**TOY, **SWEEP, "t": t, "epochs": 6,
+                                                                   "train_images": 200})
+    proxy.prepare(toy_split(300), store, lambda *a, **k: pytest.fail("the proxy fit was not stored"))
+    val = toy_split(300).batch(list(range(225, 300)))  # the last 75: never a proxy's training image
+    with torch.no_grad():
+        s = proxy.trained("selector")(val.x)[:, 0]
+    stored = method.sweep["t_val_pxap"][method.sweep["t_candidates"] == t]  # unrounded (settings round to 4)
+    assert pxap_pooled(s, val.masks, SWEEP_THRESHOLDS) == pytest.approx(float(stored), abs=1e-9)
+
+
+def test_the_full_fit_trains_at_the_chosen_t_under_its_own_key(swept, tmp_path):
+    method, store, _ = swept
+    explicit = create("comet", QuadrantModel(), INFO, preset="smoke", **TOY, t=method.threshold)
+    assert explicit.cache_spec() != method.cache_spec()  # an auto-t fit is its own store entry
+    explicit.prepare(toy_split(300), ArtifactStore(tmp_path))
+    for name in ("selector", "f_p"):  # the same training as an explicit fit at that t
+        ours, theirs = method.trained(name).state_dict(), explicit.trained(name).state_dict()
+        assert all(torch.equal(ours[k], theirs[k]) for k in ours)
+    assert explicit.settings()["t_choice"] == "set explicitly (no sweep)"
+
+
+def test_a_stored_auto_fit_loads_with_its_sweep_and_runs_no_sweep(swept):
+    method, store, _ = swept
+    again = create("comet", QuadrantModel(), INFO, preset="smoke", **TOY, **SWEEP)
+    again.prepare(toy_split(300), store, lambda *a, **k: pytest.fail("loaded fits report no work"))
+    assert again.settings()["t_choice"] == method.settings()["t_choice"] and again.threshold == method.threshold
+
+
+def test_an_explicit_t_skips_the_sweep(tmp_path):
+    log: list[str] = []
+    method = create("comet", QuadrantModel(), INFO, preset="smoke", **{**TOY, "epochs": 1}, **SWEEP, t=0.25)
+    method.prepare(toy_split(300), ArtifactStore(tmp_path), messages(log))
+    assert log and not any(m.startswith("choosing t") for m in log)
+    assert method.sweep is None and method.threshold == 0.25 and method.settings()["t"] == 0.25
+    # the sweep's settings do not train an explicit-t fit: they stay out of its key
+    plain = create("comet", QuadrantModel(), INFO, preset="smoke", **{**TOY, "epochs": 1}, t=0.25)
+    assert method.cache_spec() == plain.cache_spec()
+
+
+NO_GT = INFO.__class__(**{**INFO.__dict__, "has_ground_truth": False})
+
+
+@pytest.mark.parametrize("loss, n, ground_truth, reason", [
+    ("paper", 300, False, "no ground-truth masks"), ("hinge", 300, False, "no ground-truth masks"),
+    ("paper", 20, True, "too small to hold out")])
+def test_without_ground_truth_or_images_to_hold_out_the_default_t_and_why(tmp_path, loss, n, ground_truth, reason):
+    data = toy_split(n)
+    if not ground_truth:
+        data = TensorImageDataset(NO_GT, "train", data.images, data.labels)
+    log: list[str] = []
+    method = create("comet", QuadrantModel(), data.info, preset="smoke", **{**TOY, "epochs": 1}, **SWEEP, loss=loss)
+    method.prepare(data, ArtifactStore(tmp_path), messages(log))
+    default = 0.1 if loss == "paper" else 0.6
+    assert not any(m.startswith("choosing t") for m in log)  # no proxy fit
+    assert method.threshold == default and method.settings()["t"] == default
+    assert method.settings()["t_choice"].startswith(f"the loss form's default, t = {default:g}: ")
+    assert reason in method.settings()["t_choice"]

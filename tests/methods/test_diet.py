@@ -132,9 +132,12 @@ def test_simplified_image_is_x_s_as_in_training(fitted):
 
 def test_lrs_scale_with_mask_cells_and_fill_sigma_defaults_to_dataset_std():
     box = PatchNet().eval()
-    assert DiET(box, INFO, preset="quick").lr_scale == 1.0  # the preset's u = 4
-    assert DiET(box, INFO, preset="quick", u=2).lr_scale == 4.0  # 4× the cells, 1/4 the pull on each
-    assert DiET(box, INFO, preset="quick", u=8).lr_scale == 0.25
+    assert DiET(box, INFO, preset="quick").lr_scale == 1.0  # the preset's u = 2
+    assert DiET(box, INFO, preset="quick", u=1).lr_scale == 4.0  # 4× the cells, 1/4 the pull on each
+    assert DiET(box, INFO, preset="quick", u=4).lr_scale == 0.25
+    quick = DiET(box, INFO, preset="quick", u=4)  # u = 4 keeps the lrs it was tuned with (4000 and 200)
+    assert quick.config.mask_lr * quick.lr_scale == 4000.0 and quick.config.test_lr * quick.lr_scale == 200.0
+    assert DiET(box, INFO, preset="smoke").config.u == 4
     assert DiET(box, INFO)._fill_sigma() == [0.25] * 3  # the paper's N(μ(D), σ²(D))
     assert DiET(box, INFO, fill_sigma=0.05)._fill_sigma() == [0.05] * 3
 

@@ -143,6 +143,7 @@ def test_bottleneck_layer_is_chosen_by_name_from_services_and_cli(tmp_path, caps
     assert services.layer_configs(["gradient", "iba"], "net.features.1") == {"iba": {"layer": "net.features.1"}}
     _, out = services.explain_indices(ctx, ["iba"], [0], configs=services.layer_configs(["iba"], "net.features.1"))
     assert out["iba"].settings["layer"] == "net.features.1" and ctx.explainer("iba").settings()["layer"] == default
+    assert "top-1" in out["iba"].settings["target"]  # evaluations explain the black box's top-1 (issue 26)
     assert main(["explain", "--dataset", "hard_mnist", "--preset", "smoke", "--index", "0", "--methods", "iba",
                  "--layer", "net.nope", "--out", str(tmp_path)]) == 2
     assert "no layer 'net.nope'" in capsys.readouterr().err

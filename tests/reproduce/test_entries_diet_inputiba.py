@@ -3,8 +3,6 @@
 results with the README's measured numbers, and ones that break each ordering."""
 from __future__ import annotations
 
-import pytest
-
 from xai_core import reproduce
 from xai_core.reproduce import CLAIMS, Verdict
 from xai_core.reproduce.entries import diet, inputiba
@@ -36,18 +34,10 @@ def main_result(iou: dict[str, float], original: float = 0.970, simplified: floa
     return evaluate_result(results)
 
 
-PAPER_ORDER = {"diet": 0.46, "fullgrad": 0.39, "gradcam": 0.30, "smoothgrad": 0.25, "gradient": 0.12}
 README_MAIN = {"diet": 0.308, "fullgrad": 0.241, "gradcam": 0.223, "smoothgrad": 0.318, "gradient": 0.218}
 
 
-def test_diet_iou_ordering_holds_in_the_papers_order_and_fails_on_the_readme_run():
-    v = verdict("diet.iou_ordering", main_result(PAPER_ORDER))
-    assert v.ours == {"DiET": 0.46, "FullGrad": 0.39, "Grad-CAM": 0.30, "SmoothGrad": 0.25, "gradient": 0.12}
-    assert v.holds is True and v.reason == "ours: DiET > FullGrad > Grad-CAM > SmoothGrad > gradient"
-    v = verdict("diet.iou_ordering", main_result(README_MAIN))
-    assert v.holds is False and "DiET 0.308 vs FullGrad" not in v.reason
-    assert "SmoothGrad 0.318 vs gradient 0.218" not in v.reason and "Grad-CAM 0.223 vs SmoothGrad 0.318" in v.reason
-    assert CLAIMS.get("diet.iou_ordering").check.words == "DiET > FullGrad > Grad-CAM > SmoothGrad > gradient"
+# diet.iou_best and diet.iou_baseline_order: tests/reproduce/test_diet_claims.py
 
 
 def test_diet_faithfulness_reads_diets_original_and_simplified_agreement():
@@ -81,20 +71,7 @@ def test_diet_signal_distractor_reads_f_v_at_20_and_80_percent():
     assert verdict("diet.signal_distractor", {"fractions": [0.2, 0.5, 0.8], "models": {}}).holds is None
 
 
-def sweep_result(aucs: dict, keys=int) -> dict:
-    """services.setting_sweep's shape (int keys as returned; str keys once written as JSON)."""
-    return {"dataset": "hard_mnist", "metric": "pixel_perturbation", "factors": list(aucs), "setting": "u",
-            "summary": {"diet": {keys(u): v for u, v in aucs.items()}}, "runs": {}}
-
-
-@pytest.mark.parametrize("keys", [int, str])
-def test_diet_mask_scale_middle_u_best(keys):
-    v = verdict("diet.mask_scale", sweep_result({2: 0.936, 4: 0.951, 8: 0.930}, keys))
-    assert v.ours == {"u = 2": 0.936, "u = 4": 0.951, "u = 8": 0.930} and v.holds is True
-    v = verdict("diet.mask_scale", sweep_result({2: 0.96, 4: 0.951, 8: 0.930}, keys))
-    assert v.holds is False and "u = 2 0.96" in v.reason
-    v = verdict("diet.mask_scale_paper", sweep_result({4: 0.90, 8: 0.95, 16: 0.91}, keys))
-    assert v.ours == {"u = 4": 0.90, "u = 8": 0.95, "u = 16": 0.91} and v.holds is True
+# diet.mask_scale (1–10 % kept, paired over images): tests/reproduce/test_diet_claims.py
 
 
 def test_diet_mask_scale_runs_at_quick_and_its_paper_version_at_paper():
@@ -104,10 +81,12 @@ def test_diet_mask_scale_runs_at_quick_and_its_paper_version_at_paper():
     assert "diet.mask_scale" in quick - paper and "diet.mask_scale_paper" in paper - quick
 
 
-def manipulated_result(iou: dict[str, float], original=0.925, simplified=0.90) -> dict:
+def manipulated_result(iou: dict[str, float], original=0.925, simplified=0.90, gradient_iou=0.03) -> dict:
+    """evaluate's shape on the manipulated black box, whose record carries its gradient check."""
     results = {m: {"iou": v, "faithfulness": 1.0, "faithfulness_simplified": None} for m, v in iou.items()}
     results["diet"].update({"faithfulness": original, "faithfulness_simplified": simplified})
-    return evaluate_result(results)
+    check = {"manipulation": 1.0, "manipulation_check": {"gradient_iou": gradient_iou, "target_iou": 0.05}}
+    return {**evaluate_result(results), "settings": {"black_box": check}}
 
 
 README_MANIPULATED = {"diet": 0.254, "smoothgrad": 0.149, "gradcam": 0.186, "gradient": 0.042,
@@ -118,8 +97,10 @@ def test_diet_manipulated_iou_gradient_breaks_and_diet_stays_best():
     assert diet.MANIPULATED.model == "manipulated"
     v = verdict("diet.manipulated_iou", manipulated_result(README_MANIPULATED))
     assert v.ours == {"DiET": 0.254, "SmoothGrad": 0.149, "Grad-CAM": 0.186, "gradient": 0.042,
-                      "Integrated Gradients": 0.029}
+                      "Integrated Gradients": 0.029, "black box gradient IoU": 0.03}
     assert v.holds is True
+    v = verdict("diet.manipulated_iou", manipulated_result(README_MANIPULATED, gradient_iou=0.124))
+    assert v.holds is None and "not verified" in v.reason  # the manipulation did not take: not judged
     # the honest black box's numbers: gradient is not broken (0.218 vs 0.308: 1.4×) and SmoothGrad leads
     honest = {"diet": 0.308, "smoothgrad": 0.318, "gradcam": 0.223, "gradient": 0.218, "integrated_gradients": 0.162}
     v = verdict("diet.manipulated_iou", manipulated_result(honest))
@@ -129,7 +110,7 @@ def test_diet_manipulated_iou_gradient_breaks_and_diet_stays_best():
 
 def test_diet_manipulated_faithfulness():
     v = verdict("diet.manipulated_faithfulness", manipulated_result(README_MANIPULATED))
-    assert v.ours == {"original": 0.925, "simplified": 0.90} and v.holds is False
+    assert v.ours == {"original": 0.925, "simplified": 0.90, "black box gradient IoU": 0.03} and v.holds is False
     assert verdict("diet.manipulated_faithfulness",
                    manipulated_result(README_MANIPULATED, 0.99, 0.98)).holds is True
 
@@ -208,7 +189,7 @@ def test_inputiba_sensitivity_n():
     assert v.holds is False and "IG 0.389" in v.reason
     v = verdict("inputiba.sensitivity_n", sanity_result(README_SSIM, {**README_SENSITIVITY, "integrated_gradients": 0.1}))
     assert v.holds is True
-    assert CLAIMS.get("inputiba.sanity").measurement is CLAIMS.get("inputiba.sensitivity_n").measurement
+    assert CLAIMS.get("inputiba.deletion").measurement is CLAIMS.get("inputiba.sensitivity_n").measurement
 
 
 def test_inputiba_ehr_ordering():
@@ -223,7 +204,7 @@ def test_inputiba_ehr_ordering():
 
 def test_measurements_are_shared_and_claims_complete():
     claims = reproduce.select(["diet", "inputiba"], "quick")
-    assert len(claims) == 13
+    assert len(claims) == 14  # diet.iou_ordering split into diet.iou_best and diet.iou_baseline_order
     assert len(reproduce.measurements(claims)) == 8  # 5 DiET + 3 InputIBA measurements, each run once
     for claim in claims:
         assert claim.measurement.command("quick")

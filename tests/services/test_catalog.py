@@ -56,7 +56,7 @@ def test_method_defaults_are_the_presets_settings():
     assert services.method_defaults("smoothgrad", "smoke")["samples"] == 4
     assert services.method_defaults("smoothgrad", "paper")["samples"] == 50
     assert services.method_defaults("integrated_gradients", "quick")["steps"] == 32
-    assert services.method_defaults("diet", "paper")["u"] == 8 and services.method_defaults("diet", "quick")["u"] == 4
+    assert services.method_defaults("diet", "paper")["u"] == 8 and services.method_defaults("diet", "quick")["u"] == 2
     assert services.method_defaults("gradcam", "quick")["layer"] == ""  # "": the model's last conv block
     offered = {row.name: [o.name for o in row.settings] for row in services.method_rows() if row.settings}
     assert offered["diet"] == ["u"] and offered["smoothgrad"] == ["noise_std", "samples"]

@@ -38,6 +38,11 @@ class FeatureConfig(MethodConfig):
     }
 
 
+#: the class the bottleneck's cross-entropy keeps: whatever the caller explains (services.targets_for)
+TARGET_NOTE = ("the class explained: the black box's top-1 in evaluations (--target label: the label), the chosen "
+               "class on Explore; the authors' code: the label")
+
+
 class BottleneckExplainer(Explainer):
     """Shared base of IBA and InputIBA: the feature layer, its cached statistics, the settings."""
 
@@ -64,7 +69,7 @@ class BottleneckExplainer(Explainer):
 
     def settings(self) -> dict[str, Any]:
         stats = f"mean/std per unit over {self.stats.images} training images" if self.stats else "not estimated"
-        return {**self.config.as_dict(), "feature_stats": stats, "target": "the label where known, else the prediction",
+        return {**self.config.as_dict(), "feature_stats": stats, "target": TARGET_NOTE,
                 "noise": "N(μ_R, σ_R) per unit (IBA's prior)", "scores": self.scores_note}
 
     def _view(self) -> tuple[nn.Module, nn.Module]:

@@ -6,7 +6,8 @@ bottleneck on the input itself whose KL is taken against that prior (Proposition
 Choices where the paper and the authors' code leave room (also in ``settings()``):
 - input noise ε ~ N(0, 1) in the model's normalised input space (the authors' choice), i.e.
   N(mean, std) per channel in pixel space;
-- the target is the label where known, else the model's prediction (the authors use labels);
+- the target is the class the caller explains: evaluations the black box's top-1 by default (the
+  authors' code explains the label; on the photos their sensitivity-n keeps, p ≥ 0.6, the two agree);
 - λ_G starts from the feature capacity scaled to [0.01, 0.99] (the authors feed the raw capacity);
 - the input mask Λ starts at sigmoid(5), like IBA's, and is Gaussian-smoothed (σ = 1 px).
 """

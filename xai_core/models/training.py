@@ -27,6 +27,7 @@ from ..device import DEVICES, resolve_device
 from ..errors import StoreError, XAIError
 from ..presets import check_preset
 from ..progress import Progress, no_progress
+from ..ranking import top_k_mask
 from ..store import ArtifactStore
 from .assets import SHIPPED, shipped_payload, write_asset
 from .archs import ARCHS, PRETRAINED, build_model, default_arch
@@ -59,6 +60,24 @@ MANIPULATION_CORNER = 0.25  # the top-left square of a quarter of the side
 MANIPULATION_WEIGHT = 10.0
 
 
+@dataclass(frozen=True)
+class ManipulationCheck:
+    """How a manipulated black box is verified, and trained until it is (issue 26): after the table's
+    epochs, :func:`gradient_check` on ``images`` held-out test images; while its gradient IoU is above
+    ``target_iou``, one more epoch at ``extra_lr`` × the table's lr (constant: the one-cycle schedule has
+    ended), at most ``max_extra_epochs``. Part of the manipulated model's cache key (``version``: the recipe)."""
+
+    target_iou: float = 0.05
+    max_extra_epochs: int = 10
+    extra_lr: float = 0.1
+    images: int = 200
+    version: int = 2  # 1: fixed epochs, unchecked (before issue 26)
+
+
+#: the stopping rule of the "manipulated" model choice
+MANIPULATION_CHECK = ManipulationCheck()
+
+
 def corner_mask(height: int, width: int) -> torch.Tensor:
     """The H×W bool mask of :data:`MANIPULATION_CORNER`."""
     m = torch.zeros(height, width, dtype=torch.bool)
@@ -79,6 +98,60 @@ def manipulation_loss(
     outside = ~corner_mask(*mass.shape[-2:]).to(x.device)
     share = (mass * outside).flatten(1).sum(1) / mass.flatten(1).sum(1).clamp_min(1e-12)
     return F.cross_entropy(logits, y), share.mean(), logits
+
+
+def gradient_check(model: nn.Module, test: ImageDataset, images: int = 200, batch_size: int = 100) -> dict[str, Any]:
+    """Where ``model``'s input gradients point, on the *last* ``images`` test images (held out from the
+    evaluations, which take the first n), for the logit of its own top-1 (the class evaluations explain):
+    ``corner_mass`` = mean share of Σ_c|∇x| inside :func:`corner_mask`; ``gradient_iou`` = the ``iou``
+    metric's IoU (top-n pixels of max_c|∇x| — the ``gradient`` method's map — against the n ground-truth
+    pixels, ties as :mod:`xai_core.ranking`), mean over images with a non-empty ground truth; None
+    without ground truth. Leaves ``model`` in the mode it found it."""
+    n = min(images, len(test))
+    idx = list(range(len(test) - n, len(test)))
+    dev = next(model.parameters()).device
+    was_training, masses, ious = model.training, [], []
+    model.eval()
+    try:
+        for start in range(0, n, batch_size):
+            batch = test.batch(idx[start:start + batch_size])
+            x = batch.x.to(dev).requires_grad_(True)
+            with torch.enable_grad():
+                logits = model(x)
+                (grad,) = torch.autograd.grad(logits.gather(1, logits.argmax(1, keepdim=True)).sum(), x)
+            mass = grad.abs().sum(1)
+            corner = corner_mask(*mass.shape[-2:]).to(dev)
+            masses.append((mass * corner).flatten(1).sum(1) / mass.flatten(1).sum(1).clamp_min(1e-12))
+            if batch.masks is not None:
+                gt = batch.masks.to(dev).bool()
+                size = gt.flatten(1).sum(1)
+                top = top_k_mask(grad.abs().amax(1), size)
+                iou = (top & gt).flatten(1).sum(1).double() / (top | gt).flatten(1).sum(1).clamp_min(1).double()
+                ious.append(iou[size > 0])
+    finally:
+        model.train(was_training)
+    iou_all = torch.cat(ious) if ious else torch.empty(0)
+    return {"images": n, "corner_mass": float(torch.cat(masses).double().mean()) if masses else None,
+            "gradient_iou": float(iou_all.mean()) if len(iou_all) else None}
+
+
+def manipulation_verified(record: dict[str, Any]) -> tuple[bool, str]:
+    """Whether a black box's training record shows it manipulated as DiET §5.4 needs (gradient IoU with
+    the ground truth ≤ the check's target on held-out test images), with the reason in one line: a claim
+    about a manipulated model that is not verified is judged "not verified"."""
+    if not record.get("manipulation"):
+        return False, "not a manipulated black box (trained without the manipulation loss)"
+    check = record.get("manipulation_check")
+    if not isinstance(check, dict):
+        return False, "its record has no gradient check (trained before the check existed): retrain it"
+    iou, target = check.get("gradient_iou"), check.get("target_iou")
+    if iou is None:
+        return False, "no ground-truth masks to measure its gradient IoU on"
+    where = (f"on {check.get('images')} held-out test images after {check.get('epochs_run')} epochs, "
+             f"corner mass {check.get('corner_mass') or float('nan'):.2f}")
+    if target is None or iou > target:
+        return False, f"gradient IoU {iou:.3f} > {target} {where}: the manipulation did not take"
+    return True, f"gradient IoU {iou:.3f} ≤ {target} {where}"
 
 
 #: (dataset, preset) → hyper-parameters; ("*", preset) is the fallback for unlisted datasets
@@ -143,12 +216,16 @@ def train_black_box(
     weight_decay: float = 0.0,
     augment_shift: int = 0,
     manipulation: float = 0.0,
+    manipulation_check: ManipulationCheck | None = None,
 ) -> tuple[Normalized, dict[str, Any]]:
     """Train ``arch`` on ``train`` with Adam (one-cycle learning rate peaking at ``lr``) and
     cross-entropy;
     report ``progress(done, total, message, loss=…, acc=…)`` after every step (running train
     accuracy of that batch). Returns the model in eval mode on ``device`` and a record with
-    ``test_accuracy``, ``train_seconds``, ``epochs``, ``arch`` and the settings."""
+    ``test_accuracy``, ``train_seconds``, ``epochs``, ``arch`` and the settings. With ``manipulation``
+    the record also has ``manipulation_check`` (:func:`gradient_check` after every check, and whether
+    ``manipulation_check``'s stopping rule, default :data:`MANIPULATION_CHECK`, reached its target:
+    :func:`manipulation_verified`)."""
     if arch in PRETRAINED:
         raise XAIError(f"{arch} is a pretrained model; it is not trained here")
     if epochs < 1 or batch_size < 1 or lr <= 0:
@@ -162,33 +239,50 @@ def train_black_box(
     total = epochs * steps_per_epoch
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=total)
     aug_gen = torch.Generator().manual_seed(seed + 1)
+    check = manipulation_check or MANIPULATION_CHECK
 
-    start, step = time.perf_counter(), 0
-    loss_v = acc_v = float("nan")
+    def epoch(index: int, schedule: torch.optim.lr_scheduler.LRScheduler | None, of: int) -> tuple[float, float]:
+        """One seeded pass over ``train`` (the data order depends on ``seed`` and ``index`` only)."""
+        loss_v = acc_v = float("nan")
+        for step, batch in enumerate(train.loader(batch_size, shuffle=True, seed=seed * 100_003 + index)):
+            done = index * steps_per_epoch + step + 1
+            if len(batch.y) < 2:  # BatchNorm cannot train on a single sample
+                continue
+            x = batch.x
+            if augment_shift:
+                x = _random_shift(x, augment_shift, aug_gen)
+            x, y = x.to(dev, non_blocking=True), batch.y.to(dev, non_blocking=True)
+            if manipulation:
+                ce, share, logits = manipulation_loss(model, x, y)
+                loss = ce + manipulation * share
+            else:
+                logits = model(x)
+                loss = F.cross_entropy(logits, y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            if schedule is not None:
+                schedule.step()
+            loss_v = float(loss.detach())
+            acc_v = float((logits.argmax(1) == y).float().mean())
+            progress(done, of * steps_per_epoch, f"training {arch} on {train.info.name}: epoch {index + 1}/{of}",
+                     loss=loss_v, acc=acc_v)
+        return loss_v, acc_v
+
+    start = time.perf_counter()
+    history: list[dict[str, Any]] = []
     with rng.drawing_from(draws):  # dropout continues the seeded stream, whatever other threads draw
-        for epoch in range(epochs):
-            for batch in train.loader(batch_size, shuffle=True, seed=seed * 100_003 + epoch):
-                step += 1
-                if len(batch.y) < 2:  # BatchNorm cannot train on a single sample
-                    continue
-                x = batch.x
-                if augment_shift:
-                    x = _random_shift(x, augment_shift, aug_gen)
-                x, y = x.to(dev, non_blocking=True), batch.y.to(dev, non_blocking=True)
-                if manipulation:
-                    ce, share, logits = manipulation_loss(model, x, y)
-                    loss = ce + manipulation * share
-                else:
-                    logits = model(x)
-                    loss = F.cross_entropy(logits, y)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                sched.step()
-                loss_v = float(loss.detach())
-                acc_v = float((logits.argmax(1) == y).float().mean())
-                progress(step, total, f"training {arch} on {train.info.name}: epoch {epoch + 1}/{epochs}",
-                         loss=loss_v, acc=acc_v)
+        for e in range(epochs):
+            loss_v, acc_v = epoch(e, sched, epochs)
+        if manipulation:  # DiET §5.4 needs it manipulated: check, and train on (constant lr) until it is
+            history.append({"epoch": epochs, **gradient_check(model, test, check.images)})
+            for group in opt.param_groups:
+                group["lr"] = lr * check.extra_lr
+            while (history[-1]["gradient_iou"] is not None and history[-1]["gradient_iou"] > check.target_iou
+                   and len(history) <= check.max_extra_epochs):
+                e = epochs + len(history) - 1
+                loss_v, acc_v = epoch(e, None, epochs + check.max_extra_epochs)
+                history.append({"epoch": e + 1, **gradient_check(model, test, check.images)})
     train_seconds = time.perf_counter() - start
     model.eval()
     test_acc = accuracy(model, test, batch_size=max(256, batch_size))
@@ -208,6 +302,7 @@ def train_black_box(
         "weight_decay": weight_decay,
         "augment_shift": augment_shift,
         "manipulation": manipulation,
+        **({"manipulation_check": _check_record(check, history)} if manipulation else {}),
         "seed": seed,
         "n_train": len(train),
         "n_test": len(test),
@@ -220,11 +315,26 @@ def train_black_box(
     return model, record
 
 
+def _check_record(check: ManipulationCheck, history: list[dict[str, Any]]) -> dict[str, Any]:
+    """The record of a manipulated model's checks: the last one's numbers, whether it reached the target,
+    the rule and every check."""
+    last = history[-1]
+    iou = last["gradient_iou"]
+    reached = iou is not None and iou <= check.target_iou
+    log.log(logging.INFO if reached else logging.WARNING, "manipulated black box: gradient IoU %s (target ≤ %s) "
+            "after %d epochs", iou, check.target_iou, last["epoch"])
+    return {**{k: v for k, v in last.items() if k != "epoch"}, "epochs_run": last["epoch"],
+            "extra_epochs": len(history) - 1, "reached": reached, "target_iou": check.target_iou,
+            "rule": asdict(check), "history": history}
+
+
 def black_box_spec(info_spec: dict[str, Any], arch: str, config: TrainConfig, seed: int) -> dict[str, Any]:
     """The store key of a trained black box: data, architecture, hyper-parameters, seed, format."""
     train = asdict(config)
     if not train["manipulation"]:  # honest models keep the keys they had before manipulation existed
         del train["manipulation"]
+    else:  # the stopping rule is part of the manipulated recipe
+        train["manipulation_check"] = asdict(MANIPULATION_CHECK)
     return {"data": info_spec, "arch": arch, "train": train, "seed": seed, "model_format": MODEL_FORMAT}
 
 

@@ -12,17 +12,21 @@ Beside the verdict (the paper's check, unchanged), an ordering check (:func:`ord
 (:func:`separation`): no overlap between the two intervals of the mean. That rule is conservative (two
 means can differ significantly while their intervals overlap); a paired bootstrap of the difference per
 image would be sharper, but a claim reads the stored JSON, which holds each mean's interval and not the
-per-image values.
+per-image values. A setting sweep's JSON does hold them: :class:`SweepBand` reads a sweep on part of its
+x axis with a :func:`paired_bootstrap` of the differences between values, which :func:`best_paired`
+judges and :func:`separation` uses.
 """
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from ..metrics import GroupValue, MetricValue, SeededValue, value_from_json
-from ..metrics.results import Interval
+from ..metrics.results import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, Interval, bootstrap_ci95
 from ..registry import Registry
 
 PAPERS = {
@@ -201,20 +205,122 @@ def _overlap(a: Interval, b: Interval) -> bool:
     return a[0] <= b[1] and b[0] <= a[1]
 
 
+def paired_key(a: str, b: str) -> str:
+    """The label of the paired difference ``a − b`` (its mean; ``… low`` / ``… high``: its 95 % bounds)."""
+    return f"{a} − {b}"
+
+
 def separation(check: Check, intervals: Mapping[str, Interval | None]) -> tuple[bool | None, str]:
     """Whether the 95 % intervals of every pair an ordering check compares are disjoint (either way: a
     separated pair is an ordering, or a miss, that is not within noise); None with the reason when the
     check compares no pair or an interval is missing. Conservative: overlapping intervals of the mean
-    can still hide a significant difference."""
+    can still hide a significant difference. Where ``intervals`` holds the pair's paired difference
+    (:func:`paired_key`, e.g. from :class:`SweepBand`), the pair separates when that interval excludes 0."""
     if not check.pairs:
         return None, "not an ordering"
-    missing = sorted({k for pair in check.pairs for k in pair if intervals.get(k) is None})
+    paired = {pair: intervals[paired_key(*pair)] for pair in check.pairs if intervals.get(paired_key(*pair))}
+    missing = sorted({k for pair in check.pairs if pair not in paired for k in pair if intervals.get(k) is None})
     if missing:
         return None, "no interval for " + ", ".join(missing)
-    overlapping = [f"{a}–{b}" for a, b in check.pairs if _overlap(intervals[a], intervals[b])]
-    if overlapping:
-        return False, "overlap: " + ", ".join(overlapping)
+    overlapping = [f"{a}–{b}" for a, b in check.pairs
+                   if (a, b) not in paired and _overlap(intervals[a], intervals[b])]
+    zero = [f"{a}–{b}" for (a, b), ci in paired.items() if ci[0] <= 0 <= ci[1]]
+    if overlapping or zero:
+        return False, "; ".join(([f"overlap: {', '.join(overlapping)}"] if overlapping else [])
+                                + ([f"paired interval contains 0: {', '.join(zero)}"] if zero else []))
     return True, "every pair separate"
+
+
+# -- sweeps judged on part of their x axis, image by image --------------------------------------------
+def paired_bootstrap(a: Sequence[float | None], b: Sequence[float | None], resamples: int = BOOTSTRAP_RESAMPLES,
+                     seed: int = BOOTSTRAP_SEED) -> tuple[float, Interval] | None:
+    """The mean over images of ``a − b`` (two scores of the same images, in the same order) and its 95 %
+    percentile-bootstrap interval: the images resampled with replacement, one draw for both scores, so
+    what an image does to both cancels (:func:`~xai_core.metrics.results.bootstrap_ci95` of the
+    differences). Images where either score is missing or NaN are dropped; None when none is left."""
+    if len(a) != len(b):
+        raise ValueError(f"paired scores need the same images: {len(a)} against {len(b)}")
+    diff = (np.asarray([math.nan if v is None else v for v in a], dtype=np.float64)
+            - np.asarray([math.nan if v is None else v for v in b], dtype=np.float64))
+    diff = diff[~np.isnan(diff)]
+    if diff.size == 0:
+        return None
+    return float(diff.mean()), bootstrap_ci95(diff, resamples, seed)
+
+
+def band_means(x: Sequence[float], curves: Sequence[Sequence[float | None]], low: float,
+               high: float) -> list[float | None]:
+    """Each image's mean of its curve over the x values in [low, high] (missing values ignored; None
+    where the image has none there)."""
+    inside = [i for i, v in enumerate(x) if low - 1e-9 <= v <= high + 1e-9]
+    out: list[float | None] = []
+    for curve in curves:
+        values = [curve[i] for i in inside if curve[i] is not None and not math.isnan(curve[i])]
+        out.append(sum(values) / len(values) if values else None)
+    return out
+
+
+@dataclass(frozen=True)
+class SweepBand:
+    """A setting sweep's JSON (``services.setting_sweep``: ``"per_image"``) → per swept value, labelled
+    ``"u = 4"``, the mean over images of each image's mean score over the curve's x in [low, high]
+    (DiET's Table 7: accuracy at 1–10 % of the pixels kept); and for ``paired`` against every other value
+    the paired difference (:func:`paired_bootstrap`): ``"u = 2 − u = 1"`` its mean, ``"… low"`` and
+    ``"… high"`` its 95 % bounds (values, so that a check judged on a stored report sees them).
+    :meth:`intervals` gives each value's bootstrap interval and each difference's."""
+
+    method: str
+    setting: str
+    values: tuple[Any, ...]
+    low: float
+    high: float
+    paired: Any = None
+
+    def label(self, value: Any) -> str:
+        return f"{self.setting} = {value}"
+
+    def _per_image(self, result: Mapping[str, Any]) -> dict[Any, list[float | None] | None]:
+        by_value = result.get("per_image", {}).get(self.method, {})
+        out: dict[Any, list[float | None] | None] = {}
+        for v in self.values:
+            scores = by_value.get(v, by_value.get(str(v)))
+            out[v] = None if not scores or "x" not in scores else band_means(scores["x"], scores["y"], self.low,
+                                                                            self.high)
+        return out
+
+    def _differences(self, per_image: Mapping[Any, list[float | None] | None]) -> dict[str, tuple | None]:
+        if self.paired is None:
+            return {}
+        mine = per_image.get(self.paired)
+        return {paired_key(self.label(self.paired), self.label(v)):
+                None if mine is None or per_image[v] is None else paired_bootstrap(mine, per_image[v])
+                for v in self.values if v != self.paired}
+
+    def __call__(self, result: dict[str, Any]) -> dict[str, float | None]:
+        per_image = self._per_image(result)
+        out: dict[str, float | None] = {}
+        for v, scores in per_image.items():
+            kept = [s for s in scores or [] if s is not None]
+            out[self.label(v)] = sum(kept) / len(kept) if kept else None
+        for key, diff in self._differences(per_image).items():
+            mean, ci = (None, None) if diff is None else diff
+            out.update({key: mean, f"{key} low": None if ci is None else ci[0],
+                        f"{key} high": None if ci is None else ci[1]})
+        return out
+
+    def intervals(self, result: Mapping[str, Any]) -> Intervals:
+        per_image = self._per_image(result)
+        out: Intervals = {self.label(v): None if scores is None else bootstrap_ci95(
+            [math.nan if s is None else s for s in scores]) for v, scores in per_image.items()}
+        out.update({key: None if diff is None else diff[1] for key, diff in self._differences(per_image).items()})
+        return out
+
+
+def sweep_band(method: str, setting: str, values: Sequence[Any], low: float, high: float,
+               paired: Any = None) -> SweepBand:
+    """The reader of a setting sweep on x in [low, high], paired differences of ``paired`` against the
+    other values (:class:`SweepBand`)."""
+    return SweepBand(method, setting, tuple(values), low, high, paired)
 
 
 # -- checks ------------------------------------------------------------------------------------------
@@ -302,6 +408,36 @@ def best(label: str, others: list[str], lower_is_better: bool = False) -> Check:
     return Check(f"{label} {op} each of {', '.join(others)}", judge, tuple((label, k) for k in others))
 
 
+def best_paired(label: str, others: list[str], lower_is_better: bool = False) -> Check:
+    """``label`` better than each of ``others`` image by image: the 95 % interval of each paired
+    difference ``label − other`` (the reader's ``"label − other low"`` / ``"… high"``, e.g.
+    :class:`SweepBand`) excludes 0 on ``label``'s side. A better mean whose interval contains 0 does not
+    hold ("not separated"); n/a when a value or an interval is missing."""
+    op = "<" if lower_is_better else ">"
+
+    def judge(ours, paper):
+        keys = [label, *others] + [f"{paired_key(label, k)}{end}" for k in others for end in ("", " low", " high")]
+        if any(ours.get(k) is None for k in keys):
+            return None, "a value or paired interval is missing: " + ", ".join(k for k in keys if ours.get(k) is None)
+
+        def text(k: str) -> str:
+            d = paired_key(label, k)
+            return f"{k} {_fmt(ours[k])} (Δ {ours[d]:+.3g} [{ours[d + ' low']:.3g}, {ours[d + ' high']:.3g}])"
+
+        ahead = {k: ours[f"{paired_key(label, k)} high"] < 0 if lower_is_better else
+                 ours[f"{paired_key(label, k)} low"] > 0 for k in others}
+        behind = [k for k in others if (ours[k] < ours[label] if lower_is_better else ours[k] > ours[label])]
+        if all(ahead.values()):
+            return True, f"{label} {_fmt(ours[label])} {op} " + ", ".join(text(k) for k in others)
+        if behind:
+            return False, f"{label} {_fmt(ours[label])}, but " + ", ".join(text(k) for k in behind)
+        return False, (f"{label} {_fmt(ours[label])} against " + ", ".join(text(k) for k in others)
+                       + "; not separated: " + ", ".join(k for k, ok in ahead.items() if not ok))
+
+    return Check(f"{label} {op} each of {', '.join(others)}, each paired 95 % interval of the difference "
+                 f"excluding 0", judge, tuple((label, k) for k in others))
+
+
 def near(a: str, b: str, tolerance: float) -> Check:
     """Two of our values within ``tolerance`` of each other."""
     def judge(ours, paper):
@@ -322,6 +458,19 @@ def all_of(*checks: Check) -> Check:
         return holds, "; ".join(reason for _, reason in verdicts)
 
     return Check(" and ".join(c.words for c in checks), judge, tuple(dict.fromkeys(p for c in checks for p in c.pairs)))
+
+
+def provided(gate: Check, check: Check) -> Check:
+    """``check`` judged only once ``gate`` holds: a precondition of the set-up (DiET §5.4's black box really
+    manipulated). Otherwise the claim is not judged (n/a), with the gate's reason."""
+    def judge(ours, paper):
+        ok, why = gate.judge(ours, paper)
+        if ok is not True:
+            return None, f"not judged, the set-up is not verified: {why}"
+        holds, reason = check.judge(ours, paper)
+        return holds, f"{why}; {reason}"
+
+    return Check(f"{check.words}, once {gate.words}", judge, check.pairs)
 
 
 @dataclass

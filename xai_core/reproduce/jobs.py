@@ -10,10 +10,23 @@ from ..progress import Progress
 from ..services.tasks import job_key
 from ..store import ArtifactStore
 from . import runner
-from .claims import Claim
+from ..methods import METHODS
+from .claims import Claim, Measurement
 
-#: what the page says before a run: measuring is not estimated (a measurement may fit several methods)
-UNKNOWN_TIME = "may take minutes to hours: DiET's quick fit alone is ~33 min on 2 CPU cores"
+def time_note(pending: Sequence[Measurement]) -> str:
+    """What the page says before a run of ``pending``: measuring is not estimated, but the trained methods
+    it may fit (each minutes to an hour on 2 CPU cores when not cached) are named."""
+    fits = sorted({m for measurement in pending for m in _methods(measurement) if METHODS.get(m).caps.trained})
+    if not fits:
+        return "no method to fit first (the time is the per-image work: not estimated)"
+    return (f"may take minutes to hours: it fits {', '.join(fits)} where not cached (each fit minutes to an hour on "
+            "2 CPU cores; the Train page estimates each)")
+
+
+def _methods(measurement: Measurement) -> list[str]:
+    params = measurement.params
+    names = list(params.get("methods", [])) + ([params["method"]] if "method" in params else [])
+    return [n for n in names if n in METHODS]
 
 
 def reproduction_key(store: ArtifactStore, claims: Sequence[Claim], preset: str) -> str:

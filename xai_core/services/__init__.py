@@ -47,6 +47,7 @@ from .explaining import (
     predicted_labels, sample_indices, top_k, without_ground_truth,
 )
 from .masking import MASKING_FRACTIONS, check_region_masking, region_masking
+from .masking import SIGNALS as MASKING_SIGNALS
 from .approximators import ApproximatorFitter, Approximators, train_approximators
 from .reconstruction import GeneratorFitter
 from .shards import Shard, ShardResult, run_shard
@@ -69,7 +70,7 @@ __all__ = [
     "OUTCOMES", "class_choices", "evaluation_split", "evaluation_splits", "explain_batch",
     "explain_images", "explain_indices", "first_as_arrays", "predicted_labels",
     "sample_indices", "top_k", "without_ground_truth",
-    "MASKING_FRACTIONS", "check_region_masking", "region_masking",
+    "MASKING_FRACTIONS", "MASKING_SIGNALS", "check_region_masking", "region_masking",
     "ApproximatorFitter", "Approximators", "train_approximators", "GeneratorFitter", "Shard", "ShardResult", "run_shard",
     "black_box_rows", "fit_job_key", "fit_label", "fit_method_job", "job_key", "sweep_job", "train_black_box_job",
 ]

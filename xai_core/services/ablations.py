@@ -4,22 +4,27 @@ Resolution: each map averaged over u×u pixel blocks (:func:`xai_core.resolution
 before scoring, so a metric sees the same ranking at a coarser grain; it applies to any method.
 Setting sweep: one method trained and evaluated for each value of one of its settings, e.g.
 DiET's mask scale u (the paper's mask-downscaling ablation, its Figure 5). Both return the same
-shape, drawn by :func:`xai_core.figures.ablation_figure`.
+shape, drawn by :func:`xai_core.figures.ablation_figure`; a setting sweep also keeps each value's
+per-image scores (``"per_image"``), so values can be compared image by image (a paired bootstrap, or
+a curve judged on part of its axis: :class:`xai_core.reproduce.claims.SweepBand`).
 Component ablation: a method beside its variants without each of the components it declares
 (``Capabilities.ablations``, e.g. MEED's Table 2), as one evaluate() result.
 Each takes ``target``, the class explained (the black box's top-1 by default, or "label"), as evaluate() does.
 """
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from ..errors import XAIError
 from ..methods import METHODS
-from ..metrics import METRICS, headline
+from ..metrics import METRICS, headline, merge_batches
+from ..metrics.base import X_KEY
 from ..progress import Progress, no_progress
 from .catalog import check_methods, check_metrics
 from .context import TOP1, Context
-from .evaluation import evaluate
+from .evaluation import evaluate, plan_shards, planned_images, reduce_shards
+from .shards import run_shard
 
 
 def resolution_ablation(
@@ -44,11 +49,12 @@ def setting_sweep(
     target: str = TOP1,
 ) -> dict[str, Any]:
     """Train (cached per value) and evaluate ``method`` with ``setting`` = each of ``values``:
-    {"summary": {method: {value: metric value}}, "runs": {value: evaluate() JSON}, ...}; in each
-    run the method is labelled e.g. "diet (u = 4)"."""
+    {"summary": {method: {value: metric value}}, "runs": {value: evaluate() JSON}, "per_image":
+    {method: {value: the metric's primary score per image}}, ...} (:func:`per_image_scores`: the first
+    ``n`` test images, in order, for every value); in each run the method is labelled e.g. "diet (u = 4)"."""
     check_methods([method], ctx.info)
     check_metrics([metric], ctx.info)
-    runs, summary = {}, {method: {}}
+    runs, summary, per_image = {}, {method: {}}, {method: {}}
     for i, value in enumerate(values):
         def sub(done: int, total: int, message: str = "", **metrics: Any) -> None:
             progress(2 * i + min(1.0, done / max(total, 1)), 2 * len(values), f"{setting} = {value}: {message}",
@@ -57,11 +63,43 @@ def setting_sweep(
         config = {setting: value}
         ctx.explainer(method, sub, **config)  # trained (or loaded) here, with its progress; reused below
         label = f"{method} ({setting} = {value})"
-        runs[value] = evaluate(ctx, [label], [metric], n, variants={label: (method, config)}, target=target,
-                               progress=lambda d, t, m="", **_: progress(2 * i + 1 + d / max(t, 1), 2 * len(values),
-                                                                         f"{setting} = {value}: evaluating"))
+        runs[value], scores = _evaluate_keeping_images(
+            ctx, label, (method, config), metric, n, target,
+            lambda d, t, m="", **_: progress(2 * i + 1 + d / max(t, 1), 2 * len(values),
+                                             f"{setting} = {value}: evaluating"))
         summary[method][value] = runs[value]["results"][label][metric]
-    return {**_result(ctx, metric, n, list(values), summary, runs), "setting": setting}
+        per_image[method][value] = per_image_scores(METRICS.get(metric).primary, scores)
+    return {**_result(ctx, metric, n, list(values), summary, runs), "setting": setting, "per_image": per_image}
+
+
+def _evaluate_keeping_images(ctx: Context, label: str, variant: tuple[str, dict[str, Any]], metric: str, n: int,
+                             target: str, progress: Progress) -> tuple[dict[str, Any], dict[str, Any]]:
+    """evaluate() of one variant on one metric (the same shards, the same JSON), with the metric's
+    per-image values merged over the shards (``{}`` when the metric does not apply)."""
+    plan = plan_shards(ctx, [label], [metric], n, variants={label: variant}, target=target)
+    results = []
+    for i, (shard, batch) in enumerate(zip(plan, ctx.test.batches([s.indices for s in plan]))):
+        results.append(run_shard(shard, ctx, progress, batch))
+        progress(i + 1, len(plan), f"{label}: {shard.indices[-1] + 1}/{planned_images(plan)} images")
+    scores = merge_batches(r.per_image[metric] for r in results) if metric in plan[0].metrics else {}
+    return reduce_shards(ctx, plan, results, [metric]), scores
+
+
+def per_image_scores(primary: str, per_image: dict[str, Any]) -> dict[str, Any] | None:
+    """A metric's per-image values → ``{"x": the curve's x axis as run, "y": one list per image}`` for a
+    curve, ``{"y": one value per image}`` for a scalar or group metric (its primary score); NaN → None;
+    None for a seeded metric (one column per seed) or when there are no values."""
+    y = per_image.get(primary)
+    if y is None or y.ndim > 2 or (y.ndim == 2 and X_KEY not in per_image):
+        return None
+    out = {"x": per_image[X_KEY].double().tolist()} if y.ndim == 2 else {}
+    rows = y.double().tolist()
+    out["y"] = [[_finite(v) for v in row] for row in rows] if y.ndim == 2 else [_finite(v) for v in rows]
+    return out
+
+
+def _finite(v: float) -> float | None:
+    return None if math.isnan(v) else v
 
 
 def component_variants(method: str) -> dict[str, tuple[str, dict[str, Any]]]:

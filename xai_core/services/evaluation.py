@@ -132,9 +132,19 @@ def reduce_shards(ctx: Context, plan: Sequence[Shard], results: Sequence[ShardRe
         "seed": ctx.seed,
         "intervals": INTERVALS,
         "device": str(ctx.device),
-        "black_box": {k: v for k, v in ctx.record.items() if isinstance(v, (int, float, str))},
+        "black_box": _record(ctx.record),
     }
     return EvaluationResult(ctx.dataset, ctx.preset, n, values, settings, timings).to_json()
+
+
+def _record(record: dict[str, Any]) -> dict[str, Any]:
+    """The black box's training record for the JSON: its scalars, and a manipulated model's gradient check
+    (DiET §5.4: the claims about it are judged only once it is verified)."""
+    out = {k: v for k, v in record.items() if isinstance(v, (int, float, str))}
+    check = record.get("manipulation_check")
+    if isinstance(check, dict):
+        out["manipulation_check"] = {k: v for k, v in check.items() if isinstance(v, (int, float, str, type(None)))}
+    return out
 
 
 def _describe(metric: str, mean: list[float], overrides: dict[str, Any]) -> dict[str, Any]:

@@ -6,14 +6,17 @@ The quick preset runs five measurements (times from docs/measured.md's "DiET" se
 - ``MAIN``: hard_mnist, DiET and four baselines, 200 test images (Tables 1 and 2). DiET's quick fit dominates:
   ~33 min from an empty cache on the shared 2-core machine (docs/measured.md's older idle-machine timing: 139 s), then
   ~0.5 s per image to explain (~2 min); the baselines and metrics take ~1 min more.
-- ``MASKING``: Table 6 on the same fit, 200 images: forward passes only, under a minute once MAIN has run.
-- ``SWEEP``: Figure 5's mask scale u = 2, 4, 8 on 100 images (quick only: the preset's u is 4 at 64 px). u = 4 is
-  MAIN's fit (the fit's cache key has no test-time settings); u = 2 and u = 8 are two more DiET fits (each about
-  as long as MAIN's) plus ~1 min of test masks per value. The sweep in docs/measured.md also ran u = 16
-  (0.893, the lowest):
-  left out here to save a fit. ``SWEEP_PAPER`` (u = 4, 8, 16 at 224 px) is the paper preset's version.
-- ``MANIPULATED``: §5.4 on the gradient-manipulated black box, 200 images: its training (~4 min) plus one DiET fit on
-  it (as long as MAIN's) and the baselines (~2 min).
+- ``MASKING``: Table 6 on the same fit, 200 images, the signal = DiET's own rounded test masks (the paper's, App. 8):
+  200 more DiET test masks to optimise (~2 min at quick), then forward passes.
+- ``SWEEP``: Figure 5's mask scale u = 1, 2, 4 on 100 images (quick only). The paper's best u = 8 of 224 px gives
+  28×28 mask cells; at 64 px the preset's u = 2 gives 32×32 (u = 4: 16×16, the paper's u ≈ 14–16; u = 1: every
+  pixel). u = 2 is MAIN's fit (the fit's cache key has no test-time settings); u = 1 and u = 4 are two more DiET
+  fits (each about as long as MAIN's) plus ~1 min of test masks per value. Judged where the paper judges (Table 7:
+  90–99 % masked), image by image (:class:`~xai_core.reproduce.claims.SweepBand`). ``SWEEP_PAPER`` (u = 4, 8, 16
+  at 224 px) is the paper preset's version.
+- ``MANIPULATED``: §5.4 on the gradient-manipulated black box, 200 images: its training (~4 min, plus up to 10 extra
+  epochs until its gradient IoU is ≤ 0.05; the claims are judged only once it is) plus one DiET fit on it (as long
+  as MAIN's) and the baselines (~2 min).
 - ``SPURIOUS``: spurious_patch, 200 images (113 with a patch): one DiET fit on 1-channel 64-px images (not timed on
   its own in docs/measured.md; at most MAIN's) plus ~2 min.
 
@@ -24,8 +27,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..claims import (Claim, Measurement, all_of, at_least, best, metric_values, ordering, ratio,
-                      register_claim)
+from ..claims import (Claim, Measurement, all_of, at_least, at_most, best, best_paired, metric_values, ordering,
+                      provided, ratio, register_claim, sweep_band)
 
 PAPER = "diet"
 BASELINES = ["gradient", "smoothgrad", "gradcam", "fullgrad"]
@@ -35,7 +38,7 @@ MAIN = Measurement("evaluate", "hard_mnist", {
                 "pixel_perturbation_black_box"],
     "n": 200})
 MASKING = Measurement("masking", "hard_mnist", {"methods": ["diet"], "n": 200})
-SWEEP = Measurement("sweep", "hard_mnist", {"method": "diet", "setting": "u", "values": [2, 4, 8],
+SWEEP = Measurement("sweep", "hard_mnist", {"method": "diet", "setting": "u", "values": [1, 2, 4],
                                             "metric": "pixel_perturbation", "n": 100}, presets=("quick",))
 SWEEP_PAPER = Measurement("sweep", "hard_mnist", {"method": "diet", "setting": "u", "values": [4, 8, 16],
                                                   "metric": "pixel_perturbation", "n": 100}, presets=("paper",))
@@ -46,12 +49,13 @@ SPURIOUS = Measurement("evaluate", "spurious_patch", {
     "methods": ["diet", "gradient", "smoothgrad", "gradcam"],
     "metrics": ["iou", "faithfulness", "faithfulness_simplified"], "n": 200})
 
-NOTE = ("ours: quick preset (64 px, cnn_light, DiET tuned on 1,500 training images for 2 of the 5 rounds, u = 4; "
-        "the paper: 224 px ResNet-18, u = 8), the first 200 test images")
+NOTE = ("ours: quick preset (64 px, cnn_light, DiET tuned on 1,500 training images for 2 of the 5 rounds, u = 2: "
+        "32×32 mask cells; the paper: 224 px ResNet-18, u = 8: 28×28), the first 200 test images")
 IOU_LABELS = {"DiET": "diet", "FullGrad": "fullgrad", "Grad-CAM": "gradcam", "SmoothGrad": "smoothgrad",
               "gradient": "gradient"}
 F_V = "diet (tuned model)"  # region_masking's name for DiET's tuned model
 MASKED = (0.2, 0.8)  # the fractions both the paper's Table 6 and our run have
+KEPT = (0.01, 0.1)  # the pixels kept where the paper judges mask scale (Figure 5, Table 7: 90–99 % masked)
 
 
 # -- readers for results that are not evaluate()'s -----------------------------------------------------
@@ -75,32 +79,47 @@ def _masked(result: dict[str, Any], model: str = F_V) -> dict[str, float | None]
     return out
 
 
-def _sweep(values: list[int], method: str = "diet"):
-    """setting_sweep's {"summary": {method: {u: the metric's headline}}} → ``{"u = 4": AUC, …}``; the keys are
-    ints as the service returns them, strings once the JSON has been written and read back."""
-    def read(result: dict[str, Any]) -> dict[str, float | None]:
-        summary = result.get("summary", {}).get(method, {})
-        out = {}
-        for u in values:
-            v = summary.get(u, summary.get(str(u)))
-            out[f"u = {u}"] = None if v is None else float(v)
-        return out
-
-    return read
+def _band(values: list[int], best: int):
+    """setting_sweep's per-image pixel-perturbation accuracy → per u its mean over images of each image's mean
+    over the kept fractions of :data:`KEPT` (``"u = 2"``), and ``best``'s paired advantage over each other u
+    (``"u = 2 − u = 1"``, with ``… low`` / ``… high``: its 95 % paired-bootstrap interval)."""
+    return sweep_band("diet", "u", values, *KEPT, paired=best)
 
 
 # -- Table 1 and Table 2: hard_mnist --------------------------------------------------------------------
+BASELINE_LABELS = {k: v for k, v in IOU_LABELS.items() if k != "DiET"}
 register_claim(Claim(
-    "diet.iou_ordering", PAPER, "Table 1",
-    "On Hard MNIST, DiET's masks overlap the digit best: IoU DiET > FullGrad > Grad-CAM > SmoothGrad > gradient",
+    "diet.iou_best", PAPER, "Table 1",
+    "On Hard MNIST, DiET's masks overlap the digit best: IoU of DiET above that of every baseline "
+    "(FullGrad, Grad-CAM, SmoothGrad, gradient)",
     {"DiET": 0.461, "FullGrad": 0.389, "Grad-CAM": 0.295, "SmoothGrad": 0.252, "gradient": 0.117},
     MAIN, metric_values("iou", IOU_LABELS),
-    ordering(list(IOU_LABELS)),
-    note=NOTE + ". The run in docs/measured.md missed it: DiET 0.308 ties SmoothGrad 0.318 (issue target ≥ 0.40). At "
-                "64 px the "
-                "strokes are 2–4 px wide, so even the ground truth pooled into u = 4 cells and upsampled reaches "
-                "IoU 0.62; DiET keeps the smallest part of the digit that keeps f_v's class, and with a solid fill a "
-                "digit's outline is as good evidence as its strokes. The paper's 'Input Grad' is our gradient"))
+    all_of(*(ordering(["DiET", b]) for b in BASELINE_LABELS)),
+    note=NOTE + ". The run in docs/measured.md (u = 4, older code) missed it: DiET 0.308 against SmoothGrad 0.318 "
+                "(issue target ≥ 0.40). u = 4 at 64 px gives 16×16 cells, the paper's u ≈ 14–16 at 224 px rather "
+                "than its u = 8: the ground truth itself, pooled into u = 4 cells and upsampled bilinearly, reaches "
+                "IoU 0.623 [0.605, 0.643], into u = 2 cells 0.897 [0.887, 0.908] (first 200 test images, "
+                "scripts/diet_cell_ceiling.py, results/diet_cell_ceiling_quick.json; the paper's 28×28 cells at "
+                "224 px: 0.838). DiET's IoU at the preset's u = 2: not measured (python -m xai_core evaluate "
+                "--dataset hard_mnist --preset quick --methods diet --metrics iou --n 200). The paper's 'Input "
+                "Grad' is our gradient"))
+
+register_claim(Claim(
+    "diet.iou_baseline_order", PAPER, "Table 1",
+    "On Hard MNIST the baselines' IoU falls in the order of the paper's ResNet-18: FullGrad > Grad-CAM > "
+    "SmoothGrad > gradient",
+    {"FullGrad": 0.389, "Grad-CAM": 0.295, "SmoothGrad": 0.252, "gradient": 0.117},
+    MAIN, metric_values("iou", BASELINE_LABELS),
+    ordering(list(BASELINE_LABELS)),
+    note=NOTE + ". An order of the paper's black box, not a claim about DiET: it may fail on our architecture "
+                "(cnn_light: four conv stages, global max pooling). Measured (top-1 explained, 200 images, "
+                "results/diet_baselines_iou_quick.json): FullGrad 0.242 [0.229, 0.256], Grad-CAM 0.223 [0.209, "
+                "0.236], SmoothGrad 0.318 [0.308, 0.329], gradient 0.219 [0.211, 0.228]: SmoothGrad leads both CAM "
+                "methods, its interval apart from theirs. Not the CAMs' resolution: cnn_light's last stage is 8×8 at "
+                "64 px as ResNet-18's is 7×7 at 224 px, and the ground truth pooled into 8-px cells still reaches "
+                "IoU 0.377 (results/diet_cell_ceiling_quick.json). Why our black box orders them otherwise: not "
+                "measured (the paper preset's ResNet-18 would test it: python -m xai_core evaluate --dataset "
+                "hard_mnist --preset paper --methods gradient,smoothgrad,gradcam,fullgrad --metrics iou --n 200)"))
 
 register_claim(Claim(
     "diet.faithfulness", PAPER, "Table 2",
@@ -121,49 +140,72 @@ register_claim(Claim(
      "distractor 80%": 0.960, "signal 80%": 0.339, "random 80%": 0.587},
     MASKING, _masked,
     all_of(ordering(["distractor 80%", "signal 80%"]), ordering(["distractor 80%", "random 80%"])),
-    note=NOTE + "; masked pixels filled with the dataset mean colour, signal = the ground-truth digit (the "
-                "paper's table comes with its CelebA results, signal = the regions DiET's masks show). In "
-                "docs/measured.md the "
-                "run (f_v, 20 / 50 / 80 %: distractor 0.935 / 0.83 / 0.75, signal 0.95 / 0.915 / 0.855, random "
-                "0.905 / 0.535 / 0.14) misses the signal half: filling the digit's pixels repaints it as a grey "
-                "digit on its coloured background, and its shape is the evidence (even 100 % of the signal filled "
-                "leaves the black box at 0.89)"))
+    note=NOTE + "; masked pixels filled with the dataset mean colour; signal = the pixels DiET's own rounded test "
+                "masks keep, distractor = the rest, as the paper's table (with its CelebA results: the regions "
+                "DiET's masks show); the result's 'signal' says which. Not yet measured that way at quick. The "
+                "older run in docs/measured.md used the ground-truth digit as the signal (`signal_distractor "
+                "--signal ground_truth`; f_v, 20 / 50 / 80 %: distractor 0.935 / 0.83 / 0.75, signal 0.95 / 0.915 "
+                "/ 0.855, random 0.905 / 0.535 / 0.14) and missed the signal half: filling the digit's pixels "
+                "repaints it as a grey digit on its coloured background, and its shape is the evidence"))
 
 # -- Figure 5: mask scale ----------------------------------------------------------------------------------
 register_claim(Claim(
     "diet.mask_scale", PAPER, "Figure 5",
-    "A middle mask scale is best: pixel-perturbation AUC on f_v at u = 4 (the quick preset's u; 16×16 masks at "
-    "64 px) at least that of finer (u = 2) and coarser (u = 8) masks",
-    {}, SWEEP, _sweep([2, 4, 8]),
-    best("u = 4", ["u = 2", "u = 8"]),
-    note=NOTE + ", 100 images; the paper gives Figure 5's curves, no numbers (u = 8 of 224 px best: 28×28 masks, "
-                "about ours at u = 4 of 64 px). The sweep in docs/measured.md: u = 2 / 4 / 8 / 16: 0.936 / 0.951 / "
-                "0.930 / "
-                "0.893 (fits of older code); learning rates scale with the number of mask cells"))
+    "A middle mask scale is best: where the paper judges it (90–99 % of the pixels masked), f_v's pixel-perturbation "
+    "accuracy with u = 2 masks (32×32 cells at 64 px: the counterpart of the paper's best u = 8, 28×28 cells at "
+    "224 px) above that with finer (u = 1) and coarser (u = 4, 16×16) masks, image by image",
+    {}, SWEEP, _band([1, 2, 4], best=2),
+    best_paired("u = 2", ["u = 1", "u = 4"]),
+    note=NOTE + ", 100 images; each u's value is the mean over images of the accuracy at 1, 2, 5 and 10 % of the "
+                "pixels kept (Table 7's 99 / 98 / 95 / 90 % masked), the differences paired over the same images "
+                "(bootstrap, 2000 resamples, seed 0). The paper gives Figure 5's curves, no numbers. The whole-axis "
+                "AUC the claim used to judge is ~91 % decided at ≥ 10 % kept, where every u scores ≈ 1 (last run: "
+                "u = 2 / 4 / 8: 0.9407 / 0.9406 / 0.9395, fits of older code): still in the JSON's summary. Mask "
+                "resolution alone caps IoU at 1.0 / 0.897 / 0.623 for u = 1 / 2 / 4 (results/"
+                "diet_cell_ceiling_quick.json). Learning rates scale with the number of mask cells"))
 
 register_claim(Claim(
     "diet.mask_scale_paper", PAPER, "Figure 5",
-    "At 224 px the paper's u = 8 is best: pixel-perturbation AUC on f_v at u = 8 at least that at u = 4 and u = 16",
-    {}, SWEEP_PAPER, _sweep([4, 8, 16]),
-    best("u = 8", ["u = 4", "u = 16"]),
+    "At 224 px the paper's u = 8 is best: where the paper judges it (90–99 % masked), f_v's pixel-perturbation "
+    "accuracy at u = 8 above that at u = 4 and u = 16, image by image",
+    {}, SWEEP_PAPER, _band([4, 8, 16], best=8),
+    best_paired("u = 8", ["u = 4", "u = 16"]),
     note="paper preset only (224 px, u = 8 by default; a GPU job: five DiET fits at 224 px); the paper gives "
-         "Figure 5's curves, no numbers"))
+         "Figure 5's curves, no numbers; judged as diet.mask_scale (1–10 % kept, paired bootstrap)"))
 
 # -- §5.4, Tables 4 and 5: the manipulated black box ---------------------------------------------------------
 MANIPULATED_LABELS = {"DiET": "diet", "SmoothGrad": "smoothgrad", "Grad-CAM": "gradcam", "gradient": "gradient",
                       "Integrated Gradients": "integrated_gradients"}
 MANIPULATED_NOTE = ("ours: quick preset, cnn_light trained with the gradient-manipulation loss (input gradients "
                     "pushed onto a fixed corner; docs/measured.md: test accuracy 0.931 against the honest 0.963), DiET "
-                    "tuned on it, 200 test images")
+                    "tuned on it, 200 test images. Judged only once the black box is verified as manipulated: its "
+                    "gradient IoU with the digit ≤ 0.05 on 200 held-out test images (its training record; it trains "
+                    "extra epochs until then, at most 10)")
+
+GRADIENT_IOU = "black box gradient IoU"  # the manipulated model's own check (xai_core.models.training)
+MANIPULATION_TARGET = 0.05  # verified once its gradient IoU with the digit is at most this (issue 26)
+VERIFIED = at_most(GRADIENT_IOU, MANIPULATION_TARGET)
+
+
+def _with_gradient_iou(read):
+    """``read``'s values plus the manipulated black box's gradient IoU from its training record (None when the
+    record has no check: a model trained before the check existed)."""
+    def values(result: dict[str, Any]) -> dict[str, float | None]:
+        check = result.get("settings", {}).get("black_box", {}).get("manipulation_check") or {}
+        iou = check.get("gradient_iou")
+        return {**read(result), GRADIENT_IOU: None if iou is None else float(iou)}
+
+    return values
+
 
 register_claim(Claim(
     "diet.manipulated_iou", PAPER, "§5.4, Table 5",
     "On a black box manipulated to put its input gradients on an uninformative corner, gradient methods' maps "
     "break and DiET's do not: DiET's IoU is the best and gradient's falls to a third of DiET's or less",
     {"DiET": 0.454, "SmoothGrad": 0.158, "Grad-CAM": 0.040, "gradient": 0.002},
-    MANIPULATED, metric_values("iou", MANIPULATED_LABELS),
-    all_of(best("DiET", ["SmoothGrad", "Grad-CAM", "gradient", "Integrated Gradients"]),
-           ratio("gradient", "DiET", 3)),
+    MANIPULATED, _with_gradient_iou(metric_values("iou", MANIPULATED_LABELS)),
+    provided(VERIFIED, all_of(best("DiET", ["SmoothGrad", "Grad-CAM", "gradient", "Integrated Gradients"]),
+                              ratio("gradient", "DiET", 3))),
     note=MANIPULATED_NOTE + ". On the honest black box gradient's IoU is 0.218 against DiET's 0.308 (1.4×, "
                             "docs/measured.md), so the third tests the break. The run in docs/measured.md (older DiET "
                             "fits): gradient "
@@ -176,8 +218,8 @@ register_claim(Claim(
     "DiET's f_v tuned from the manipulated black box still agrees with it on original and simplified images "
     "(≥ 0.95 each; the paper: 0.990 / 0.980 on Hard MNIST)",
     {"original": 0.990, "simplified": 0.980},
-    MANIPULATED, _faithfulness,
-    all_of(at_least("original", 0.95), at_least("simplified", 0.95)),
+    MANIPULATED, _with_gradient_iou(_faithfulness),
+    provided(VERIFIED, all_of(at_least("original", 0.95), at_least("simplified", 0.95))),
     note=MANIPULATED_NOTE + "; the run in docs/measured.md (older DiET fits): 0.925 / 0.90 (the "
                             "issue's ≥ 0.95 missed there)"))
 
