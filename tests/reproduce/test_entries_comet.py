@@ -54,7 +54,15 @@ def test_fidelity_judges_five_percent_and_shows_one_and_two_percent():
     assert v.holds is False  # lower is better: 0.25 is above Grad-CAM's 0.2
 
 
-def test_random_labels_reads_the_share_curve():
-    v = Verdict.of(CLAIMS.get("comet.random_labels"),
-                   {"results": {"comet": {"iou_share_curve": _curve(0.01), "pxap_pooled": 0.02}}})
-    assert v.ours == {"COMET random labels": 0.01} and v.holds is True
+def _section(iou: float) -> dict:
+    return {"results": {"comet": {"iou_share_curve": _curve(iou), "pxap_pooled": 0.02}}}
+
+
+def test_random_labels_compares_both_fits_on_the_share_curve():
+    claim = CLAIMS.get("comet.random_labels")
+    v = Verdict.of(claim, {"real": _section(0.3), "random": _section(0.09)})
+    assert v.ours == {"COMET": 0.3, "COMET random labels": 0.09} and v.holds is True  # under a third
+    assert Verdict.of(claim, {"real": _section(0.3), "random": _section(0.11)}).holds is False
+    assert Verdict.of(claim, {"real": _section(0.3)}).holds is None  # the randomised fit is missing
+    command = claim.measurement.command("quick")
+    assert command.count("python -m xai_core evaluate") == 2 and "--set comet.randomize_labels=true" in command

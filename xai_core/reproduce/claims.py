@@ -42,7 +42,7 @@ PAPERS = {
 class Measurement:
     """One service call, run once per preset and code version and shared by the claims that read it.
     ``kind``: a key of :data:`COMMANDS` and of :data:`xai_core.reproduce.runner.KINDS` (evaluate, sweep,
-    masking, accuracy, components); ``params``: its arguments (JSON-ready: they are the cache key);
+    masking, accuracy, components, randomisation); ``params``: its arguments (JSON-ready: they are the cache key);
     ``model``: "default" or "manipulated" (DiET's gradient-manipulated black box)."""
 
     kind: str
@@ -92,6 +92,10 @@ COMMANDS: dict[str, Callable[[Measurement, str], str] | None] = {
         "ablate", m, preset, f"--methods {m.params['method']} --components",
         f"--metric {','.join(m.params['metrics'])}",
         f"--n {m.params['n']} --json out.json"),
+    "randomisation": lambda m, preset: " ; ".join(
+        _cli("evaluate", m, preset, f"--methods {m.params['method']}", f"--metrics {','.join(m.params['metrics'])}",
+             extra, f"--n {m.params['n']} --json {name}.json")
+        for name, extra in (("real", ""), ("random", f"--set {m.params['method']}.randomize_labels=true"))),
 }
 
 
@@ -192,6 +196,25 @@ def metric_values(metric: str, labels: Mapping[str, str], key: str | None = None
     """The reader of ``metric``'s headline (or its score ``key``) per ``label → method``
     (:class:`MetricValues`: also reads each value's interval)."""
     return MetricValues(metric, dict(labels), key)
+
+
+@dataclass(frozen=True)
+class SectionValues:
+    """A result holding several evaluate() results by name (e.g. a randomisation's ``real`` and ``random``)
+    → the union of each section's reader's values (and intervals)."""
+
+    readers: Mapping[str, MetricValues]
+
+    def __call__(self, result: dict[str, Any]) -> dict[str, float | None]:
+        return {k: v for name, read in self.readers.items() for k, v in read(result.get(name) or {}).items()}
+
+    def intervals(self, result: Mapping[str, Any]) -> Intervals:
+        return {k: v for name, read in self.readers.items() for k, v in read.intervals(result.get(name) or {}).items()}
+
+
+def section_values(**readers: MetricValues) -> SectionValues:
+    """The reader of a result with sections: ``section_values(real=metric_values(…), random=…)``."""
+    return SectionValues(readers)
 
 
 def intervals_of(values: Values, result: Mapping[str, Any]) -> Intervals:

@@ -84,10 +84,18 @@ def _components(ctx: services.Context, p: dict[str, Any], progress: Progress) ->
     return services.component_ablation(ctx, p["method"], p["metrics"], p["n"], progress)
 
 
+def _randomisation(ctx: services.Context, p: dict[str, Any], progress: Progress) -> dict[str, Any]:
+    """The data-randomisation test: one evaluation of the method fitted on the real labels and one of it
+    fitted on randomised labels (``{"real": …, "random": …}``), so the claim compares the two on one metric."""
+    base = {"methods": [p["method"]], "metrics": p["metrics"], "n": p["n"]}
+    return {"real": _evaluate(ctx, base, progress),
+            "random": _evaluate(ctx, {**base, "configs": {p["method"]: {"randomize_labels": True}}}, progress)}
+
+
 #: per measurement kind, the service call that runs it (the CLI command measuring the same:
 #: :data:`~.claims.COMMANDS`)
 KINDS: dict[str, Run] = {"evaluate": _evaluate, "sweep": _sweep, "masking": _masking, "accuracy": _accuracy,
-                         "components": _components}
+                         "components": _components, "randomisation": _randomisation}
 
 
 # -- selection and caching ----------------------------------------------------------------------------
