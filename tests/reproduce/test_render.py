@@ -109,8 +109,17 @@ def test_chart_has_ours_and_the_papers_values():
     bars, paper = fig.data
     assert list(bars.x) == list(GOOD) and list(bars.y) == list(GOOD.values())
     assert list(paper.y) == [reproduce.CLAIMS.get(FIDELITY).paper_values[k] for k in GOOD]
+    assert not bars.error_y.visible  # no interval recorded
     empty = charts.claim_figure(_row(rejudge({"preset": "quick", "claims": []})))
     assert all(v is None for v in empty.data[0].y) and "not measured" in empty.layout.title.text
+
+
+def test_chart_draws_each_interval_around_its_bar():
+    row = _row(rejudge(_measured(GOOD, ours_ci95={"MEED FS-M": [0.98, 0.995], "L2X FU-M": [0.9, 0.93]})))
+    bars = charts.claim_figure(row).data[0]
+    assert bars.error_y.visible
+    assert bars.error_y.arrayminus == pytest.approx((0.01, 0.0, 0.01))
+    assert bars.error_y.array == pytest.approx((0.005, 0.0, 0.02))
 
 
 def test_doc_is_rendered_from_the_committed_report_and_the_current_claims():
@@ -134,3 +143,11 @@ def test_script_check_and_write(tmp_path, capsys):
     assert script.main([*args, "--check"]) == 0
     page.write_text("# no markers\n", encoding="utf-8")
     assert script.main(args) == 2
+
+
+def test_a_paired_differences_bounds_are_its_interval_not_more_values():
+    from xai_core.reproduce.render import ours_text
+    row = {"status": "current", "ours": {"u = 2": 0.9, "u = 2 − u = 1": 0.02, "u = 2 − u = 1 low": 0.01,
+                                         "u = 2 − u = 1 high": 0.03},
+           "ours_ci95": {"u = 2 − u = 1": [0.01, 0.03]}}
+    assert ours_text(row) == "u = 2 0.9, u = 2 − u = 1 0.02 [0.01, 0.03]"

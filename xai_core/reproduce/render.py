@@ -76,8 +76,9 @@ def paper_text(row: Mapping[str, Any]) -> str:
 
 
 def ours_text(row: Mapping[str, Any]) -> str:
-    """Our values of a row, each with its 95 % interval where recorded ("DiET 0.308 [0.28, 0.34]");
-    "not measured" when missing, "(stale: older code)" after stale values."""
+    """Our values of a row, each with its 95 % interval where recorded ("DiET 0.308 [0.28, 0.34]"; a
+    paired difference's ``… low`` / ``… high`` values are its interval, not shown again); "not measured"
+    when missing, "(stale: older code)" after stale values."""
     if row["status"] == MISSING:
         return "not measured"
     intervals = row.get("ours_ci95") or {}
@@ -86,7 +87,9 @@ def ours_text(row: Mapping[str, Any]) -> str:
         ci = intervals.get(k)
         return f"{k} {number(v)}" + ("" if ci is None or v is None else f" [{number(ci[0])}, {number(ci[1])}]")
 
-    text = ", ".join(one(k, v) for k, v in row["ours"].items()) or "–"
+    ours = row["ours"]
+    bounds = {f"{k} {end}" for k in ours for end in ("low", "high")}  # a paired difference's bounds: its interval
+    text = ", ".join(one(k, v) for k, v in ours.items() if k not in bounds) or "–"
     return text + (" (stale: older code)" if row["status"] == STALE else "")
 
 
