@@ -21,13 +21,14 @@ st.markdown("**Map resolution.** Each map is averaged over u×u pixel blocks bef
             "score holds up at large u explains with coarse regions; one that drops relied on fine detail. "
             "DiET learns its mask at 1/u resolution: sweep its u under *Method setting sweep* below.")
 
-rows = services.method_rows(ctx.info)
+rows, blocked = services.offered_methods(ctx)
 methods_all = [r.name for r in rows]
 metrics_all = services.metric_names(ctx.info)
 factors_all = services.resolution_factors(ctx.info.image_size)
 with st.form("ablation"):
-    methods = st.multiselect("Methods", methods_all,
+    methods = st.multiselect("Methods", methods_all, format_func=helpers.method_label(rows),
                              default=[m for m in ("gradient", "smoothgrad", "gradcam") if m in methods_all])
+    helpers.unavailable_note(blocked, ctx.dataset)
     c1, c2, c3 = st.columns(3)
     metric = c1.selectbox("Metric", metrics_all, index=metrics_all.index("pixel_perturbation"))
     factors = c2.multiselect("Block sizes u", factors_all, default=factors_all)

@@ -8,17 +8,19 @@ import streamlit as st
 
 from xai_core import figures, services
 from xai_core.errors import XAIError
-from pages.ui import job_ui, readiness, sidebar
+from pages.ui import helpers, job_ui, readiness, sidebar
 
 selection = sidebar.sidebar()
 ctx = readiness.load_or_stop(selection)
 
 st.title("Evaluate")
-methods_all = [r.name for r in services.method_rows(ctx.info)]
+offered, blocked = services.offered_methods(ctx)
+methods_all = [r.name for r in offered]
 metrics_all = services.metric_names(ctx.info)
 with st.form("evaluate"):
-    methods = st.multiselect("Methods", methods_all,
+    methods = st.multiselect("Methods", methods_all, format_func=helpers.method_label(offered),
                              default=[m for m in ("random", "gradient", "smoothgrad", "gradcam") if m in methods_all])
+    helpers.unavailable_note(blocked, ctx.dataset)
     metrics = st.multiselect("Metrics", metrics_all,
                              default=[m for m in ("iou", "pixel_perturbation", "deletion") if m in metrics_all])
     n = st.slider("Test images", 4, min(500, len(ctx.test)), min(20, len(ctx.test)))

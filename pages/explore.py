@@ -8,7 +8,7 @@ import numpy as np
 import streamlit as st
 
 from pages import model_compare
-from pages.ui import caches, helpers, readiness, sidebar
+from pages.ui import caches, helpers, readiness, sidebar, url_state
 from xai_core import export, services, viz
 from xai_core.data.base import DatasetInfo
 from xai_core.data.decode import display_name
@@ -33,6 +33,7 @@ def pick_split(disabled: bool = False) -> str:
     splits = services.evaluation_splits(info)
     if len(splits) < 2:
         return splits[0] if splits else "test"
+    url_state.restore("split", "explore_split", lambda text: url_state.choice(text, splits))
     if st.session_state.get("explore_split") not in splits:
         st.session_state["explore_split"] = splits[0]
     return st.selectbox("Split", splits, key="explore_split", disabled=disabled,
@@ -56,6 +57,7 @@ def pick_sample(disabled: bool = False) -> int:
     if not options:
         st.warning(f"No {split} sample matches these filters; showing sample 0.")
         return 0
+    url_state.restore("sample", "sample", lambda text: url_state.index(text, options))
     if st.session_state.get("sample") not in options:
         st.session_state["sample"] = options[0]
     c4.button("🎲 Random", on_click=lambda: st.session_state.update(sample=random.choice(options)),
@@ -94,20 +96,33 @@ else:
 with helpers.work_slot():  # a forward pass on the shared model
     classes = dict(services.class_choices(ctx, x, label))
 predicted = next(iter(classes))
-target = st.selectbox("Explain the class", list(classes), format_func=classes.get,
+shown_image = (selection, split, index, None if upload is None else upload.file_id)
+if st.session_state.get("explore_target_for") != shown_image:  # another image or model: its prediction again
+    st.session_state.pop("explore_target", None)
+    st.session_state["explore_target_for"] = shown_image
+url_state.restore("target", "explore_target", lambda text: url_state.index(text, list(classes)))
+sidebar.valid_choice("explore_target", list(classes), predicted)
+target = st.selectbox("Explain the class", list(classes), format_func=classes.get, key="explore_target",
                       help="the class the maps explain, with the black box's probability: its prediction "
                            "(default), the label, or any class. Label-free methods (DiET, DoRaR, COMET) "
                            "explain the model's own behaviour: the choice does not change their maps")
+url_state.restore("methods", "explore_methods",  # before the picker's defaults below; checked against the registry
+                  lambda text: url_state.names(text, [r.name for r in services.method_rows(info)]))
+url_state.write({"split": split, "sample": str(index), "target": str(target)}
+                | ({"methods": url_state.join(st.session_state["explore_methods"])}
+                   if "explore_methods" in st.session_state else {}))
 
 has_truth = info.has_ground_truth and image_tensor is None
-rows = {r.name: r for r in services.method_rows(info if has_truth else services.without_ground_truth(info))}
+offered, blocked = services.offered_methods(ctx, info if has_truth else services.without_ground_truth(info))
+rows = {r.name: r for r in offered}
 available = list(rows)
 if "explore_methods" not in st.session_state:
     st.session_state["explore_methods"] = [m for m in PRESELECTED if m in available]
 st.session_state["explore_methods"] = [m for m in st.session_state["explore_methods"] if m in available]
-methods = st.multiselect("Methods", available, key="explore_methods",
+methods = st.multiselect("Methods", available, key="explore_methods", format_func=helpers.method_label(offered),
                          help="Each method's maps appear in their own cell of the grid (at most four per row); "
                               "the About page explains them.")
+helpers.unavailable_note(blocked, ctx.dataset if image_tensor is None else "your image")
 with st.expander("Heatmap display"):
     c1, c2, c3, c4 = st.columns(4)
     st.session_state.setdefault("explore_clip", 99.0)  # defaults set here, not on the widgets: they persist

@@ -32,7 +32,7 @@ def gallery(dataset: str, preset: str, model: services.ModelChoice, method: str,
         return services.explain_gallery(ctx, method, list(indices), split=split, target=target)
 
 
-rows = services.method_rows(info, ready_on=ctx)
+rows, blocked = services.offered_methods(ctx, info, ready=True)
 names = [r.name for r in rows]
 if not names:
     st.info("No method is usable on this dataset.")
@@ -43,7 +43,9 @@ c1, c2, c3 = st.columns([3, 2, 2])
 sidebar.valid_choice("gallery_method", names, PREFERRED if PREFERRED in names else None)
 sidebar.valid_choice("gallery_size", list(services.GALLERY_SIZES))
 sidebar.valid_choice("gallery_target", list(services.GALLERY_TARGETS))
-method = c1.selectbox("Method", names, key="gallery_method", help="the About page explains each method")
+method = c1.selectbox("Method", names, key="gallery_method", help="the About page explains each method",
+                      format_func=helpers.method_label(rows))
+helpers.unavailable_note(blocked, ctx.dataset)
 size = c2.selectbox("Grid", services.GALLERY_SIZES, key="gallery_size",
                     format_func=lambda n: f"{n}×{n}", help="samples per row and column")
 target = c3.selectbox("Explain the class", services.GALLERY_TARGETS, key="gallery_target",

@@ -9,7 +9,7 @@ from pages.ui import job_ui, sidebar
 from xai_core import reproduce
 from xai_core.errors import XAIError
 from xai_core.jobs import MANAGER
-from xai_core.reproduce import charts
+from xai_core.reproduce import charts, committed
 from xai_core.reproduce import jobs as repro_jobs
 from xai_core.reproduce.render import MARK, MISSING, STALE, ours_text, paper_text, separated_text
 from xai_core.store import ArtifactStore
@@ -32,11 +32,30 @@ try:
 except XAIError as err:
     st.info(str(err))
     st.stop()
-rows = {row["id"]: row for row in reproduce.report(claims, preset, store)["claims"]}
+try:
+    shipped = committed.load(preset)
+except XAIError as err:  # a broken results file: said, and the page shows the store alone
+    st.warning(f"The repository's committed results are not shown: {err}")
+    shipped = None
+rows = {row["id"]: row for row in committed.merge(reproduce.report(claims, preset, store)["claims"], shipped)}
 held = sum(r["holds"] is True for r in rows.values())
 missing = sum(r["status"] == MISSING for r in rows.values())
-st.caption(f"{len(rows)} claims at the {preset} preset: {held} hold here, "
-           f"{sum(r['holds'] is False for r in rows.values())} do not, {missing} not measured yet.")
+from_repo = sum(r["origin"] == committed.COMMITTED for r in rows.values())
+if from_repo:
+    st.info(f"**{from_repo} of {len(rows)} rows are from the repository's results** (`results/{shipped.path.name}`, "
+            f"{shipped.provenance()}), marked *repository's results*: they are shown where this machine has no "
+            "current result of its own, and your own runs replace them.")
+st.caption(f"{len(rows)} claims at the {preset} preset: {held} hold, {sum(r['holds'] is False for r in rows.values())} "
+           f"do not, {missing} not measured yet" + (f"; {from_repo} of them from the repository's results." if from_repo
+                                                   else "."))
+
+
+def status_text(row: dict) -> str:
+    """The status column: the store's status, or the repository's results (and whether the measurement has
+    changed since they were committed)."""
+    if row["origin"] != committed.COMMITTED:
+        return STATUS[row["status"]]
+    return "repository's results" + (" (stale: measurement changed since)" if row["status"] == STALE else "")
 
 
 def run_button(label: str, chosen: list, key: str, confirm: bool) -> None:
@@ -68,19 +87,24 @@ for paper, title in reproduce.PAPERS.items():
     st.dataframe([{"claim": f"{c.id} ({c.source})", "check": rows[c.id]["check"], "paper": paper_text(rows[c.id]),
                    "ours": ours_text(rows[c.id]), "holds": MARK[rows[c.id]["holds"]],
                    "intervals separate": separated_text(rows[c.id]), "reason": rows[c.id]["reason"],
-                   "status": STATUS[rows[c.id]["status"]]} for c in mine], hide_index=True, width="stretch")
+                   "status": status_text(rows[c.id])} for c in mine], hide_index=True, width="stretch")
     run_button(f"Run all {len(mine)} claims of {paper}", mine, f"run-paper-{paper}-{preset}", confirm=True)
     for c in mine:
         row = rows[c.id]
-        with st.expander(f"{MARK[row['holds']]} {c.id} ({c.source}) · {STATUS[row['status']]}"):
+        with st.expander(f"{MARK[row['holds']]} {c.id} ({c.source}) · {status_text(row)}"):
             st.markdown(f"**{c.claim}**  \nCheck: `{row['check']}` → {MARK[row['holds']]} {row['reason']}")
             if row["status"] == MISSING:
                 st.info("Not measured yet at this preset: run it below or with the command.")
             else:
                 st.plotly_chart(charts.claim_figure(row), width="stretch", key=f"chart-{c.id}-{preset}")
                 stale = " — **stale**: measured by older code; rerun to refresh" if row["status"] == STALE else ""
-                st.caption(f"Ours: {preset} preset, on {row['machine']}, finished {row['finished']} "
-                           f"({row['seconds']:,.0f} s){stale}.")
+                origin = (f"from the repository's results (`results/{shipped.path.name}`, code {shipped.code or '?'})"
+                          if row["origin"] == committed.COMMITTED else "")
+                st.caption(f"Ours: {preset} preset, {origin + ', ' if origin else ''}on {row['machine']}, finished "
+                           f"{row['finished']} ({row['seconds'] or 0:,.0f} s){stale}.")
+                if origin and row["store_status"] == STALE:
+                    st.caption("This machine holds a stale result of its own (older code): the repository's is "
+                               "shown instead; run the claim to measure it here.")
             if row["note"]:
                 st.caption(row["note"])
             if row["command"]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from pages.ui import caches, job_ui, readiness, sidebar
+from pages.ui import caches, helpers, job_ui, readiness, sidebar
 from xai_core import figures, services, viz
 
 selection = sidebar.sidebar()
@@ -20,11 +20,12 @@ st.markdown("The green outline is the **signal**: the pixels that define the lab
             "`random` reference gives the chance level); *IoU* compares the map's top pixels with the outline. "
             "Below, the model side: accuracy when part of the signal or of the distractors is erased.")
 
-rows = services.method_rows(ctx.info)
+rows, blocked = services.offered_methods(ctx)
 methods_all = [r.name for r in rows]
 with st.form("signal"):
-    methods = st.multiselect("Methods", methods_all, default=[m for m in ("random", "gradient", "smoothgrad",
-                                                                          "gradcam") if m in methods_all])
+    methods = st.multiselect("Methods", methods_all, format_func=helpers.method_label(rows),
+                             default=[m for m in ("random", "gradient", "smoothgrad", "gradcam") if m in methods_all])
+    helpers.unavailable_note(blocked, ctx.dataset)
     n = st.slider("Test images", 4, min(500, len(ctx.test)), min(50, len(ctx.test)))
     run = st.form_submit_button("Compare", type="primary")
 if run and methods:

@@ -111,9 +111,11 @@ def draw_jobs() -> None:
     for job in jobs:
         with st.container(border=True):
             eta = job.eta_seconds
-            st.markdown(f"**{job.title}** — {job.status}"
+            fared = job_ui.estimate_note(job)
+            st.markdown(f"**{job.title}** — {job.status} ({job.lane} lane)"
                         + (f" · about {estimates.duration(eta)} left" if eta is not None else "")
-                        + (f" · took {job.finished - job.started:.0f} s" if job.finished and job.started else ""))
+                        + (f" · took {job.finished - job.started:.0f} s" if job.finished and job.started else "")
+                        + (f" · {fared}" if fared else ""))
             st.progress(job.fraction, text=job.message or " ")
             job_ui.cancel_button(job)
             if job.error:
@@ -129,5 +131,8 @@ def draw_jobs() -> None:
 
 
 st.subheader("Jobs")
+st.caption("Estimates learn from this machine: each finished job records its measured time, and the next "
+           "estimate of the same kind is corrected by the median of the recent ones (its basis says by how much).")
 active = any(j.active for j in MANAGER.jobs())
+st.fragment(job_ui.queue_panel, run_every=1.0 if active else None)()
 st.fragment(draw_jobs, run_every=1.0 if active else None)()

@@ -265,8 +265,10 @@ def test_sidebar_model_choice_other_architecture_and_model_upload(app, tmp_path,
     app.sidebar.file_uploader[0].upload("model.onnx", onnx_cnn(channels=3), "application/octet-stream").run()
     assert not app.exception, app.exception
     assert any("model user:" in c.value for c in app.main.caption)
-    warned = " ".join(w.value for w in app.warning)
-    assert "gradcam" in warned  # Grad-CAM needs a Python model: a warning, the other methods still shown
+    # Grad-CAM needs a Python model: not offered, its reason under the picker; the other methods still shown
+    assert not any(o.startswith("gradcam ") for o in app.multiselect(key="explore_methods").options)
+    offered = next(e for e in app.expander if e.label.startswith("Not offered on"))
+    assert "gradcam" in offered.label and any(c.value.startswith("**gradcam**") for c in offered.caption)
     assert "gradient · overlay" in [im.caption for im in _images(app)]
 
     app.sidebar.file_uploader[0].upload("bad.onnx", b"not a model", "application/octet-stream").run()

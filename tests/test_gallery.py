@@ -61,7 +61,8 @@ def test_gallery_offers_a_fit_for_an_untrained_method(monkeypatch):
     at = page("gallery.py", monkeypatch)
     ctx = services.load_context("hard_mnist", "smoke")  # the page's context (the test store is shared by the
     options = at.selectbox(key="gallery_method").options  # session's tests: pick a method no other test fitted)
-    trained = next(r.name for r in services.method_rows() if r.trained and r.name in options
+    offered = [o.split(" — ")[0] for o in options]  # each drawn as "name — description"
+    trained = next(r.name for r in services.method_rows() if r.trained and r.name in offered
                    and not services.is_ready(ctx, r.name))
     at.selectbox(key="gallery_method").set_value(trained).run()
     assert not at.exception
@@ -80,11 +81,12 @@ def test_gallery_is_in_the_navigation(monkeypatch):
     assert not app.exception, app.exception
 
 
-def test_a_method_that_cannot_train_on_the_dataset_is_one_line_not_a_crash(monkeypatch):
-    """DoRaR on natural (32 training images; its noise needs 50): a warning, no Train button."""
+def test_a_method_that_cannot_train_on_the_dataset_is_not_offered_and_says_why(monkeypatch):
+    """DoRaR on natural (32 training images; its noise needs 50): not in the picker, its reason beneath."""
     at = page("gallery.py", monkeypatch)
     at.sidebar.selectbox(key="dataset_choice").set_value("natural").run()
-    at.selectbox(key="gallery_method").set_value("dorar").run()
     assert not at.exception, at.exception
-    assert any("cannot be trained on natural" in w.value and "at least 50" in w.value for w in at.warning)
+    assert not any(o.startswith("dorar ") for o in at.selectbox(key="gallery_method").options)
+    note = next(e for e in at.expander if e.label.startswith("Not offered on natural"))
+    assert any(c.value.startswith("**dorar**") and "at least 50" in c.value for c in note.caption)
     assert not any(b.label.startswith("Train dorar") for b in at.button)

@@ -1,8 +1,11 @@
-"""Background jobs: progress, de-duplication by key, failures reported in one line, ETA, cancelling."""
+"""Background jobs: progress, de-duplication by key, failures reported in one line, ETA, cancelling,
+lanes and "N ahead", and the queue panel's rows."""
 from __future__ import annotations
 
 import threading
 import time
+
+import pytest
 
 from xai_core.errors import XAIError
 from xai_core.jobs import CANCELLED, DETAIL_CHARS, DONE, ERROR_CHARS, FAILED, QUEUED, RUNNING, Job, JobManager
@@ -87,9 +90,11 @@ def test_jobs_beyond_the_slots_stay_queued_with_their_place_in_line():
     until(lambda: first.status == RUNNING)
     second = jobs.submit("two", "two", lambda progress: "second")
     third = jobs.submit("three", "three", lambda progress: "third")
-    until(lambda: "1 ahead" in third.message)
+    until(lambda: "2 ahead" in third.message)
     assert second.status == QUEUED and third.status == QUEUED
-    assert second.message == "Waiting for a free worker (0 ahead) …" and second.started is None
+    # the running job is ahead too (issue 29: a job behind an hour-long one said "0 ahead" all that hour)
+    assert second.message == "Waiting for a free long-job worker (1 ahead: 1 running, 0 queued before it) …"
+    assert (second.ahead, third.ahead) == (1, 2) and second.started is None
     assert second.active and second.eta_seconds is None
     gate.set()
     assert [jobs.wait(k, 10).result for k in ("one", "two", "three")] == ["first", "second", "third"]
@@ -187,3 +192,26 @@ def test_a_fit_cancelled_inside_its_first_epoch_says_it_starts_over():
     assert resume_note(job) == "no epoch had finished, so training again starts from the beginning."
     job.report(1, 3, "epoch 1", loss=0.7)  # the epoch's report carries its losses
     assert resume_note(job) == RESUMES
+
+
+# -- lanes ------------------------------------------------------------------------------------------
+def test_a_short_job_does_not_wait_behind_a_long_one_and_counts_only_its_own_lane():
+    """The issue's case with a fake slow job: one long job runs; a second long job is 1 ahead; a short job
+    starts at once in its own lane, and while another short job waits behind it, the long line stays as it was."""
+    jobs, gate, short_gate = JobManager({"long": Slots(1), "short": Slots(1)}), threading.Event(), threading.Event()
+    slow = jobs.submit("fit", "slow fit", lambda progress: gate.wait(60))
+    until(lambda: slow.status == RUNNING)
+    waiting = jobs.submit("claim", "run this claim", lambda progress: "ran")
+    evaluation = jobs.submit("eval", "evaluate", lambda progress: short_gate.wait(60), lane="short")
+    until(lambda: evaluation.status == RUNNING)  # not behind the long fit
+    second_short = jobs.submit("eval2", "evaluate again", lambda progress: "ok", lane="short")
+    until(lambda: second_short.ahead == 1 and waiting.ahead == 1)
+    assert "long-job worker (1 ahead: 1 running" in waiting.message
+    assert "short-job worker (1 ahead: 1 running" in second_short.message
+    assert [j.key for j in jobs.queue()] == ["fit", "claim", "eval", "eval2"]  # lane by lane, running first
+    short_gate.set()
+    assert jobs.wait("eval2", 60).status == DONE and waiting.status == QUEUED  # the long line did not move
+    gate.set()
+    assert jobs.wait("claim", 60).result == "ran" and waiting.ahead is None
+    with pytest.raises(ValueError, match="no job lane 'middle'"):
+        jobs.submit("x", "x", lambda progress: None, lane="middle")

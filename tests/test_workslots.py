@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from xai_core.workslots import Slots, size_from_env, waiting_message
+from xai_core.workslots import JOB_LANES, JOB_SLOTS, Slots, job_lanes, size_from_env, waiting_message
 
 from polling import until
 
@@ -158,3 +158,15 @@ def test_size_from_env(monkeypatch):
     monkeypatch.delenv("XAI_TEST_SLOTS")
     assert size_from_env("XAI_TEST_SLOTS", 1) == 1
     assert waiting_message(2) == "Waiting for a free worker (2 ahead) …"
+
+
+def test_two_job_lanes_sized_from_the_environment_the_old_name_still_sizing_the_long_one(monkeypatch):
+    for name in ("XAI_JOB_SLOTS", "XAI_LONG_JOB_SLOTS", "XAI_SHORT_JOB_SLOTS"):
+        monkeypatch.delenv(name, raising=False)
+    assert {k: v.size for k, v in job_lanes().items()} == {"long": 1, "short": 1}
+    monkeypatch.setenv("XAI_JOB_SLOTS", "3")  # the single pool's old variable: the long lane now
+    assert {k: v.size for k, v in job_lanes().items()} == {"long": 3, "short": 1}
+    monkeypatch.setenv("XAI_LONG_JOB_SLOTS", "2")
+    monkeypatch.setenv("XAI_SHORT_JOB_SLOTS", "4")
+    assert {k: v.size for k, v in job_lanes().items()} == {"long": 2, "short": 4}
+    assert JOB_SLOTS is JOB_LANES["long"] and JOB_LANES["long"] is not JOB_LANES["short"]

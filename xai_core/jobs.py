@@ -2,9 +2,16 @@
 
 A job is keyed by what it builds (e.g. the store key of a black box): submitting a key that is
 already queued or running returns the existing job, so two users starting the same training get
-one job. Jobs run in threads (torch releases the GIL in its kernels), at most ``JOB_SLOTS.size`` at
-a time (``XAI_JOB_SLOTS``, default 1): the others stay queued and say how many are ahead. Results land in
+one job. Jobs run in threads (torch releases the GIL in its kernels), in two lanes
+(:data:`~xai_core.workslots.JOB_LANES`: "long" for fits, training, sweeps and reproduction runs, "short" for
+evaluations and other minutes-long work), each running at most its size at a time; the others stay queued
+and say how many jobs of their lane are ahead (those running and those queued before them). Results land in
 the store, where every page picks them up. Across processes the store's file locks keep builds single.
+
+A job may carry its time estimate and a *kind* (e.g. ``fit:comet``, see
+:class:`~xai_core.job_rates.RateBook`): when it ends, done (or cancelled past :data:`MIN_FRACTION`), its
+measured running time is recorded under that kind, and the next estimate of the kind is corrected by this
+machine's record (``services.estimates``).
 
 A failed job keeps one short line for the page (:attr:`Job.error`: the exception's type and message,
 at most :data:`ERROR_CHARS` characters, server paths cut) and its full text (:attr:`Job.details`, for
@@ -16,15 +23,17 @@ nothing half-written (a cancelled fit keeps its last epoch's checkpoint: the nex
 from __future__ import annotations
 
 import logging
+import math
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from .errors import XAIError
-from .workslots import JOB_SLOTS, Slots, waiting_message
+from .job_rates import MIN_FRACTION, RATES, RateBook
+from .workslots import JOB_LANES, Slots
 
 _LOG = logging.getLogger(__name__)
 _PATH = re.compile(r"(?<![\w.~])/(?:[^\s/'\"():,]+/)+([^\s/'\"():,]+)")
@@ -33,6 +42,7 @@ QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed"
 ETA = "eta_s"  # progress metric: seconds left, estimated by the work (not drawn as a curve)
 ERROR_CHARS = 200  # the most characters of an error a page shows in its one line
 DETAIL_CHARS = 10_000  # the most characters of its full text a page gets (the server log has all of it)
+LONG, SHORT = "long", "short"  # the job lanes (xai_core.workslots.JOB_LANES)
 
 
 class JobCancelled(Exception):
@@ -60,6 +70,12 @@ class Job:
     eta_at: float | None = None  # when the work gave ``eta_hint`` (the estimate counts down from there)
     eta_given: bool = False  # the work reports ``eta_s`` (None then means "not known yet", not "extrapolate")
     cancel_requested: bool = False
+    lane: str = LONG  # which pool of workers runs it
+    kind: str | None = None  # what its measured time teaches (RateBook), e.g. "fit:comet"; None: nothing
+    estimate_s: float | None = None  # the seconds the user was told before it started
+    base_s: float | None = None  # the same estimate before this machine's correction (the rate's reference)
+    ahead: int | None = None  # while queued: jobs of its lane ahead of it (running, or queued before it)
+    settled: bool = False  # ended and its time recorded (JobManager.wait waits for this)
 
     def report(self, done: float, total: float, message: str = "", **metrics: Any) -> None:
         """The Progress callback handed to the work function; raises :class:`JobCancelled` once the
@@ -97,6 +113,33 @@ class Job:
     def active(self) -> bool:
         return self.status in (QUEUED, RUNNING)
 
+    @property
+    def run_seconds(self) -> float | None:
+        """Seconds it ran (waiting in the queue not counted); None before it started."""
+        if self.started is None:
+            return None
+        return (self.finished if self.finished is not None else time.time()) - self.started
+
+    @property
+    def measured_s(self) -> float | None:
+        """Its whole run's seconds as measured: the running time when done; a cancelled job's time
+        over the fraction it did (its rate), past :data:`MIN_FRACTION`; else None."""
+        ran = self.run_seconds
+        if ran is None or self.finished is None:
+            return None
+        if self.status == DONE:
+            return ran
+        if self.status == CANCELLED and self.fraction > MIN_FRACTION:
+            return ran / self.fraction
+        return None
+
+
+class SupportsSeconds(Protocol):
+    """An estimate as jobs take it (``services.estimates.Estimate``): ``seconds``, and optionally
+    ``cold`` (before this machine's correction) and ``kind``."""
+
+    seconds: float | None
+
 
 def shorten(text: str, limit: int = ERROR_CHARS) -> str:
     """``text`` on one line (whitespace runs collapsed), cut to ``limit`` characters with "…"."""
@@ -121,36 +164,60 @@ def full_text(err: BaseException | str, limit: int = DETAIL_CHARS) -> str:
 
 
 class JobManager:
-    """Runs jobs in daemon threads, at most one per key at a time and at most ``slots.size`` at once
-    (default: the process-wide :data:`~xai_core.workslots.JOB_SLOTS`)."""
+    """Runs jobs in daemon threads, at most one per key at a time and, per lane, at most that lane's
+    slots at once. ``slots``: the lanes (default: the process-wide
+    :data:`~xai_core.workslots.JOB_LANES`), or one pool every lane shares. ``rates``: where finished jobs
+    record their measured time (default: :data:`~xai_core.job_rates.RATES`, the machine's cache);
+    ``clock``: seconds now (tests)."""
 
-    def __init__(self, slots: Slots | None = None) -> None:
+    def __init__(self, slots: Slots | Mapping[str, Slots] | None = None, rates: RateBook | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
         self._jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
-        self._slots = slots if slots is not None else JOB_SLOTS
+        pools = JOB_LANES if slots is None else slots
+        self._lanes: dict[str, Slots] = {LONG: pools, SHORT: pools} if isinstance(pools, Slots) else dict(pools)
+        self.rates = rates if rates is not None else RATES
+        self._clock = clock
 
-    def submit(self, key: str, title: str, work: Callable[[Callable[..., None]], Any]) -> Job:
-        """Start ``work(progress)`` unless a job with ``key`` is already active; return the job."""
+    @property
+    def lanes(self) -> tuple[str, ...]:
+        return tuple(self._lanes)
+
+    def submit(self, key: str, title: str, work: Callable[[Callable[..., None]], Any], *,
+               estimate: SupportsSeconds | float | None = None, kind: str | None = None, lane: str = LONG) -> Job:
+        """Start ``work(progress)`` in ``lane`` unless a job with ``key`` is already active; return the job.
+        ``estimate`` (seconds, or an ``Estimate``) and ``kind`` (default: the estimate's) are recorded with
+        the job's measured time when it ends (:class:`RateBook`); both optional."""
+        if lane not in self._lanes:
+            raise ValueError(f"no job lane {lane!r}; lanes: {', '.join(self._lanes)}")
+        told = estimate if isinstance(estimate, (int, float)) or estimate is None else estimate.seconds
+        base = getattr(estimate, "cold", None)
         with self._lock:
             job = self._jobs.get(key)
             if job is not None and job.active:
                 return job
-            job = Job(key=key, title=title)
+            job = Job(key=key, title=title, lane=lane, kind=kind or getattr(estimate, "kind", None),
+                      estimate_s=None if told is None else float(told),
+                      base_s=float(base) if base is not None else None if told is None else float(told),
+                      created=self._clock())
             self._jobs[key] = job
         threading.Thread(target=self._run, args=(job, work), name=f"job:{title}", daemon=True).start()
         return job
 
     def _run(self, job: Job, work: Callable[[Callable[..., None]], Any]) -> None:
-        def queued(ahead: int) -> None:  # still QUEUED: say where in the line, or leave it when cancelled
+        pool = self._lanes[job.lane]
+
+        def queued(waiting_ahead: int) -> None:  # still QUEUED: say where in the line, or leave it when cancelled
             if job.cancel_requested:
                 raise JobCancelled(job.title)
-            job.message = waiting_message(ahead)
+            job.ahead = pool.busy + waiting_ahead  # the running jobs are ahead too (issue 29: "0 ahead" for an hour)
+            job.message = queue_message(job.lane, pool.busy, waiting_ahead)
 
         try:
-            with self._slots.slot(queued, heartbeat_s=1.0):
+            with pool.slot(queued, heartbeat_s=1.0):
                 if job.cancel_requested:
                     raise JobCancelled(job.title)
-                job.status, job.started, job.message = RUNNING, time.time(), ""
+                job.status, job.started, job.message, job.ahead = RUNNING, self._clock(), "", None
                 job.result = work(job.report)
                 job.status = DONE
         except JobCancelled:
@@ -164,7 +231,16 @@ class JobManager:
             job.error = f"{one_line(err, ERROR_CHARS - 30)} (details in the server log)"
             job.details, job.status = full_text(err), FAILED
         finally:
-            job.finished = time.time()
+            job.finished = self._clock()
+            self._record(job)
+            job.settled = True
+
+    def _record(self, job: Job) -> None:
+        """Teach the rate book this job's measured time; bookkeeping never fails a job."""
+        try:
+            self.rates.record(job)
+        except Exception:  # noqa: BLE001 - a full disk or read-only cache must not turn a done job into a failure
+            _LOG.warning("could not record the time of job %r", job.title, exc_info=True)
 
     def cancel(self, key: str) -> bool:
         """Ask the active job ``key`` to stop at its next progress report (or while it is queued);
@@ -182,15 +258,30 @@ class JobManager:
     def jobs(self) -> list[Job]:
         return list(self._jobs.values())
 
+    def queue(self) -> list[Job]:
+        """The active jobs, lane by lane: running first (oldest start first), then queued in line order
+        (fewest ahead first)."""
+        active = [j for j in self.jobs() if j.active]
+        order = {lane: k for k, lane in enumerate(self._lanes)}
+        return sorted(active, key=lambda j: (order.get(j.lane, len(order)), j.status != RUNNING,
+                                             j.started or 0.0, j.ahead if j.ahead is not None else math.inf,
+                                             j.created))
+
     def wait(self, key: str, timeout: float | None = None) -> Job:
-        """Block until the job ``key`` is finished (tests and the CLI)."""
+        """Block until the job ``key`` is finished and its time recorded (tests and the CLI)."""
         deadline = None if timeout is None else time.time() + timeout
         job = self._jobs[key]
-        while job.active:
+        while job.active or not job.settled:
             if deadline is not None and time.time() > deadline:
                 raise TimeoutError(f"job {job.title} still running after {timeout} s")
             time.sleep(0.02)
         return job
+
+
+def queue_message(lane: str, running: int, waiting_ahead: int) -> str:
+    """What a queued job says: how many jobs of its lane are ahead of it, running and waiting."""
+    return (f"Waiting for a free {lane}-job worker ({running + waiting_ahead} ahead: {running} running, "
+            f"{waiting_ahead} queued before it) …")
 
 
 MANAGER = JobManager()  # one per process: shared by every Streamlit session

@@ -7,10 +7,12 @@ with the server's event loop (the health check and every websocket stall), and r
 holders at a time, in arrival order; the others wait, and hear their queue position through a callback
 (the page shows "waiting for a free worker (k ahead)"; a background job stays queued).
 
-Two process-wide pools: :data:`WORK_SLOTS` for what a page computes while its user waits (explanations,
-loading a model, evaluations), :data:`JOB_SLOTS` for background jobs (training, fitting, sweeps), so a
-minutes-long training never blocks the Explore page. Sizes come from ``XAI_WORK_SLOTS`` and
-``XAI_JOB_SLOTS`` (default 1 each). No Streamlit here: the pages pass a callback that draws.
+Process-wide pools: :data:`WORK_SLOTS` for what a page computes while its user waits (explanations,
+loading a model), and two lanes of background jobs (:data:`JOB_LANES`): "long" (fits, black-box training,
+sweeps, reproduction runs) and "short" (evaluations, ablations, IBA statistics, signal vs distractor), so an
+hour-long fit never blocks a two-minute evaluation, and neither blocks the Explore page. Sizes come from
+``XAI_WORK_SLOTS``, ``XAI_LONG_JOB_SLOTS`` (``XAI_JOB_SLOTS``, the single pool's old name, still sets it)
+and ``XAI_SHORT_JOB_SLOTS`` (default 1 each). No Streamlit here: the pages pass a callback that draws.
 """
 from __future__ import annotations
 
@@ -146,5 +148,16 @@ def size_from_env(name: str, default: int) -> int:
 
 #: what pages compute while a user waits, shared by every session of the server process
 WORK_SLOTS = Slots(size_from_env("XAI_WORK_SLOTS", 1), "work")
-#: background jobs (xai_core.jobs): at most this many run, the others stay queued
-JOB_SLOTS = Slots(size_from_env("XAI_JOB_SLOTS", 1), "job")
+
+
+def job_lanes() -> dict[str, Slots]:
+    """The lanes of background jobs, sized from the environment: "long" (``XAI_LONG_JOB_SLOTS``, else the
+    old ``XAI_JOB_SLOTS``, else 1) and "short" (``XAI_SHORT_JOB_SLOTS``, else 1)."""
+    return {"long": Slots(size_from_env("XAI_LONG_JOB_SLOTS", size_from_env("XAI_JOB_SLOTS", 1)), "long"),
+            "short": Slots(size_from_env("XAI_SHORT_JOB_SLOTS", 1), "short")}
+
+
+#: the lanes of background jobs (xai_core.jobs): in each, at most its size run and the others stay queued
+JOB_LANES = job_lanes()
+#: the long lane under its old name (one pool of ``XAI_JOB_SLOTS`` before there were lanes)
+JOB_SLOTS = JOB_LANES["long"]

@@ -3,6 +3,7 @@ bar, and grids of maps."""
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -69,6 +70,22 @@ class ProgressBar:
     def close(self) -> None:
         if self._bar is not None:
             self._bar.empty()
+
+
+def unavailable_note(blocked: dict[str, str], where: str) -> None:
+    """Under a method picker: the methods it leaves out on ``where`` (a dataset, "your image"), each with
+    its one-line reason (:func:`xai_core.services.offered_methods`), folded so the picker stays short."""
+    if blocked:
+        with st.expander(f"Not offered on {where}: {', '.join(blocked)}"):
+            for method, why in blocked.items():
+                st.caption(f"**{method}**: {why}")
+
+
+def method_label(rows: Any) -> Any:
+    """A picker's ``format_func``: each method with its description's first phrase (no "DiET: " prefix,
+    nothing after a parenthesis or semicolon, at most 50 characters)."""
+    about = {r.name: shorten(re.split(r" \(|;", re.sub(r"^[\w-]+: ", "", r.about))[0].rstrip("."), 50) for r in rows}
+    return lambda name: f"{name} — {about[name]}" if name in about else str(name)
 
 
 def grid(count: int, columns: int = 4) -> list:

@@ -1,6 +1,7 @@
 """Long work from a page: run in the page (:func:`run_stored`, its result kept in the session) or
 as a shared background job (:func:`requested_job`, :func:`start_button`, :func:`show_job`) with its
-time estimate, live progress and Cancel."""
+time estimate, live progress and Cancel; the queue of running and waiting jobs (:func:`queue_panel`) and
+how past estimates fared (:func:`estimate_note`)."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -11,7 +12,7 @@ import streamlit as st
 from pages.ui.helpers import failed, show_error, work_slot
 from pages.ui.sidebar import Selection
 from xai_core.errors import XAIError
-from xai_core.jobs import CANCELLED, MANAGER, Job, full_text
+from xai_core.jobs import CANCELLED, DONE, MANAGER, RUNNING, Job, full_text
 from xai_core.services.estimates import Estimate, duration
 
 #: what a cancelled fit keeps (the trainer checkpoints every epoch)
@@ -121,3 +122,41 @@ def _job_line(key: str) -> None:
     eta = f" · about {duration(seconds)} left" if seconds is not None else ""
     st.progress(job.fraction, text=f"{job.title}: {job.message}{eta} (also on the Train page)")
     cancel_button(job)
+
+
+def queue_rows(jobs: list[Job]) -> list[dict[str, str]]:
+    """One row per job of :meth:`~xai_core.jobs.JobManager.queue`: title, lane, status, progress, its
+    estimate, the time left (running: its own rate) and its place in its lane's line."""
+    def row(job: Job) -> dict[str, str]:
+        left = job.eta_seconds
+        place = "running" if job.status == RUNNING else "waiting" if job.ahead is None else f"{job.ahead} ahead"
+        return {"job": job.title, "lane": job.lane, "status": job.status, "progress": f"{job.fraction:.0%}",
+                "estimate": "–" if not job.estimate_s else f"about {duration(job.estimate_s)}",
+                "left": "–" if left is None else f"about {duration(left)}", "place": place}
+
+    return [row(job) for job in jobs]
+
+
+def queue_panel() -> None:
+    """The running and waiting background jobs of this server, lane by lane, as a table (nothing when
+    there are none). Pages call it where the queue matters (the Train page; the sidebar may too)."""
+    rows = queue_rows(MANAGER.queue())
+    if not rows:
+        st.caption("No background job is running or waiting.")
+        return
+    st.dataframe(rows, hide_index=True, width="stretch")
+    st.caption(f"Lanes: {', '.join(MANAGER.lanes)} (each runs its own jobs one after another, or as many at once as "
+               "XAI_LONG_JOB_SLOTS / XAI_SHORT_JOB_SLOTS allow); “N ahead” counts the jobs of its lane running or "
+               "queued before it.")
+
+
+def estimate_note(job: Job) -> str | None:
+    """How a finished job's estimate fared, e.g. "estimated 3 min, took 69 min (23× the estimate)"; a
+    cancelled job's full-run time from its rate; None without an estimate or a measured time."""
+    measured = job.measured_s
+    if not job.estimate_s or measured is None or job.status not in (DONE, CANCELLED):
+        return None
+    took = "took" if job.status == DONE else f"at its rate ({job.fraction:.0%} done) would have taken"
+    ratio = measured / job.estimate_s
+    times = f"{ratio:.2g}" if ratio >= 0.01 else "under 0.01"
+    return f"estimated {duration(job.estimate_s)}, {took} {duration(measured)} ({times}× the estimate)"

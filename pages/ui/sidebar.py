@@ -10,6 +10,9 @@ from xai_core import services
 from xai_core.data import dataset_info, dataset_names
 from xai_core.device import describe_device, resolve_device
 from xai_core.errors import XAIError
+from xai_core.jobs import MANAGER, RUNNING
+
+from . import url_state
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 #: widget keys whose values survive visits to other pages. Streamlit drops a widget's state when a
@@ -34,12 +37,15 @@ class Selection(NamedTuple):
 def sidebar() -> Selection:
     """Draw the shared sidebar and return the choice. Choices persist across pages."""
     keep_choices()
+    url_state.start()
     with st.sidebar:
         names = dataset_names()
+        url_state.restore("dataset", "dataset_choice", lambda text: url_state.choice(text, names))
         if st.session_state.get("dataset_choice") not in names:
             st.session_state["dataset_choice"] = "hard_mnist"
         dataset = st.selectbox("Dataset", names, key="dataset_choice")
         presets = ["quick", "paper"] + (["smoke"] if os.environ.get("XAI_APP_PRESET") == "smoke" else [])
+        url_state.restore("preset", "preset_choice", lambda text: url_state.choice(text, presets))
         if st.session_state.get("preset_choice") not in presets:
             preset = os.environ.get("XAI_APP_PRESET", "quick")
             st.session_state["preset_choice"] = preset if preset in presets else "quick"
@@ -47,7 +53,13 @@ def sidebar() -> Selection:
                           help="quick: CPU-sized; paper: the paper's resolution (GPU recommended)")
         st.session_state["dataset"], st.session_state["preset"] = dataset, preset
         model = _model_choice(dataset, preset)
+        url_state.write({"dataset": dataset, "preset": preset, "model": url_state.model_token(model)})
         st.caption(f"Compute: {describe_device(resolve_device('auto'))}")
+        queue = MANAGER.queue()
+        if queue:
+            running = sum(j.status == RUNNING for j in queue)
+            st.caption(f"Background jobs: {running} running, {len(queue) - running} waiting (the Train page lists "
+                       "them with their lane, estimate and place in line)")
     return Selection(dataset, preset, model)
 
 
@@ -77,6 +89,7 @@ def _model_choice(dataset: str, preset: str) -> services.ModelChoice:
         choices = services.model_choices(dataset_info(dataset, preset))
     except XAIError:
         return services.DEFAULT_MODEL  # the page reports the dataset's own error
+    url_state.restore("model", "model_choice", lambda text: url_state.choice(text, choices, url_state.model_token))
     _follow_the_dataset(choices, dataset, preset)
     chosen = st.session_state["model_choice"]
     choice = st.selectbox("Model", choices, key="model_choice", format_func=lambda c: c.label,

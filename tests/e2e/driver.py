@@ -3,6 +3,7 @@ and widget handling Streamlit needs. Shared by the end-to-end test and scripts/m
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -129,7 +130,8 @@ def methods_box(page: Page) -> Locator:
 
 
 def chosen(box: Locator) -> list[str]:
-    return [tag.get_attribute("aria-label") or "" for tag in box.locator("[data-tag]").all()]
+    """The chosen methods' names (each tag reads "name — description")."""
+    return [(tag.get_attribute("aria-label") or "").split(" — ")[0] for tag in box.locator("[data-tag]").all()]
 
 
 def choose_methods(page: Page, names: list[str]) -> None:
@@ -145,7 +147,7 @@ def choose_methods(page: Page, names: list[str]) -> None:
     for name in names:
         field.click()
         field.fill(name)
-        option = page.get_by_role("option", name=name, exact=True)
+        option = page.get_by_role("option", name=re.compile(rf"^{re.escape(name)} — "))  # "name — description"
         expect(option).to_be_visible(timeout=UI_TIMEOUT_MS)
         option.click()
         wait_idle(page)
@@ -175,7 +177,8 @@ def go_to(page: Page, title: str) -> None:
     link = page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=title, exact=True)
     href = link.get_attribute("href") or ""
     link.click()
-    page.wait_for_url(href, timeout=UI_TIMEOUT_MS)
+    path = href.split("?")[0]  # the page then writes its state into the query (shareable links)
+    page.wait_for_url(lambda url: url.split("?")[0] == path, timeout=UI_TIMEOUT_MS)
     wait_idle(page)
 
 

@@ -234,3 +234,19 @@ def test_without_ground_truth_or_images_to_hold_out_the_default_t_and_why(tmp_pa
     assert method.threshold == default and method.settings()["t"] == default
     assert method.settings()["t_choice"].startswith(f"the loss form's default, t = {default:g}: ")
     assert reason in method.settings()["t_choice"]
+
+
+def test_the_estimate_hook_counts_the_t_sweep_proxies_only_where_the_sweep_runs():
+    """``image_epochs`` (what fit estimates scale with) adds one proxy fit per candidate t when t is chosen at
+    fit time; an explicit t, no ground truth or a split too small to hold images out: the schedule alone."""
+    import dataclasses
+
+    sizes = {"train_images": 100, "epochs": 2, "t_sweep_images": 40, "t_sweep_epochs": 3, "t_val_images": 20}
+    auto = create("comet", QuadrantModel(), INFO, **sizes)
+    n_proxy, n_val = sweep_sizes(auto.config, 200)
+    assert (n_proxy, n_val) == (40, 20)
+    assert auto.image_epochs(200) == 100 * 2 + len(t_candidates(auto.config)) * 3 * 40
+    assert create("comet", QuadrantModel(), INFO, t=0.1, **sizes).image_epochs(200) == 100 * 2
+    no_masks = dataclasses.replace(INFO, has_ground_truth=False)
+    assert create("comet", QuadrantModel(), no_masks, **sizes).image_epochs(200) == 100 * 2
+    assert auto.image_epochs(20) == 20 * 2  # 5 validation images: too few to sweep

@@ -64,3 +64,16 @@ def test_method_defaults_are_the_presets_settings():
         assert set(names) <= set(services.method_defaults(method, "quick")), method
     with pytest.raises(XAIError, match="unknown method 'nope'"):
         services.method_defaults("nope", "quick")
+
+
+def test_pickers_leave_out_what_a_dataset_cannot_take_with_the_reason():
+    natural = services.load_context("natural", "smoke")
+    rows, blocked = services.offered_methods(natural)
+    assert "at least 50" in blocked["dorar"]  # 32 training images: DoRaR's background noise needs 50
+    assert blocked["ground_truth"] == "needs ground-truth masks, which natural does not have"
+    assert {r.name for r in rows} == set(METHODS) - set(blocked) and "gradient" not in blocked
+    hard = services.load_context("hard_mnist", "smoke")
+    assert services.offered_methods(hard)[1] == {}  # every method runs on the default dataset
+    upload = services.without_ground_truth(hard.info)  # an uploaded image: no masks, whatever the dataset has
+    assert services.offered_methods(hard, upload)[1] == {
+        "ground_truth": "needs ground-truth masks, which this image does not have"}

@@ -371,6 +371,16 @@ class COMET(TrainedExplainer):
         n = self.config.train_images
         return available if n is None else min(available, int(n))
 
+    def image_epochs(self, available: int) -> int:
+        """The fit's image passes plus :meth:`choose_t`'s proxies where it runs them (t not set, ground truth,
+        a split large enough): one per candidate, ``t_sweep_epochs`` on :func:`sweep_sizes`' proxy images. The
+        upper end: a proxy fitted already is loaded, and the validation PxAP (forward passes) is not counted."""
+        c, work = self.config, super().image_epochs(available)
+        n_proxy, n_val = sweep_sizes(c, available)
+        if c.t is None and self.info.has_ground_truth and min(n_proxy, n_val) >= MIN_SWEEP_IMAGES:
+            work += len(t_candidates(c)) * c.t_sweep_epochs * n_proxy
+        return work
+
     def stages(self) -> list[Stage]:
         # the selector learns from the whole objective, the predictor from its cross-entropy (the only term
         # of the paper's L that depends on it; the authors' code does the same with the hinge)

@@ -242,6 +242,12 @@ class TrainedExplainer(Explainer):
     def stages(self) -> list[Stage]:
         raise NotImplementedError  # pragma: no cover - abstract
 
+    def image_epochs(self, available: int) -> int:
+        """Image passes a fit on ``available`` training images makes at most (the time estimates scale
+        with it): the schedule's, training images × epochs; a method that fits something first (COMET's t
+        sweep) adds those. Not training: changes neither the fit nor its cache key."""
+        return self.training_images(available) * sum(stage.epochs for stage in self.stages())
+
     def begin_stage(self, stage: Stage, run: Run) -> None:
         """Once at the start of a stage (not again when resuming inside it)."""
 

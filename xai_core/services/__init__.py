@@ -31,7 +31,7 @@ from .catalog import (
     MethodRow, Offered, Panel, Paper, check_methods, check_metrics, check_sweep, is_ready, method_row, method_rows,
     metric_names, unit_configs,
     RANDOM_LABELS, randomization_variants, randomized_configs,
-    applicable_metrics, usable, method_defaults,
+    applicable_metrics, usable, method_defaults, unavailable_methods, offered_methods,
 )
 from .commands import evaluate_arguments, evaluate_command, torchrun_command, train_command
 from .context import (
@@ -60,7 +60,7 @@ __all__ = [
     "MethodRow", "Offered", "Panel", "Paper", "applicable_metrics", "check_methods", "check_metrics", "check_sweep",
     "is_ready", "method_row", "method_rows",
     "metric_names", "unit_configs", "method_defaults", "RANDOM_LABELS", "randomization_variants", "randomized_configs",
-    "usable",
+    "usable", "unavailable_methods", "offered_methods",
     "evaluate_arguments", "evaluate_command", "torchrun_command", "train_command",
     "DEFAULT_MODEL", "MAX_USER_MODEL_BYTES", "MAX_USER_MODELS", "USER_MODEL", "Configs", "Context", "ContextSpec",
     "ModelChoice", "bottleneck_layers", "build_explainer", "check_layer", "layer_configs", "load_context",

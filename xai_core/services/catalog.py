@@ -145,6 +145,43 @@ def is_ready(ctx: Context, method: str, **config: Any) -> bool:
     return build_explainer(ctx, method, prepare=False, **config).is_ready(ctx.store)
 
 
+def unavailable_methods(ctx: Context, names: Sequence[str] | None = None) -> dict[str, str]:
+    """``{method: why it cannot run here}`` for the methods among ``names`` (default: all) that ``ctx``'s
+    dataset and model cannot take, one line each, from the methods' own declared checks: ground-truth
+    masks the dataset lacks, settings the dataset cannot take (e.g. MEED's adversary), a model the method
+    cannot train against, too few training images (DoRaR's noise). Instant: nothing is trained or
+    prepared; the pickers leave these out and say why instead of failing inside a job or a page."""
+    sizes = ctx.info.extra.get("sizes") or {}
+    out: dict[str, str] = {}
+    for name in names if names is not None else list(METHODS):
+        if _needs_ground_truth(METHODS.get(name)) and not ctx.info.has_ground_truth:
+            out[name] = f"needs ground-truth masks, which {ctx.dataset} does not have"
+            continue
+        try:
+            explainer = build_explainer(ctx, name, prepare=False)
+        except XAIError as err:
+            out[name] = str(err)
+            continue
+        unmet = explainer.unmet_requirement(int(sizes["train"])) if explainer.caps.trained and "train" in sizes \
+            else None
+        if unmet:
+            out[name] = unmet
+    return out
+
+
+def offered_methods(ctx: Context, info: DatasetInfo | None = None, ready: bool = False
+                    ) -> tuple[list[MethodRow], dict[str, str]]:
+    """What a picker offers on ``ctx`` (``info``: the dataset as the page sees it, e.g. without ground truth
+    for an upload; default ``ctx.info``): the rows of the methods that can run there (``ready`` filled in when
+    asked) and ``{method: why not}`` for every other registered method (:func:`unavailable_methods`)."""
+    info = info or ctx.info
+    usable_here = set(usable(METHODS, info))
+    lacking = ctx.dataset if not ctx.info.has_ground_truth else "this image"  # an upload has no masks
+    blocked = {m: f"needs ground-truth masks, which {lacking} does not have" for m in METHODS if m not in usable_here}
+    blocked.update(unavailable_methods(ctx, [m for m in METHODS if m in usable_here]))
+    return [method_row(m, ctx if ready else None) for m in METHODS if m not in blocked], blocked
+
+
 def _check(registry: Any, names: list[str], info: DatasetInfo | None) -> list[str]:
     for name in names:
         entry = registry.get(name)  # unknown names raise here

@@ -12,26 +12,32 @@ linearly by
   of its architecture at the dataset's size; pixels × channels where it cannot be counted, e.g. a
   user's model file).
 
-It is an estimate: the machine's load and core count move it. Times were measured on CPU only, so
-on a GPU there is no estimate (and no confirmation).
+It is an estimate: the machine's load and core count move it, so each estimate is then corrected by
+this machine's record (:func:`corrected`): every finished background job of the same *kind* (``fit:<method>``,
+``black_box:<arch>``, ``model:manipulated``, ``sweep:<method>``, ``components:<method>``; see
+:class:`~xai_core.job_rates.RateBook`) recorded its measured time against its uncorrected estimate, and the next
+estimate is multiplied by the median of measured / estimated over the last 20 (the basis says "× 3.2 from
+this machine's last 4 runs"). The scaled runs stay the cold default. A running job's own rate then wins
+(:attr:`~xai_core.jobs.Job.eta_seconds`). Times were measured on CPU only, so on a GPU there is no estimate
+(and no confirmation).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
 import torch
 from torch import nn
 
-from .. import rng
+from .. import jobs, rng
 from ..data import dataset_info
 from ..data.base import DatasetInfo
 from ..device import resolve_device
 from ..measured import MeasuredRun
 from ..methods import METHODS
 from ..models import PRETRAINED, build_model, default_arch
-from ..models.training import train_config
+from ..models.training import MANIPULATION_CHECK, train_config
 from .catalog import is_ready
 from .context import DEFAULT_MODEL, Context, ModelChoice, build_explainer
 
@@ -52,6 +58,8 @@ class Estimate:
 
     seconds: float | None
     basis: str
+    cold: float | None = field(default=None, compare=False)  # seconds before this machine's correction
+    kind: str | None = field(default=None, compare=False)  # the job kind whose record corrects it (job_rates.RateBook)
 
     @property
     def needs_confirmation(self) -> bool:
@@ -75,6 +83,27 @@ def duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
+def corrected(estimate: Estimate, kind: str) -> Estimate:
+    """``estimate`` (cold: scaled from a measured run) as job ``kind`` on this machine: multiplied by the
+    median of measured / estimated of the kind's recorded jobs (:class:`~xai_core.job_rates.RateBook`), the basis
+    saying so; unchanged (but tagged with ``kind``) without records or without seconds to correct."""
+    found = jobs.MANAGER.rates.correction(kind) if estimate.seconds else None
+    if not found:
+        return replace(estimate, cold=estimate.seconds, kind=kind)
+    factor, runs = found
+    times = f"{factor:.2g}" if factor < 100 else f"{factor:,.0f}"
+    return Estimate(estimate.seconds * factor, f"{estimate.basis}{CORRECTED} {times} from this machine's last "
+                    f"{runs} run{'s' if runs > 1 else ''}", cold=estimate.seconds, kind=kind)
+
+
+CORRECTED = "; ×"  # where a corrected estimate's basis says its correction
+
+
+def _cold_basis(estimate: Estimate) -> str:
+    """The basis without this machine's correction."""
+    return estimate.basis.rpartition(CORRECTED)[0] if CORRECTED in estimate.basis else estimate.basis
+
+
 def scaled(run: MeasuredRun, images: int, epochs: int, arch: str, info: DatasetInfo) -> float:
     """``run``'s seconds scaled by images × epochs and by the classifier's cost per image."""
     return run.seconds * (images / run.images) * (epochs / run.epochs) * _cost_ratio(run, arch, info)
@@ -90,14 +119,16 @@ def black_box_estimate(dataset: str, preset: str, device: str = "auto") -> Estim
         return Estimate(0.0, f"{arch} is pretrained: nothing to train")
     run = BLACK_BOX_RUNS.get(arch, BLACK_BOX_RUNS["cnn_light"])
     images, epochs = _train_size(info), train_config(dataset, preset).epochs
-    return Estimate(scaled(run, images, epochs, arch, info),
-                    f"{run.what} took {run.seconds:.0f} s on 2 CPU cores; scaled to {images:,} images × "
-                    f"{epochs} epochs of {arch} at {info.image_size} px")
+    return corrected(Estimate(scaled(run, images, epochs, arch, info),
+                              f"{run.what} took {run.seconds:.0f} s on 2 CPU cores; scaled to {images:,} images × "
+                              f"{epochs} epochs of {arch} at {info.image_size} px"), f"black_box:{arch}")
 
 
 def fit_estimate(ctx: Context, method: str, **config: Any) -> Estimate:
     """Fitting ``method`` (with ``config``) on ``ctx``'s black box: 0 when it is fitted already;
-    None for methods that train nothing (IBA's statistics take seconds) or have no measured run."""
+    None for methods that train nothing (IBA's statistics take seconds) or have no measured run. The work
+    is the method's image passes (:meth:`~xai_core.methods.trained.TrainedExplainer.image_epochs`: the
+    schedule, plus fits it runs first such as COMET's t sweep); job kind ``fit:<method>``."""
     if not METHODS.get(method).caps.trained:
         return Estimate(None, f"{method} trains nothing")
     if ctx.device.type != "cpu":
@@ -111,12 +142,16 @@ def fit_estimate(ctx: Context, method: str, **config: Any) -> Estimate:
     if run is None:
         return Estimate(None, f"no measured {method} fit")
     explainer = build_explainer(ctx, method, prepare=False, **config)
-    images = explainer.training_images(_train_size(ctx.info))
+    available = _train_size(ctx.info)
+    images = explainer.training_images(available)
     epochs = sum(stage.epochs for stage in explainer.stages())
+    before = explainer.image_epochs(available) - images * epochs  # image passes of fits run first (COMET's t)
     arch = "" if ctx.model.kind == "user" else (ctx.model.arch or default_arch(ctx.info))
-    return Estimate(scaled(run, images, epochs, arch, ctx.info),
-                    f"{run.what} took {run.seconds:,.0f} s on 2 CPU cores; scaled to {images:,} images × "
-                    f"at most {epochs} epochs at {ctx.info.image_size} px (stages that converge end sooner)")
+    seconds = scaled(run, images * epochs + before, 1, arch, ctx.info)
+    extra = f", plus {before:,} image passes of fits it runs first to choose a setting" if before > 0 else ""
+    return corrected(Estimate(seconds, f"{run.what} took {run.seconds:,.0f} s on 2 CPU cores; scaled to {images:,} "
+                              f"images × at most {epochs} epochs at {ctx.info.image_size} px{extra} (stages that "
+                              "converge end sooner)"), f"fit:{method}")
 
 
 def unmet_requirement(ctx: Context, method: str, **config: Any) -> str | None:
@@ -135,7 +170,9 @@ MANIPULATION_COST = 2.0
 
 def model_estimate(dataset: str, preset: str, model: ModelChoice = DEFAULT_MODEL) -> Estimate:
     """Training ``model`` for (dataset, preset): the default black box's estimate, scaled to another
-    architecture's multiply-accumulates, and doubled for the manipulated black box (not measured)."""
+    architecture's multiply-accumulates; for the manipulated black box doubled (not measured) and counting the
+    up to ``MANIPULATION_CHECK.max_extra_epochs`` epochs it trains on until its gradient IoU is low enough (the
+    upper end). Job kinds ``black_box:<arch>`` and ``model:manipulated``."""
     base = black_box_estimate(dataset, preset)
     if model.kind in ("default", "user") or base.seconds is None:
         return base
@@ -145,30 +182,44 @@ def model_estimate(dataset: str, preset: str, model: ModelChoice = DEFAULT_MODEL
         return Estimate(0.0, f"{arch} is pretrained: nothing to train")
     run = BLACK_BOX_RUNS.get(arch, BLACK_BOX_RUNS["cnn_light"])
     images, epochs = _train_size(info), train_config(dataset, preset).epochs
-    seconds, basis = scaled(run, images, epochs, arch, info), (
-        f"{run.what} took {run.seconds:.0f} s on 2 CPU cores; scaled to {images:,} images × {epochs} epochs of "
-        f"{arch} at {info.image_size} px")
-    if model.kind == "manipulated":
-        seconds, basis = seconds * MANIPULATION_COST, basis + f", × {MANIPULATION_COST:g} for the manipulation loss " \
-                                                              "(not measured)"
-    return Estimate(seconds, basis)
+    if model.kind != "manipulated":
+        return corrected(Estimate(scaled(run, images, epochs, arch, info),
+                                  f"{run.what} took {run.seconds:.0f} s on 2 CPU cores; scaled to {images:,} images × "
+                                  f"{epochs} epochs of {arch} at {info.image_size} px"), f"black_box:{arch}")
+    check = MANIPULATION_CHECK
+    extra = check.max_extra_epochs
+    seconds = scaled(run, images, epochs + extra, arch, info) * MANIPULATION_COST
+    basis = (f"{run.what} took {run.seconds:.0f} s on 2 CPU cores; scaled to {images:,} images × {epochs} epochs "
+             f"+ up to {extra} extra epochs until its gradient IoU ≤ {check.target_iou:g} (the upper end) of {arch} "
+             f"at {info.image_size} px, × {MANIPULATION_COST:g} for the manipulation loss (not measured)")
+    return corrected(Estimate(seconds, basis), "model:manipulated")
 
 
 def sweep_estimate(ctx: Context, method: str, setting: str, values: list[Any]) -> Estimate:
-    """A setting sweep: one fit per value not fitted yet (evaluating each adds a little more)."""
-    return fits_estimate(ctx, [(method, {setting: v}) for v in values], "values")
+    """A setting sweep: one fit per value not fitted yet (evaluating each adds a little more); job kind
+    ``sweep:<method>``."""
+    return fits_estimate(ctx, [(method, {setting: v}) for v in values], "values", kind=f"sweep:{method}")
 
 
-def fits_estimate(ctx: Context, fits: list[tuple[str, dict[str, Any]]], what: str) -> Estimate:
+def fits_estimate(ctx: Context, fits: list[tuple[str, dict[str, Any]]], what: str,
+                  kind: str | None = None) -> Estimate:
     """Several fits (``(method, settings)`` each) of which those not fitted yet run, then an evaluation
-    of each (a little more); ``what`` names them ("values", "variants")."""
+    of each (a little more); ``what`` names them ("values", "variants"). With a job ``kind`` (``sweep:…``,
+    ``components:…``) that has records on this machine, the parts' cold sum is corrected by it; else each
+    part is as its own fit's record corrects it."""
     parts = [fit_estimate(ctx, method, **config) for method, config in fits]
     if any(p.seconds is None for p in parts):
-        return Estimate(None, next(p.basis for p in parts if p.seconds is None))
+        return Estimate(None, next(p.basis for p in parts if p.seconds is None), kind=kind)
     todo = sum(p.seconds > 0 for p in parts)
     basis = next((p.basis for p in parts if p.seconds), f"every one of the {what} is fitted already")
-    return Estimate(sum(p.seconds for p in parts), f"{todo} of {len(parts)} {what} to fit, each: {basis}; "
-                                                   "evaluating adds a little")
+    summed = Estimate(sum(p.seconds for p in parts), f"{todo} of {len(parts)} {what} to fit, each: {basis}; "
+                                                     "evaluating adds a little", kind=kind)
+    cold = sum(p.cold if p.cold is not None else p.seconds for p in parts)
+    if kind is None or not cold or jobs.MANAGER.rates.correction(kind) is None:
+        return replace(summed, cold=cold)
+    first = next((p for p in parts if p.seconds), parts[0])
+    return corrected(Estimate(cold, f"{todo} of {len(parts)} {what} to fit, each: {_cold_basis(first)}; evaluating "
+                                    "adds a little"), kind)
 
 
 def _not_on_cpu(device: torch.device) -> Estimate:

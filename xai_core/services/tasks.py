@@ -18,7 +18,8 @@ from ..store import ArtifactStore, spec_hash
 from .ablations import component_ablation, component_variants, setting_sweep
 from .catalog import check_methods, check_metrics
 from .context import DEFAULT_MODEL, Context, ModelChoice, build_explainer, load_context
-from .estimates import Estimate, duration, fits_estimate
+from .estimates import (Estimate, black_box_estimate, duration, fit_estimate, fits_estimate, model_estimate,
+                        sweep_estimate)
 
 
 def black_box_rows(preset: str, seed: int = 0, store: ArtifactStore | None = None) -> list[dict[str, Any]]:
@@ -89,7 +90,8 @@ def train_black_box_job(dataset: str, preset: str, seed: int = 0, store: Artifac
     def work(progress: Progress) -> dict[str, Any]:
         return load_context(dataset, preset, seed=seed, store=store, progress=progress).record
 
-    return MANAGER.submit(black_box_job_key(dataset, preset, seed, store), f"black box · {dataset} ({preset})", work)
+    return MANAGER.submit(black_box_job_key(dataset, preset, seed, store), f"black box · {dataset} ({preset})", work,
+                          estimate=black_box_estimate(dataset, preset))
 
 
 def model_cached(dataset: str, preset: str, model: ModelChoice = DEFAULT_MODEL, seed: int = 0,
@@ -130,7 +132,8 @@ def train_model_job(dataset: str, preset: str, model: ModelChoice = DEFAULT_MODE
         return load_context(dataset, preset, seed=seed, store=store, progress=progress, model=model).record
 
     return MANAGER.submit(model_job_key(dataset, preset, model, seed, store),
-                          f"black box {model.label} · {dataset} ({preset})", work)
+                          f"black box {model.label} · {dataset} ({preset})", work,
+                          estimate=model_estimate(dataset, preset, model))
 
 
 def fit_label(method: str, **config: Any) -> str:
@@ -147,7 +150,8 @@ def fit_method_job(ctx: Context, method: str, **config: Any) -> Job:
     background; one job per (dataset, preset, seed, model, method, config)."""
     check_methods([method], ctx.info)
     return MANAGER.submit(fit_job_key(ctx, method, **config), f"{fit_label(method, **config)} · {ctx.dataset} "
-                          f"({ctx.preset})", lambda progress: ctx.explainer(method, progress, **config).settings())
+                          f"({ctx.preset})", lambda progress: ctx.explainer(method, progress, **config).settings(),
+                          estimate=fit_estimate(ctx, method, **config))
 
 
 def sweep_job(ctx: Context, method: str, setting: str, values: list[Any], metric: str, n: int) -> Job:
@@ -156,7 +160,8 @@ def sweep_job(ctx: Context, method: str, setting: str, values: list[Any], metric
     key = job_key(ctx.store, "sweep", *_model_parts(ctx), method, f"{setting}={','.join(map(str, values))}", metric, n)
     return MANAGER.submit(key, f"{method} {setting} sweep · {ctx.dataset} ({ctx.preset})",
                           lambda progress: setting_sweep(ctx, method, setting, values, metric, n,
-                                                         fit_eta_in_message(progress)))
+                                                         fit_eta_in_message(progress)),
+                          estimate=sweep_estimate(ctx, method, setting, values))
 
 
 def fit_history(ctx: Context, method: str, **config: Any) -> list[dict[str, Any]] | None:
@@ -182,7 +187,7 @@ _HISTORIES: dict[tuple[str, str], list[dict[str, Any]]] = {}  # a store entry ne
 def component_ablation_estimate(ctx: Context, method: str) -> Estimate:
     """Fitting the variants of a component ablation not fitted yet (evaluating adds a little more)."""
     return fits_estimate(ctx, [(base, dict(config)) for base, config in component_variants(method).values()],
-                         "variants")
+                         "variants", kind=f"components:{method}")
 
 
 def component_ablation_job(ctx: Context, method: str, metrics: list[str], n: int) -> Job:
@@ -192,7 +197,8 @@ def component_ablation_job(ctx: Context, method: str, metrics: list[str], n: int
     check_metrics(metrics, ctx.info)
     key = job_key(ctx.store, "components", *_model_parts(ctx), method, ",".join(metrics), n)
     return MANAGER.submit(key, f"{method} component ablation · {ctx.dataset} ({ctx.preset})",
-                          lambda progress: component_ablation(ctx, method, metrics, n, fit_eta_in_message(progress)))
+                          lambda progress: component_ablation(ctx, method, metrics, n, fit_eta_in_message(progress)),
+                          estimate=component_ablation_estimate(ctx, method))
 
 
 def fit_eta_in_message(progress: Progress) -> Progress:
