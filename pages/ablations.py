@@ -79,7 +79,8 @@ def show_sweep(result: dict) -> None:
 
 result = job_ui.stored_result("ablation_result", selection)
 if result is None:
-    st.info("Choose methods, a metric and block sizes, then run the ablation.")
+    if not job_ui.running("ablation_result", selection):
+        st.info("Choose methods, a metric and block sizes, then run the ablation.")
 else:
     show_resolution(result)
 

@@ -84,14 +84,9 @@ def _commands(kept: tuple[str, str], note: str) -> None:
 
 
 def run_with_commands(key: str, label: str, work, kept: tuple[str, str] | str) -> None:
-    """:func:`job_ui.run_stored` of ``work``, keeping ``kept`` (the commands) under ``{key}_command``
-    once the result is there: a failed run keeps the last result with its own command."""
-    def run(progress):
-        result = work(progress)
-        st.session_state[f"{key}_command"] = selection, kept
-        return result
-
-    job_ui.run_stored(key, selection, label, run)
+    """:func:`job_ui.run_stored` of ``work`` (a background job), keeping ``kept`` (the commands) under
+    ``{key}_command`` once the result is there: a failed run keeps the last result with its own command."""
+    job_ui.run_stored(key, selection, label, work, keep={f"{key}_command": kept})
 
 
 if run and methods and metrics:
@@ -138,7 +133,8 @@ def randomisation_check() -> None:
 
 result = job_ui.stored_result("evaluation", selection)
 if result is None:
-    st.info("Choose methods and metrics, then run the evaluation.")
+    if not job_ui.running("evaluation", selection):
+        st.info("Choose methods and metrics, then run the evaluation.")
     randomisation_check()
     st.stop()
 st.caption(f"dataset {result['dataset']} · preset {result['preset']} · n = {result['n']} · "

@@ -55,7 +55,7 @@ signal = st.radio("Signal", signals, format_func=lambda s: services.MASKING_SIGN
                        "first: about 2 min at quick); the ground truth needs no DiET fit")
 if st.button("Mask signal vs distractor"):
     job_ui.run_stored("masking_result", selection, "masking …",
-                      lambda progress: services.region_masking(ctx, tuned, n=200, signal=signal))
+                      lambda progress: services.region_masking(ctx, tuned, n=200, signal=signal, progress=progress))
 masking = job_ui.stored_result("masking_result", selection)
 if masking is not None:
     st.caption(f"Signal: {masking.get('signal_source', 'the ground-truth masks')}.")

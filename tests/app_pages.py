@@ -23,12 +23,25 @@ def page(name: str, monkeypatch) -> AppTest:
     return at
 
 
+def settle(at: AppTest, timeout: float = 600) -> AppTest:
+    """After a click that starts a page's run (Evaluate, Ablations, Signal vs Distractor: background jobs in the
+    short lane, never the page's own run): the job is drawn with its progress and Cancel; wait for every page
+    job of this process to end, then run the page again, which shows the result."""
+    from xai_core.jobs import MANAGER
+
+    assert any(p.proto.text for p in at.get("progress")) or not [j for j in MANAGER.jobs() if j.active]
+    for job in MANAGER.jobs():
+        if job.key.startswith("page/") and job.active:
+            MANAGER.wait(job.key, timeout)
+    return at.run()
+
+
 def evaluated(monkeypatch, methods: list[str], metrics: list[str], n: int = 4) -> AppTest:
     """The Evaluate page after running ``methods`` × ``metrics`` on ``n`` images, without an error."""
     at = page("evaluate.py", monkeypatch)
     next(m for m in at.multiselect if m.label == "Methods").set_value(methods)
     next(m for m in at.multiselect if m.label == "Metrics").set_value(metrics)
     at.slider[0].set_value(n)
-    at.button[0].click().run()
+    settle(at.button[0].click().run())
     assert not at.exception and not at.error, at.exception
     return at

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from app_pages import ROOT, app_test, evaluated, page
+from app_pages import ROOT, app_test, evaluated, page, settle
+from polling import until
 from streamlit.testing.v1 import AppTest
 
 from xai_core import services
@@ -95,7 +96,7 @@ def test_evaluate_page_draws_curves_and_table(monkeypatch):
     assert not at.exception, at.exception
     assert at.info  # nothing run yet
     at.slider[0].set_value(8)
-    at.button[0].click().run()
+    settle(at.button[0].click().run())
     assert not at.exception, at.exception
     assert not at.error
     charts = at.get("plotly_chart")
@@ -194,7 +195,7 @@ def test_train_page_trains_black_box_and_fits_method_in_background(monkeypatch, 
 def test_ablations_page_runs_the_resolution_sweep(monkeypatch):
     at = page("ablations.py", monkeypatch)
     assert at.info and not at.get("plotly_chart")
-    at.button[0].click().run()
+    settle(at.button[0].click().run())
     assert not at.exception and not at.error, at.exception
     assert len(at.get("plotly_chart")) == 1
     table = at.dataframe[0].value
@@ -205,7 +206,7 @@ def test_ablations_page_runs_the_resolution_sweep(monkeypatch):
 def test_signal_distractor_page_compares_and_overlays(monkeypatch):
     at = page("signal_distractor.py", monkeypatch)
     assert len(at.get("image")) == 6 * 5  # 6 samples × (image + 4 default methods), no run needed
-    at.button[0].click().run()
+    settle(at.button[0].click().run())
     assert not at.exception and not at.error, at.exception
     assert len(at.get("plotly_chart")) == 2
     assert {"mass_in_signal", "iou"} <= set(at.dataframe[0].value.columns)
@@ -311,7 +312,7 @@ def test_explore_offers_to_train_a_method_that_needs_it(app, trained_method, mon
 
 def test_signal_distractor_page_masking_table(monkeypatch):
     at = page("signal_distractor.py", monkeypatch)
-    next(b for b in at.button if b.label == "Mask signal vs distractor").click().run()
+    settle(next(b for b in at.button if b.label == "Mask signal vs distractor").click().run())
     assert not at.exception and not at.error, at.exception
     table = at.dataframe[0].value  # DiET's tuned model adds rows when another test has fitted it in this store
     assert list(table[table["model"] == "black box"]["masked"]) == ["distractor", "signal", "random"]
@@ -412,7 +413,7 @@ def test_evaluate_page_shows_a1a2_table_and_scatter_with_chosen_units(monkeypatc
     at.slider[0].set_value(4)
     next(b for b in at.selectbox if b.label == "Explanation unit size s_e").set_value(8)
     at.number_input[0].set_value(2)
-    at.button[0].click().run()
+    settle(at.button[0].click().run())
     assert not at.exception and not at.error, at.exception
     generic, a1a2 = (d.value for d in at.dataframe)
     assert {"iou", "a1a2 a1", "a1a2 a2"} <= set(generic.columns)
@@ -450,42 +451,28 @@ def test_server_config_is_loopback_without_file_watcher_or_error_details(monkeyp
         config.get_config_options(force_reparse=True)
 
 
-def _seen_waiting(monkeypatch) -> list[str]:
-    """Record every "waiting for a free worker" line the pages draw (after a page has run, so
-    ``pages.ui.helpers`` is the module the pages use)."""
-    import sys
-
-    helpers = sys.modules["pages.ui.helpers"]
-    seen: list[str] = []
-    real = helpers.waiting_message
-    monkeypatch.setattr(helpers, "waiting_message", lambda ahead: seen.append(real(ahead)) or seen[-1])
-    return seen
-
-
-def test_a_run_waits_for_a_free_worker_and_says_so(monkeypatch):
-    import threading
-    import time
-
-    from xai_core.workslots import WORK_SLOTS
+def test_an_evaluation_is_a_job_that_waits_for_a_free_worker_and_says_so(monkeypatch):
+    from xai_core.jobs import MANAGER
+    from xai_core.workslots import JOB_LANES
 
     at = page("evaluate.py", monkeypatch)
-    seen = _seen_waiting(monkeypatch)
     at.slider[0].set_value(4)
-    WORK_SLOTS.acquire()  # every slot busy (default size 1; the test sets no XAI_WORK_SLOTS)
-    assert WORK_SLOTS.size == 1
-    releaser = threading.Timer(1.5, WORK_SLOTS.release)
-    t = time.perf_counter()
-    releaser.start()
+    lane = JOB_LANES["short"]  # evaluations run in the short lane (one worker: the test sets no XAI_SHORT_JOB_SLOTS)
+    lane.acquire()  # … which is busy
     try:
         at.button[0].click().run()
+        assert not at.exception, at.exception
+        job = next(j for j in MANAGER.jobs() if j.key.startswith("page/evaluation/") and j.active)
+        until(lambda: job.ahead == 1)
+        at.run()
+        assert any("short-job worker (1 ahead: 1 running" in p.proto.text for p in at.get("progress"))
+        assert any(b.label == "Cancel" for b in at.button) and not at.get("plotly_chart")  # queued, not run
     finally:
-        releaser.join()
-    assert time.perf_counter() - t >= 1.4  # it waited for the slot …
-    assert seen and seen[0] == "Waiting for a free worker (0 ahead) …"
+        lane.release()
+    settle(at)
     assert not at.exception and not at.error, at.exception
-    assert len(at.get("plotly_chart")) == 2  # … then ran
-    assert not [i for i in at.info if "free worker" in i.value]  # and the waiting line is gone
-    assert WORK_SLOTS.busy == 0
+    assert len(at.get("plotly_chart")) == 2  # then ran, its result in the page
+    assert not any("worker" in p.proto.text for p in at.get("progress")) and lane.busy == 0
 
 
 def test_a_bug_in_a_run_is_logged_and_shown_as_one_line(monkeypatch, caplog):
@@ -498,14 +485,11 @@ def test_a_bug_in_a_run_is_logged_and_shown_as_one_line(monkeypatch, caplog):
     monkeypatch.setattr(services, "evaluate", broken)
     at.slider[0].set_value(4)
     with caplog.at_level("ERROR"):
-        at.button[0].click().run()
+        settle(at.button[0].click().run())
     assert not at.exception
-    assert [e.value for e in at.error] == [
-        "Evaluating: ValueError: cannot read entry.pt (an internal error; details in the server log)"]
+    assert [e.value for e in at.error] == ["Evaluating · hard_mnist (smoke) failed: ValueError: cannot read entry.pt "
+                                           "(details in the server log)"]
     assert "Traceback" in caplog.text and "/srv/private/cache/entry.pt" in caplog.text  # the server keeps it all
-    from xai_core.workslots import WORK_SLOTS
-
-    assert WORK_SLOTS.busy == 0
 
 
 def test_explore_a_bug_in_one_method_spares_the_others(app, monkeypatch, caplog):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shlex
 
-from tests.app_pages import page
+from tests.app_pages import page, settle
 
 
 def test_evaluate_page_passes_the_class_explained_to_the_service_and_the_command(monkeypatch):
@@ -26,7 +26,7 @@ def test_evaluate_page_passes_the_class_explained_to_the_service_and_the_command
     at.slider[0].set_value(4)
     for choice in ("top1", "label"):
         next(b for b in at.selectbox if b.label == "Class explained").set_value(choice)
-        at.button[0].click().run()
+        settle(at.button[0].click().run())
         assert not at.exception and not at.error, at.exception
         assert calls[-1] == choice
         assert any(f"target: {choice}" in c.value for c in at.caption)

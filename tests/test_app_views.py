@@ -7,7 +7,7 @@ import shlex
 
 import numpy as np
 import pytest
-from app_pages import app_test, evaluated, page
+from app_pages import app_test, evaluated, page, settle
 
 
 @pytest.fixture
@@ -73,7 +73,7 @@ def test_evaluate_shows_under_every_result_the_command_that_reproduces_it(monkey
     at.slider[0].set_value(5)
     next(b for b in at.selectbox if b.label == "Explanation unit size s_e").set_value(8)
     at.number_input[0].set_value(2)
-    at.button[0].click().run()
+    settle(at.button[0].click().run())
     assert not at.exception and not at.error, at.exception
     (ctx, methods, metrics, n, options), = calls
     codes = [c.value for c in at.code]

@@ -1,18 +1,19 @@
-"""Long work from a page: run in the page (:func:`run_stored`, its result kept in the session) or
-as a shared background job (:func:`requested_job`, :func:`start_button`, :func:`show_job`) with its
-time estimate, live progress and Cancel; the queue of running and waiting jobs (:func:`queue_panel`) and
+"""Long work from a page, always a background job with live progress and Cancel, never the page's own run:
+a page's request (:func:`run_stored`: a short-lane job of this session, its result kept in the session) or
+shared long work (:func:`requested_job`, :func:`start_button`, :func:`show_job`) with its time estimate; the queue of running and waiting jobs (:func:`queue_panel`) and
 how past estimates fared (:func:`estimate_note`)."""
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import Any
 
 import streamlit as st
 
-from pages.ui.helpers import failed, show_error, work_slot
+from pages.ui.helpers import show_error
 from pages.ui.sidebar import Selection
 from xai_core.errors import XAIError
-from xai_core.jobs import CANCELLED, DONE, MANAGER, RUNNING, Job, full_text
+from xai_core.jobs import CANCELLED, DONE, MANAGER, RUNNING, SHORT, Job
 from xai_core.services.estimates import Estimate, duration
 
 #: what a cancelled fit keeps (the trainer checkpoints every epoch)
@@ -27,27 +28,63 @@ def resume_note(job: Job | None) -> str:
     return RESUMES
 
 
-def run_stored(key: str, selection: Selection, label: str, work) -> None:
-    """Run ``work(progress)`` under a progress bar and keep ``(selection, result)`` in the session
-    under ``key`` (see :func:`stored_result`) — in a work slot; an :class:`XAIError` becomes an error
-    box, any other error a one-line box (traceback in the server log)."""
-    bar = st.progress(0.0, text=label)
-    try:
-        with work_slot():
-            st.session_state[key] = selection, work(
-                lambda d, t, msg="", **_: bar.progress(min(1.0, d / max(t, 1)), text=msg or label))
-    except XAIError as err:
-        show_error(str(err), full_text(str(err)))
-    except Exception as err:  # a bug: log it, show one line without server paths
-        show_error(failed(label.rstrip(" …").capitalize(), err), full_text(err))
-    finally:
-        bar.empty()
+PAGE_JOB = "{}#job"  #: where :func:`run_stored` keeps its running job: (selection, (job key, what to keep))
+
+
+def run_stored(key: str, selection: Selection, label: str, work: Callable[[Any], Any],
+               keep: dict[str, Any] | None = None) -> None:
+    """Start ``work(progress)`` as this session's background job in the short lane (progress, ETA and
+    Cancel where :func:`stored_result` is called; it survives page switches and reloads of the page), in
+    place of its earlier one under ``key`` (cancelled). Once done, :func:`stored_result` keeps
+    ``(selection, result)`` under ``key`` and each ``keep`` entry (session key → value, e.g. the result's
+    command line) beside it. A failure shows as the job's one line and its full text."""
+    earlier = st.session_state.get(PAGE_JOB.format(key))
+    if earlier:
+        MANAGER.cancel(earlier[1][0])
+    session = st.session_state.setdefault("session_token", uuid.uuid4().hex)
+    job = MANAGER.submit(f"page/{key}/{session}/{uuid.uuid4().hex[:8]}",
+                         f"{label.rstrip(' …').capitalize()} · {selection.dataset} ({selection.preset})", work,
+                         lane=SHORT)
+    st.session_state[PAGE_JOB.format(key)] = selection, (job.key, dict(keep or {}))
 
 
 def stored_result(key: str, selection: Selection) -> Any:
-    """The result :func:`run_stored` kept under ``key``, if it was made for this selection."""
+    """The result kept under ``key`` (by :func:`run_stored`, or a request), if it was made for this
+    selection; while :func:`run_stored`'s job for it runs, its progress and Cancel are drawn here."""
+    _collect(key, selection)
     stored = st.session_state.get(key)
     return stored[1] if stored and stored[0] == selection else None
+
+
+def running(key: str, selection: Selection) -> bool:
+    """Whether :func:`run_stored`'s job for ``key`` (this selection's) is still queued or running."""
+    pending = st.session_state.get(PAGE_JOB.format(key))
+    job = MANAGER.get(pending[1][0]) if pending and pending[0] == selection else None
+    return job is not None and job.active
+
+
+def _collect(key: str, selection: Selection) -> None:
+    """:func:`run_stored`'s job for ``key``: its progress while it runs; once done, its result (and what it
+    keeps) moved into the session and the job's copy dropped (results can be large); a failure or a
+    cancel said once."""
+    pending = st.session_state.get(PAGE_JOB.format(key))
+    if not pending or pending[0] != selection:
+        return
+    job_key, keep = pending[1]
+    job = MANAGER.get(job_key)
+    if job is not None and job.active:
+        show_job(job_key)
+        return
+    del st.session_state[PAGE_JOB.format(key)]
+    if job is None:
+        return
+    if job.status == DONE:
+        st.session_state[key] = selection, job.result
+        for name, value in keep.items():
+            st.session_state[name] = selection, value
+        job.result = None
+    else:
+        show_job(job_key)
 
 
 def requested_job(name: str, selection: Selection, what: str, estimate: Callable[[Any], Estimate],

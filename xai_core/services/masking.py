@@ -16,6 +16,7 @@ from ..data.base import Batch, DatasetInfo
 from ..errors import XAIError
 from ..metrics import REGIONS, region_masking_accuracy
 from ..models import predict
+from ..progress import Progress, no_progress
 from .context import Context
 
 MASKING_FRACTIONS = (0.2, 0.5, 0.8)
@@ -68,14 +69,14 @@ def check_region_masking(info: DatasetInfo, signal: str = "ground_truth") -> Non
 
 def region_masking(
     ctx: Context, methods: Sequence[str] = (), n: int = 200, fractions: tuple[float, ...] = MASKING_FRACTIONS,
-    batch_size: int = 100, signal: str | None = None,
+    batch_size: int = 100, signal: str | None = None, progress: Progress = no_progress,
 ) -> dict[str, Any]:
     """DiET's Table 6 for the black box and for every model a chosen method explains instead (DiET's
     f_v): mean accuracy when masking a fraction of the distractor, the signal or random pixels, the
     signal as :func:`masking_signal` chooses. Returns {"fractions", "n", "fill", "signal", "signal_source",
     "signal_share" (mean share of the pixels in the signal), "empty_signal" / "full_signal" (images whose
     signal keeps no / every pixel: masking it, or the distractor, changes nothing there),
-    "models": {model: {region: [accuracy per fraction]}}}."""
+    "models": {model: {region: [accuracy per fraction]}}}. ``progress``: once per batch of images."""
     signal = masking_signal(methods, signal)
     check_region_masking(ctx.info, signal)
     source, signal_of = SIGNALS[signal]
@@ -94,6 +95,8 @@ def region_masking(
         for name, model in models.items():
             parts[name].append(region_masking_accuracy(model, batch.x, batch.y, region, fractions, ctx.fill(),
                                                        seed=ctx.seed + start))
+        done = min(n, start + batch_size)
+        progress(done, n, f"{done}/{n} images masked")
     out = {name: {r: torch.cat([p[r] for p in ps]).mean(0).tolist() for r in REGIONS} for name, ps in parts.items()}
     share = torch.cat(shares)
     return {"fractions": list(fractions), "n": n, "fill": "dataset mean colour", "signal": signal,
