@@ -113,7 +113,7 @@ def draw_jobs() -> None:
             eta = job.eta_seconds
             fared = job_ui.estimate_note(job)
             st.markdown(f"**{job.title}** — {job.status} ({job.lane} lane)"
-                        + (f" · about {estimates.duration(eta)} left" if eta is not None else "")
+                        + (f" · {job_ui.left_text(eta)}" if eta is not None else "")
                         + (f" · took {job.finished - job.started:.0f} s" if job.finished and job.started else "")
                         + (f" · {fared}" if fared else ""))
             st.progress(job.fraction, text=job.message or " ")

@@ -148,3 +148,13 @@ def test_the_queue_panel_rows_and_how_an_estimate_fared():
                                         "(8× the estimate)")
     assert estimate_note(_job("f", 50, 10, FAILED)) is None and estimate_note(Job("x", "x")) is None
     assert estimate_note(_job("l", 3000, 1)) == "estimated 50 min, took 1 s (under 0.01× the estimate)"
+
+
+def test_time_left_says_when_a_job_runs_past_its_estimate():
+    from pages.ui.job_ui import left_text
+
+    assert left_text(None) == "" and left_text(200) == "about 3 min left"
+    assert left_text(0.0) == "past its estimate, still running"  # not "about 1 s left" for minutes
+    running = Job("r", "fit", status=RUNNING, started=time.time() - 100, eta_hint=10.0, eta_at=time.time() - 60,
+                  eta_given=True)
+    assert running.eta_seconds == 0.0 and left_text(running.eta_seconds) == "past its estimate, still running"

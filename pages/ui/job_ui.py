@@ -1,7 +1,8 @@
 """Long work from a page, always a background job with live progress and Cancel, never the page's own run:
 a page's request (:func:`run_stored`: a short-lane job of this session, its result kept in the session) or
-shared long work (:func:`requested_job`, :func:`start_button`, :func:`show_job`) with its time estimate; the queue of running and waiting jobs (:func:`queue_panel`) and
-how past estimates fared (:func:`estimate_note`)."""
+shared long work (:func:`requested_job`, :func:`start_button`, :func:`show_job`) with its time estimate;
+the queue of running and waiting jobs (:func:`queue_panel`) and how past estimates fared
+(:func:`estimate_note`)."""
 from __future__ import annotations
 
 import uuid
@@ -151,13 +152,21 @@ def show_job(key: str) -> None:
         st.fragment(lambda: _job_line(key), run_every=1.0)()
 
 
+def left_text(seconds: float | None) -> str:
+    """A running job's time left in words: "about 3 min left"; once its own estimate has run out, that it is
+    past it (not "about 1 s left" for minutes); "" when unknown."""
+    if seconds is None:
+        return ""
+    return "past its estimate, still running" if seconds < 1 else f"about {duration(seconds)} left"
+
+
 def _job_line(key: str) -> None:
     job = MANAGER.get(key)
     if not job.active:
         st.rerun(scope="app")
-    seconds = job.eta_seconds
-    eta = f" · about {duration(seconds)} left" if seconds is not None else ""
-    st.progress(job.fraction, text=f"{job.title}: {job.message}{eta} (also on the Train page)")
+    left = left_text(job.eta_seconds)
+    left = f" · {left}" if left else ""
+    st.progress(job.fraction, text=f"{job.title}: {job.message}{left} (also on the Train page)")
     cancel_button(job)
 
 
@@ -169,7 +178,7 @@ def queue_rows(jobs: list[Job]) -> list[dict[str, str]]:
         place = "running" if job.status == RUNNING else "waiting" if job.ahead is None else f"{job.ahead} ahead"
         return {"job": job.title, "lane": job.lane, "status": job.status, "progress": f"{job.fraction:.0%}",
                 "estimate": "–" if not job.estimate_s else f"about {duration(job.estimate_s)}",
-                "left": "–" if left is None else f"about {duration(left)}", "place": place}
+                "left": left_text(left).removesuffix(" left") or "–", "place": place}
 
     return [row(job) for job in jobs]
 
