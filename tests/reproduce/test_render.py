@@ -151,3 +151,21 @@ def test_a_paired_differences_bounds_are_its_interval_not_more_values():
                                          "u = 2 − u = 1 high": 0.03},
            "ours_ci95": {"u = 2 − u = 1": [0.01, 0.03]}}
     assert ours_text(row) == "u = 2 0.9, u = 2 − u = 1 0.02 [0.01, 0.03]"
+
+
+def test_merging_a_new_report_keeps_old_claims_as_stale():
+    spec = importlib.util.spec_from_file_location("merge_repro", ROOT / "scripts" / "merge_repro.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    old = {"preset": "quick", "code": "old", "claims": [{"id": "a", "status": "current", "ours": {"x": 1.0}},
+                                                         {"id": "b", "status": "current", "ours": {"x": 2.0}},
+                                                         {"id": "c", "status": "missing", "ours": {}}]}
+    new = {"preset": "quick", "code": "new", "claims": [{"id": "b", "status": "current", "ours": {"x": 3.0}},
+                                                         {"id": "c", "status": "missing", "ours": {}}]}
+    merged = script.merge(old, [new])
+    rows = {r["id"]: r for r in merged["claims"]}
+    assert merged["code"] == "new" and rows["b"]["ours"] == {"x": 3.0} and rows["b"]["code"] == "new"
+    assert rows["a"]["status"] == "stale" and rows["a"]["ours"] == {"x": 1.0}  # older code: kept, never current
+    assert rows["c"]["status"] == "missing"
+    with pytest.raises(SystemExit, match="presets differ"):
+        script.merge(old, [{**new, "preset": "paper"}])
