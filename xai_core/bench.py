@@ -159,9 +159,10 @@ def _fits(dataset: str, methods: list[str], preset: str, device: str, seed: int,
     return out
 
 
-#: what ``bench`` can time; all but ``fits`` (which trains from scratch) run by default
-SECTIONS = ("training", "explain", "metrics", "per_instance", "fits")
-DEFAULT_SECTIONS = SECTIONS[:-1]
+#: what ``bench`` can time; all but ``fits`` (which trains from scratch) and ``peers`` (ours against Captum
+#: and Quantus called directly, :mod:`.bench_peers`; Quantus is a development dependency) run by default
+SECTIONS = ("training", "explain", "metrics", "per_instance", "fits", "peers")
+DEFAULT_SECTIONS = SECTIONS[:4]
 
 
 def run_bench(
@@ -169,7 +170,7 @@ def run_bench(
     dataset: str = "hard_mnist",
     preset: str = "quick",
     methods: list[str] | None = None,
-    n: int = 32,
+    n: int | None = None,
     device: str = "auto",
     seed: int = 0,
     train_datasets: list[str] | None = None,
@@ -179,14 +180,21 @@ def run_bench(
     fit_dataset: str = "mnist",
     fit_methods: list[str] | None = None,
     fit_a1a2: bool = True,
+    sizes: list[int] | None = None,
+    repeats: int = 5,
     progress: Progress = no_progress,
 ) -> dict[str, Any]:
     """Run the benchmarks in ``sections`` and return one JSON-able dict naming machine, device, preset
     and date. ``bottleneck_presets`` (default: ``preset``) and ``bottleneck_batches`` (default 1 and 16)
-    set the per-instance timings at 224 px; ``fit_methods`` on ``fit_dataset`` are the ``fits`` (with one a1a2 seed each unless not ``fit_a1a2``)."""
+    set the per-instance timings at 224 px; ``fit_methods`` on ``fit_dataset`` are the ``fits`` (with one a1a2 seed
+    each unless not ``fit_a1a2``).
+    ``n`` test images (default 32; the ``peers`` section: 8) and, for ``peers``, the image ``sizes`` (64, 224)
+    and ``repeats`` interleaved timings per pair."""
     unknown = sorted(set(sections) - set(SECTIONS))
     if unknown:
         raise XAIError(f"unknown bench section(s) {', '.join(unknown)}; choose from: {', '.join(SECTIONS)}")
+    peers_n = n or 8  # the peers section's default: 8 images
+    n = n or 32
     methods = methods or [m for m in METHODS if not (METHODS.get(m).caps.trained or METHODS.get(m).caps.per_instance)]
     result: dict[str, Any] = {
         "date": dt.datetime.now().isoformat(timespec="seconds"),
@@ -225,4 +233,9 @@ def run_bench(
             bottleneck_presets or [preset], bottleneck_batches or [1, 16], device, seed, progress)
     if "fits" in sections:
         result["fits"] = _fits(fit_dataset, fit_methods or ["dorar"], preset, device, seed, n, progress, fit_a1a2)
+    if "peers" in sections:
+        from .bench_peers import run_peers
+
+        result["peers"] = run_peers(sizes=sizes, preset=preset, n=peers_n, device=device, seed=seed,
+                                    repeats=repeats, progress=progress)
     return result

@@ -474,6 +474,7 @@ def cmd_bench(args: argparse.Namespace) -> None:
         seed=args.seed, train_datasets=args.train, bottleneck_presets=args.bottleneck_presets,
         bottleneck_batches=[int(b) for b in args.bottleneck_batches], sections=tuple(args.sections or DEFAULT_SECTIONS),
         fit_dataset=args.fit_dataset, fit_methods=args.fit_methods, fit_a1a2=not args.no_a1a2,
+        sizes=args.sizes, repeats=args.repeats,
         progress=tqdm_progress("bench"),
     )
     _write_json(args.json, result)
@@ -608,7 +609,8 @@ def build_parser() -> argparse.ArgumentParser:
     common(sp, dataset=False)
     sp.add_argument("--dataset", default="hard_mnist")
     sp.add_argument("--methods", type=_csv, default=None)
-    sp.add_argument("--num-images", "--n", dest="n", type=_int_in(1, 10**7), default=32)
+    sp.add_argument("--num-images", "--n", dest="n", type=_int_in(1, 10**7), default=None,
+                    help="test images timed (default 32; the peers section: 8)")
     sp.add_argument("--train", type=_csv, default=["hard_mnist", "spurious_patch", "mnist38"],
                     help="datasets whose black-box training time/accuracy to report")
     sp.add_argument("--bottleneck-presets", type=_csv, default=None,
@@ -616,12 +618,17 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--bottleneck-batches", type=_csv, default=["1", "16"],
                     help="batch sizes B for those timings (B images optimised together)")
     sp.add_argument("--sections", type=_csv, default=None,
-                    help="what to time, of training, explain, metrics, per_instance, fits (fits trains from scratch; "
-                         "default: all but fits)")
+                    help="what to time, of training, explain, metrics, per_instance, fits, peers (fits trains from "
+                         "scratch; peers: ours against Captum and Quantus called directly; default: all but those two)")
     sp.add_argument("--fit-dataset", default="mnist", help="dataset of the fits section")
     sp.add_argument("--fit-methods", type=_csv, default=None,
                     help="methods the fits section times: fitting, explaining, one a1a2 seed (default dorar)")
     sp.add_argument("--no-a1a2", action="store_true", help="the fits section skips the a1a2 seed")
+    sp.add_argument("--sizes", type=lambda v: [_int_in(1, 4096)(s) for s in _csv(v)], default=None,
+                    help="image sides of the peers section (default 64,224: hard_mnist's cnn_light, natural's "
+                         "efficientnet_lite0)")
+    sp.add_argument("--repeats", type=_int_in(1, 1000), default=5,
+                    help="interleaved timings per pair in the peers section (the median is reported)")
     sp.add_argument("--json", required=True)
     sp.set_defaults(fn=cmd_bench)
     return p

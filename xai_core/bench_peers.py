@@ -1,0 +1,307 @@
+"""``bench --sections peers``: the same model, images and maps through our code and through the peers a
+user would pick for speed alone, called directly: Captum (Saliency, IntegratedGradients,
+NoiseTunnel(Saliency), LayerGradCam) and Quantus (PixelFlipping; RelevanceMassAccuracy where the
+dataset has masks). Each pair runs interleaved (ours, peer, ours, peer …) after one warm-up each;
+the median of ``repeats`` is reported with the ratio ours/peer, the model's own batched forward
+throughput (the limit a perturbation metric can reach) and how far the two sides agree.
+
+Settings are matched, never tuned for either side: IG from the same mean-colour baseline with the same
+Gauss-Legendre steps, SmoothGrad with the same σ and samples, both with the same images per pass as
+ours (Captum's defaults would put every copy of every image in one pass); Grad-CAM on the same layer.
+SmoothGrad's maps differ by their noise (ours is seeded per image, Captum draws from the global
+generator), so its agreement is below 1 by design. Deletion and Pixel-Flipping see the same map as
+its rank (our tie rule, so both remove the same pixels in the same order), the same fill (the
+dataset mean colour: a per-feature baseline in Quantus' replacement function) and the same pixels per
+step; Quantus needs a stride that divides H·W, so both take the whole-pixel stride nearest to our
+default 51 evaluations, and ours evaluates the unperturbed image too (one more forward per image,
+counted). Speed lives here, not in tests; Quantus is a development dependency (requirements-dev.txt).
+"""
+from __future__ import annotations
+
+import statistics
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import services
+from .device import describe_device
+from .errors import MissingDataError, XAIError
+from .methods.base import Explainer
+from .methods.captum_base import fill_colour
+from .metrics.localisation import mass_in_signal
+from .metrics.perturbation import DEFAULT_STEPS, deletion
+from .metrics.perturbing import images_per_pass
+from .models.inference import eval_mode
+from .progress import Progress, no_progress
+from .ranking import pixel_ranks
+
+#: image side → the dataset (and so the model) that size is timed on
+SIZES = {64: "hard_mnist", 224: "natural"}
+QUANTUS_BATCH = 64  # Quantus' default batch_size: images per forward of its perturbation loop
+MISSING_QUANTUS = "the peers section needs Quantus (a development dependency): pip install -r requirements-dev.txt"
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _timed(fn: Callable[[], Any], device: torch.device) -> float:
+    _sync(device)
+    t0 = time.perf_counter()
+    fn()
+    _sync(device)
+    return time.perf_counter() - t0
+
+
+def interleaved(ours: Callable[[], Any], peer: Callable[[], Any], repeats: int,
+                device: torch.device) -> tuple[float, float, Any, Any]:
+    """Median seconds of ``ours`` and ``peer`` run alternately ``repeats`` times each, after one
+    warm-up call each whose outputs are returned (for the agreement)."""
+    a, b = ours(), peer()
+    t_ours, t_peer = [], []
+    for _ in range(repeats):
+        t_ours.append(_timed(ours, device))
+        t_peer.append(_timed(peer, device))
+    return statistics.median(t_ours), statistics.median(t_peer), a, b
+
+
+def pearson(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Median over images of Pearson's r between the flattened rows of ``a`` and ``b`` (a row that
+    is constant on both sides counts 1 if equal, else 0)."""
+    a = torch.as_tensor(a).detach().cpu().double().flatten(1)
+    b = torch.as_tensor(b).detach().cpu().double().flatten(1)
+    a, b = a - a.mean(1, keepdim=True), b - b.mean(1, keepdim=True)
+    den = a.norm(dim=1) * b.norm(dim=1)
+    same = (a - b).abs().amax(1) <= 1e-12
+    r = torch.where(den > 0, (a * b).sum(1) / den.clamp_min(1e-300), same.double())
+    return float(np.median(r.numpy()))
+
+
+# -- methods: ours against Captum ---------------------------------------------------------------
+@dataclass(frozen=True)
+class MethodPeer:
+    """The Captum call a user would make for one of our methods: ``run(model, ours, x, target, info)``
+    returns B×H×W maps reduced over channels as ours are."""
+
+    peer: str
+    run: Callable[[nn.Module, Explainer, torch.Tensor, torch.Tensor, Any], torch.Tensor]
+
+
+def _saliency(model, ours, x, target, info):
+    from captum.attr import Saliency
+
+    return Saliency(model).attribute(x, target=target, abs=True).abs().amax(1)
+
+
+def _integrated_gradients(model, ours, x, target, info):
+    from captum.attr import IntegratedGradients
+
+    steps = ours.config.steps
+    return IntegratedGradients(model).attribute(
+        x, baselines=fill_colour(info, x), target=target, n_steps=steps, method="gausslegendre",
+        internal_batch_size=ours.chunk_size(x) * steps).sum(1)  # ours' images per pass
+
+
+def _smoothgrad(model, ours, x, target, info):
+    from captum.attr import NoiseTunnel, Saliency
+
+    s = ours.config.samples
+    per_pass = min(s, max(1, ours.chunk_size(x) * s // len(x)))  # noisy copies of each image per pass
+    attr = NoiseTunnel(Saliency(model)).attribute(
+        x, nt_type="smoothgrad", nt_samples=s, nt_samples_batch_size=per_pass, stdevs=ours.config.noise_std,
+        target=target, abs=True)
+    return attr.abs().amax(1)
+
+
+def _gradcam(model, ours, x, target, info):
+    from captum.attr import LayerAttribution, LayerGradCam
+
+    attr = LayerGradCam(model, model.get_submodule(ours.config.layer)).attribute(
+        x, target=target, relu_attributions=True)
+    return LayerAttribution.interpolate(attr, x.shape[-2:], interpolate_mode="bilinear").sum(1)
+
+
+METHOD_PEERS = {
+    "gradient": MethodPeer("captum.attr.Saliency(abs=True)", _saliency),
+    "integrated_gradients": MethodPeer("captum.attr.IntegratedGradients(gausslegendre)", _integrated_gradients),
+    "smoothgrad": MethodPeer("captum.attr.NoiseTunnel(Saliency, smoothgrad)", _smoothgrad),
+    "gradcam": MethodPeer("captum.attr.LayerGradCam(relu_attributions=True)", _gradcam),
+}
+
+
+def _methods(ctx: services.Context, x: torch.Tensor, target: torch.Tensor, repeats: int,
+             progress: Progress) -> tuple[dict[str, Any], torch.Tensor]:
+    out: dict[str, Any] = {}
+    maps: dict[str, torch.Tensor] = {}
+    for i, (name, pair) in enumerate(METHOD_PEERS.items()):
+        progress(i, len(METHOD_PEERS), f"{name} against Captum")
+        ours = services.build_explainer(ctx, name)
+        t_ours, t_peer, a, b = interleaved(lambda: ours.explain(x, target).scores,  # noqa: B023
+                                           lambda: pair.run(ctx.black_box, ours, x, target, ctx.info),  # noqa: B023
+                                           repeats, ctx.device)
+        maps[name] = a
+        out[name] = {"peer": pair.peer, "settings": ours.settings(), "images_per_pass": ours.chunk_size(x),
+                     "ours_seconds": t_ours, "peer_seconds": t_peer, "ratio": t_ours / t_peer, "r": pearson(a, b)}
+    return out, maps["gradient"]
+
+
+# -- metrics: ours against Quantus --------------------------------------------------------------
+def fill_by_indices(arr: np.ndarray, indices: np.ndarray, fill: np.ndarray, **kwargs: Any) -> np.ndarray:
+    """Quantus' ``batch_baseline_replacement_by_indices`` with a per-feature baseline: ``arr`` (N×F)
+    copied, feature ``indices`` (N×I) of each row replaced by ``fill[indices]`` (the dataset mean
+    colour of that feature's channel; Quantus' own baselines are one value or the image's mean)."""
+    out = arr.copy()
+    out[np.arange(len(arr))[:, None], indices] = fill[indices]
+    return out
+
+
+def nearest_stride(pixels: int, evaluations: int = DEFAULT_STEPS) -> int:
+    """The whole-pixel stride dividing ``pixels`` whose number of steps is nearest ``evaluations − 1``
+    (Quantus' Pixel-Flipping needs a stride that divides the feature count)."""
+    want = evaluations - 1
+    steps = min((k for k in range(1, pixels + 1) if pixels % k == 0), key=lambda k: (abs(k - want), k))
+    return pixels // steps
+
+
+def forward_rate(model: nn.Module, x: torch.Tensor, per_pass: int, repeats: int, passes: int = 3) -> float:
+    """The model's own throughput (images/s, median of ``repeats``) on ``passes`` full passes of
+    ``per_pass`` images made of ``x``: the most a perturbation metric can reach at that pass size."""
+    images = x.repeat(-(-passes * per_pass // len(x)), 1, 1, 1)[: passes * per_pass]
+
+    def run() -> None:
+        with torch.inference_mode(), eval_mode(model):
+            for i in range(0, len(images), per_pass):
+                model(images[i: i + per_pass])
+
+    run()
+    return len(images) / statistics.median(_timed(run, x.device) for _ in range(repeats))
+
+
+class Stacked(nn.Module):
+    """``model`` on images whose C channels are stacked as rows (B×1×CH×W → B×C×H×W, a view).
+    Quantus' Pixel-Flipping asserts that its stride divides H·W counted without channels, while its
+    loop flips C·H·W features (a 2-D map broadcast over the channels): an RGB image at 64 or 224 px
+    has no whole-pixel stride it accepts. Stacked, the assert counts every feature and the loop,
+    the features and their order are unchanged."""
+
+    def __init__(self, model: nn.Module, channels: int) -> None:
+        super().__init__()
+        self.model, self.channels = model, channels
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.model(z.view(len(z), self.channels, z.shape[2] // self.channels, z.shape[3]))
+
+
+def _deletion(ctx, x, target, scores, masks, repeats, rates, quantus) -> dict[str, Any]:
+    b, c, h, w = x.shape
+    stride = nearest_stride(h * w)
+    steps = h * w // stride
+    rank_map = (h * w - pixel_ranks(scores)).float()  # the map's order under our tie rule, no ties left
+    fill = ctx.fill()
+    metric = quantus.PixelFlipping(
+        features_in_step=c * stride, abs=False, normalise=False, perturb_func=fill_by_indices,
+        perturb_func_kwargs={"fill": np.repeat(fill.cpu().numpy(), h * w)}, disable_warnings=True)
+    xn = x.reshape(b, 1, c * h, w).cpu().numpy()
+    an = rank_map[:, None].repeat(1, c, 1, 1).reshape(b, 1, c * h, w).cpu().numpy()
+    yn, stacked = target.cpu().numpy(), Stacked(ctx.black_box, c).eval()
+    t_ours, t_peer, a, q = interleaved(
+        lambda: deletion(ctx.black_box, x, target, rank_map, steps + 1, fill=fill).probabilities,
+        lambda: np.asarray(metric(model=stacked, x_batch=xn, y_batch=yn, a_batch=an, softmax=True,
+                                  device=str(ctx.device), batch_size=QUANTUS_BATCH)),
+        repeats, ctx.device)
+    ours_curve, peer_curve = a[:, 1:].cpu().double(), torch.as_tensor(q, dtype=torch.float64)
+    f_ours, f_peer = b * (steps + 1), b * steps
+    ours_rate, peer_rate = f_ours / t_ours, f_peer / t_peer
+    limit = max(rates.values())
+    return {"peer": "quantus.PixelFlipping", "pixels_per_step": stride, "evaluations": steps + 1,
+            "ours_forwards": f_ours, "peer_forwards": f_peer, "ours_seconds": t_ours, "peer_seconds": t_peer,
+            "ratio": peer_rate / ours_rate,  # seconds per forward, ours / peer's
+            "ours_share_of_limit": ours_rate / limit, "peer_share_of_limit": peer_rate / limit,
+            "ours_share_at_own_pass": ours_rate / rates[images_per_pass(None, x)],
+            "peer_share_at_own_pass": peer_rate / rates[min(QUANTUS_BATCH, b)],
+            "r": pearson(ours_curve, peer_curve), "max_abs_difference": float((ours_curve - peer_curve).abs().max())}
+
+
+def _mass_in_signal(ctx, x, target, scores, masks, repeats, rates, quantus) -> dict[str, Any]:
+    metric = quantus.RelevanceMassAccuracy(abs=False, normalise=False, disable_warnings=True)
+    xn, yn = x.cpu().numpy(), target.cpu().numpy()
+    an, sn = scores[:, None].cpu().numpy(), masks[:, None].cpu().numpy().astype(np.float32)
+    t_ours, t_peer, a, q = interleaved(
+        lambda: mass_in_signal(scores, masks),
+        lambda: np.asarray(metric(model=ctx.black_box, x_batch=xn, y_batch=yn, a_batch=an, s_batch=sn,
+                                  device=str(ctx.device))),
+        repeats, ctx.device)
+    diff = (a.cpu().double() - torch.as_tensor(q, dtype=torch.float64)).abs()
+    return {"peer": "quantus.RelevanceMassAccuracy", "ours_seconds": t_ours, "peer_seconds": t_peer,
+            "ratio": t_ours / t_peer, "max_abs_difference": float(diff.max())}
+
+
+#: our metric → (its Quantus pair, whether it needs ground-truth masks)
+METRIC_PEERS: dict[str, tuple[Callable[..., dict[str, Any]], bool]] = {
+    "deletion": (_deletion, False),
+    "mass_in_signal": (_mass_in_signal, True),
+}
+
+
+# -- the section ----------------------------------------------------------------------------------
+def _size(size: int, preset: str, n: int, device: str, seed: int, repeats: int, quantus: Any,
+          progress: Progress) -> dict[str, Any]:
+    try:
+        ctx = services.load_context(SIZES[size], preset, device=device, seed=seed)
+    except MissingDataError as err:  # e.g. the pretrained weights are not installed: nothing is downloaded
+        progress(0, 1, f"{size} px skipped: {err}")
+        return {"skipped": str(err)}
+    batch = ctx.test.batch(list(range(min(n, len(ctx.test))))).to(ctx.device)
+    x, masks = batch.x, batch.masks
+    target = services.targets_for(ctx.black_box, x, batch.y)
+    ours_pass, peer_pass = images_per_pass(None, x), min(QUANTUS_BATCH, len(x))
+    rates = {p: forward_rate(ctx.black_box, x, p, repeats) for p in sorted({ours_pass, peer_pass})}
+    methods, scores = _methods(ctx, x, target, repeats, progress)
+    metrics: dict[str, Any] = {}
+    for name, (pair, needs_masks) in METRIC_PEERS.items():
+        if needs_masks and masks is None:
+            metrics[name] = {"skipped": f"{ctx.dataset} has no ground-truth masks"}
+            continue
+        progress(0, 1, f"{name} against Quantus at {size} px")
+        metrics[name] = pair(ctx, x, target, scores, masks, repeats, rates, quantus)
+    return {"dataset": f"{ctx.dataset}@{ctx.info.image_size}px", "model": ctx.record.get("arch"),
+            "preset": ctx.preset, "device": describe_device(ctx.device), "images": len(x),
+            "forward": {"images_per_second": {str(p): r for p, r in rates.items()}, "limit": max(rates.values()),
+                        "ours_images_per_pass": ours_pass, "peer_images_per_pass": peer_pass},
+            "methods": methods, "metrics": metrics}
+
+
+def run_peers(*, sizes: list[int] | None = None, preset: str = "quick", n: int = 8, device: str = "auto",
+              seed: int = 0, repeats: int = 5, progress: Progress = no_progress) -> dict[str, Any]:
+    """The peers section at each image side in ``sizes`` (default 64 and 224 px; see :data:`SIZES`):
+    ``n`` test images, ``repeats`` interleaved timings of each pair (median)."""
+    sizes = sizes or sorted(SIZES)
+    unknown = [s for s in sizes if s not in SIZES]
+    if unknown:
+        raise XAIError(f"unknown peers size(s) {unknown}; choose from: {', '.join(map(str, SIZES))}")
+    if repeats < 1 or n < 1:
+        raise XAIError(f"the peers section needs at least one image and one repeat, got n={n}, repeats={repeats}")
+    try:
+        import quantus
+    except ImportError as err:
+        raise XAIError(MISSING_QUANTUS) from err
+    out: dict[str, Any] = {"repeats": repeats, "captum": _version("captum"), "quantus": quantus.__version__,
+                           "sizes": {}}
+    with warnings.catch_warnings():  # Captum warns on every call that it set requires_grad on the input
+        warnings.filterwarnings("ignore", message="Input Tensor .* did not already require gradients")
+        for size in sizes:
+            out["sizes"][str(size)] = _size(size, preset, n, device, seed, repeats, quantus, progress)
+    return out
+
+
+def _version(package: str) -> str:
+    from importlib.metadata import version
+
+    return version(package)
