@@ -108,13 +108,18 @@ def _cell(text: str) -> str:
 
 
 def _tally(rows: list[Mapping[str, Any]]) -> str:
-    held = sum(r["holds"] is True for r in rows)
-    failed = sum(r["holds"] is False for r in rows)
+    """E.g. "27 claims, 5 hold, 3 do not, 2 not measured, 17 stale (older code: 7 hold, 6 do not)": what holds
+    on the current code counted apart from what held on older code."""
+    current = [r for r in rows if r["status"] not in (MISSING, STALE)]
+    old = [r for r in rows if r["status"] == STALE]
+
+    def verdicts(part: list[Mapping[str, Any]]) -> str:
+        return f"{sum(r['holds'] is True for r in part)} hold, {sum(r['holds'] is False for r in part)} do not"
+
+    parts = [f"{len(rows)} claims", verdicts(current)]
     missing = sum(r["status"] == MISSING for r in rows)
-    stale = sum(r["status"] == STALE for r in rows)
-    parts = [f"{len(rows)} claims", f"{held} hold", f"{failed} do not"]
     parts += [f"{missing} not measured"] if missing else []
-    parts += [f"{stale} stale (older code)"] if stale else []
+    parts += [f"{len(old)} stale (older code: {verdicts(old)})"] if old else []
     return ", ".join(parts)
 
 
