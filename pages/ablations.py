@@ -21,7 +21,7 @@ st.markdown("**Map resolution.** Each map is averaged over u×u pixel blocks bef
             "score holds up at large u explains with coarse regions; one that drops relied on fine detail. "
             "DiET learns its mask at 1/u resolution: sweep its u under *Method setting sweep* below.")
 
-rows, blocked = services.offered_methods(ctx)
+rows, blocked = caches.offered_methods(*selection)
 methods_all = [r.name for r in rows]
 metrics_all = services.metric_names(ctx.info)
 factors_all = services.resolution_factors(ctx.info.image_size)

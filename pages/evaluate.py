@@ -8,13 +8,13 @@ import streamlit as st
 
 from xai_core import figures, services
 from xai_core.errors import XAIError
-from pages.ui import helpers, job_ui, readiness, sidebar
+from pages.ui import caches, helpers, job_ui, readiness, sidebar
 
 selection = sidebar.sidebar()
 ctx = readiness.load_or_stop(selection)
 
 st.title("Evaluate")
-offered, blocked = services.offered_methods(ctx)
+offered, blocked = caches.offered_methods(*selection)
 methods_all = [r.name for r in offered]
 metrics_all = services.metric_names(ctx.info)
 with st.form("evaluate"):

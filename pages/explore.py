@@ -113,7 +113,7 @@ url_state.write({"split": split, "sample": str(index), "target": str(target)}
                    if "explore_methods" in st.session_state else {}))
 
 has_truth = info.has_ground_truth and image_tensor is None
-offered, blocked = services.offered_methods(ctx, info if has_truth else services.without_ground_truth(info))
+offered, blocked = caches.offered_methods(*selection, upload=not has_truth)
 rows = {r.name: r for r in offered}
 available = list(rows)
 if "explore_methods" not in st.session_state:

@@ -32,7 +32,8 @@ def gallery(dataset: str, preset: str, model: services.ModelChoice, method: str,
         return services.explain_gallery(ctx, method, list(indices), split=split, target=target)
 
 
-rows, blocked = services.offered_methods(ctx, info, ready=True)
+offered, blocked = caches.offered_methods(*selection)
+rows = [services.method_row(r.name, ctx) for r in offered]  # whether each is ready: now, not cached
 names = [r.name for r in rows]
 if not names:
     st.info("No method is usable on this dataset.")

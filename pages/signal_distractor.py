@@ -20,7 +20,7 @@ st.markdown("The green outline is the **signal**: the pixels that define the lab
             "`random` reference gives the chance level); *IoU* compares the map's top pixels with the outline. "
             "Below, the model side: accuracy when part of the signal or of the distractors is erased.")
 
-rows, blocked = services.offered_methods(ctx)
+rows, blocked = caches.offered_methods(*selection)
 methods_all = [r.name for r in rows]
 with st.form("signal"):
     methods = st.multiselect("Methods", methods_all, format_func=helpers.method_label(rows),

@@ -32,6 +32,15 @@ def context(dataset: str, preset: str, model: services.ModelChoice = services.DE
     return ctx
 
 
+@st.cache_resource(show_spinner=False, max_entries=8)
+def offered_methods(dataset: str, preset: str, model: services.ModelChoice = services.DEFAULT_MODEL,
+                    upload: bool = False) -> tuple[list, dict[str, str]]:
+    """:func:`services.offered_methods` once per selection (``upload``: for an image without masks): it builds
+    every method unprepared, seconds on a large model (13 s on natural), never on each rerun."""
+    ctx = context(dataset, preset, model)
+    return services.offered_methods(ctx, services.without_ground_truth(ctx.info) if upload else None)
+
+
 @st.cache_resource(show_spinner="Classifying the test split …", max_entries=4)
 def predicted_labels(dataset: str, preset: str, model: services.ModelChoice = services.DEFAULT_MODEL):
     """(labels, predictions) of the test split, for the sample picker's filters."""

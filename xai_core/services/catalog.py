@@ -169,17 +169,17 @@ def unavailable_methods(ctx: Context, names: Sequence[str] | None = None) -> dic
     return out
 
 
-def offered_methods(ctx: Context, info: DatasetInfo | None = None, ready: bool = False
-                    ) -> tuple[list[MethodRow], dict[str, str]]:
+def offered_methods(ctx: Context, info: DatasetInfo | None = None) -> tuple[list[MethodRow], dict[str, str]]:
     """What a picker offers on ``ctx`` (``info``: the dataset as the page sees it, e.g. without ground truth
-    for an upload; default ``ctx.info``): the rows of the methods that can run there (``ready`` filled in when
-    asked) and ``{method: why not}`` for every other registered method (:func:`unavailable_methods`)."""
+    for an upload; default ``ctx.info``): the rows of the methods that can run there and ``{method: why not}``
+    for every other registered method (:func:`unavailable_methods`). Builds every method unprepared: seconds
+    on a large model, so the pages cache it per selection."""
     info = info or ctx.info
     usable_here = set(usable(METHODS, info))
     lacking = ctx.dataset if not ctx.info.has_ground_truth else "this image"  # an upload has no masks
     blocked = {m: f"needs ground-truth masks, which {lacking} does not have" for m in METHODS if m not in usable_here}
     blocked.update(unavailable_methods(ctx, [m for m in METHODS if m in usable_here]))
-    return [method_row(m, ctx if ready else None) for m in METHODS if m not in blocked], blocked
+    return [method_row(m) for m in METHODS if m not in blocked], blocked
 
 
 def _check(registry: Any, names: list[str], info: DatasetInfo | None) -> list[str]:
