@@ -11,7 +11,7 @@ from xai_core.errors import XAIError
 from xai_core.jobs import MANAGER
 from xai_core.reproduce import charts, committed
 from xai_core.reproduce import jobs as repro_jobs
-from xai_core.reproduce.render import MARK, MISSING, STALE, ours_text, paper_text, separated_text
+from xai_core.reproduce.render import MARK, MISSING, STALE, ours_text, paper_text, separated_text, tally
 from xai_core.store import ArtifactStore
 
 STATUS = {"current": "current", STALE: "stale: older code", MISSING: "not measured"}
@@ -38,16 +38,13 @@ except XAIError as err:  # a broken results file: said, and the page shows the s
     st.warning(f"The repository's committed results are not shown: {err}")
     shipped = None
 rows = {row["id"]: row for row in committed.merge(reproduce.report(claims, preset, store)["claims"], shipped)}
-held = sum(r["holds"] is True for r in rows.values())
-missing = sum(r["status"] == MISSING for r in rows.values())
 from_repo = sum(r["origin"] == committed.COMMITTED for r in rows.values())
 if from_repo:
     st.info(f"**{from_repo} of {len(rows)} rows are from the repository's results** (`results/{shipped.path.name}`, "
             f"{shipped.provenance()}), marked *repository's results*: they are shown where this machine has no "
             "current result of its own, and your own runs replace them.")
-st.caption(f"{len(rows)} claims at the {preset} preset: {held} hold, {sum(r['holds'] is False for r in rows.values())} "
-           f"do not, {missing} not measured yet" + (f"; {from_repo} of them from the repository's results." if from_repo
-                                                   else "."))
+st.caption(f"At the {preset} preset: {tally(list(rows.values()))}" + (f"; {from_repo} rows from the repository's "
+                                                                      "results." if from_repo else "."))
 
 
 def status_text(row: dict) -> str:

@@ -126,7 +126,10 @@ def test_an_empty_store_shows_the_repositorys_committed_results_with_their_prove
     text = " ".join(str(e.value) for e in at.info) + _texts(at)
     assert f"{len(shipped)} of {len(rows)} rows are from the repository's results" in text
     assert "committed machine" in text and "2026-12-01 09:00" in text and code[:12] in text
-    assert f"{len(shipped)} of them from the repository's results" in text  # the tally counts them
+    # the tally: the committed rows' verdicts among the current ones, the rest not measured
+    assert (f"{len(rows)} claims, {sum(r['holds'] == '✓' for r in shipped)} hold, "
+            f"{sum(r['holds'] == '✗' for r in shipped)} do not, {len(rows) - len(shipped)} not measured; "
+            f"{len(shipped)} rows from the repository's results") in text
     assert at.get("plotly_chart"), "the committed claim's chart"
     assert not at.button(key=f"run-claim-{CLAIM}-quick").disabled  # the user can still measure it here
 

@@ -1,8 +1,6 @@
 """The benchmarks: per-instance seconds per 224-px image; perturbation metrics' forwards/s beside the model's."""
 from __future__ import annotations
 
-import math
-
 import pytest
 import torch
 
@@ -20,16 +18,19 @@ def test_per_instance_timings_cover_each_method_preset_and_batch():
     assert any("input_iba (smoke) on 2 image(s) of natural" in m for m in stages)
 
 
-def test_metric_throughput_counts_forwards_of_each_perturbation_metric_at_224px():
+def test_metric_throughput_runs_each_perturbation_metric_at_its_default_settings_at_224px():
+    from xai_core.metrics.perturbation import DEFAULT_FRACTIONS, DEFAULT_STEPS
+    from xai_core.metrics.sensitivity import DEFAULT_MASKS_PER_N
+
     ctx = services.load_context("natural", "smoke", device="cpu")
-    out = _metric_throughput(ctx, 2, passes=1, repeats=1)
+    out = _metric_throughput(ctx, 1, passes=1, repeats=1)
     chunk = images_per_pass(None, torch.zeros(1, 3, 224, 224))
-    assert out["dataset"] == "natural@224px" and out["images"] == 2 and out["images_per_pass"] == chunk
-    per_image = max(2, math.ceil(chunk / 2))
-    # pixel perturbation and sensitivity-n add one reference forward per image
+    assert out["dataset"] == "natural@224px" and out["images"] == 1 and out["images_per_pass"] == chunk
+    # the defaults a user gets (deletion's 51 steps, not a few), counted per image; pixel perturbation and
+    # sensitivity-n add one reference forward per image
     assert {k: v["forwards"] for k, v in out["metrics"].items()} == {
-        "pixel_perturbation": 2 + 2 * per_image, "deletion": 2 * per_image, "insertion": 2 * per_image,
-        "sensitivity_n": 2 + 2 * per_image}
+        "pixel_perturbation": 1 + len(DEFAULT_FRACTIONS), "deletion": DEFAULT_STEPS, "insertion": DEFAULT_STEPS,
+        "sensitivity_n": 1 + DEFAULT_MASKS_PER_N}
     assert out["model_images_per_second"] > 0
     for v in out["metrics"].values():
         assert v["forwards_per_second"] > 0

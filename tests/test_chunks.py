@@ -15,6 +15,14 @@ def test_chunk_size_fills_a_pass_and_respects_the_cap():
     assert chunk_size(PASS_VALUES["cuda"] // 4, "cuda") == 4
 
 
+def test_chunk_size_balances_the_passes_over_the_items():
+    per_six = PASS_VALUES["cpu"] // 6  # six items per pass
+    assert chunk_size(per_six, "cpu", items=8) == 8  # one pass, not 6 + 2
+    assert chunk_size(per_six, "cpu", items=10) == 5  # 5 + 5, not 6 + 4
+    assert chunk_size(per_six, "cpu", items=3) == 3 and chunk_size(per_six, "cpu", items=600) == 6
+    assert chunk_size(per_six, "cpu", items=8, cap=4) == 4  # the cap stays a hard limit
+
+
 def test_out_of_memory_halves_the_chunk_for_this_call_only():
     seen, done = [], []
 

@@ -2,6 +2,7 @@
 must not leave hooks or flags on it, and work running at the same time must not change results."""
 from __future__ import annotations
 
+import threading
 
 import pytest
 import torch
@@ -10,7 +11,7 @@ from xai_core import services
 from xai_core.jobs import JobManager
 from xai_core.methods import METHODS
 from xai_core.methods.base import model_fingerprint
-from xai_core.models.views import model_view
+from xai_core.models.views import borrowed_view, model_view
 from xai_core.store import ArtifactStore
 
 
@@ -29,6 +30,35 @@ def test_model_view_shares_weights_but_not_hooks_or_flags(tiny_net):
     x = torch.rand(2, 3, 12, 12)
     with torch.no_grad():
         assert torch.equal(view(x), tiny_net.eval()(x))
+
+
+def test_a_borrowed_view_is_reused_by_its_thread_and_rebuilt_when_it_cannot_be(tiny_net):
+    with borrowed_view(tiny_net) as first:
+        with borrowed_view(tiny_net) as nested:  # lent already: a nested borrow gets its own
+            assert nested is not first
+    with borrowed_view(tiny_net) as again:
+        assert again is first and not again.training  # no copy of the module tree per call
+        handle = again.get_submodule("features.0").register_forward_hook(lambda *a: None)
+        handle.remove()
+    with borrowed_view(tiny_net) as kept:
+        assert kept is first
+        kept.get_submodule("features.0").register_forward_hook(lambda *a: None)  # left on: never lent again
+    with borrowed_view(tiny_net) as fresh:
+        assert fresh is not first and _hooks(fresh) == 0 and _hooks(tiny_net) == 0
+    others = []
+
+    def borrow() -> None:
+        with borrowed_view(tiny_net) as view:
+            others.append(view)
+
+    worker = threading.Thread(target=borrow)
+    worker.start()
+    worker.join()
+    assert others[0] is not fresh  # each thread its own
+    tiny_net.double()  # the weights moved: the old view would run stale tensors
+    with borrowed_view(tiny_net) as moved:
+        assert moved is not fresh
+        assert all(a.data_ptr() == b.data_ptr() for a, b in zip(tiny_net.parameters(), moved.parameters()))
 
 
 @pytest.mark.parametrize("name", METHODS.names())

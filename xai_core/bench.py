@@ -68,12 +68,11 @@ def _sync(device: torch.device) -> None:
 
 
 def _metric_throughput(ctx: services.Context, n: int, passes: int = 3, repeats: int = 3) -> dict[str, Any]:
-    """Model forwards per second of each perturbation metric on ``n`` test images (about ``passes``
-    full chunks of perturbed images each, best of ``repeats``), beside the model's own batched
-    throughput at the metrics' chunk size; ``ratio`` = metric / model, target ≥ 0.9 (building the
-    perturbed images should cost little next to the forward)."""
-    import math
-
+    """Model forwards per second of each perturbation metric on ``n`` test images at its default
+    settings (deletion and insertion 51 steps, pixel perturbation its 7 fractions; sensitivity-n at one n,
+    its default 100 masks: every n costs the same), best of ``repeats``, beside the model's own batched
+    throughput (``passes`` full chunks) at the metrics' chunk size; ``ratio`` = metric / model, target ≥ 0.9
+    (building the perturbed images should cost little next to the forward)."""
     from torch import nn
 
     from .metrics.perturbing import images_per_pass
@@ -102,8 +101,7 @@ def _metric_throughput(ctx: services.Context, n: int, passes: int = 3, repeats: 
     batch = ctx.test.batch(list(range(min(n, len(ctx.test))))).to(ctx.device)
     b, (h, w) = len(batch.x), batch.x.shape[-2:]
     chunk = images_per_pass(None, batch.x)
-    per_image = max(2, math.ceil(passes * chunk / b))  # perturbed images per test image
-    images = batch.x.repeat(math.ceil(passes * chunk / b), 1, 1, 1)[: passes * chunk]
+    images = batch.x.repeat(-(-passes * chunk // b), 1, 1, 1)[: passes * chunk]
 
     def forward() -> None:
         with torch.inference_mode(), eval_mode(ctx.black_box):
@@ -116,12 +114,7 @@ def _metric_throughput(ctx: services.Context, n: int, passes: int = 3, repeats: 
                         target=services.targets_for(ctx.black_box, batch.x, batch.y),
                         scores=torch.rand(b, h, w, generator=torch.Generator().manual_seed(0)).to(ctx.device),
                         masks=None, fill=ctx.fill())
-    overrides = {
-        "pixel_perturbation": {"fractions": torch.linspace(1.0, 0.01, per_image).tolist()},
-        "deletion": {"steps": per_image},
-        "insertion": {"steps": per_image},
-        "sensitivity_n": {"counts": [h * w // 10], "masks_per_n": per_image},
-    }
+    overrides = {"pixel_perturbation": {}, "deletion": {}, "insertion": {}, "sensitivity_n": {"counts": [h * w // 10]}}
     out: dict[str, Any] = {"dataset": f"{ctx.dataset}@{ctx.info.image_size}px", "images": b,
                            "images_per_pass": chunk, "model_images_per_second": model_rate, "metrics": {}}
     for name, over in overrides.items():
@@ -159,9 +152,10 @@ def _fits(dataset: str, methods: list[str], preset: str, device: str, seed: int,
     return out
 
 
-#: what ``bench`` can time; all but ``fits`` (which trains from scratch) and ``peers`` (ours against Captum
-#: and Quantus called directly, :mod:`.bench_peers`; Quantus is a development dependency) run by default
-SECTIONS = ("training", "explain", "metrics", "per_instance", "fits", "peers")
+#: what ``bench`` can time; all but ``fits`` (which trains from scratch), ``peers`` (ours against Captum
+#: and Quantus called directly, :mod:`.bench_peers`; Quantus is a development dependency) and ``growth``
+#: (evaluation cost against images, shard size and image side, :mod:`.bench_growth`; minutes) run by default
+SECTIONS = ("training", "explain", "metrics", "per_instance", "fits", "peers", "growth")
 DEFAULT_SECTIONS = SECTIONS[:4]
 
 
@@ -238,4 +232,8 @@ def run_bench(
 
         result["peers"] = run_peers(sizes=sizes, preset=preset, n=peers_n, device=device, seed=seed,
                                     repeats=repeats, progress=progress)
+    if "growth" in sections:
+        from .bench_growth import run_growth
+
+        result["growth"] = run_growth(dataset=dataset, preset=preset, device=device, seed=seed, progress=progress)
     return result

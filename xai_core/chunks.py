@@ -25,13 +25,19 @@ PASS_VALUES = {"cpu": 2**20, "cuda": 2**24}
 CPU_MAX_ITEMS = 64
 
 
-def chunk_size(values_per_item: int, device: torch.device | str, cap: int | None = None) -> int:
+def chunk_size(values_per_item: int, device: torch.device | str, cap: int | None = None,
+               items: int | None = None) -> int:
     """Items per pass so that one pass holds about :data:`PASS_VALUES` input values on ``device``
-    (at least 1; on CPU at most :data:`CPU_MAX_ITEMS`; at most ``cap``)."""
+    (at least 1; on CPU at most :data:`CPU_MAX_ITEMS`; at most ``cap``). Given the number of ``items``
+    to run, the passes are balanced: as many as ``items / size`` rounds to, of equal size, so a small batch
+    is not split into a full pass and a remainder (8 images at 224 px ran as 6 + 2, measured 1.67× the time
+    of Captum's one pass) and no pass exceeds the target by more than half."""
     device = torch.device(device)
     size = max(1, PASS_VALUES.get(device.type, PASS_VALUES["cuda"]) // max(1, int(values_per_item)))
     if device.type == "cpu":
         size = min(size, CPU_MAX_ITEMS)
+    if items is not None and items > 0:
+        size = -(-items // max(1, round(items / size)))
     return size if cap is None else max(1, min(int(cap), size))
 
 

@@ -618,8 +618,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--bottleneck-batches", type=_csv, default=["1", "16"],
                     help="batch sizes B for those timings (B images optimised together)")
     sp.add_argument("--sections", type=_csv, default=None,
-                    help="what to time, of training, explain, metrics, per_instance, fits, peers (fits trains from "
-                         "scratch; peers: ours against Captum and Quantus called directly; default: all but those two)")
+                    help="what to time, of training, explain, metrics, per_instance, fits, peers, growth (fits "
+                         "trains from scratch; peers: ours against Captum and Quantus called directly; growth: "
+                         "evaluation cost against images, shard size and image side; default: all but those three)")
     sp.add_argument("--fit-dataset", default="mnist", help="dataset of the fits section")
     sp.add_argument("--fit-methods", type=_csv, default=None,
                     help="methods the fits section times: fitting, explaining, one a1a2 seed (default dorar)")

@@ -81,11 +81,14 @@ def test_expanding_methods_bound_the_values_per_pass(tiny_net, tiny_info):
     from xai_core.chunks import PASS_VALUES
 
     big = dataclasses.replace(tiny_info, image_size=224)
-    x = torch.zeros(1, 3, 224, 224)
+    x = torch.zeros(1, 3, 224, 224).expand(200, -1, -1, -1)
     ig = create("integrated_gradients", tiny_net, big)
     sg = create("smoothgrad", tiny_net, big)
+    plain = create("gradient", tiny_net, big)
     per_image = 3 * 224 * 224
     assert ig.chunk_size(x) == max(1, PASS_VALUES["cpu"] // (per_image * 32))
     assert sg.chunk_size(x) == max(1, PASS_VALUES["cpu"] // (per_image * 16))
+    assert plain.chunk_size(x) == -(-200 // round(200 / (PASS_VALUES["cpu"] // per_image)))  # balanced passes
+    assert plain.chunk_size(x[:8]) == 8  # a small batch is not split into a full pass and a remainder
     small = create("gradient", tiny_net, tiny_info)
-    assert small.chunk_size(torch.zeros(1, 3, 12, 12)) == small.max_chunk  # small images: capped
+    assert small.chunk_size(torch.zeros(1, 3, 12, 12).expand(512, -1, -1, -1)) == small.max_chunk  # capped

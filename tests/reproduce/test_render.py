@@ -172,8 +172,8 @@ def test_merging_a_new_report_keeps_old_claims_as_stale():
 
 
 def test_the_tally_counts_verdicts_of_older_code_apart():
-    from xai_core.reproduce.render import _tally
+    from xai_core.reproduce.render import tally
     rows = [{"status": "current", "holds": True}, {"status": "current", "holds": False},
             {"status": "stale", "holds": True}, {"status": "stale", "holds": True},
             {"status": "missing", "holds": None}]
-    assert _tally(rows) == "5 claims, 1 hold, 1 do not, 1 not measured, 2 stale (older code: 2 hold, 0 do not)"
+    assert tally(rows) == "5 claims, 1 hold, 1 do not, 1 not measured, 2 stale (older code: 2 hold, 0 do not)"

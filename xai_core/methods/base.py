@@ -195,8 +195,9 @@ class Explainer:
 
     def chunk_size(self, x: torch.Tensor) -> int:
         """Images per chunk: about :data:`~xai_core.chunks.PASS_VALUES` input values per pass,
-        counting the copies of each image the method runs together (:meth:`expansion`)."""
-        return chunk_size(x[0].numel() * self.expansion(), self.device, cap=self.max_chunk)
+        counting the copies of each image the method runs together (:meth:`expansion`), balanced over
+        ``x``'s images (:func:`~xai_core.chunks.chunk_size`)."""
+        return chunk_size(x[0].numel() * self.expansion(), self.device, cap=self.max_chunk, items=len(x))
 
     def expansion(self) -> int:
         """Copies of each image in one forward pass (samples, integration steps)."""

@@ -2,12 +2,13 @@
 call ``attribute``, reduce channels to one B×H×W map."""
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
-from ..models.views import model_view
+from ..models.views import borrowed_view
 from .base import Explainer, Explanation
 
 
@@ -16,7 +17,8 @@ class CaptumExplainer(Explainer):
     (the Captum object on ``model``) and ``_kwargs`` (arguments of ``attribute``); methods that run
     the model on several copies of each image say how many in ``expansion``. Captum objects are
     cheap and built per call; a method whose Captum object hooks a layer sets ``hooks_layers`` and
-    gets a private view of the model (the shared one never carries another thread's hooks)."""
+    gets this thread's view of the model (the shared one never carries another thread's hooks; Captum
+    removes its own when ``attribute`` returns)."""
 
     channel_reduction = "sum"
     hooks_layers: ClassVar[bool] = False
@@ -31,8 +33,8 @@ class CaptumExplainer(Explainer):
         return {**self.config.as_dict(), "channels": self.channel_reduction}
 
     def _explain(self, x: torch.Tensor, target: torch.Tensor, masks: torch.Tensor | None, progress) -> Explanation:
-        model = model_view(self.model) if self.hooks_layers else self.model
-        attr = self._captum(model).attribute(x.clone().requires_grad_(True), target=target, **self._kwargs(x))
+        with borrowed_view(self.model) if self.hooks_layers else nullcontext(self.model) as model:
+            attr = self._captum(model).attribute(x.clone().requires_grad_(True), target=target, **self._kwargs(x))
         return Explanation(self._reduce(attr.detach(), x))
 
     def _reduce(self, attr: torch.Tensor, x: torch.Tensor) -> torch.Tensor:

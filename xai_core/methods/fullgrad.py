@@ -9,7 +9,7 @@ from torch import nn
 
 from ..errors import XAIError
 from ..models.user_model import is_user_model
-from ..models.views import model_view
+from ..models.views import borrowed_view
 from .base import Explainer, Explanation, Paper, register
 from .config import MethodConfig
 
@@ -60,15 +60,17 @@ class FullGrad(Explainer):
             biases.append(_effective_bias(module).detach())
             outputs.append(out)
 
-        view = model_view(self.model)  # the hooks stay on this private view, never on the shared model
-        for m in view.modules():
-            if _effective_bias(m) is not None:
-                m.register_forward_hook(record)
         x = x.clone().requires_grad_(True)
-        with torch.enable_grad():
-            logits = view(x)
-            selected = logits.gather(1, target.view(-1, 1)).sum()
-            grads = torch.autograd.grad(selected, [x, *outputs], allow_unused=True)
+        with borrowed_view(self.model) as view:  # the hooks stay on this thread's view, for this call only
+            handles = [m.register_forward_hook(record) for m in view.modules() if _effective_bias(m) is not None]
+            try:
+                with torch.enable_grad():
+                    logits = view(x)
+                    selected = logits.gather(1, target.view(-1, 1)).sum()
+                    grads = torch.autograd.grad(selected, [x, *outputs], allow_unused=True)
+            finally:
+                for handle in handles:
+                    handle.remove()
         cam = _postprocess(grads[0] * x).sum(1)
         size = x.shape[-2:]
         for bias, g in zip(biases, grads[1:]):

@@ -107,7 +107,7 @@ def _cell(text: str) -> str:
     return " ".join(str(text).split()).replace("|", "\\|")
 
 
-def _tally(rows: list[Mapping[str, Any]]) -> str:
+def tally(rows: list[Mapping[str, Any]]) -> str:
     """E.g. "27 claims, 5 hold, 3 do not, 2 not measured, 17 stale (older code: 7 hold, 6 do not)": what holds
     on the current code counted apart from what held on older code."""
     current = [r for r in rows if r["status"] not in (MISSING, STALE)]
@@ -129,7 +129,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     values and verdicts: no seconds, dates, machine or code hash."""
     preset = report["preset"]
     rows = list(report["claims"])
-    out = [f"Preset `{preset}`: {_tally(rows)}. Rendered by `python scripts/render_repro.py` from "
+    out = [f"Preset `{preset}`: {tally(rows)}. Rendered by `python scripts/render_repro.py` from "
            f"`python -m xai_core reproduce --preset {preset} --json results/repro_{preset}.json`; "
            "✓ holds here, ✗ does not, n/a: a value is missing. Ours carry their 95 % interval where the report "
            "has one; *intervals separate?* (ordering claims): whether the intervals of each pair compared are "
@@ -140,7 +140,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         if not mine:
             out.append(f"No claim registered at the `{preset}` preset yet.")
             continue
-        out += [f"{_tally(mine)}.", "", "| claim | check | paper | ours | holds? | intervals separate? | reason |",
+        out += [f"{tally(mine)}.", "", "| claim | check | paper | ours | holds? | intervals separate? | reason |",
                 "|---|---|---|---|---|---|---|"]
         for r in mine:
             reason = "–" if r["status"] == MISSING else r["reason"]
