@@ -1,6 +1,7 @@
 """Merge a new reproduction report into the committed one: a claim the new report measured (status current)
-takes its new row; every other claim keeps its old row, marked stale (measured by older code), so the page and
-docs/reproduction.md show what the repository last measured for it, never as current.
+takes its new row; every other claim keeps its old row, still current when the same code version measured it
+(a run split paper by paper), else marked stale (measured by older code), so the page and docs/reproduction.md
+show what the repository last measured for it, never as current.
 
 Usage: .venv/bin/python scripts/merge_repro.py NEW.json [NEW2.json …] [--into results/repro_quick.json]
 (each NEW: ``python -m xai_core reproduce --papers … --preset quick --json NEW.json``), then
@@ -24,10 +25,17 @@ def merge(old: dict, news: list[dict]) -> dict:
             raise SystemExit(f"presets differ: {report.get('preset')} vs {old.get('preset')}")
         fresh.update({row["id"]: {**row, "code": report["code"]} for row in report["claims"]
                       if row.get("status") == "current"})
-    rows = [fresh.get(row["id"]) or {**row, "status": "stale" if row.get("status") != "missing" else "missing"}
-            for row in old["claims"]]
+    code = news[-1]["code"]
+    rows = [fresh.get(row["id"]) or {**row, "status": _kept_status(row, code)} for row in old["claims"]]
     rows += [row for claim_id, row in fresh.items() if claim_id not in {r["id"] for r in old["claims"]}]
-    return {"preset": old.get("preset"), "code": news[-1]["code"], "claims": rows}
+    return {"preset": old.get("preset"), "code": code, "claims": rows}
+
+
+def _kept_status(row: dict, code: str) -> str:
+    """A row no new report measured: still current when the same code measured it, else stale."""
+    if row.get("status") == "missing":
+        return "missing"
+    return "current" if row.get("status") == "current" and row.get("code") == code else "stale"
 
 
 def main() -> None:

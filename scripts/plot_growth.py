@@ -22,23 +22,27 @@ def plot(growth: dict, out: Path) -> None:
     images, shards, sides = growth["against_images"], growth["against_shards"], growth["against_sides"]
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
     ax = axes[0]
-    ax.plot(images["images"], images["seconds"], "o", label="measured")
-    xs = [0, max(images["images"])]
-    ax.plot(xs, [images["startup_seconds"] + images["seconds_per_image_fit"] * x for x in xs], "-", alpha=0.6,
-            label=f"fit: {images['startup_seconds']:.2f} s + {1000 * images['seconds_per_image_fit']:.0f} ms/image "
-                  f"(r² {images['r2']:.3f})")
+    for key, label in (("cpu_seconds", "CPU s"), ("seconds", "wall s")):
+        fit = images[f"{key}_fit"]
+        points = ax.plot(images["images"], images[key], "o", label=label)[0]
+        xs = [0, max(images["images"])]
+        ax.plot(xs, [fit["intercept"] + fit["slope"] * x for x in xs], "-", alpha=0.5, color=points.get_color(),
+                label=f"{fit['intercept']:.1f} s + {1000 * fit['slope']:.0f} ms/image (r² {fit['r2']:.3f})")
     ax.set(xlabel="test images", ylabel="seconds", title="against images")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7)
     ax = axes[1]
-    ax.plot(shards["shard_sizes"], shards["seconds"], "o-")
+    ax.plot(shards["shard_sizes"], shards["cpu_seconds"], "o-", label="CPU s")
+    ax.plot(shards["shard_sizes"], shards["seconds"], "o-", label="wall s")
     ax.set(xlabel="images per shard", ylabel="seconds", title=f"{shards['images']} images, by shard size", ylim=(0, None))
+    ax.legend(fontsize=7)
     ax = axes[2]
-    base = sides["seconds_per_image"][0]
-    ax.plot(sides["sides"], [s / base for s in sides["seconds_per_image"]], "o-", label="seconds per image")
-    ax.plot(sides["sides"], [(s / sides["base_side"]) ** 2 for s in sides["sides"]], "--", alpha=0.6,
+    for key, label in (("cpu_seconds", "CPU s per image"), ("seconds", "wall s per image")):
+        base = sides[f"{key}_per_image"][0]
+        ax.plot(sides["sides"], [s / base for s in sides[f"{key}_per_image"]], "o-", label=label)
+    ax.plot(sides["sides"], [(s / sides["base_side"]) ** 2 for s in sides["sides"]], "--", color="grey",
             label="pixels")
     ax.set(xlabel="image side (px)", ylabel=f"× the cost at {sides['base_side']} px", title="against image side")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7)
     fig.suptitle(f"{growth['method']} scored by {growth['metric']}, {growth['dataset']} ({growth['model']}, "
                  f"{growth['preset']}), {growth['device']}", fontsize=10)
     fig.tight_layout()

@@ -35,6 +35,7 @@ def test_metric_throughput_runs_each_perturbation_metric_at_its_default_settings
     for v in out["metrics"].values():
         assert v["forwards_per_second"] > 0
         assert v["ratio"] == pytest.approx(v["forwards_per_second"] / out["model_images_per_second"])
+        assert v["cpu_ratio"] > 0  # the same ratio in CPU time: what a shared machine distorts least
 
 
 def test_fits_time_fitting_explaining_and_one_a1a2_seed_from_scratch():

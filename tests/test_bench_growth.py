@@ -20,12 +20,13 @@ def test_growth_times_each_count_shard_size_and_side_and_is_json():
     assert out["dataset"].startswith("hard_mnist@") and out["method"] == "gradient"
     images = out["against_images"]
     assert images["images"] == [2, 4]  # more images than the test split has: left out, not an error
-    assert all(s > 0 for s in images["seconds"]) and len(images["seconds_per_image"]) == 2
-    assert images["seconds_per_image_fit"] == pytest.approx((images["seconds"][1] - images["seconds"][0]) / 2)
+    for key in ("seconds", "cpu_seconds"):
+        assert all(s > 0 for s in images[key]) and len(images[key]) == 2
+        assert images[f"{key}_fit"]["slope"] == pytest.approx((images[key][1] - images[key][0]) / 2)
     shards = out["against_shards"]
-    assert shards["images"] == 4 and shards["shard_sizes"] == [2, 4] and all(s > 0 for s in shards["seconds"])
+    assert shards["images"] == 4 and shards["shard_sizes"] == [2, 4] and all(s > 0 for s in shards["cpu_seconds"])
     sides = out["against_sides"]
     assert sides["sides"] == [32, 48] and sides["base_side"] == 32
-    per_base = sides["seconds_per_image_per_base_pixels"]
-    assert per_base[0] == pytest.approx(sides["seconds_per_image"][0])
-    assert per_base[1] == pytest.approx(sides["seconds_per_image"][1] * (32 / 48) ** 2)
+    per_base = sides["cpu_seconds_per_image_per_base_pixels"]
+    assert per_base[0] == pytest.approx(sides["cpu_seconds_per_image"][0])
+    assert per_base[1] == pytest.approx(sides["cpu_seconds_per_image"][1] * (32 / 48) ** 2)

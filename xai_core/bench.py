@@ -72,7 +72,8 @@ def _metric_throughput(ctx: services.Context, n: int, passes: int = 3, repeats: 
     settings (deletion and insertion 51 steps, pixel perturbation its 7 fractions; sensitivity-n at one n,
     its default 100 masks: every n costs the same), best of ``repeats``, beside the model's own batched
     throughput (``passes`` full chunks) at the metrics' chunk size; ``ratio`` = metric / model, target ≥ 0.9
-    (building the perturbed images should cost little next to the forward)."""
+    (building the perturbed images should cost little next to the forward). ``cpu_ratio`` is the same ratio in
+    this process's CPU time (on CPU): other work on a shared machine stretches wall time, much less CPU time."""
     from torch import nn
 
     from .metrics.perturbing import images_per_pass
@@ -87,16 +88,18 @@ def _metric_throughput(ctx: services.Context, n: int, passes: int = 3, repeats: 
             self.images += len(x)
             return self.model(x)
 
-    def best(fn: Any) -> float:
+    def best(fn: Any) -> tuple[float, float]:
+        """The least wall and the least CPU seconds of ``repeats`` runs after a warm-up."""
         fn()  # warm-up
-        times = []
+        times, cpu = [], []
         for _ in range(repeats):
             _sync(ctx.device)
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             fn()
             _sync(ctx.device)
             times.append(time.perf_counter() - t0)
-        return min(times)
+            cpu.append(time.process_time() - c0)
+        return min(times), min(cpu)
 
     batch = ctx.test.batch(list(range(min(n, len(ctx.test))))).to(ctx.device)
     b, (h, w) = len(batch.x), batch.x.shape[-2:]
@@ -108,7 +111,8 @@ def _metric_throughput(ctx: services.Context, n: int, passes: int = 3, repeats: 
             for i in range(0, len(images), chunk):
                 ctx.black_box(images[i : i + chunk])
 
-    model_rate = len(images) / best(forward)
+    model_seconds, model_cpu = best(forward)
+    model_rate = len(images) / model_seconds
     counting = Counting(ctx.black_box)
     inputs = EvalInputs(model=counting, black_box=ctx.black_box, x=batch.x, labels=batch.y,
                         target=services.targets_for(ctx.black_box, batch.x, batch.y),
@@ -119,10 +123,11 @@ def _metric_throughput(ctx: services.Context, n: int, passes: int = 3, repeats: 
                            "images_per_pass": chunk, "model_images_per_second": model_rate, "metrics": {}}
     for name, over in overrides.items():
         counting.images = 0
-        seconds = best(lambda: METRICS.get(name)(inputs, **over))  # noqa: B023
+        seconds, cpu = best(lambda: METRICS.get(name)(inputs, **over))  # noqa: B023
         forwards = counting.images // (repeats + 1)
         out["metrics"][name] = {"forwards": forwards, "seconds": seconds, "forwards_per_second": forwards / seconds,
-                                "ratio": forwards / seconds / model_rate}
+                                "ratio": forwards / seconds / model_rate,
+                                "cpu_ratio": forwards / cpu / (len(images) / model_cpu) if cpu > 0 else None}
     return out
 
 

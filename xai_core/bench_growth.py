@@ -10,7 +10,8 @@
   black box, which pools globally): the cost per image and per 64×64 pixels, which should grow with
   the pixels and no faster.
 
-Each timing is one run after a warm-up (the 512-image evaluation alone is minutes on a small CPU); the
+Each timing is one run after a warm-up (the 512-image evaluation alone is minutes on a small CPU), in wall
+and in CPU seconds of this process (the second is what a machine shared with other work distorts least); the
 machine is named in the JSON. ``scripts/plot_growth.py`` draws the chart in docs/measured.md.
 """
 from __future__ import annotations
@@ -36,14 +37,20 @@ SIDES = (64, 96, 128, 160, 224)
 SIDE_IMAGES = 16
 
 
-def _seconds(fn: Callable[[], Any], device: torch.device) -> float:
+def _seconds(fn: Callable[[], Any], device: torch.device) -> tuple[float, float]:
+    """Wall and CPU seconds of one call of ``fn`` (this process's CPU time: on a shared machine other work
+    stretches the wall time, much less the CPU time)."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     fn()
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, time.process_time() - c0
+
+
+def _timings(runs: list[tuple[float, float]]) -> dict[str, list[float]]:
+    return {"seconds": [w for w, _ in runs], "cpu_seconds": [c for _, c in runs]}
 
 
 def line(xs: Sequence[float], ys: Sequence[float]) -> dict[str, float]:
@@ -58,30 +65,31 @@ def line(xs: Sequence[float], ys: Sequence[float]) -> dict[str, float]:
 def _against_images(ctx: services.Context, counts: Sequence[int], progress: Progress) -> dict[str, Any]:
     counts = [c for c in counts if c <= len(ctx.test)]
     services.evaluate(ctx, [METHOD], [METRIC], n=min(counts))  # warm-up: the explainer, the first forwards
-    seconds = []
+    runs = []
     for i, n in enumerate(counts):
         progress(i, len(counts), f"growth: {METRIC} of {METHOD} on {n} images")
-        seconds.append(_seconds(lambda: services.evaluate(ctx, [METHOD], [METRIC], n=n), ctx.device))  # noqa: B023
-    fit = line(counts, seconds)
-    return {"images": counts, "seconds": seconds, "seconds_per_image": [s / n for s, n in zip(seconds, counts)],
-            "startup_seconds": fit["intercept"], "seconds_per_image_fit": fit["slope"], "r2": fit["r2"]}
+        runs.append(_seconds(lambda: services.evaluate(ctx, [METHOD], [METRIC], n=n), ctx.device))  # noqa: B023
+    out: dict[str, Any] = {"images": counts, **_timings(runs)}
+    for key in ("seconds", "cpu_seconds"):  # the line's intercept is the start-up cost, its slope the cost per image
+        out[f"{key}_fit"] = line(counts, out[key])
+    return out
 
 
 def _against_shards(ctx: services.Context, shards: Sequence[int], progress: Progress) -> dict[str, Any]:
     n = min(max(shards), len(ctx.test))
-    seconds = []
+    runs = []
     for i, size in enumerate(shards):
         progress(i, len(shards), f"growth: {n} images in shards of {size}")
-        seconds.append(_seconds(lambda: services.evaluate(ctx, [METHOD], [METRIC], n=n, batch_size=size),  # noqa: B023
-                                ctx.device))
-    return {"images": n, "shard_sizes": list(shards), "seconds": seconds}
+        runs.append(_seconds(lambda: services.evaluate(ctx, [METHOD], [METRIC], n=n, batch_size=size),  # noqa: B023
+                             ctx.device))
+    return {"images": n, "shard_sizes": list(shards), **_timings(runs)}
 
 
 def _against_sides(ctx: services.Context, sides: Sequence[int], progress: Progress) -> dict[str, Any]:
     batch = ctx.test.batch(list(range(min(SIDE_IMAGES, len(ctx.test))))).to(ctx.device)
     explainer = services.build_explainer(ctx, METHOD)
     fill = ctx.fill()
-    seconds = []
+    runs = []
     for i, side in enumerate(sides):
         progress(i, len(sides), f"growth: {METRIC} of {METHOD} at {side} px")
         x = F.interpolate(batch.x, size=(side, side), mode="bilinear", align_corners=False)
@@ -92,12 +100,13 @@ def _against_sides(ctx: services.Context, sides: Sequence[int], progress: Progre
             deletion(ctx.black_box, x, target, scores, fill=fill)  # noqa: B023
 
         run()  # warm-up at this size
-        seconds.append(_seconds(run, ctx.device))
-    per_image = [s / len(batch.x) for s in seconds]
-    base = sides[0] ** 2
-    return {"images": len(batch.x), "sides": list(sides), "seconds": seconds, "seconds_per_image": per_image,
-            "seconds_per_image_per_base_pixels": [p * base / side**2 for p, side in zip(per_image, sides)],
-            "base_side": sides[0]}
+        runs.append(_seconds(run, ctx.device))
+    out: dict[str, Any] = {"images": len(batch.x), "sides": list(sides), "base_side": sides[0], **_timings(runs)}
+    for key in ("seconds", "cpu_seconds"):  # per image, and per 64×64 pixels (sides[0]²): flat when cost ∝ pixels
+        out[f"{key}_per_image"] = [s / len(batch.x) for s in out[key]]
+        out[f"{key}_per_image_per_base_pixels"] = [s * sides[0] ** 2 / side**2
+                                                   for s, side in zip(out[f"{key}_per_image"], sides)]
+    return out
 
 
 def run_growth(*, dataset: str = "hard_mnist", preset: str = "quick", device: str = "auto", seed: int = 0,

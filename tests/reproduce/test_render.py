@@ -167,6 +167,10 @@ def test_merging_a_new_report_keeps_old_claims_as_stale():
     assert merged["code"] == "new" and rows["b"]["ours"] == {"x": 3.0} and rows["b"]["code"] == "new"
     assert rows["a"]["status"] == "stale" and rows["a"]["ours"] == {"x": 1.0}  # older code: kept, never current
     assert rows["c"]["status"] == "missing"
+    # a run split paper by paper: a row of the same code version that the next report did not measure stays current
+    later = {"preset": "quick", "code": "new", "claims": [{"id": "a", "status": "current", "ours": {"x": 4.0}}]}
+    rows = {r["id"]: r for r in script.merge(merged, [later])["claims"]}
+    assert rows["a"]["status"] == "current" and rows["b"]["status"] == "current" and rows["b"]["ours"] == {"x": 3.0}
     with pytest.raises(SystemExit, match="presets differ"):
         script.merge(old, [{**new, "preset": "paper"}])
 
@@ -177,3 +181,22 @@ def test_the_tally_counts_verdicts_of_older_code_apart():
             {"status": "stale", "holds": True}, {"status": "stale", "holds": True},
             {"status": "missing", "holds": None}]
     assert tally(rows) == "5 claims, 1 hold, 1 do not, 1 not measured, 2 stale (older code: 2 hold, 0 do not)"
+
+
+def test_a_claims_measured_reason_for_a_miss_is_shown_only_while_it_misses():
+    from xai_core.reproduce import CLAIMS
+
+    claim = CLAIMS.get("comet.pxap")
+    assert claim.missed, "the registry states why ours miss this claim"
+
+    def rendered(comet: float) -> tuple[dict, str]:
+        ours = {"COMET": comet, "Grad-CAM": 0.63, "FullGrad": 0.68, "SmoothGrad": 0.43, "gradient": 0.35}
+        stored = {"preset": "quick", "claims": [{"id": claim.id, "status": "current", "ours": ours,
+                                                 "command": claim.measurement.command("quick")}]}
+        report = rejudge(stored)
+        return next(r for r in report["claims"] if r["id"] == claim.id), render_markdown(report)
+
+    row, text = rendered(0.588)
+    assert row["holds"] is False and row["missed"] == claim.missed and "Why ours miss it (measured)" in text
+    row, text = rendered(0.9)
+    assert row["holds"] is True and row["missed"] == "" and "Why ours miss it" not in text

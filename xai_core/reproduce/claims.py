@@ -128,6 +128,9 @@ class Claim:
     check: Check
     note: str = ""  # what differs from the paper's setting (dataset, preset, n)
     paper_units: str = ""  # how the paper's numbers are scaled, e.g. "%"
+    #: where ours miss the claim: the measured reason (the measurement behind it, named) and the run that would
+    #: test it at the paper preset; shown only while the claim does not hold
+    missed: str = ""
 
 
 CLAIMS: Registry[Claim] = Registry("claim")

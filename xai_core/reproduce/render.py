@@ -57,6 +57,7 @@ def _row(claim: Claim, preset: str, old: Mapping[str, Any] | None) -> dict[str, 
         "id": claim.id, "paper": claim.paper, "source": claim.source, "claim": claim.claim, "check": claim.check.words,
         "paper_values": dict(claim.paper_values), "paper_units": claim.paper_units, "ours": ours, "holds": holds,
         "reason": reason, "ours_ci95": intervals, "separated": separated, "separation": why, "note": claim.note,
+        "missed": claim.missed if holds is False else "",
         "status": status, "machine": kept.get("machine"),
         "seconds": kept.get("seconds"), "finished": kept.get("finished"), "command": command,
         "rerun": f"python -m xai_core reproduce --claims {claim.id} --preset {preset}",
@@ -151,7 +152,9 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         for r in mine:
             line = f"- `{r['id']}`" + (f": {' '.join(r['note'].split())}." if r.get("note") else ".")
             line += f" Command: `{r['command']}`;" if r.get("command") else " No command of its own;"
-            out.append(line + f" rerun: `{r['rerun']}`.")
+            line += f" rerun: `{r['rerun']}`."
+            out.append(line + (f" **Why ours miss it (measured):** {' '.join(r['missed'].split())}" if r.get("missed")
+                               else ""))
     return "\n".join(out) + "\n"
 
 

@@ -217,6 +217,7 @@ def report(claims: Sequence[Claim], preset: str, store: ArtifactStore) -> dict[s
             "id": c.id, "paper": c.paper, "source": c.source, "claim": c.claim, "check": c.check.words,
             "paper_values": dict(c.paper_values), "paper_units": c.paper_units, "ours": verdict.ours,
             "holds": verdict.holds, "reason": verdict.reason, **verdict.row_fields(), "note": c.note,
+            "missed": c.missed if verdict.holds is False else "",
             "status": "missing" if s is None else ("stale" if s.stale else "current"),
             "machine": None if s is None else s.machine, "seconds": None if s is None else s.seconds,
             "finished": None if s is None else s.finished, "command": c.measurement.command(preset),

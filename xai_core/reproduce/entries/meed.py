@@ -52,7 +52,13 @@ register_claim(Claim(
     metric_values("fs_fu", {"MEED FS-M": "meed"}, "fs_m"),
     at_least("MEED FS-M", 0.95),
     note="ours: quick preset (10 epochs on 6,000 of the 12,000 training images), 500 test images; the adversarial "
-         "term is the paper's sliced Wasserstein distance (128 random directions, weight 1)"))
+         "term is the paper's sliced Wasserstein distance (128 random directions, weight 1)",
+    missed="the fit's own history (training FS-M per epoch, services.tasks.fit_history; docs/measured.md, MEED): "
+           "FS-M 0.773 after epoch 1, 0.551 after epoch 2, 0.56–0.63 to epoch 10, while the approximator on the "
+           "selection agrees with the black box 0.57 → 0.909 → 0.998 and the one on the rest stays at chance: from "
+           "epoch 2 the explainer is rewarded for a selection A_s can read from its shape (the combinatorial "
+           "shortcut), not one f_b can read on the zero-filled image. Whether the paper's scale avoids it is "
+           "untested here: `python -m xai_core reproduce --claims meed.fashion_fidelity --preset paper` (GPU)."))
 
 IMAGE_ABLATION = ("the paper's only ablation (Table 2) is on IMDB text, which we do not have, and it reports none on "
                   "images (its Figure 3, FS-M with vs without the prior, is the Train page's comparison); our "
