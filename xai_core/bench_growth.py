@@ -10,8 +10,8 @@
   black box, which pools globally): the cost per image and per 64×64 pixels, which should grow with
   the pixels and no faster.
 
-Each timing is one run after a warm-up (the 512-image evaluation alone is minutes on a small CPU), in wall
-and in CPU seconds of this process (the second is what a machine shared with other work distorts least); the
+Each timing is the least of two runs after a warm-up (the 512-image evaluation alone is minutes on a small
+CPU), in wall and in CPU seconds of this process (the second is what a machine shared with other work distorts least); the
 machine is named in the JSON. ``scripts/plot_growth.py`` draws the chart in docs/measured.md.
 """
 from __future__ import annotations
@@ -35,18 +35,23 @@ COUNTS = (8, 32, 128, 512)
 SHARDS = (10, 25, 50, 100)
 SIDES = (64, 96, 128, 160, 224)
 SIDE_IMAGES = 16
+REPEATS = 2  # the least of two runs per point: a shared machine's noise only ever adds time
 
 
-def _seconds(fn: Callable[[], Any], device: torch.device) -> tuple[float, float]:
-    """Wall and CPU seconds of one call of ``fn`` (this process's CPU time: on a shared machine other work
-    stretches the wall time, much less the CPU time)."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    t0, c0 = time.perf_counter(), time.process_time()
-    fn()
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    return time.perf_counter() - t0, time.process_time() - c0
+def _seconds(fn: Callable[[], Any], device: torch.device, repeats: int = REPEATS) -> tuple[float, float]:
+    """The least wall and the least CPU seconds of ``repeats`` calls of ``fn`` (this process's CPU time: on a
+    shared machine other work stretches the wall time, much less the CPU time)."""
+    wall, cpu = [], []
+    for _ in range(repeats):
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        t0, c0 = time.perf_counter(), time.process_time()
+        fn()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        wall.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    return min(wall), min(cpu)
 
 
 def _timings(runs: list[tuple[float, float]]) -> dict[str, list[float]]:
