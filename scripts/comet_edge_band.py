@@ -2,7 +2,8 @@
 and per image) of COMET and Grad-CAM with and without a band of r pixels around the disc's edge left out of
 the scoring, and where each map's high-scoring background pixels (≥ half the image's maximum) lie.
 
-Usage: .venv/bin/python scripts/comet_edge_band.py [--n 200] [--preset quick] [--json results/comet_edge_band_quick.json]
+Usage: .venv/bin/python scripts/comet_edge_band.py [--n 200] [--preset quick]
+       [--json results/comet_edge_band_quick.json]
 (uses the cached COMET fit of that preset, with its chosen t; trains it first when there is none).
 """
 from __future__ import annotations
@@ -31,14 +32,18 @@ def dilate(masks: torch.Tensor, r: int) -> torch.Tensor:
     return F.max_pool2d(masks.float()[:, None], 2 * r + 1, 1, r)[:, 0] > 0 if r else masks
 
 
+def _ap(masks: torch.Tensor, scores: torch.Tensor) -> float:
+    return float(average_precision_score(masks.numpy(), scores.numpy()))
+
+
 def edge_band(scores: torch.Tensor, masks: torch.Tensor) -> dict[str, float]:
     """PxAP without the band of each width in :data:`BANDS` around the object, and where the high background is."""
     row: dict[str, float] = {}
     for r in BANDS:
         keep = ~(dilate(masks, r) & ~masks)
-        row[f"pooled_pxap_without_{r}px_band"] = float(average_precision_score(masks[keep].numpy(), scores[keep].numpy()))
-        row[f"per_image_pxap_without_{r}px_band"] = float(np.mean(
-            [average_precision_score(masks[i][keep[i]].numpy(), scores[i][keep[i]].numpy()) for i in range(len(masks))]))
+        row[f"pooled_pxap_without_{r}px_band"] = _ap(masks[keep], scores[keep])
+        row[f"per_image_pxap_without_{r}px_band"] = float(np.mean([_ap(masks[i][keep[i]], scores[i][keep[i]])
+                                                                   for i in range(len(masks))]))
     high = (scores >= 0.5 * scores.flatten(1).max(1).values[:, None, None]) & ~masks
     for r in BANDS[1:]:
         row[f"share_of_high_background_within_{r}px"] = float((high & dilate(masks, r)).sum() / high.sum().clamp_min(1))

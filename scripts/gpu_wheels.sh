@@ -27,7 +27,8 @@ PACKAGES=(
 )
 mkdir -p "$DIR"
 for name in "${PACKAGES[@]}"; do
-  pin=$(cat requirements.txt requirements-dev.txt | grep -iE "^${name}==" | head -1 | sed 's/#.*//' | tr -d '[:space:]' || true)
+  pin=$(cat requirements.txt requirements-dev.txt | grep -iE "^${name}==" | head -1 | sed 's/#.*//' \
+        | tr -d '[:space:]' || true)
   if [ -z "$pin" ]; then  # not pinned (foolbox: optional data): the version installed here
     version=$("$PY" -c "import importlib.metadata as m, sys; print(m.version(sys.argv[1]))" "$name") \
       || { echo "gpu_wheels: $name is neither pinned in requirements.txt nor installed here" >&2; exit 1; }

@@ -2,7 +2,8 @@
 images (with the fitted line), against shard size, and per image against the image side (beside the
 growth in pixels).
 
-Usage: .venv/bin/python scripts/plot_growth.py [--bench results/bench_growth_cpu.json] [--out docs/charts/cost_growth.png]
+Usage: .venv/bin/python scripts/plot_growth.py [--bench results/bench_growth_cpu.json]
+       [--out docs/charts/cost_growth.png]
 """
 from __future__ import annotations
 
@@ -33,7 +34,8 @@ def plot(growth: dict, out: Path) -> None:
     ax = axes[1]
     ax.plot(shards["shard_sizes"], shards["cpu_seconds"], "o-", label="CPU s")
     ax.plot(shards["shard_sizes"], shards["seconds"], "o-", label="wall s")
-    ax.set(xlabel="images per shard", ylabel="seconds", title=f"{shards['images']} images, by shard size", ylim=(0, None))
+    ax.set(xlabel="images per shard", ylabel="seconds", title=f"{shards['images']} images, by shard size",
+           ylim=(0, None))
     ax.legend(fontsize=7)
     ax = axes[2]
     for key, label in (("cpu_seconds", "CPU s per image"), ("seconds", "wall s per image")):

@@ -11,8 +11,8 @@
   the pixels and no faster.
 
 Each timing is the least of two runs after a warm-up (the 512-image evaluation alone is minutes on a small
-CPU), in wall and in CPU seconds of this process (the second is what a machine shared with other work distorts least); the
-machine is named in the JSON. ``scripts/plot_growth.py`` draws the chart in docs/measured.md.
+CPU), in wall and in CPU seconds of this process (the second is what a machine shared with other work distorts
+least); the machine is named in the JSON. ``scripts/plot_growth.py`` draws the chart in docs/measured.md.
 """
 from __future__ import annotations
 
