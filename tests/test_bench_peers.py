@@ -43,6 +43,10 @@ def test_peers_section_times_every_pair_and_is_json(peers):
     for row in size["methods"].values():
         assert row["ours_seconds"] > 0 and row["peer_seconds"] > 0
         assert row["ratio"] == pytest.approx(row["ours_seconds"] / row["peer_seconds"])
+        assert row["cpu_ratio"] == pytest.approx(row["ours_cpu_seconds"] / row["peer_cpu_seconds"])
+    deletion = size["metrics"]["deletion"]  # per forward: the two sides run different numbers of them
+    assert deletion["ratio"] == pytest.approx((deletion["ours_seconds"] / deletion["ours_forwards"])
+                                              / (deletion["peer_seconds"] / deletion["peer_forwards"]))
 
 
 def test_captum_computes_the_same_maps_as_ours(peers):

@@ -2,7 +2,8 @@
 user would pick for speed alone, called directly: Captum (Saliency, IntegratedGradients,
 NoiseTunnel(Saliency), LayerGradCam) and Quantus (PixelFlipping; RelevanceMassAccuracy where the
 dataset has masks). Each pair runs interleaved (ours, peer, ours, peer …) after one warm-up each;
-the median of ``repeats`` is reported with the ratio ours/peer, the model's own batched forward
+the median of ``repeats`` is reported with the ratio ours/peer (in wall seconds, and in this process's CPU
+seconds, which other work on a shared machine distorts less), the model's own batched forward
 throughput (the limit a perturbation metric can reach) and how far the two sides agree.
 
 Settings are matched, never tuned for either side: IG from the same mean-colour baseline with the same
@@ -52,24 +53,46 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _timed(fn: Callable[[], Any], device: torch.device) -> float:
+def _timed(fn: Callable[[], Any], device: torch.device) -> tuple[float, float]:
+    """Wall and CPU seconds (this process's) of one call."""
     _sync(device)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     fn()
     _sync(device)
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, time.process_time() - c0
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Medians of the interleaved calls: wall seconds and this process's CPU seconds (on a machine shared
+    with other work the wall time is stretched by it, the CPU time much less)."""
+
+    ours: float
+    peer: float
+    ours_cpu: float
+    peer_cpu: float
+
+    def fields(self, ours_work: float = 1.0, peer_work: float = 1.0) -> dict[str, float]:
+        """The JSON fields; the ratios per unit of work (e.g. per forward) when the sides do different amounts."""
+        return {"ours_seconds": self.ours, "peer_seconds": self.peer, "ours_cpu_seconds": self.ours_cpu,
+                "peer_cpu_seconds": self.peer_cpu, "ratio": (self.ours / ours_work) / (self.peer / peer_work),
+                "cpu_ratio": (self.ours_cpu / ours_work) / max(self.peer_cpu / peer_work, 1e-12)}
 
 
 def interleaved(ours: Callable[[], Any], peer: Callable[[], Any], repeats: int,
-                device: torch.device) -> tuple[float, float, Any, Any]:
-    """Median seconds of ``ours`` and ``peer`` run alternately ``repeats`` times each, after one
+                device: torch.device) -> tuple[Timing, Any, Any]:
+    """Median wall and CPU seconds of ``ours`` and ``peer`` run alternately ``repeats`` times each, after one
     warm-up call each whose outputs are returned (for the agreement)."""
     a, b = ours(), peer()
     t_ours, t_peer = [], []
     for _ in range(repeats):
         t_ours.append(_timed(ours, device))
         t_peer.append(_timed(peer, device))
-    return statistics.median(t_ours), statistics.median(t_peer), a, b
+
+    def median(side: list[tuple[float, float]], k: int) -> float:
+        return statistics.median(t[k] for t in side)
+
+    return Timing(median(t_ours, 0), median(t_peer, 0), median(t_ours, 1), median(t_peer, 1)), a, b
 
 
 def pearson(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -143,12 +166,12 @@ def _methods(ctx: services.Context, x: torch.Tensor, target: torch.Tensor, repea
     for i, (name, pair) in enumerate(METHOD_PEERS.items()):
         progress(i, len(METHOD_PEERS), f"{name} against Captum")
         ours = services.build_explainer(ctx, name)
-        t_ours, t_peer, a, b = interleaved(lambda: ours.explain(x, target).scores,  # noqa: B023
-                                           lambda: pair.run(ctx.black_box, ours, x, target, ctx.info),  # noqa: B023
-                                           repeats, ctx.device)
+        timing, a, b = interleaved(lambda: ours.explain(x, target).scores,  # noqa: B023
+                                   lambda: pair.run(ctx.black_box, ours, x, target, ctx.info),  # noqa: B023
+                                   repeats, ctx.device)
         maps[name] = a
         out[name] = {"peer": pair.peer, "settings": ours.settings(), "images_per_pass": ours.chunk_size(x),
-                     "ours_seconds": t_ours, "peer_seconds": t_peer, "ratio": t_ours / t_peer, "r": pearson(a, b)}
+                     **timing.fields(), "r": pearson(a, b)}
     return out, maps["gradient"]
 
 
@@ -181,7 +204,7 @@ def forward_rate(model: nn.Module, x: torch.Tensor, per_pass: int, repeats: int,
                 model(images[i: i + per_pass])
 
     run()
-    return len(images) / statistics.median(_timed(run, x.device) for _ in range(repeats))
+    return len(images) / statistics.median(_timed(run, x.device)[0] for _ in range(repeats))
 
 
 class Stacked(nn.Module):
@@ -211,18 +234,18 @@ def _deletion(ctx, x, target, scores, masks, repeats, rates, quantus) -> dict[st
     xn = x.reshape(b, 1, c * h, w).cpu().numpy()
     an = rank_map[:, None].repeat(1, c, 1, 1).reshape(b, 1, c * h, w).cpu().numpy()
     yn, stacked = target.cpu().numpy(), Stacked(ctx.black_box, c).eval()
-    t_ours, t_peer, a, q = interleaved(
+    timing, a, q = interleaved(
         lambda: deletion(ctx.black_box, x, target, rank_map, steps + 1, fill=fill).probabilities,
         lambda: np.asarray(metric(model=stacked, x_batch=xn, y_batch=yn, a_batch=an, softmax=True,
                                   device=str(ctx.device), batch_size=QUANTUS_BATCH)),
         repeats, ctx.device)
     ours_curve, peer_curve = a[:, 1:].cpu().double(), torch.as_tensor(q, dtype=torch.float64)
     f_ours, f_peer = b * (steps + 1), b * steps
-    ours_rate, peer_rate = f_ours / t_ours, f_peer / t_peer
+    ours_rate, peer_rate = f_ours / timing.ours, f_peer / timing.peer
     limit = max(rates.values())
     return {"peer": "quantus.PixelFlipping", "pixels_per_step": stride, "evaluations": steps + 1,
-            "ours_forwards": f_ours, "peer_forwards": f_peer, "ours_seconds": t_ours, "peer_seconds": t_peer,
-            "ratio": peer_rate / ours_rate,  # seconds per forward, ours / peer's
+            "ours_forwards": f_ours, "peer_forwards": f_peer,
+            **timing.fields(f_ours, f_peer),  # the ratios per forward, ours / peer's
             "ours_share_of_limit": ours_rate / limit, "peer_share_of_limit": peer_rate / limit,
             "ours_share_at_own_pass": ours_rate / rates[images_per_pass(None, x)],
             "peer_share_at_own_pass": peer_rate / rates[min(QUANTUS_BATCH, b)],
@@ -233,14 +256,13 @@ def _mass_in_signal(ctx, x, target, scores, masks, repeats, rates, quantus) -> d
     metric = quantus.RelevanceMassAccuracy(abs=False, normalise=False, disable_warnings=True)
     xn, yn = x.cpu().numpy(), target.cpu().numpy()
     an, sn = scores[:, None].cpu().numpy(), masks[:, None].cpu().numpy().astype(np.float32)
-    t_ours, t_peer, a, q = interleaved(
+    timing, a, q = interleaved(
         lambda: mass_in_signal(scores, masks),
         lambda: np.asarray(metric(model=ctx.black_box, x_batch=xn, y_batch=yn, a_batch=an, s_batch=sn,
                                   device=str(ctx.device))),
         repeats, ctx.device)
     diff = (a.cpu().double() - torch.as_tensor(q, dtype=torch.float64)).abs()
-    return {"peer": "quantus.RelevanceMassAccuracy", "ours_seconds": t_ours, "peer_seconds": t_peer,
-            "ratio": t_ours / t_peer, "max_abs_difference": float(diff.max())}
+    return {"peer": "quantus.RelevanceMassAccuracy", **timing.fields(), "max_abs_difference": float(diff.max())}
 
 
 #: our metric → (its Quantus pair, whether it needs ground-truth masks)
