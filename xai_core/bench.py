@@ -14,6 +14,7 @@ from typing import Any
 import torch
 
 from . import services
+from .bench_timing import sync, timed
 from .device import describe_device
 from .errors import XAIError
 from .methods import METHODS
@@ -31,13 +32,7 @@ def _time_method(ctx: services.Context, name: str, n: int, repeats: int = 2) -> 
     batch = ctx.test.batch(list(range(min(n, len(ctx.test))))).to(ctx.device)
     target = services.targets_for(ctx.black_box, batch.x, batch.y)
     explainer.explain(batch.x[:2], target[:2], None if batch.masks is None else batch.masks[:2])  # warm-up
-    best = float("inf")
-    for _ in range(repeats):
-        _sync(ctx.device)
-        t0 = time.perf_counter()
-        explainer.explain(batch.x, target, batch.masks)
-        _sync(ctx.device)
-        best = min(best, time.perf_counter() - t0)
+    best = min(timed(lambda: explainer.explain(batch.x, target, batch.masks), ctx.device)[0] for _ in range(repeats))
     return 1000.0 * best / len(batch.x)
 
 
@@ -54,17 +49,12 @@ def _per_instance(presets: list[str], sizes: list[int], device: str, seed: int, 
                 progress(0, 1, f"{name} ({preset}) on {b} image(s) of {NATURAL}")
                 batch = ctx.test.batch(list(range(min(b, len(ctx.test))))).to(ctx.device)
                 target = services.targets_for(ctx.black_box, batch.x, batch.y)
-                _sync(ctx.device)
+                sync(ctx.device)
                 t0 = time.perf_counter()
                 explainer.explain(batch.x, target, chunk=b)
-                _sync(ctx.device)
+                sync(ctx.device)
                 out.setdefault(f"{name}@{preset}", {})[f"B={len(batch.x)}"] = (time.perf_counter() - t0) / len(batch.x)
     return out
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def _metric_throughput(ctx: services.Context, n: int, passes: int = 3, repeats: int = 3) -> dict[str, Any]:
@@ -91,15 +81,8 @@ def _metric_throughput(ctx: services.Context, n: int, passes: int = 3, repeats: 
     def best(fn: Any) -> tuple[float, float]:
         """The least wall and the least CPU seconds of ``repeats`` runs after a warm-up."""
         fn()  # warm-up
-        times, cpu = [], []
-        for _ in range(repeats):
-            _sync(ctx.device)
-            t0, c0 = time.perf_counter(), time.process_time()
-            fn()
-            _sync(ctx.device)
-            times.append(time.perf_counter() - t0)
-            cpu.append(time.process_time() - c0)
-        return min(times), min(cpu)
+        runs = [timed(fn, ctx.device) for _ in range(repeats)]
+        return min(w for w, _ in runs), min(c for _, c in runs)
 
     batch = ctx.test.batch(list(range(min(n, len(ctx.test))))).to(ctx.device)
     b, (h, w) = len(batch.x), batch.x.shape[-2:]

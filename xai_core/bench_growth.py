@@ -16,7 +16,6 @@ least); the machine is named in the JSON. ``scripts/plot_growth.py`` draws the c
 """
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -25,6 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from . import services
+from .bench_timing import timed
 from .device import describe_device
 from .metrics.perturbation import deletion
 from .progress import Progress, no_progress
@@ -41,17 +41,8 @@ REPEATS = 2  # the least of two runs per point: a shared machine's noise only ev
 def _seconds(fn: Callable[[], Any], device: torch.device, repeats: int = REPEATS) -> tuple[float, float]:
     """The least wall and the least CPU seconds of ``repeats`` calls of ``fn`` (this process's CPU time: on a
     shared machine other work stretches the wall time, much less the CPU time)."""
-    wall, cpu = [], []
-    for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        t0, c0 = time.perf_counter(), time.process_time()
-        fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        wall.append(time.perf_counter() - t0)
-        cpu.append(time.process_time() - c0)
-    return min(wall), min(cpu)
+    runs = [timed(fn, device) for _ in range(repeats)]
+    return min(w for w, _ in runs), min(c for _, c in runs)
 
 
 def _timings(runs: list[tuple[float, float]]) -> dict[str, list[float]]:

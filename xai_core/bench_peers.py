@@ -20,7 +20,6 @@ counted). Speed lives here, not in tests; Quantus is a development dependency (r
 from __future__ import annotations
 
 import statistics
-import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ import torch
 from torch import nn
 
 from . import services
+from .bench_timing import timed
 from .device import describe_device
 from .errors import MissingDataError, XAIError
 from .methods.base import Explainer
@@ -46,20 +46,6 @@ from .ranking import pixel_ranks
 SIZES = {64: "hard_mnist", 224: "natural"}
 QUANTUS_BATCH = 64  # Quantus' default batch_size: images per forward of its perturbation loop
 MISSING_QUANTUS = "the peers section needs Quantus (a development dependency): pip install -r requirements-dev.txt"
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def _timed(fn: Callable[[], Any], device: torch.device) -> tuple[float, float]:
-    """Wall and CPU seconds (this process's) of one call."""
-    _sync(device)
-    t0, c0 = time.perf_counter(), time.process_time()
-    fn()
-    _sync(device)
-    return time.perf_counter() - t0, time.process_time() - c0
 
 
 @dataclass(frozen=True)
@@ -86,8 +72,8 @@ def interleaved(ours: Callable[[], Any], peer: Callable[[], Any], repeats: int,
     a, b = ours(), peer()
     t_ours, t_peer = [], []
     for _ in range(repeats):
-        t_ours.append(_timed(ours, device))
-        t_peer.append(_timed(peer, device))
+        t_ours.append(timed(ours, device))
+        t_peer.append(timed(peer, device))
 
     def median(side: list[tuple[float, float]], k: int) -> float:
         return statistics.median(t[k] for t in side)
@@ -204,7 +190,7 @@ def forward_rate(model: nn.Module, x: torch.Tensor, per_pass: int, repeats: int,
                 model(images[i: i + per_pass])
 
     run()
-    return len(images) / statistics.median(_timed(run, x.device)[0] for _ in range(repeats))
+    return len(images) / statistics.median(timed(run, x.device)[0] for _ in range(repeats))
 
 
 class Stacked(nn.Module):
