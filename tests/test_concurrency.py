@@ -45,6 +45,10 @@ def test_a_borrowed_view_is_reused_by_its_thread_and_rebuilt_when_it_cannot_be(t
         kept.get_submodule("features.0").register_forward_hook(lambda *a: None)  # left on: never lent again
     with borrowed_view(tiny_net) as fresh:
         assert fresh is not first and _hooks(fresh) == 0 and _hooks(tiny_net) == 0
+        fresh.get_submodule("features.0").train()  # left in training mode: never lent again either
+    with borrowed_view(tiny_net) as clean:
+        assert clean is not fresh and not any(m.training for m in clean.modules())
+    fresh = clean
     others = []
 
     def borrow() -> None:

@@ -33,9 +33,10 @@ KIND, LATEST = "reproduction", "reproduction_latest"
 SEED = 0
 
 
-#: modules that only present results (this package, charts, colours, the CLI, exports): editing them
-#: changes no measurement, so they stay out of :func:`code_version`
-PRESENTATION = ("reproduce/", "figures/", "viz.py", "cli.py", "export.py")
+#: modules that only present results (this package, charts, colours, the CLI, exports) or time code
+#: (``bench*.py``: no claim reads them): editing them changes no measurement, so they stay out of
+#: :func:`code_version`
+PRESENTATION = ("reproduce/", "figures/", "viz.py", "cli.py", "export.py", "bench")
 
 
 @lru_cache(maxsize=1)
