@@ -10,7 +10,9 @@ import pytest
 import torch
 
 from xai_core import bench_peers
-from xai_core.bench_peers import METHOD_PEERS, Stacked, fill_by_indices, nearest_stride, pearson, run_peers
+from xai_core.bench_peers import (
+    METHOD_PEERS, Stacked, alternated, fill_by_indices, nearest_stride, pearson, run_peers,
+)
 from xai_core.errors import MissingDataError, XAIError
 
 pytest.importorskip("quantus")
@@ -65,8 +67,21 @@ def test_deletion_and_pixel_flipping_trace_the_same_curve_at_the_same_stride(pee
     assert row["r"] >= 0.99 and row["max_abs_difference"] < 1e-4
     for key in ("ours_share_of_limit", "peer_share_of_limit", "ours_share_at_own_pass", "peer_share_at_own_pass"):
         assert row[key] > 0
+    # the limit is the model alone on the same forwards, timed in the same rotation as the two sides
+    rates = row["forward_images_per_second"]
+    assert row["ours_share_of_limit"] == pytest.approx(row["ours_forwards"] / row["ours_seconds"]
+                                                       / max(rates.values()))
+    assert row["ours_share_at_own_pass"] >= row["ours_share_of_limit"]
     mass = peers["sizes"]["64"]["metrics"]["mass_in_signal"]
     assert mass["max_abs_difference"] < 1e-6
+
+
+def test_alternated_runs_the_calls_in_turn_and_returns_their_warm_up_outputs():
+    order = []
+    calls = [lambda k=k: order.append(k) or k for k in "abc"]
+    times, outputs = alternated(calls, 2, torch.device("cpu"))
+    assert outputs == ["a", "b", "c"] and order == list("abc" * 3)  # one warm-up each, then two rounds
+    assert len(times) == 3 and all(wall >= 0 and cpu >= 0 for wall, cpu in times)
 
 
 def test_nearest_stride_divides_the_pixels_nearest_51_evaluations():

@@ -65,20 +65,25 @@ class Timing:
                 "cpu_ratio": (self.ours_cpu / ours_work) / max(self.peer_cpu / peer_work, 1e-12)}
 
 
+def alternated(calls: list[Callable[[], Any]], repeats: int,
+               device: torch.device) -> tuple[list[tuple[float, float]], list[Any]]:
+    """Median (wall, CPU) seconds of each of ``calls`` run in turn ``repeats`` times (a, b, c, a, b, c …),
+    after one warm-up call each whose outputs are returned: every call sees the same machine, so ratios
+    between them hold on a machine whose speed drifts."""
+    outputs = [call() for call in calls]
+    times: list[list[tuple[float, float]]] = [[] for _ in calls]
+    for _ in range(repeats):
+        for call, side in zip(calls, times):
+            side.append(timed(call, device))
+    medians = [(statistics.median(t[0] for t in side), statistics.median(t[1] for t in side)) for side in times]
+    return medians, outputs
+
+
 def interleaved(ours: Callable[[], Any], peer: Callable[[], Any], repeats: int,
                 device: torch.device) -> tuple[Timing, Any, Any]:
-    """Median wall and CPU seconds of ``ours`` and ``peer`` run alternately ``repeats`` times each, after one
-    warm-up call each whose outputs are returned (for the agreement)."""
-    a, b = ours(), peer()
-    t_ours, t_peer = [], []
-    for _ in range(repeats):
-        t_ours.append(timed(ours, device))
-        t_peer.append(timed(peer, device))
-
-    def median(side: list[tuple[float, float]], k: int) -> float:
-        return statistics.median(t[k] for t in side)
-
-    return Timing(median(t_ours, 0), median(t_peer, 0), median(t_ours, 1), median(t_peer, 1)), a, b
+    """:func:`alternated` for one pair: their :class:`Timing` and the warm-up outputs (for the agreement)."""
+    ((o_wall, o_cpu), (p_wall, p_cpu)), (a, b) = alternated([ours, peer], repeats, device)
+    return Timing(o_wall, p_wall, o_cpu, p_cpu), a, b
 
 
 def pearson(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -179,18 +184,25 @@ def nearest_stride(pixels: int, evaluations: int = DEFAULT_STEPS) -> int:
     return pixels // steps
 
 
-def forward_rate(model: nn.Module, x: torch.Tensor, per_pass: int, repeats: int, passes: int = 3) -> float:
-    """The model's own throughput (images/s, median of ``repeats``) on ``passes`` full passes of
-    ``per_pass`` images made of ``x``: the most a perturbation metric can reach at that pass size."""
-    images = x.repeat(-(-passes * per_pass // len(x)), 1, 1, 1)[: passes * per_pass]
+def forward_passes(model: nn.Module, x: torch.Tensor, per_pass: int, images: int) -> Callable[[], None]:
+    """A call running ``model`` alone on ``images`` images made of ``x``, ``per_pass`` per forward: the
+    most a perturbation metric doing that many forwards at that pass size can reach."""
+    batch = x.repeat(-(-images // len(x)), 1, 1, 1)[:images]
 
     def run() -> None:
         with torch.inference_mode(), eval_mode(model):
-            for i in range(0, len(images), per_pass):
-                model(images[i: i + per_pass])
+            for i in range(0, len(batch), per_pass):
+                model(batch[i: i + per_pass])
 
+    return run
+
+
+def forward_rate(model: nn.Module, x: torch.Tensor, per_pass: int, repeats: int, passes: int = 3) -> float:
+    """The model's own throughput (images/s, median of ``repeats``) on ``passes`` full passes of
+    ``per_pass`` images made of ``x`` (the section's overview; deletion measures its limit beside itself)."""
+    run = forward_passes(model, x, per_pass, passes * per_pass)
     run()
-    return len(images) / statistics.median(timed(run, x.device)[0] for _ in range(repeats))
+    return passes * per_pass / statistics.median(timed(run, x.device)[0] for _ in range(repeats))
 
 
 class Stacked(nn.Module):
@@ -208,7 +220,7 @@ class Stacked(nn.Module):
         return self.model(z.view(len(z), self.channels, z.shape[2] // self.channels, z.shape[3]))
 
 
-def _deletion(ctx, x, target, scores, masks, repeats, rates, quantus) -> dict[str, Any]:
+def _deletion(ctx, x, target, scores, masks, repeats, quantus) -> dict[str, Any]:
     b, c, h, w = x.shape
     stride = nearest_stride(h * w)
     steps = h * w // stride
@@ -220,25 +232,33 @@ def _deletion(ctx, x, target, scores, masks, repeats, rates, quantus) -> dict[st
     xn = x.reshape(b, 1, c * h, w).cpu().numpy()
     an = rank_map[:, None].repeat(1, c, 1, 1).reshape(b, 1, c * h, w).cpu().numpy()
     yn, stacked = target.cpu().numpy(), Stacked(ctx.black_box, c).eval()
-    timing, a, q = interleaved(
-        lambda: deletion(ctx.black_box, x, target, rank_map, steps + 1, fill=fill).probabilities,
-        lambda: np.asarray(metric(model=stacked, x_batch=xn, y_batch=yn, a_batch=an, softmax=True,
-                                  device=str(ctx.device), batch_size=QUANTUS_BATCH)),
-        repeats, ctx.device)
-    ours_curve, peer_curve = a[:, 1:].cpu().double(), torch.as_tensor(q, dtype=torch.float64)
     f_ours, f_peer = b * (steps + 1), b * steps
-    ours_rate, peer_rate = f_ours / timing.ours, f_peer / timing.peer
-    limit = max(rates.values())
+    ours_pass, peer_pass = images_per_pass(None, x), min(QUANTUS_BATCH, b)
+    # the model alone on the same number of forwards at each side's pass size, timed in the same rotation:
+    # the limit each side could reach at that moment (measured apart, minutes earlier, it drifts by ±30 %)
+    times, (a, q, _, _) = alternated(
+        [lambda: deletion(ctx.black_box, x, target, rank_map, steps + 1, fill=fill).probabilities,
+         lambda: np.asarray(metric(model=stacked, x_batch=xn, y_batch=yn, a_batch=an, softmax=True,
+                                   device=str(ctx.device), batch_size=QUANTUS_BATCH)),
+         forward_passes(ctx.black_box, x, ours_pass, f_ours), forward_passes(ctx.black_box, x, peer_pass, f_peer)],
+        repeats, ctx.device)
+    (o_wall, o_cpu), (p_wall, p_cpu), (fo_wall, _), (fp_wall, _) = times
+    timing = Timing(o_wall, p_wall, o_cpu, p_cpu)
+    ours_curve, peer_curve = a[:, 1:].cpu().double(), torch.as_tensor(q, dtype=torch.float64)
+    ours_rate, peer_rate = f_ours / o_wall, f_peer / p_wall
+    at_pass = {ours_pass: f_ours / fo_wall, peer_pass: f_peer / fp_wall}  # the model alone, images/s
+    limit = max(at_pass.values())
     return {"peer": "quantus.PixelFlipping", "pixels_per_step": stride, "evaluations": steps + 1,
             "ours_forwards": f_ours, "peer_forwards": f_peer,
             **timing.fields(f_ours, f_peer),  # the ratios per forward, ours / peer's
+            "forward_images_per_second": {str(k): v for k, v in at_pass.items()},
             "ours_share_of_limit": ours_rate / limit, "peer_share_of_limit": peer_rate / limit,
-            "ours_share_at_own_pass": ours_rate / rates[images_per_pass(None, x)],
-            "peer_share_at_own_pass": peer_rate / rates[min(QUANTUS_BATCH, b)],
+            "ours_share_at_own_pass": ours_rate / at_pass[ours_pass],
+            "peer_share_at_own_pass": peer_rate / at_pass[peer_pass],
             "r": pearson(ours_curve, peer_curve), "max_abs_difference": float((ours_curve - peer_curve).abs().max())}
 
 
-def _mass_in_signal(ctx, x, target, scores, masks, repeats, rates, quantus) -> dict[str, Any]:
+def _mass_in_signal(ctx, x, target, scores, masks, repeats, quantus) -> dict[str, Any]:
     metric = quantus.RelevanceMassAccuracy(abs=False, normalise=False, disable_warnings=True)
     xn, yn = x.cpu().numpy(), target.cpu().numpy()
     an, sn = scores[:, None].cpu().numpy(), masks[:, None].cpu().numpy().astype(np.float32)
@@ -278,7 +298,7 @@ def _size(size: int, preset: str, n: int, device: str, seed: int, repeats: int, 
             metrics[name] = {"skipped": f"{ctx.dataset} has no ground-truth masks"}
             continue
         progress(0, 1, f"{name} against Quantus at {size} px")
-        metrics[name] = pair(ctx, x, target, scores, masks, repeats, rates, quantus)
+        metrics[name] = pair(ctx, x, target, scores, masks, repeats, quantus)
     return {"dataset": f"{ctx.dataset}@{ctx.info.image_size}px", "model": ctx.record.get("arch"),
             "preset": ctx.preset, "device": describe_device(ctx.device), "images": len(x),
             "forward": {"images_per_second": {str(p): r for p, r in rates.items()}, "limit": max(rates.values()),
