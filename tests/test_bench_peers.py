@@ -11,7 +11,7 @@ import torch
 
 from xai_core import bench_peers
 from xai_core.bench_peers import (
-    METHOD_PEERS, Stacked, alternated, fill_by_indices, nearest_stride, pearson, run_peers,
+    METHOD_PEERS, Rounds, Stacked, Timing, alternated, fill_by_indices, nearest_stride, pearson, run_peers,
 )
 from xai_core.errors import MissingDataError, XAIError
 
@@ -20,7 +20,7 @@ pytest.importorskip("quantus")
 
 @pytest.fixture(scope="module")
 def peers():
-    return run_peers(sizes=[64], preset="smoke", n=2, repeats=2, device="cpu")
+    return run_peers(sizes=[64], preset="smoke", n=2, repeats=2, budget_s=0.0, device="cpu")
 
 
 def _ratios(node):
@@ -79,9 +79,21 @@ def test_deletion_and_pixel_flipping_trace_the_same_curve_at_the_same_stride(pee
 def test_alternated_runs_the_calls_in_turn_and_returns_their_warm_up_outputs():
     order = []
     calls = [lambda k=k: order.append(k) or k for k in "abc"]
-    times, outputs = alternated(calls, 2, torch.device("cpu"))
+    times, outputs = alternated(calls, Rounds(least=2, budget_s=0.0), torch.device("cpu"))
     assert outputs == ["a", "b", "c"] and order == list("abc" * 3)  # one warm-up each, then two rounds
-    assert len(times) == 3 and all(wall >= 0 and cpu >= 0 for wall, cpu in times)
+    assert [len(t) for t in times] == [2, 2, 2] and all(w >= 0 and c >= 0 for t in times for w, c in t)
+    order.clear()
+    times, _ = alternated(calls, Rounds(least=1, budget_s=60.0, most=4), torch.device("cpu"))
+    assert [len(t) for t in times] == [4, 4, 4]  # cheap calls: more rounds, up to the most
+
+
+def test_timing_reports_the_median_and_the_spread_of_the_round_by_round_ratio():
+    t = Timing.of([(1.0, 0.5), (2.0, 1.0), (3.0, 1.5), (4.0, 2.0)], [(1.0, 1.0)] * 4)
+    assert (t.ours, t.peer, t.ours_cpu, t.rounds) == (2.5, 1.0, 1.25, 4)
+    fields = t.fields(ours_work=2.0, peer_work=1.0)  # per unit of work: ours did twice as much
+    assert fields["ratio"] == pytest.approx(1.25) and fields["cpu_ratio"] == pytest.approx(0.625)
+    q1, q3 = fields["ratio_quartiles"]
+    assert q1 < fields["ratio"] < q3
 
 
 def test_nearest_stride_divides_the_pixels_nearest_51_evaluations():

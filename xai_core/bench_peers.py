@@ -2,7 +2,8 @@
 user would pick for speed alone, called directly: Captum (Saliency, IntegratedGradients,
 NoiseTunnel(Saliency), LayerGradCam) and Quantus (PixelFlipping; RelevanceMassAccuracy where the
 dataset has masks). Each pair runs interleaved (ours, peer, ours, peer …) after one warm-up each;
-the median of ``repeats`` is reported with the ratio ours/peer (in wall seconds, and in this process's CPU
+the median of the rounds (at least ``repeats``; more, up to 50, while a pair's rounds took under 10 s) is
+reported with the ratio ours/peer and the quartiles of its round-by-round values (in wall seconds, and in this process's CPU
 seconds, which other work on a shared machine distorts less), the model's own batched forward
 throughput (the limit a perturbation metric can reach) and how far the two sides agree.
 
@@ -20,6 +21,7 @@ counted). Speed lives here, not in tests; Quantus is a development dependency (r
 from __future__ import annotations
 
 import statistics
+import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -49,41 +51,72 @@ MISSING_QUANTUS = "the peers section needs Quantus (a development dependency): p
 
 
 @dataclass(frozen=True)
+class Rounds:
+    """How often each call is timed: at least ``least`` rounds, more (up to ``most``) while the rounds so
+    far took under ``budget_s`` seconds, so a pair of milliseconds gets fifty and an IG of seconds five."""
+
+    least: int = 5
+    budget_s: float = 10.0
+    most: int = 50
+
+    def more(self, done: int, spent: float) -> bool:
+        return done < self.least or (done < self.most and spent < self.budget_s)
+
+
+Times = list[tuple[float, float]]  # (wall, CPU) seconds of one call, round by round
+
+
+def _median(times: Times, k: int = 0) -> float:
+    return statistics.median(t[k] for t in times)
+
+
+@dataclass(frozen=True)
 class Timing:
     """Medians of the interleaved calls: wall seconds and this process's CPU seconds (on a machine shared
-    with other work the wall time is stretched by it, the CPU time much less)."""
+    with other work the wall time is stretched by it, the CPU time much less); with the quartiles of the
+    round-by-round wall ratio ours/peer, the spread a single median hides."""
 
     ours: float
     peer: float
     ours_cpu: float
     peer_cpu: float
+    rounds: int = 0
+    ratio_quartiles: tuple[float, float] = (float("nan"), float("nan"))
 
-    def fields(self, ours_work: float = 1.0, peer_work: float = 1.0) -> dict[str, float]:
+    @classmethod
+    def of(cls, ours: Times, peer: Times) -> Timing:
+        per_round = [o[0] / max(p[0], 1e-12) for o, p in zip(ours, peer)]
+        q1, _, q3 = statistics.quantiles(per_round, n=4) if len(per_round) > 1 else per_round * 3
+        return cls(_median(ours), _median(peer), _median(ours, 1), _median(peer, 1), len(per_round), (q1, q3))
+
+    def fields(self, ours_work: float = 1.0, peer_work: float = 1.0) -> dict[str, Any]:
         """The JSON fields; the ratios per unit of work (e.g. per forward) when the sides do different amounts."""
+        per_work = peer_work / ours_work
         return {"ours_seconds": self.ours, "peer_seconds": self.peer, "ours_cpu_seconds": self.ours_cpu,
-                "peer_cpu_seconds": self.peer_cpu, "ratio": (self.ours / ours_work) / (self.peer / peer_work),
-                "cpu_ratio": (self.ours_cpu / ours_work) / max(self.peer_cpu / peer_work, 1e-12)}
+                "peer_cpu_seconds": self.peer_cpu, "ratio": self.ours / self.peer * per_work,
+                "ratio_quartiles": [q * per_work for q in self.ratio_quartiles], "rounds": self.rounds,
+                "cpu_ratio": self.ours_cpu / max(self.peer_cpu, 1e-12) * per_work}
 
 
-def alternated(calls: list[Callable[[], Any]], repeats: int,
-               device: torch.device) -> tuple[list[tuple[float, float]], list[Any]]:
-    """Median (wall, CPU) seconds of each of ``calls`` run in turn ``repeats`` times (a, b, c, a, b, c …),
-    after one warm-up call each whose outputs are returned: every call sees the same machine, so ratios
-    between them hold on a machine whose speed drifts."""
+def alternated(calls: list[Callable[[], Any]], rounds: Rounds, device: torch.device) -> tuple[list[Times], list[Any]]:
+    """Each of ``calls`` timed in turn (a, b, c, a, b, c …) for as many rounds as ``rounds`` asks, after
+    one warm-up call each whose outputs are returned: every call sees the same machine, so ratios between
+    them hold on a machine whose speed drifts."""
     outputs = [call() for call in calls]
-    times: list[list[tuple[float, float]]] = [[] for _ in calls]
-    for _ in range(repeats):
+    times: list[Times] = [[] for _ in calls]
+    start, done = time.perf_counter(), 0
+    while rounds.more(done, time.perf_counter() - start):
         for call, side in zip(calls, times):
             side.append(timed(call, device))
-    medians = [(statistics.median(t[0] for t in side), statistics.median(t[1] for t in side)) for side in times]
-    return medians, outputs
+        done += 1
+    return times, outputs
 
 
-def interleaved(ours: Callable[[], Any], peer: Callable[[], Any], repeats: int,
+def interleaved(ours: Callable[[], Any], peer: Callable[[], Any], rounds: Rounds,
                 device: torch.device) -> tuple[Timing, Any, Any]:
     """:func:`alternated` for one pair: their :class:`Timing` and the warm-up outputs (for the agreement)."""
-    ((o_wall, o_cpu), (p_wall, p_cpu)), (a, b) = alternated([ours, peer], repeats, device)
-    return Timing(o_wall, p_wall, o_cpu, p_cpu), a, b
+    (t_ours, t_peer), (a, b) = alternated([ours, peer], rounds, device)
+    return Timing.of(t_ours, t_peer), a, b
 
 
 def pearson(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -150,7 +183,7 @@ METHOD_PEERS = {
 }
 
 
-def _methods(ctx: services.Context, x: torch.Tensor, target: torch.Tensor, repeats: int,
+def _methods(ctx: services.Context, x: torch.Tensor, target: torch.Tensor, rounds: Rounds,
              progress: Progress) -> tuple[dict[str, Any], torch.Tensor]:
     out: dict[str, Any] = {}
     maps: dict[str, torch.Tensor] = {}
@@ -159,7 +192,7 @@ def _methods(ctx: services.Context, x: torch.Tensor, target: torch.Tensor, repea
         ours = services.build_explainer(ctx, name)
         timing, a, b = interleaved(lambda: ours.explain(x, target).scores,  # noqa: B023
                                    lambda: pair.run(ctx.black_box, ours, x, target, ctx.info),  # noqa: B023
-                                   repeats, ctx.device)
+                                   rounds, ctx.device)
         maps[name] = a
         out[name] = {"peer": pair.peer, "settings": ours.settings(), "images_per_pass": ours.chunk_size(x),
                      **timing.fields(), "r": pearson(a, b)}
@@ -220,7 +253,7 @@ class Stacked(nn.Module):
         return self.model(z.view(len(z), self.channels, z.shape[2] // self.channels, z.shape[3]))
 
 
-def _deletion(ctx, x, target, scores, masks, repeats, quantus) -> dict[str, Any]:
+def _deletion(ctx, x, target, scores, masks, rounds, quantus) -> dict[str, Any]:
     b, c, h, w = x.shape
     stride = nearest_stride(h * w)
     steps = h * w // stride
@@ -236,17 +269,16 @@ def _deletion(ctx, x, target, scores, masks, repeats, quantus) -> dict[str, Any]
     ours_pass, peer_pass = images_per_pass(None, x), min(QUANTUS_BATCH, b)
     # the model alone on the same number of forwards at each side's pass size, timed in the same rotation:
     # the limit each side could reach at that moment (measured apart, minutes earlier, it drifts by ±30 %)
-    times, (a, q, _, _) = alternated(
+    (t_ours, t_peer, t_fo, t_fp), (a, q, _, _) = alternated(
         [lambda: deletion(ctx.black_box, x, target, rank_map, steps + 1, fill=fill).probabilities,
          lambda: np.asarray(metric(model=stacked, x_batch=xn, y_batch=yn, a_batch=an, softmax=True,
                                    device=str(ctx.device), batch_size=QUANTUS_BATCH)),
          forward_passes(ctx.black_box, x, ours_pass, f_ours), forward_passes(ctx.black_box, x, peer_pass, f_peer)],
-        repeats, ctx.device)
-    (o_wall, o_cpu), (p_wall, p_cpu), (fo_wall, _), (fp_wall, _) = times
-    timing = Timing(o_wall, p_wall, o_cpu, p_cpu)
+        rounds, ctx.device)
+    timing = Timing.of(t_ours, t_peer)
     ours_curve, peer_curve = a[:, 1:].cpu().double(), torch.as_tensor(q, dtype=torch.float64)
-    ours_rate, peer_rate = f_ours / o_wall, f_peer / p_wall
-    at_pass = {ours_pass: f_ours / fo_wall, peer_pass: f_peer / fp_wall}  # the model alone, images/s
+    ours_rate, peer_rate = f_ours / timing.ours, f_peer / timing.peer
+    at_pass = {ours_pass: f_ours / _median(t_fo), peer_pass: f_peer / _median(t_fp)}  # the model alone, images/s
     limit = max(at_pass.values())
     return {"peer": "quantus.PixelFlipping", "pixels_per_step": stride, "evaluations": steps + 1,
             "ours_forwards": f_ours, "peer_forwards": f_peer,
@@ -258,7 +290,7 @@ def _deletion(ctx, x, target, scores, masks, repeats, quantus) -> dict[str, Any]
             "r": pearson(ours_curve, peer_curve), "max_abs_difference": float((ours_curve - peer_curve).abs().max())}
 
 
-def _mass_in_signal(ctx, x, target, scores, masks, repeats, quantus) -> dict[str, Any]:
+def _mass_in_signal(ctx, x, target, scores, masks, rounds, quantus) -> dict[str, Any]:
     metric = quantus.RelevanceMassAccuracy(abs=False, normalise=False, disable_warnings=True)
     xn, yn = x.cpu().numpy(), target.cpu().numpy()
     an, sn = scores[:, None].cpu().numpy(), masks[:, None].cpu().numpy().astype(np.float32)
@@ -266,7 +298,7 @@ def _mass_in_signal(ctx, x, target, scores, masks, repeats, quantus) -> dict[str
         lambda: mass_in_signal(scores, masks),
         lambda: np.asarray(metric(model=ctx.black_box, x_batch=xn, y_batch=yn, a_batch=an, s_batch=sn,
                                   device=str(ctx.device))),
-        repeats, ctx.device)
+        rounds, ctx.device)
     diff = (a.cpu().double() - torch.as_tensor(q, dtype=torch.float64)).abs()
     return {"peer": "quantus.RelevanceMassAccuracy", **timing.fields(), "max_abs_difference": float(diff.max())}
 
@@ -279,7 +311,7 @@ METRIC_PEERS: dict[str, tuple[Callable[..., dict[str, Any]], bool]] = {
 
 
 # -- the section ----------------------------------------------------------------------------------
-def _size(size: int, preset: str, n: int, device: str, seed: int, repeats: int, quantus: Any,
+def _size(size: int, preset: str, n: int, device: str, seed: int, rounds: Rounds, quantus: Any,
           progress: Progress) -> dict[str, Any]:
     try:
         ctx = services.load_context(SIZES[size], preset, device=device, seed=seed)
@@ -290,15 +322,15 @@ def _size(size: int, preset: str, n: int, device: str, seed: int, repeats: int, 
     x, masks = batch.x, batch.masks
     target = services.targets_for(ctx.black_box, x, batch.y)
     ours_pass, peer_pass = images_per_pass(None, x), min(QUANTUS_BATCH, len(x))
-    rates = {p: forward_rate(ctx.black_box, x, p, repeats) for p in sorted({ours_pass, peer_pass})}
-    methods, scores = _methods(ctx, x, target, repeats, progress)
+    rates = {p: forward_rate(ctx.black_box, x, p, rounds.least) for p in sorted({ours_pass, peer_pass})}
+    methods, scores = _methods(ctx, x, target, rounds, progress)
     metrics: dict[str, Any] = {}
     for name, (pair, needs_masks) in METRIC_PEERS.items():
         if needs_masks and masks is None:
             metrics[name] = {"skipped": f"{ctx.dataset} has no ground-truth masks"}
             continue
         progress(0, 1, f"{name} against Quantus at {size} px")
-        metrics[name] = pair(ctx, x, target, scores, masks, repeats, quantus)
+        metrics[name] = pair(ctx, x, target, scores, masks, rounds, quantus)
     return {"dataset": f"{ctx.dataset}@{ctx.info.image_size}px", "model": ctx.record.get("arch"),
             "preset": ctx.preset, "device": describe_device(ctx.device), "images": len(x),
             "forward": {"images_per_second": {str(p): r for p, r in rates.items()}, "limit": max(rates.values()),
@@ -307,9 +339,11 @@ def _size(size: int, preset: str, n: int, device: str, seed: int, repeats: int, 
 
 
 def run_peers(*, sizes: list[int] | None = None, preset: str = "quick", n: int = 8, device: str = "auto",
-              seed: int = 0, repeats: int = 5, progress: Progress = no_progress) -> dict[str, Any]:
+              seed: int = 0, repeats: int = 5, budget_s: float = Rounds.budget_s,
+              progress: Progress = no_progress) -> dict[str, Any]:
     """The peers section at each image side in ``sizes`` (default 64 and 224 px; see :data:`SIZES`):
-    ``n`` test images, ``repeats`` interleaved timings of each pair (median)."""
+    ``n`` test images, each pair timed interleaved for at least ``repeats`` rounds and more while its rounds
+    took under ``budget_s`` seconds (:class:`Rounds`; the median is reported)."""
     sizes = sizes or sorted(SIZES)
     unknown = [s for s in sizes if s not in SIZES]
     if unknown:
@@ -320,12 +354,13 @@ def run_peers(*, sizes: list[int] | None = None, preset: str = "quick", n: int =
         import quantus
     except ImportError as err:
         raise XAIError(MISSING_QUANTUS) from err
-    out: dict[str, Any] = {"repeats": repeats, "captum": _version("captum"), "quantus": quantus.__version__,
+    rounds = Rounds(repeats, budget_s)
+    out: dict[str, Any] = {"repeats": repeats, "budget_s": budget_s, "captum": _version("captum"), "quantus": quantus.__version__,
                            "sizes": {}}
     with warnings.catch_warnings():  # Captum warns on every call that it set requires_grad on the input
         warnings.filterwarnings("ignore", message="Input Tensor .* did not already require gradients")
         for size in sizes:
-            out["sizes"][str(size)] = _size(size, preset, n, device, seed, repeats, quantus, progress)
+            out["sizes"][str(size)] = _size(size, preset, n, device, seed, rounds, quantus, progress)
     return out
 
 

@@ -629,7 +629,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="image sides of the peers section (default 64,224: hard_mnist's cnn_light, natural's "
                          "efficientnet_lite0)")
     sp.add_argument("--repeats", type=_int_in(1, 1000), default=5,
-                    help="interleaved timings per pair in the peers section (the median is reported)")
+                    help="least interleaved timings per pair in the peers section (more, up to 50, while a "
+                         "pair's rounds took under 10 s; the median is reported)")
     sp.add_argument("--json", required=True)
     sp.set_defaults(fn=cmd_bench)
     return p
