@@ -103,7 +103,7 @@ def toggle_method(page: Page, name: str) -> tuple[float, float]:
     field.click()
     field.fill(name)
     t = time.perf_counter()
-    page.get_by_role("option", name=name, exact=True).click()
+    page.get_by_role("option", name=re.compile(rf"^{re.escape(name)} — ")).click()  # "name — description"
     until(page, f"{captions} === 1")
     added = time.perf_counter() - t
     field.press("Escape")
