@@ -20,3 +20,13 @@ def no_progress(done: int, total: int, message: str = "", **metrics: Any) -> Non
 def prefixed(progress: Progress, prefix: str) -> Progress:
     """``progress`` with ``prefix`` before every message (a stage or a method's name)."""
     return lambda done, total, message="", **metrics: progress(done, total, prefix + message, **metrics)
+
+
+def within(progress: Progress, part: int, parts: int, prefix: str = "") -> Progress:
+    """``progress`` of part ``part`` (0-based) of ``parts`` equal parts: the part's own (done, total)
+    reported as ``part + done/total`` of ``parts``, kept below ``part + 1``, so a whole made of stages (a
+    method's fit inside one shard of an evaluation) never goes backwards."""
+    def report(done: float, total: float, message: str = "", **metrics: Any) -> None:
+        progress(part + min(done / max(total, 1), 0.999), parts, prefix + message, **metrics)
+
+    return report

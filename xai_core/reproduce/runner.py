@@ -24,7 +24,7 @@ from .. import services
 from ..errors import XAIError
 from ..methods import METHODS
 from ..metrics import METRICS
-from ..progress import Progress, no_progress
+from ..progress import Progress, no_progress, within
 from ..store import ArtifactStore
 from . import entries  # noqa: F401  (importing registers the claims)
 from .claims import CLAIMS, PAPERS, Claim, Measurement, Verdict
@@ -189,12 +189,8 @@ def measure_pending(claims: Sequence[Claim], preset: str, store: ArtifactStore, 
     ``reproduce`` and the page's Run buttons do); returns how many ran."""
     todo = pending(claims, preset, store)
     for i, m in enumerate(todo):
-        def step(done: float, total: float, message: str = "", _i: int = i, _m: Measurement = m, **_: Any) -> None:
-            progress(_i + min(done / max(total, 1), 0.999), len(todo),
-                     f"{_i + 1}/{len(todo)} · {_m.dataset} {_m.kind}: {message}")
-
         progress(i, len(todo), f"{i + 1}/{len(todo)} · {m.dataset} {m.kind}")
-        measure(m, preset, store, device, step)
+        measure(m, preset, store, device, within(progress, i, len(todo), f"{i + 1}/{len(todo)} · {m.dataset} {m.kind}: "))
     progress(len(todo), len(todo), f"{len(todo)} measured")
     return len(todo)
 

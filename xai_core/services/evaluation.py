@@ -16,7 +16,7 @@ import torch
 from ..errors import XAIError
 from ..metrics import METRICS, EvaluationResult, MetricValue, aggregate_value, merge_batches
 from ..metrics.results import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED
-from ..progress import Progress, no_progress
+from ..progress import Progress, no_progress, within
 from .catalog import applicable_metrics, check_methods, not_applicable
 from .context import TOP1, Configs, Context, check_target
 from .shards import Shard, ShardResult, run_shard
@@ -55,7 +55,8 @@ def evaluate(
     results = []
     batches = ctx.test.batches([s.indices for s in plan])  # decoded ahead where the split streams from files
     for i, (shard, batch) in enumerate(zip(plan, batches)):
-        results.append(run_shard(shard, ctx, progress, batch))  # progress also hears a method's training
+        # a method's training (the first shard of an untrained one) is reported inside this shard's share
+        results.append(run_shard(shard, ctx, within(progress, i, len(plan)), batch))
         progress(i + 1, len(plan), f"{shard.label}: {shard.indices[-1] + 1}/{images} images")
     return reduce_shards(ctx, plan, results, metrics)
 
