@@ -2,6 +2,7 @@
 the evaluation JSON and carried through the report and its rendering."""
 from __future__ import annotations
 
+import pytest
 import torch
 
 from xai_core.metrics import METRICS, EvaluationResult, aggregate_value
@@ -46,6 +47,16 @@ def test_a_claim_reads_intervals_from_the_json_and_reports_them_beside_the_verdi
     assert unknown.holds is True and unknown.separated is None and unknown.intervals == {"A": None, "B": None}
     row = {"status": "current", "ours": close.ours, **close.row_fields()}
     assert separated_text(row) == "no (overlap: A–B)" and separated_text({**row, **apart.row_fields()}) == "yes"
+
+
+def test_joined_readers_keep_each_readers_values_and_intervals():
+    coin = torch.tensor([0.0, 1.0] * 200)
+    result = _result({"a": coin, "b": 0.2 + 0.0 * coin})
+    joined = claims.joined_values(metric_values("iou", {"A": "a"}), metric_values("iou", {"B": "b"}),
+                                  lambda r: {"extra": 3.0})  # a plain reader has values and no intervals
+    assert joined(result) == {"A": 0.5, "B": pytest.approx(0.2), "extra": 3.0}
+    intervals = claims.intervals_of(joined, result)
+    assert set(intervals) == {"A", "B"} and intervals["A"][0] < 0.5 < intervals["A"][1]
 
 
 def test_rejudged_report_recomputes_separation_and_renders_the_column():

@@ -220,6 +220,24 @@ def section_values(**readers: MetricValues) -> SectionValues:
     return SectionValues(readers)
 
 
+@dataclass(frozen=True)
+class JoinedValues:
+    """Several readers of one result → the union of their values (and of the intervals they read)."""
+
+    readers: tuple[Values, ...]
+
+    def __call__(self, result: dict[str, Any]) -> dict[str, float | None]:
+        return {k: v for read in self.readers for k, v in read(result).items()}
+
+    def intervals(self, result: Mapping[str, Any]) -> Intervals:
+        return {k: v for read in self.readers for k, v in intervals_of(read, result).items()}
+
+
+def joined_values(*readers: Values) -> JoinedValues:
+    """The reader of one result by several: ``joined_values(metric_values(…), metric_values(…))``."""
+    return JoinedValues(readers)
+
+
 def intervals_of(values: Values, result: Mapping[str, Any]) -> Intervals:
     """The 95 % intervals a claim's reader finds in ``result`` ({} for readers that read none, e.g. a
     sweep's or the masking table's)."""
