@@ -3,8 +3,8 @@ user would pick for speed alone, called directly: Captum (Saliency, IntegratedGr
 NoiseTunnel(Saliency), LayerGradCam) and Quantus (PixelFlipping; RelevanceMassAccuracy where the
 dataset has masks). Each pair runs interleaved (ours, peer, ours, peer …) after one warm-up each;
 the median of the rounds (at least ``repeats``; more, up to 50, while a pair's rounds took under 10 s) is
-reported with the ratio ours/peer and the quartiles of its round-by-round values (in wall seconds, and in this process's CPU
-seconds, which other work on a shared machine distorts less), the model's own batched forward
+reported with the ratio ours/peer and the quartiles of its round-by-round values (in wall seconds, and in
+this process's CPU seconds, which other work on a shared machine distorts less), the model's own batched forward
 throughput (the limit a perturbation metric can reach) and how far the two sides agree.
 
 Settings are matched, never tuned for either side: IG from the same mean-colour baseline with the same
@@ -98,7 +98,8 @@ class Timing:
                 "cpu_ratio": self.ours_cpu / max(self.peer_cpu, 1e-12) * per_work}
 
 
-def alternated(calls: list[Callable[[], Any]], rounds: Rounds, device: torch.device) -> tuple[list[Times], list[Any]]:
+def alternated(calls: list[Callable[[], Any]], rounds: Rounds,
+               device: torch.device) -> tuple[list[Times], list[Any]]:
     """Each of ``calls`` timed in turn (a, b, c, a, b, c …) for as many rounds as ``rounds`` asks, after
     one warm-up call each whose outputs are returned: every call sees the same machine, so ratios between
     them hold on a machine whose speed drifts."""
@@ -355,8 +356,8 @@ def run_peers(*, sizes: list[int] | None = None, preset: str = "quick", n: int =
     except ImportError as err:
         raise XAIError(MISSING_QUANTUS) from err
     rounds = Rounds(repeats, budget_s)
-    out: dict[str, Any] = {"repeats": repeats, "budget_s": budget_s, "captum": _version("captum"), "quantus": quantus.__version__,
-                           "sizes": {}}
+    out: dict[str, Any] = {"repeats": repeats, "budget_s": budget_s, "captum": _version("captum"),
+                           "quantus": quantus.__version__, "sizes": {}}
     with warnings.catch_warnings():  # Captum warns on every call that it set requires_grad on the input
         warnings.filterwarnings("ignore", message="Input Tensor .* did not already require gradients")
         for size in sizes:

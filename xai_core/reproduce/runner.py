@@ -189,8 +189,9 @@ def measure_pending(claims: Sequence[Claim], preset: str, store: ArtifactStore, 
     ``reproduce`` and the page's Run buttons do); returns how many ran."""
     todo = pending(claims, preset, store)
     for i, m in enumerate(todo):
-        progress(i, len(todo), f"{i + 1}/{len(todo)} · {m.dataset} {m.kind}")
-        measure(m, preset, store, device, within(progress, i, len(todo), f"{i + 1}/{len(todo)} · {m.dataset} {m.kind}: "))
+        stage = f"{i + 1}/{len(todo)} · {m.dataset} {m.kind}"
+        progress(i, len(todo), stage)
+        measure(m, preset, store, device, within(progress, i, len(todo), f"{stage}: "))
     progress(len(todo), len(todo), f"{len(todo)} measured")
     return len(todo)
 
