@@ -403,8 +403,11 @@ def cmd_signal_distractor(args: argparse.Namespace) -> None:
 
 def cmd_assets(args: argparse.Namespace) -> None:
     from .models import write_shipped_black_boxes
+    from .services.shipped import write_shipped_fits
 
     for path in write_shipped_black_boxes(device=args.device, progress=tqdm_progress("black box")):
+        print(f"wrote {path}")
+    for path in write_shipped_fits(device=args.device, progress=tqdm_progress("fit")):
         print(f"wrote {path}")
 
 
@@ -590,7 +593,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--json", required=True)
     sp.set_defaults(fn=cmd_signal_distractor)
 
-    sp = sub.add_parser("assets", help="regenerate the black boxes shipped in assets/ with the current code")
+    sp = sub.add_parser("assets", help="regenerate the black boxes and fits shipped in assets/ with the current code "
+                                       "(fits are taken from the cache, else fitted)")
     sp.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
     sp.set_defaults(fn=cmd_assets)
 

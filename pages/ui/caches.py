@@ -32,11 +32,17 @@ def context(dataset: str, preset: str, model: services.ModelChoice = services.DE
     return ctx
 
 
-@st.cache_resource(show_spinner=False, max_entries=8)
 def offered_methods(dataset: str, preset: str, model: services.ModelChoice = services.DEFAULT_MODEL,
                     upload: bool = False) -> tuple[list, dict[str, str]]:
-    """:func:`services.offered_methods` once per selection (``upload``: for an image without masks): it builds
-    every method unprepared, seconds on a large model (13 s on natural), never on each rerun."""
+    """:func:`services.offered_methods` once per selection (``upload``: for an image without masks) and set of
+    registered methods: it builds every method unprepared, seconds on a large model (13 s on natural), never
+    on each rerun."""
+    return _offered_methods(dataset, preset, model, upload, services.registered_methods())
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _offered_methods(dataset: str, preset: str, model: services.ModelChoice, upload: bool,
+                     registered: tuple[str, ...]) -> tuple[list, dict[str, str]]:
     ctx = context(dataset, preset, model)
     return services.offered_methods(ctx, services.without_ground_truth(ctx.info) if upload else None)
 

@@ -126,6 +126,7 @@ class DiET(TrainedExplainer):
     frozen = ("f_b",)
     explains = "f_v"
     version = 3  # 3: the quick preset's u = 2 (was 4), its lrs scaled to keep each u's fit
+    explain_state = ()  # test-time masks are optimised against f_v alone: the training masks stay out of assets
 
     def _resolve(self, config: DiETConfig) -> DiETConfig:
         return config.replace(u=max(1, min(int(config.u), self.info.image_size)))

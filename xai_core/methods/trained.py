@@ -39,6 +39,7 @@ from .. import distributed, rng
 from ..data.base import Batch, ImageDataset
 from ..errors import StoreError, XAIError
 from ..measured import MeasuredRun
+from ..models.assets import fit_path, read_shipped_fit
 from ..models.views import model_view
 from ..progress import Progress, no_progress
 from ..store import ArtifactStore
@@ -210,6 +211,8 @@ class TrainedExplainer(Explainer):
     version: ClassVar[int] = 1  # bump when the training changes: old store entries stop matching
     measured_fit: ClassVar[MeasuredRun | None] = None  # a whole fit timed on 2 CPU cores: the estimates' basis
     comparison: ClassVar[FitComparison | None] = None  # a second fit the Train page draws beside the default
+    #: the state tensors the explain step reads; a fit shipped in ``assets/fits/`` keeps only these (None: all)
+    explain_state: ClassVar[tuple[str, ...] | None] = None
 
     parts: dict[str, nn.Module] | None = None  # the trained components, once fitted or loaded
     state: dict[str, torch.Tensor] | None = None  # the trained state tensors (on the CPU), once fitted or loaded
@@ -269,7 +272,16 @@ class TrainedExplainer(Explainer):
                 "config": self.config.cache_key(), "version": self.version}
 
     def is_ready(self, store: ArtifactStore) -> bool:
-        return self.parts is not None or store.exists(self.name, self.cache_spec())
+        """Fitted here, in ``store``, or shipped with the code (``assets/fits/``); by file ``stat`` calls."""
+        spec = self.cache_spec()
+        return self.parts is not None or store.exists(self.name, spec) or fit_path(self.name, spec).is_file()
+
+    def shipped_payload(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """A store payload as shipped: the components, the history and only the :attr:`explain_state`
+        (DiET's 1,500 training masks are 12 MB its explain step never reads)."""
+        keep = self.explain_state
+        state = dict(payload["state"]) if keep is None else {k: payload["state"][k] for k in keep}
+        return {**payload, "state": state}
 
     def prepare(self, train: ImageDataset, store: ArtifactStore, progress: Progress = no_progress) -> None:
         """Train (or load from ``store``) and keep the trained components; under torchrun every rank
@@ -277,7 +289,8 @@ class TrainedExplainer(Explainer):
         if distributed.active():
             payload = fit_together(self, train, store, progress)
         else:
-            payload = store.get_or_create(self.name, self.cache_spec(), lambda: fit(self, train, store, progress))
+            payload = self._shipped(store) or store.get_or_create(
+                self.name, self.cache_spec(), lambda: fit(self, train, store, progress))
         with rng.building():
             parts = self.components()
         for name, module in parts.items():
@@ -287,6 +300,20 @@ class TrainedExplainer(Explainer):
             parts[name] = self._frozen()
         self.state = dict(payload["state"])
         self.parts = parts
+
+    def _shipped(self, store: ArtifactStore) -> dict[str, Any] | None:
+        """The fit shipped with the code when ``store`` has none, saved into ``store`` (as shipped black
+        boxes are) so the next load is the store's; None when none ships."""
+        spec = self.cache_spec()
+        if store.exists(self.name, spec):
+            return None
+        payload = read_shipped_fit(self.name, spec)
+        if payload is not None:
+            try:
+                store.save(self.name, spec, payload)
+            except StoreError as err:  # a read-only store: the shipped fit serves this run
+                log.warning("%s", err)
+        return payload
 
     @property
     def explained_model(self) -> nn.Module:

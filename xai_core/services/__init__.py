@@ -29,6 +29,7 @@ from .ablations import component_ablation, component_variants, resolution_ablati
 from .accuracy import REMOVED, explained_accuracy
 from .catalog import (
     MethodRow, Offered, Panel, Paper, check_methods, check_metrics, check_sweep, is_ready, method_row, method_rows,
+    registered_methods,
     metric_names, unit_configs,
     RANDOM_LABELS, randomization_variants, randomized_configs,
     applicable_metrics, usable, method_defaults, unavailable_methods, offered_methods,
@@ -57,7 +58,8 @@ __all__ = [
     "UPLOAD_FORMATS", "FACTORS", "block_average", "downscaled_maps", "resolution_factors",
     "component_ablation", "component_variants", "resolution_ablation", "setting_sweep", "sweep_curves", "REMOVED",
     "explained_accuracy",
-    "MethodRow", "Offered", "Panel", "Paper", "applicable_metrics", "check_methods", "check_metrics", "check_sweep",
+    "MethodRow", "Offered", "Panel", "Paper", "registered_methods",
+    "applicable_metrics", "check_methods", "check_metrics", "check_sweep",
     "is_ready", "method_row", "method_rows",
     "metric_names", "unit_configs", "method_defaults", "RANDOM_LABELS", "randomization_variants", "randomized_configs",
     "usable", "unavailable_methods", "offered_methods",

@@ -83,6 +83,12 @@ def method_row(name: str, ready_on: Context | None = None) -> MethodRow:
                      getattr(cls, "comparison", None), None if ready_on is None else is_ready(ready_on, name))
 
 
+def registered_methods() -> tuple[str, ...]:
+    """Every registered method's name: a cache of what methods a page offers keys on it, so a method
+    registered later (a plugin) or taken away shows as such at once."""
+    return tuple(METHODS)
+
+
 def method_rows(info: DatasetInfo | None = None, ready_on: Context | None = None) -> list[MethodRow]:
     """One row per method usable on ``info`` (every method when None), in listing order; with
     ``ready_on``, whether each can explain on that context now."""

@@ -1,0 +1,34 @@
+"""The trained methods' fits shipped in ``assets/fits/`` so a fresh clone shows them on the default dataset
+without training (issue 29), and how ``python -m xai_core assets`` regenerates them from the store (or fits
+them): each as its store payload with only the state its explain step reads
+(:meth:`~xai_core.methods.trained.TrainedExplainer.shipped_payload`)."""
+from __future__ import annotations
+
+from ..errors import XAIError
+from ..models.assets import FIT_DIR, fit_path, write_shipped_fit
+from ..progress import Progress, no_progress, prefixed
+from ..store import ArtifactStore
+from .context import build_explainer, load_context
+
+#: (method, dataset, preset) shipped with the code, seed 0
+SHIPPED_FITS: tuple[tuple[str, str, str], ...] = (("diet", "hard_mnist", "quick"),)
+
+
+def write_shipped_fits(store: ArtifactStore | None = None, device: str = "cpu",
+                       progress: Progress = no_progress) -> list[str]:
+    """Regenerate ``assets/fits/`` with the current code: each of :data:`SHIPPED_FITS` loaded from the store
+    or fitted (a shipped fit under the same key is the same fit), written under its store key; files of
+    other keys (stale ones) are removed. Returns the paths written."""
+    wanted = []
+    for method, dataset, preset in SHIPPED_FITS:
+        ctx = load_context(dataset, preset, device=device, store=store)
+        explainer = build_explainer(ctx, method, prefixed(progress, f"{method} on {dataset}: "))
+        payload = ctx.store.load(method, explainer.cache_spec())
+        if payload is None:
+            raise XAIError(f"{method} on {dataset} was fitted but the cache {ctx.store.root} could not keep it")
+        wanted.append((method, explainer.cache_spec(), explainer.shipped_payload(payload)))
+    keep = {fit_path(method, spec) for method, spec, _ in wanted}
+    for old in FIT_DIR.glob("*.pt"):  # first, so each write's manifest lists only what ships
+        if old not in keep:
+            old.unlink()
+    return [str(write_shipped_fit(method, spec, payload)) for method, spec, payload in wanted]
