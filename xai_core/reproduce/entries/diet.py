@@ -101,13 +101,13 @@ register_claim(Claim(
                 "IoU 0.623 [0.605, 0.643], into u = 2 cells 0.897 [0.887, 0.908] (first 200 test images, "
                 "scripts/diet_cell_ceiling.py, results/diet_cell_ceiling_quick.json; the paper's 28×28 cells at "
                 "224 px: 0.838). The paper's 'Input Grad' is our gradient",
-    missed="at the preset's u = 2 (2026-12-07, this report) DiET's IoU fell to 0.254, below its 0.308 at u = 4 "
-           "(older code) although finer cells raise the ceiling (0.897 against 0.623): the finer mask does not "
-           "find the digit better after the quick preset's 2 of 5 rounds. Which part fails (too few rounds, the "
-           "sparsity weight per cell, the upsampling) is not measured; the IoU at each u on one code version "
-           "would show the trend: python -m xai_core evaluate --dataset hard_mnist --preset quick --methods diet "
-           "--set diet.u=4 --metrics iou --n 200 (and u=1), then the paper preset's 5 rounds: python -m xai_core "
-           "reproduce --claims diet.iou_best --preset paper"))
+    missed="DiET's IoU grows with the cell size at the quick preset, against the ground truth's ceiling: u = 1 "
+           "0.169, u = 2 (the preset) 0.254, u = 4 0.308 (first 200 test images, the mask-scale sweep's fits, one "
+           "code version: python -m xai_core ablate --dataset hard_mnist --preset quick --methods diet --sweep "
+           "u=1,2,4 --metric iou --n 200, results/diet_iou_u_sweep_quick.json), all below SmoothGrad's 0.318, while "
+           "the cells' ceiling falls from 0.897 (u = 2) to 0.623 (u = 4). After the quick preset's 2 of the paper's 5 "
+           "rounds, finer masks do not find the digit better; whether the paper's 5 rounds do is the paper preset's "
+           "test: python -m xai_core reproduce --claims diet.iou_best --preset paper"))
 
 register_claim(Claim(
     "diet.iou_baseline_order", PAPER, "Table 1",
@@ -171,7 +171,12 @@ register_claim(Claim(
                 "AUC the claim used to judge is ~91 % decided at ≥ 10 % kept, where every u scores ≈ 1 (last run: "
                 "u = 2 / 4 / 8: 0.9407 / 0.9406 / 0.9395, fits of older code): still in the JSON's summary. Mask "
                 "resolution alone caps IoU at 1.0 / 0.897 / 0.623 for u = 1 / 2 / 4 (results/"
-                "diet_cell_ceiling_quick.json). Learning rates scale with the number of mask cells"))
+                "diet_cell_ceiling_quick.json). Learning rates scale with the number of mask cells",
+    missed="u = 2 is the best of the three (2026-12-07: 0.855 against u = 1 0.792 and u = 4 0.813) and its lead "
+           "over u = 1 separates (+0.063 [0.013, 0.113]), but over u = 4 the paired interval just includes 0 (+0.043 "
+           "[-0.003, 0.088]) on the 100 images the measurement takes: more images would tell (python -m xai_core "
+           "ablate --dataset hard_mnist --preset quick --methods diet --sweep u=1,2,4 --metric pixel_perturbation "
+           "--n 1000)"))
 
 register_claim(Claim(
     "diet.mask_scale_paper", PAPER, "Figure 5",
