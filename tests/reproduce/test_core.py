@@ -108,6 +108,28 @@ def test_measurements_run_once_per_code_version_and_older_results_are_stale(tmp_
     assert calls == [3, 3] and runner.report([claim], "quick", store)["claims"][0]["status"] == "current"
 
 
+def test_a_black_box_trained_first_is_reported_and_the_progress_never_goes_backwards(tmp_path, monkeypatch):
+    def training_black_box(*args, progress, **kwargs):
+        for epoch in (1, 2):
+            progress(epoch, 2, f"epoch {epoch}/2")
+
+    def fake_evaluate(ctx, params, progress):
+        progress(1, 2, "half the images")
+        return {"results": {}}
+
+    monkeypatch.setitem(runner.KINDS, "evaluate", fake_evaluate)
+    monkeypatch.setattr(runner.services, "load_context", training_black_box)
+    m = c.Measurement("evaluate", "mnist38", {"methods": ["gradient"], "metrics": ["sen"], "n": 3})
+    claim = c.Claim("meed.test", "meed", "Table 3", "SEN under 1", {"g": 6.0}, m,
+                    c.metric_values("sen", {"g": "gradient"}), c.at_most("g", 1.0))
+    heard = []
+    runner.measure_pending([claim], "quick", ArtifactStore(tmp_path),
+                           progress=lambda done, total, message="", **k: heard.append((done / total, message)))
+    fractions = [f for f, _ in heard]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert any("black box: epoch 2/2" in message for _, message in heard)  # an hour of training is not silent
+
+
 def test_code_version_is_a_hash_of_the_package_source():
     runner.code_version.cache_clear()
     assert len(runner.code_version()) == 16 and runner.code_version() == runner.code_version()
