@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from . import services
-from .bench_timing import sync, timed
+from .bench_timing import timed
 from .device import describe_device
 from .errors import XAIError
 from .methods import METHODS
@@ -49,11 +49,8 @@ def _per_instance(presets: list[str], sizes: list[int], device: str, seed: int, 
                 progress(0, 1, f"{name} ({preset}) on {b} image(s) of {NATURAL}")
                 batch = ctx.test.batch(list(range(min(b, len(ctx.test))))).to(ctx.device)
                 target = services.targets_for(ctx.black_box, batch.x, batch.y)
-                sync(ctx.device)
-                t0 = time.perf_counter()
-                explainer.explain(batch.x, target, chunk=b)
-                sync(ctx.device)
-                out.setdefault(f"{name}@{preset}", {})[f"B={len(batch.x)}"] = (time.perf_counter() - t0) / len(batch.x)
+                seconds, _ = timed(lambda: explainer.explain(batch.x, target, chunk=b), ctx.device)  # noqa: B023
+                out.setdefault(f"{name}@{preset}", {})[f"B={len(batch.x)}"] = seconds / len(batch.x)
     return out
 
 
