@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import pytest
 import torch
@@ -24,6 +25,18 @@ def _session_cache(tmp_path_factory):
         os.environ.pop("XAI_CACHE_DIR", None)
     else:
         os.environ["XAI_CACHE_DIR"] = old
+
+
+@pytest.fixture(autouse=True)
+def _main_module_kept():
+    """Streamlit's script runner (AppTest) installs each page as ``sys.modules["__main__"]`` and leaves it
+    there; a later test in the same worker that spawns processes (``torch.multiprocessing``) would then run
+    that page again in every child (seen: test_distributed's children crashing in pages/evaluate.py). Each
+    test ends with the real ``__main__`` back."""
+    main = sys.modules.get("__main__")
+    yield
+    if main is not None:
+        sys.modules["__main__"] = main
 
 
 @pytest.fixture
