@@ -16,7 +16,6 @@ from xai_core.errors import XAIError
 from xai_core.services import catalog
 from xai_core.uploads import EXTENSIONS, read_upload, upload_warnings
 
-PRESELECTED = ["gradient", "input_x_gradient", "smoothgrad", "integrated_gradients", "gradcam"]
 GRID_COLUMNS = 4  # at most this many maps per row: more methods wrap to new rows, never shrink
 
 selection = sidebar.sidebar()
@@ -117,7 +116,7 @@ offered, blocked = caches.offered_methods(*selection, upload=not has_truth)
 rows = {r.name: r for r in offered}
 available = list(rows)
 if "explore_methods" not in st.session_state:
-    st.session_state["explore_methods"] = [m for m in PRESELECTED if m in available]
+    st.session_state["explore_methods"] = services.preselected(ctx, available)  # the five papers' first, when ready
 st.session_state["explore_methods"] = [m for m in st.session_state["explore_methods"] if m in available]
 methods = st.multiselect("Methods", available, key="explore_methods", format_func=helpers.method_label(offered),
                          help="Each method's maps appear in their own cell of the grid (at most four per row); "

@@ -1,5 +1,6 @@
 """Measure the dashboard as a user feels it, in a real browser (Debian's Chromium via Playwright):
-time to first attribution on a cold start (empty cache, fresh server) and a warm one (new tab),
+time to first attribution on a cold start (empty cache, fresh server; every default method's map, the
+five papers' from their shipped fits) and a warm one (new tab),
 latency of changing the sample (new and revisited) and the methods, page-switch latency, and the
 server's memory after exploring 50 samples. Writes JSON; prints a summary.
 
@@ -54,10 +55,21 @@ def until(page: Page, condition_js: str, arg=None, timeout_ms: int = 600_000) ->
     page.wait_for_function(f"(arg) => ({condition_js}) && {IDLE_JS}", arg=arg, timeout=timeout_ms, polling=10)
 
 
+#: Explore's first methods on a fresh clone (services.preselected: the five papers' methods ship fitted)
+DEFAULT_METHODS = ("diet", "dorar", "comet", "meed", "input_iba", "gradcam")
+
+
 def attributions_shown(page: Page) -> None:
-    """The default methods' heatmaps are on screen (the `gradient` caption is the first one)."""
-    until(page, "[...document.querySelectorAll('[data-testid=\"stImageCaption\"]')]"
-                ".some(e => e.textContent.trim() === 'gradient · overlay')")
+    """Every default method's heatmap is on screen (its overlay caption)."""
+    until(page, "arg.every(m => [...document.querySelectorAll('[data-testid=\"stImageCaption\"]')]"
+                ".some(e => e.textContent.trim() === m + ' · overlay'))", list(DEFAULT_METHODS))
+
+
+def methods_shown(page: Page) -> list[str]:
+    """The methods whose overlays are on screen, in order."""
+    return page.evaluate("[...document.querySelectorAll('[data-testid=\"stImageCaption\"]')]"
+                         ".map(e => e.textContent.trim()).filter(t => t.endsWith(' · overlay'))"
+                         ".map(t => t.slice(0, -' · overlay'.length))")
 
 
 def change_sample(page: Page) -> float:
@@ -154,6 +166,7 @@ def main() -> None:
             attributions_shown(page)
             log("first attribution (cold)")
             out["cold_first_attribution_s"] = round(time.perf_counter() - t0, 2)
+            out["methods_shown"] = methods_shown(page)
             out["rss_after_first_mb"] = round(rss_mb(server.pid), 1)
 
             tab = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -171,7 +184,7 @@ def main() -> None:
             revisit = [select_sample(page, seen[i % 2]) for i in range(4)]
             out["change_sample_revisit_s"] = summary(revisit)
             log("revisits done")
-            removed, added = zip(*[toggle_method(page, "smoothgrad") for _ in range(3)])
+            removed, added = zip(*[toggle_method(page, "gradcam") for _ in range(3)])
             out["remove_method_s"], out["add_method_back_s"] = summary(list(removed)), summary(list(added))
             log("method toggles done")
             to_eval, to_explore = [], []

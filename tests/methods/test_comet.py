@@ -159,12 +159,17 @@ def swept(tmp_path_factory):
     store = ArtifactStore(tmp_path_factory.mktemp("sweep"))
     method = create("comet", QuadrantModel(), INFO, preset="smoke", **TOY, **SWEEP)
     log: list[str] = []
-    method.prepare(toy_split(300), store, messages(log))
-    return method, store, log
+    reports: list[tuple[float, float, float | None]] = []
+
+    def report(done, total, message="", **metrics):
+        log.append(message)
+        reports.append((done, total, metrics.get("eta_s")))
+    method.prepare(toy_split(300), store, report)
+    return method, store, log, reports
 
 
 def test_the_sweep_scores_every_candidate_on_validation_and_keeps_the_best(swept):
-    method, store, log = swept
+    method, store, log, _ = swept
     choice = method.settings()["t_choice"]
     assert choice["proxy"] == {"epochs": 6, "training_images": 200, "validation_images": 75}
     scores = choice["validation_pxap"]
@@ -187,8 +192,20 @@ def test_the_sweep_scores_every_candidate_on_validation_and_keeps_the_best(swept
     assert pxap_pooled(s, val.masks, SWEEP_THRESHOLDS) == pytest.approx(float(stored), abs=1e-9)
 
 
+def test_the_sweep_and_the_fit_report_on_one_scale_with_a_time_left_throughout(swept):
+    method, _, log, reports = swept
+    passes = method.image_epochs(300)  # the four proxies' image passes and the fit's
+    assert {total for _, total, _ in reports} == {passes}
+    done = [d for d, _, _ in reports]
+    assert done == sorted(done) and done[-1] == pytest.approx(passes)  # never restarts at the fit
+    sweep_end = max(i for i, m in enumerate(log) if m.startswith("choosing t"))
+    assert 0 < done[sweep_end] < passes  # the sweep is the first part of the bar, not all of it
+    timed = [eta for (d, _, eta), m in zip(reports, log) if m.startswith("choosing t") and d > 0]
+    assert timed and all(eta is not None and eta > 0 for eta in timed)  # the sweep says how long everything takes
+
+
 def test_the_full_fit_trains_at_the_chosen_t_under_its_own_key(swept, tmp_path):
-    method, store, _ = swept
+    method, store, *_ = swept
     explicit = create("comet", QuadrantModel(), INFO, preset="smoke", **TOY, t=method.threshold)
     assert explicit.cache_spec() != method.cache_spec()  # an auto-t fit is its own store entry
     explicit.prepare(toy_split(300), ArtifactStore(tmp_path))
@@ -199,7 +216,7 @@ def test_the_full_fit_trains_at_the_chosen_t_under_its_own_key(swept, tmp_path):
 
 
 def test_a_stored_auto_fit_loads_with_its_sweep_and_runs_no_sweep(swept):
-    method, store, _ = swept
+    method, store, *_ = swept
     again = create("comet", QuadrantModel(), INFO, preset="smoke", **TOY, **SWEEP)
     again.prepare(toy_split(300), store, lambda *a, **k: pytest.fail("loaded fits report no work"))
     assert again.settings()["t_choice"] == method.settings()["t_choice"] and again.threshold == method.threshold

@@ -77,3 +77,15 @@ def test_pickers_leave_out_what_a_dataset_cannot_take_with_the_reason():
     upload = services.without_ground_truth(hard.info)  # an uploaded image: no masks, whatever the dataset has
     assert services.offered_methods(hard, upload)[1] == {
         "ground_truth": "needs ground-truth masks, which this image does not have"}
+
+
+def test_explore_starts_with_the_papers_methods_that_are_ready_then_baselines(tmp_path):
+    ctx = services.load_context("hard_mnist", "smoke", store=ArtifactStore(tmp_path))
+    offered = [r.name for r in services.offered_methods(ctx)[0]]
+    # nothing fitted in an empty store, nothing ships at smoke: InputIBA (per-instance) and five baselines
+    assert services.preselected(ctx, offered) == ["input_iba", "gradcam", "integrated_gradients", "smoothgrad",
+                                                  "gradient", "input_x_gradient"]
+    services.build_explainer(ctx, "comet")  # fitted (smoke: seconds): now ready, so shown, before the baselines
+    assert services.preselected(ctx, offered) == ["comet", "input_iba", "gradcam", "integrated_gradients",
+                                                  "smoothgrad", "gradient"]
+    assert services.preselected(ctx, ["gradient", "meed"]) == ["gradient"]  # only what is offered; MEED unfitted

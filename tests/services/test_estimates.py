@@ -15,6 +15,7 @@ from xai_core.methods import METHODS
 from xai_core.job_rates import RateBook
 from xai_core.jobs import Job
 from xai_core.methods.comet import MIN_SWEEP_IMAGES, sweep_sizes, t_candidates
+from xai_core.measured import MeasuredRun, nearest
 from xai_core.models.training import MANIPULATION_CHECK
 from xai_core.services.context import ModelChoice
 from xai_core.services.estimates import BLACK_BOX_RUNS, Estimate, black_box_estimate, duration, scaled
@@ -37,10 +38,19 @@ def _teach(book: RateBook, kind: str, *ratios: float) -> None:
 
 def test_the_rule_gives_back_each_measured_run_at_its_own_settings():
     hard = dataset_info("hard_mnist", "quick")
-    diet = METHODS.get("diet").measured_fit
+    diet = METHODS.get("diet").measured_fits[0]
     assert scaled(diet, 1500, 60, "cnn_light", hard) == pytest.approx(1986)
     assert scaled(diet, 3000, 30, "cnn_light", hard) == pytest.approx(1986)  # images × epochs
     assert black_box_estimate("hard_mnist", "quick", device="cpu").seconds == pytest.approx(BLACK_BOX_RUNS["cnn_light"].seconds)
+
+
+def test_the_run_measured_nearest_in_image_size_is_the_one_scaled():
+    small = MeasuredRun(100, 1000, 10, "small_cnn", 28, 1, "at 28 px")
+    large = MeasuredRun(900, 1000, 10, "cnn_light", 64, 3, "at 64 px")
+    assert nearest((small, large), "small_cnn", 64, 3) is large  # the same size beats the same classifier
+    assert nearest((small, large), "cnn_light", 28, 1) is small
+    twin = MeasuredRun(500, 1000, 10, "small_cnn", 64, 3, "small_cnn at 64 px")
+    assert nearest((large, twin), "small_cnn", 64, 3) is twin and nearest((twin, large), "cnn_light", 64, 3) is large
 
 
 def test_paper_black_boxes_on_cpu_are_long_and_need_a_confirmation():

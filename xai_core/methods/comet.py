@@ -33,6 +33,7 @@ the full fit runs at that t (:func:`t_candidates`, :func:`sweep_sizes`). An expl
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -217,14 +218,29 @@ def validation_pxap(selector: nn.Module, data: ImageDataset, indices: torch.Tens
     return pxap_from_histograms(*sums) if sums else math.nan
 
 
-def _sweep_progress(progress: Progress, k: int, count: int, t: float, epochs: int) -> Progress:
-    """Proxy ``k``'s progress as part of the sweep's (``count`` proxies of ``epochs`` epochs), message prefixed;
-    its losses stay out of the report (the Train page's loss curve is the full fit's) and so does its ETA (its
-    own fit's only)."""
-    def report(done: float, total: float, message: str = "", **_: Any) -> None:
-        progress(k * epochs + min(done, epochs), count * epochs,
-                 f"choosing t on validation data: t = {t:g} ({k + 1}/{count}): {message}", eta_s=None)
-    return report
+class OneScale:
+    """The t sweep and the fit after it on one progress scale of image passes (:meth:`COMET.image_epochs`'s), so
+    the bar never restarts at the fit and its time left covers both: during the sweep, every pass left at the
+    sweep's own rate so far (its proxies train the same networks on fewer images); during the fit, the fit's ETA.
+    A proxy's losses stay out of the report (the Train page's loss curve is the full fit's)."""
+
+    def __init__(self, progress: Progress, sweep_passes: int, fit_passes: int) -> None:
+        self.progress, self.sweep_passes, self.total = progress, sweep_passes, sweep_passes + fit_passes
+        self.started = time.monotonic()
+
+    def proxy(self, k: int, count: int, t: float, epochs: int) -> Progress:
+        """Proxy ``k`` of ``count`` (each ``epochs`` epochs) reporting as its share of the sweep."""
+        def report(done: float, total: float, message: str = "", **_: Any) -> None:
+            passes = self.sweep_passes * (k * epochs + min(done, epochs)) / (count * epochs)
+            spent = max(time.monotonic() - self.started, 1e-9)
+            self.progress(passes, self.total, f"choosing t on validation data: t = {t:g} ({k + 1}/{count}): {message}",
+                          eta_s=(self.total - passes) * spent / passes if passes > 0 else None)
+        return report
+
+    def fit(self, done: float, total: float, message: str = "", **metrics: Any) -> None:
+        """The full fit's report (epochs of its schedule), placed after the sweep; its losses and ETA as given."""
+        share = min(done / max(total, 1), 1.0)
+        self.progress(self.sweep_passes + (self.total - self.sweep_passes) * share, self.total, message, **metrics)
 
 
 @register
@@ -233,7 +249,7 @@ class COMET(TrainedExplainer):
 
     name = "comet"
     version = 2  # 2: t chosen on validation data when not set (the sweep's settings are in the key)
-    measured_fit = MeasuredRun(200, 6000, 5, "cnn_light", 64, 3, "COMET quick on parts")
+    measured_fits = (MeasuredRun(200, 6000, 5, "cnn_light", 64, 3, "COMET quick on parts"),)
     paper = Paper(
         "COMET — Comprehensive attribution with a feature detector",
         "Zhang, Lee & Wang. Comprehensive Attribution: Inherently Explainable Vision Model with Feature Detector.",
@@ -289,14 +305,15 @@ class COMET(TrainedExplainer):
             return self.config.t
         return float(self.sweep["t"]) if self.sweep and "t" in self.sweep else LOSSES[self.config.loss]
 
-    def choose_t(self, train: ImageDataset, store: ArtifactStore, progress: Progress = no_progress
+    def choose_t(self, train: ImageDataset, store: ArtifactStore, scale: OneScale | None = None
                  ) -> dict[str, torch.Tensor]:
         """The sweep's record (:data:`T_STATE`): one proxy fit per candidate t (``t_sweep_epochs`` on the first
         images of ``train``, real labels even for a randomised-label fit, so COMET-DR trains at the real fit's
         t; each a cached fit of its own), scored by :func:`validation_pxap` on the held-out last images
         (:func:`sweep_sizes`); ``t`` is the best (ties: the smaller t). Without ground truth, or on a split too
-        small to hold images out, or where no score is defined: the loss form's default t and the reason."""
-        c = self.config
+        small to hold images out, or where no score is defined: the loss form's default t and the reason.
+        ``scale``: where the proxies report (:class:`OneScale`; none: nowhere)."""
+        c, scale = self.config, scale or OneScale(no_progress, 1, 0)
         grid = t_candidates(c)
         n_proxy, n_val = sweep_sizes(c, len(train))
         has_masks = self.info.has_ground_truth and len(train) > 0 and train[len(train) - 1][2] is not None
@@ -308,7 +325,7 @@ class COMET(TrainedExplainer):
                 proxy = type(self)(self.model, self.info, preset=self.preset, device=self.device, seed=self.seed,
                                    **{**c.as_dict(), "t": t, "epochs": c.t_sweep_epochs, "train_images": n_proxy,
                                       "randomize_labels": False})
-                proxy.prepare(train, store, _sweep_progress(progress, k, len(grid), t, c.t_sweep_epochs))
+                proxy.prepare(train, store, scale.proxy(k, len(grid), t, c.t_sweep_epochs))
                 scores[k] = validation_pxap(proxy.trained("selector"), train, val, self.device)
             reason = 0 if any(not math.isnan(v) for v in scores) else 3
         best = max(range(len(grid)), key=lambda k: -math.inf if math.isnan(scores[k]) else scores[k])
@@ -417,7 +434,11 @@ class COMET(TrainedExplainer):
         (or load the fit, whose state holds the sweep's record)."""
         auto = self.config.t is None
         if auto and not distributed.broadcast(self.is_ready(store)):
-            self.sweep = self.choose_t(train, store, progress)
+            passes = self.image_epochs(len(train))
+            fit_passes = self.training_images(len(train)) * sum(stage.epochs for stage in self.stages())
+            scale = OneScale(progress, passes - fit_passes, fit_passes)
+            self.sweep = self.choose_t(train, store, scale)
+            progress = scale.fit
         super().prepare(train, store, progress)
         if auto:
             self.sweep = {k: v for k, v in (self.state or {}).items() if k in T_STATE}
@@ -447,7 +468,7 @@ class COMETTD(COMET):
 
     name = "comet_td"
     # not measured: COMET's time × 1.3 for the detector it trains besides
-    measured_fit = MeasuredRun(260, 6000, 5, "cnn_light", 64, 3, "COMET quick on parts × 1.3 (not measured)")
+    measured_fits = (MeasuredRun(260, 6000, 5, "cnn_light", 64, 3, "COMET quick on parts × 1.3 (not measured)"),)
     paper = Paper(
         "COMET-TD — COMET with a trainable detector (the paper's ablation)",
         "Zhang, Lee & Wang, as above (Fig. 3).",

@@ -108,7 +108,7 @@ class DiET(TrainedExplainer):
     """DiET: masks optimised against a distractor-erasure-tuned copy of the black box (trained)."""
 
     name = "diet"
-    measured_fit = MeasuredRun(1986, 1500, 60, "cnn_light", 64, 3, "DiET quick on hard_mnist")
+    measured_fits = (MeasuredRun(1986, 1500, 60, "cnn_light", 64, 3, "DiET quick on hard_mnist"),)
     paper = Paper(
         "DiET — Distractor Erasure Tuning",
         "Bhalla, Srinivas & Lakkaraju. Discriminative Feature Attributions: Bridging Post Hoc Explainability and "

@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import units
+from ..data.base import ImageDataset
 from ..measured import MeasuredRun
 from .base import Capabilities, Explanation, Panel, Paper, register
 from .config import setting
@@ -104,7 +105,9 @@ class DoRaR(TrainedExplainer):
     """DoRaR: a trained selector of n_e units, judged by generators reconstructing from them and from the rest."""
 
     name = "dorar"
-    measured_fit = MeasuredRun(381, 4000, 50, "small_cnn", 28, 1, "DoRaR quick on mnist")
+    measured_fits = (MeasuredRun(381, 4000, 50, "small_cnn", 28, 1, "DoRaR quick on mnist"),)
+    explain_state = ("noise",)  # remade from the training split when a shipped fit loads (rebuild_state)
+    rebuilt_state = ("noise",)
     paper = Paper(
         "DoRaR — Double-sided Remove and Reconstruct",
         "Qin, Amariucai, Qiao, Guan & Fu. A Comprehensive and Reliable Feature Attribution Method: Double-sided "
@@ -184,7 +187,11 @@ class DoRaR(TrainedExplainer):
                       optimises={"selector": "selector_loss", "g1": "loss", "g2": "loss"})]
 
     def begin_stage(self, stage: Stage, run: Run) -> None:
-        run.state["noise"] = PixelNoise.from_dataset(run.data, self.config.noise_images).bank
+        run.state.update(self.rebuild_state(run.data))
+
+    def rebuild_state(self, train: ImageDataset) -> dict[str, torch.Tensor]:
+        """The noise bank: the first training images, as uint8 (the same ones whenever it is made)."""
+        return {"noise": PixelNoise.from_dataset(train, self.config.noise_images).bank}
 
     def train_step(self, stage: Stage, run: Run, idx: torch.Tensor) -> dict[str, torch.Tensor]:
         c, p, a = self.config, run.parts, self.alpha

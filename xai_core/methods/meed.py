@@ -173,7 +173,7 @@ class MEED(TrainedExplainer):
 
     name = "meed"
     # on a machine shared with other jobs (an upper end): 10 epochs on 6,000 Fashion-MNIST images
-    measured_fit = MeasuredRun(690, 6000, 10, "small_cnn", 28, 1, "MEED quick on fashion_pullover_shirt")
+    measured_fits = (MeasuredRun(690, 6000, 10, "small_cnn", 28, 1, "MEED quick on fashion_pullover_shirt"),)
     paper = Paper(
         "MEED with AIL — Adversarial Infidelity Learning",
         "Liang, Bai, Cao, Bai & Wang. Adversarial Infidelity Learning for Model Interpretation. KDD 2020.",
@@ -407,7 +407,7 @@ class L2X(MEED):
     name = "l2x"
     version: ClassVar[int] = 1  # its training (no AIL) did not change with MEED's version 2
     comparison = None  # it has no prior to compare without
-    measured_fit = MeasuredRun(282, 6000, 10, "small_cnn", 28, 1, "L2X quick on fashion_pullover_shirt")
+    measured_fits = (MeasuredRun(282, 6000, 10, "small_cnn", 28, 1, "L2X quick on fashion_pullover_shirt"),)
     paper = Paper(
         "L2X — Learning to Explain (MEED's baseline)",
         "Chen, Song, Wainwright & Jordan. Learning to Explain: An Information-Theoretic Perspective on Model "

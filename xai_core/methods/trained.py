@@ -209,10 +209,14 @@ class TrainedExplainer(Explainer):
     frozen: ClassVar[tuple[str, ...]] = ()  # names of frozen views of the black box among the parts
     explains: ClassVar[str | None] = None  # the part whose behaviour is explained (None: the black box)
     version: ClassVar[int] = 1  # bump when the training changes: old store entries stop matching
-    measured_fit: ClassVar[MeasuredRun | None] = None  # a whole fit timed on 2 CPU cores: the estimates' basis
+    #: whole fits timed on 2 CPU cores, the estimates' basis (the one nearest the work asked for is scaled)
+    measured_fits: ClassVar[tuple[MeasuredRun, ...]] = ()
     comparison: ClassVar[FitComparison | None] = None  # a second fit the Train page draws beside the default
     #: the state tensors the explain step reads; a fit shipped in ``assets/fits/`` keeps only these (None: all)
     explain_state: ClassVar[tuple[str, ...] | None] = None
+    #: state tensors a shipped fit leaves out because :meth:`rebuild_state` remakes them exactly from the training
+    #: split when the fit is loaded (DoRaR's noise bank: its first training images, 34 MB at 64 px)
+    rebuilt_state: ClassVar[tuple[str, ...]] = ()
 
     parts: dict[str, nn.Module] | None = None  # the trained components, once fitted or loaded
     state: dict[str, torch.Tensor] | None = None  # the trained state tensors (on the CPU), once fitted or loaded
@@ -244,6 +248,10 @@ class TrainedExplainer(Explainer):
 
     def stages(self) -> list[Stage]:
         raise NotImplementedError  # pragma: no cover - abstract
+
+    def rebuild_state(self, train: ImageDataset) -> dict[str, torch.Tensor]:
+        """The :attr:`rebuilt_state` tensors, remade from the training split as the fit made them."""
+        return {}
 
     def image_epochs(self, available: int) -> int:
         """Image passes a fit on ``available`` training images makes at most (the time estimates scale
@@ -277,11 +285,11 @@ class TrainedExplainer(Explainer):
         return self.parts is not None or store.exists(self.name, spec) or fit_path(self.name, spec).is_file()
 
     def shipped_payload(self, payload: dict[str, Any]) -> dict[str, Any]:
-        """A store payload as shipped: the components, the history and only the :attr:`explain_state`
-        (DiET's 1,500 training masks are 12 MB its explain step never reads)."""
-        keep = self.explain_state
-        state = dict(payload["state"]) if keep is None else {k: payload["state"][k] for k in keep}
-        return {**payload, "state": state}
+        """A store payload as shipped: the components, the history and only the :attr:`explain_state` that
+        :attr:`rebuilt_state` does not remake (DiET's 1,500 training masks are 12 MB its explain step never
+        reads)."""
+        keep = payload["state"] if self.explain_state is None else self.explain_state
+        return {**payload, "state": {k: payload["state"][k] for k in keep if k not in self.rebuilt_state}}
 
     def prepare(self, train: ImageDataset, store: ArtifactStore, progress: Progress = no_progress) -> None:
         """Train (or load from ``store``) and keep the trained components; under torchrun every rank
@@ -299,6 +307,8 @@ class TrainedExplainer(Explainer):
         for name in self.frozen:
             parts[name] = self._frozen()
         self.state = dict(payload["state"])
+        if any(name not in self.state for name in self.rebuilt_state):  # a shipped fit: remade, not shipped
+            self.state.update(self.rebuild_state(train))
         self.parts = parts
 
     def _shipped(self, store: ArtifactStore) -> dict[str, Any] | None:

@@ -32,7 +32,7 @@ from .catalog import (
     registered_methods,
     metric_names, unit_configs,
     RANDOM_LABELS, randomization_variants, randomized_configs,
-    applicable_metrics, usable, method_defaults, unavailable_methods, offered_methods,
+    applicable_metrics, usable, method_defaults, unavailable_methods, offered_methods, PAPER_METHODS, preselected,
 )
 from .commands import evaluate_arguments, evaluate_command, torchrun_command, train_command
 from .context import (
@@ -62,7 +62,7 @@ __all__ = [
     "applicable_metrics", "check_methods", "check_metrics", "check_sweep",
     "is_ready", "method_row", "method_rows",
     "metric_names", "unit_configs", "method_defaults", "RANDOM_LABELS", "randomization_variants", "randomized_configs",
-    "usable", "unavailable_methods", "offered_methods",
+    "usable", "unavailable_methods", "offered_methods", "PAPER_METHODS", "preselected",
     "evaluate_arguments", "evaluate_command", "torchrun_command", "train_command",
     "DEFAULT_MODEL", "MAX_USER_MODEL_BYTES", "MAX_USER_MODELS", "USER_MODEL", "Configs", "Context", "ContextSpec",
     "ModelChoice", "bottleneck_layers", "build_explainer", "check_layer", "layer_configs", "load_context",

@@ -151,6 +151,21 @@ def is_ready(ctx: Context, method: str, **config: Any) -> bool:
     return build_explainer(ctx, method, prepare=False, **config).is_ready(ctx.store)
 
 
+#: the five papers' methods, the ones this dashboard exists to compare: Explore starts with those ready
+PAPER_METHODS = ("diet", "dorar", "comet", "meed", "input_iba")
+#: the post-hoc baselines Explore starts with beside them, most familiar first
+BASELINES = ("gradcam", "integrated_gradients", "smoothgrad", "gradient", "input_x_gradient")
+
+
+def preselected(ctx: Context, offered: Sequence[str], shown: int = 6) -> list[str]:
+    """The methods Explore starts with on ``ctx``: each of :data:`PAPER_METHODS` among ``offered`` that can
+    explain without training (fitted here or shipped in ``assets/fits/``: file ``stat`` calls, nothing
+    trains), then :data:`BASELINES` up to ``shown`` methods, at least one baseline to compare with."""
+    paper = [m for m in PAPER_METHODS if m in offered and is_ready(ctx, m)]
+    baselines = [m for m in BASELINES if m in offered]
+    return paper + baselines[:max(1, shown - len(paper))]
+
+
 def unavailable_methods(ctx: Context, names: Sequence[str] | None = None) -> dict[str, str]:
     """``{method: why it cannot run here}`` for the methods among ``names`` (default: all) that ``ctx``'s
     dataset and model cannot take, one line each, from the methods' own declared checks: ground-truth

@@ -3,8 +3,8 @@ method, a method-setting sweep. Work estimated above :data:`CONFIRM_ABOVE_S` nee
 confirmation on the pages.
 
 The rule (docs/user-guide.md's Train section states it too): take a run measured on 2 CPU cores (the
-docs/measured.md page; :data:`BLACK_BOX_RUNS`, each trained method's ``measured_fit``) and scale it
-linearly by
+docs/measured.md page; :data:`BLACK_BOX_RUNS`; of a trained method's ``measured_fits``, the one nearest in
+image size) and scale it linearly by
 
 - training images × epochs (a fit's whole schedule: stages that converge early end sooner, so a
   fit's estimate is an upper end), and
@@ -34,7 +34,7 @@ from .. import jobs, rng
 from ..data import dataset_info
 from ..data.base import DatasetInfo
 from ..device import resolve_device
-from ..measured import MeasuredRun
+from ..measured import MeasuredRun, nearest
 from ..methods import METHODS
 from ..models import PRETRAINED, build_model, default_arch
 from ..models.training import MANIPULATION_CHECK, train_config
@@ -138,8 +138,8 @@ def fit_estimate(ctx: Context, method: str, **config: Any) -> Estimate:
     unmet = unmet_requirement(ctx, method, **config)
     if unmet:
         return Estimate(None, unmet)
-    run = METHODS.get(method).measured_fit
-    if run is None:
+    runs = METHODS.get(method).measured_fits
+    if not runs:
         return Estimate(None, f"no measured {method} fit")
     explainer = build_explainer(ctx, method, prepare=False, **config)
     available = _train_size(ctx.info)
@@ -147,6 +147,7 @@ def fit_estimate(ctx: Context, method: str, **config: Any) -> Estimate:
     epochs = sum(stage.epochs for stage in explainer.stages())
     before = explainer.image_epochs(available) - images * epochs  # image passes of fits run first (COMET's t)
     arch = "" if ctx.model.kind == "user" else (ctx.model.arch or default_arch(ctx.info))
+    run = nearest(runs, arch, ctx.info.image_size, ctx.info.channels)
     seconds = scaled(run, images * epochs + before, 1, arch, ctx.info)
     extra = f", plus {before:,} image passes of fits it runs first to choose a setting" if before > 0 else ""
     return corrected(Estimate(seconds, f"{run.what} took {run.seconds:,.0f} s on 2 CPU cores; scaled to {images:,} "
