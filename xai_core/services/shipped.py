@@ -5,13 +5,23 @@ them): each as its store payload with only the state its explain step reads
 from __future__ import annotations
 
 from ..errors import XAIError
+from ..methods import METHODS
 from ..models.assets import FIT_DIR, fit_path, write_shipped_fit
 from ..progress import Progress, no_progress, prefixed
 from ..store import ArtifactStore
-from .context import build_explainer, load_context
+from .context import Context, build_explainer, load_context
 
 #: (method, dataset, preset) shipped with the code, seed 0
 SHIPPED_FITS: tuple[tuple[str, str, str], ...] = (("diet", "hard_mnist", "quick"),)
+
+
+def ships(ctx: Context, method: str) -> bool:
+    """Whether a fit of trained ``method`` on ``ctx`` (its black box, dataset, preset, seed, settings) ships in
+    ``assets/fits/``: the method built unprepared for its store key, then a file ``stat`` call; nothing trains."""
+    if not METHODS.get(method).caps.trained:
+        return False
+    explainer = build_explainer(ctx, method, prepare=False)
+    return fit_path(method, explainer.cache_spec()).is_file()
 
 
 def write_shipped_fits(store: ArtifactStore | None = None, device: str = "cpu",
