@@ -407,7 +407,8 @@ class L2X(MEED):
     name = "l2x"
     version: ClassVar[int] = 1  # its training (no AIL) did not change with MEED's version 2
     comparison = None  # it has no prior to compare without
-    measured_fits = (MeasuredRun(282, 6000, 10, "small_cnn", 28, 1, "L2X quick on fashion_pullover_shirt"),)
+    measured_fits = (MeasuredRun(282, 6000, 10, "small_cnn", 28, 1, "L2X quick on fashion_pullover_shirt"),
+                     MeasuredRun(937, 6000, 10, "cnn_light", 64, 3, "L2X quick on hard_mnist"))
     paper = Paper(
         "L2X — Learning to Explain (MEED's baseline)",
         "Chen, Song, Wainwright & Jordan. Learning to Explain: An Information-Theoretic Perspective on Model "
