@@ -105,7 +105,8 @@ class DoRaR(TrainedExplainer):
     """DoRaR: a trained selector of n_e units, judged by generators reconstructing from them and from the rest."""
 
     name = "dorar"
-    measured_fits = (MeasuredRun(381, 4000, 50, "small_cnn", 28, 1, "DoRaR quick on mnist"),)
+    measured_fits = (MeasuredRun(381, 4000, 50, "small_cnn", 28, 1, "DoRaR quick on mnist"),
+                     MeasuredRun(571, 2000, 20, "cnn_light", 64, 3, "DoRaR quick on hard_mnist"))
     explain_state = ("noise",)  # remade from the training split when a shipped fit loads (rebuild_state)
     rebuilt_state = ("noise",)
     paper = Paper(
