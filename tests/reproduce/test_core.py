@@ -135,6 +135,21 @@ def test_code_version_is_a_hash_of_the_package_source():
     assert len(runner.code_version()) == 16 and runner.code_version() == runner.code_version()
 
 
+def test_code_version_changes_with_computing_code_only(tmp_path):
+    for name in ("methods/diet.py", "services/estimates.py", "measured.py", "reproduce/claims.py", "viz.py"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x = 1\n")
+    before = runner.source_hash(tmp_path)
+    for name in ("services/estimates.py", "measured.py", "reproduce/claims.py", "viz.py"):  # timings, UI, reports
+        (tmp_path / name).write_text("x = 2\n")
+    assert runner.source_hash(tmp_path) == before
+    (tmp_path / "methods/diet.py").write_text("x = 2\n")  # a method: its results are stale
+    assert runner.source_hash(tmp_path) != before
+    (tmp_path / "methods/diet.py").write_text("x = 1\n")
+    (tmp_path / "services/measured.py").write_text("x = 1\n")  # only the named modules are left out, by path
+    assert runner.source_hash(tmp_path) != before
+
+
 def test_a_measurement_with_an_unknown_setting_is_one_line_before_any_work():
     bad = c.Measurement("evaluate", "mnist", {"methods": ["lime"], "metrics": ["a1a2"], "n": 2,
                                               "configs": {"lime": {"n_e": 4}}})

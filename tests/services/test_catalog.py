@@ -4,7 +4,6 @@ from __future__ import annotations
 import pytest
 
 from xai_core import services
-from xai_core.services import catalog
 from xai_core.data import dataset_info
 from xai_core.errors import XAIError
 from xai_core.methods import METHODS
@@ -78,15 +77,3 @@ def test_pickers_leave_out_what_a_dataset_cannot_take_with_the_reason():
     upload = services.without_ground_truth(hard.info)  # an uploaded image: no masks, whatever the dataset has
     assert services.offered_methods(hard, upload)[1] == {
         "ground_truth": "needs ground-truth masks, which this image does not have"}
-
-
-def test_explore_starts_with_the_papers_methods_where_their_fits_ship_else_the_baselines(tmp_path, monkeypatch):
-    ctx = services.load_context("hard_mnist", "smoke", store=ArtifactStore(tmp_path))
-    offered = [r.name for r in services.offered_methods(ctx)[0]]
-    baselines = ["gradient", "input_x_gradient", "smoothgrad", "integrated_gradients", "gradcam"]
-    assert services.preselected(ctx, offered) == baselines  # nothing ships at smoke
-    services.build_explainer(ctx, "comet")  # fitted here (smoke: seconds), but not shipped: the start is the same
-    assert services.preselected(ctx, offered) == baselines
-    monkeypatch.setattr(catalog, "ships", lambda ctx, method: method in ("comet", "meed"))
-    assert services.preselected(ctx, offered) == ["comet", "meed", "input_iba", "gradcam"]  # InputIBA trains nothing
-    assert services.preselected(ctx, ["gradient", "comet"]) == ["comet"]  # only what is offered

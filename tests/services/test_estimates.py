@@ -15,7 +15,7 @@ from xai_core.methods import METHODS
 from xai_core.job_rates import RateBook
 from xai_core.jobs import Job
 from xai_core.methods.comet import MIN_SWEEP_IMAGES, sweep_sizes, t_candidates
-from xai_core.measured import MeasuredRun, nearest
+from xai_core.measured import FIT_RUNS, MeasuredRun, nearest
 from xai_core.models.training import MANIPULATION_CHECK
 from xai_core.services.context import ModelChoice
 from xai_core.services.estimates import BLACK_BOX_RUNS, Estimate, black_box_estimate, duration, scaled
@@ -38,10 +38,20 @@ def _teach(book: RateBook, kind: str, *ratios: float) -> None:
 
 def test_the_rule_gives_back_each_measured_run_at_its_own_settings():
     hard = dataset_info("hard_mnist", "quick")
-    diet = METHODS.get("diet").measured_fits[0]
+    diet = FIT_RUNS["diet"][0]
     assert scaled(diet, 1500, 60, "cnn_light", hard) == pytest.approx(1986)
     assert scaled(diet, 3000, 30, "cnn_light", hard) == pytest.approx(1986)  # images × epochs
     assert black_box_estimate("hard_mnist", "quick", device="cpu").seconds == pytest.approx(BLACK_BOX_RUNS["cnn_light"].seconds)
+
+
+def test_every_trained_method_has_a_measured_fit_and_each_gives_back_its_own_seconds():
+    trained = {name for name in METHODS.names() if METHODS.get(name).caps.trained}
+    assert trained <= set(FIT_RUNS), f"no measured fit (xai_core/measured.py FIT_RUNS): {trained - set(FIT_RUNS)}"
+    for runs in FIT_RUNS.values():
+        for run in runs:
+            info = dataclasses.replace(dataset_info("hard_mnist", "quick"), image_size=run.image_size,
+                                       channels=run.channels)
+            assert scaled(run, run.images, run.epochs, run.arch, info) == pytest.approx(run.seconds, rel=0.02)
 
 
 def test_the_run_measured_nearest_in_image_size_is_the_one_scaled():

@@ -9,6 +9,7 @@ from xai_core import services
 from xai_core.methods import METHODS, TrainedExplainer
 from xai_core.methods import trained
 from xai_core.models.assets import fit_path, read_shipped_fit
+from xai_core.services import shipped
 from xai_core.services.shipped import SHIPPED_FITS
 from xai_core.store import ArtifactStore
 
@@ -71,3 +72,14 @@ def test_the_state_a_shipped_fit_leaves_out_changes_no_map(name, tmp_path):
     assert ours.extras.keys() == theirs.extras.keys()  # DoRaR's reconstructions draw on the noise bank
     assert all(torch.equal(ours.extras[k], theirs.extras[k]) for k in ours.extras)
 
+
+def test_explore_starts_with_the_papers_methods_where_their_fits_ship_else_the_baselines(tmp_path, monkeypatch):
+    ctx = services.load_context("hard_mnist", "smoke", store=ArtifactStore(tmp_path))
+    offered = [r.name for r in services.offered_methods(ctx)[0]]
+    baselines = ["gradient", "input_x_gradient", "smoothgrad", "integrated_gradients", "gradcam"]
+    assert services.preselected(ctx, offered) == baselines  # nothing ships at smoke
+    services.build_explainer(ctx, "comet")  # fitted here (smoke: seconds), but not shipped: the start is the same
+    assert services.preselected(ctx, offered) == baselines
+    monkeypatch.setattr(shipped, "ships", lambda ctx, method: method in ("comet", "meed"))
+    assert services.preselected(ctx, offered) == ["comet", "meed", "input_iba", "gradcam"]  # InputIBA trains nothing
+    assert services.preselected(ctx, ["gradient", "comet"]) == ["comet"]  # only what is offered

@@ -47,7 +47,6 @@ from ..errors import XAIError
 from ..metrics.comet_variants import POOLED_THRESHOLDS, pooled_histograms, pxap_from_histograms
 from ..progress import Progress, no_progress
 from ..store import ArtifactStore
-from ..measured import MeasuredRun
 from .base import Capabilities, Explanation, Paper, register
 from .trained import Run, Stage, TrainedConfig, TrainedExplainer
 from .copies import check_trainable, fresh_copy
@@ -249,8 +248,6 @@ class COMET(TrainedExplainer):
 
     name = "comet"
     version = 2  # 2: t chosen on validation data when not set (the sweep's settings are in the key)
-    #: 6,000 images × 5 epochs plus the t sweep's 4 proxies × 3 epochs × 2,000 images: 9 passes over 6,000 images
-    measured_fits = (MeasuredRun(546, 6000, 9, "cnn_light", 64, 3, "COMET quick on hard_mnist (its t sweep: 301 s)"),)
     paper = Paper(
         "COMET — Comprehensive attribution with a feature detector",
         "Zhang, Lee & Wang. Comprehensive Attribution: Inherently Explainable Vision Model with Feature Detector.",
@@ -468,8 +465,6 @@ class COMETTD(COMET):
     """COMET-TD: COMET with the detector trained jointly on the masked-out regions (the paper's ablation)."""
 
     name = "comet_td"
-    # not measured: COMET's time × 1.3 for the detector it trains besides
-    measured_fits = (MeasuredRun(710, 6000, 9, "cnn_light", 64, 3, "COMET quick on hard_mnist × 1.3 (not measured)"),)
     paper = Paper(
         "COMET-TD — COMET with a trainable detector (the paper's ablation)",
         "Zhang, Lee & Wang, as above (Fig. 3).",

@@ -32,7 +32,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..measured import MeasuredRun
 from .base import SIMPLIFIED, Capabilities, Explanation, Paper, register
 from .config import setting, test_time
 from .noise import ImageNoise
@@ -108,7 +107,6 @@ class DiET(TrainedExplainer):
     """DiET: masks optimised against a distractor-erasure-tuned copy of the black box (trained)."""
 
     name = "diet"
-    measured_fits = (MeasuredRun(1986, 1500, 60, "cnn_light", 64, 3, "DiET quick on hard_mnist"),)
     paper = Paper(
         "DiET — Distractor Erasure Tuning",
         "Bhalla, Srinivas & Lakkaraju. Discriminative Feature Attributions: Bridging Post Hoc Explainability and "

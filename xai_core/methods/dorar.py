@@ -32,7 +32,6 @@ from torch import nn
 
 from .. import units
 from ..data.base import ImageDataset
-from ..measured import MeasuredRun
 from .base import Capabilities, Explanation, Panel, Paper, register
 from .config import setting
 from .reconstruction import (
@@ -105,8 +104,6 @@ class DoRaR(TrainedExplainer):
     """DoRaR: a trained selector of n_e units, judged by generators reconstructing from them and from the rest."""
 
     name = "dorar"
-    measured_fits = (MeasuredRun(381, 4000, 50, "small_cnn", 28, 1, "DoRaR quick on mnist"),
-                     MeasuredRun(571, 2000, 20, "cnn_light", 64, 3, "DoRaR quick on hard_mnist"))
     explain_state = ("noise",)  # remade from the training split when a shipped fit loads (rebuild_state)
     rebuilt_state = ("noise",)
     paper = Paper(

@@ -54,7 +54,6 @@ from torch import nn
 from .. import units
 from ..data.base import DatasetInfo
 from ..errors import XAIError
-from ..measured import MeasuredRun
 from .base import Capabilities, Explanation, Panel, Paper, register
 from .config import setting
 from .copies import check_trainable, fresh_copy
@@ -172,8 +171,6 @@ class MEED(TrainedExplainer):
     """MEED: an explainer fed the model's output, trained against two approximators (AIL), fading prior (trained)."""
 
     name = "meed"
-    # on a machine shared with other jobs (an upper end): 10 epochs on 6,000 Fashion-MNIST images
-    measured_fits = (MeasuredRun(690, 6000, 10, "small_cnn", 28, 1, "MEED quick on fashion_pullover_shirt"),)
     paper = Paper(
         "MEED with AIL — Adversarial Infidelity Learning",
         "Liang, Bai, Cao, Bai & Wang. Adversarial Infidelity Learning for Model Interpretation. KDD 2020.",
@@ -407,8 +404,6 @@ class L2X(MEED):
     name = "l2x"
     version: ClassVar[int] = 1  # its training (no AIL) did not change with MEED's version 2
     comparison = None  # it has no prior to compare without
-    measured_fits = (MeasuredRun(282, 6000, 10, "small_cnn", 28, 1, "L2X quick on fashion_pullover_shirt"),
-                     MeasuredRun(937, 6000, 10, "cnn_light", 64, 3, "L2X quick on hard_mnist"))
     paper = Paper(
         "L2X — Learning to Explain (MEED's baseline)",
         "Chen, Song, Wainwright & Jordan. Learning to Explain: An Information-Theoretic Perspective on Model "

@@ -38,7 +38,6 @@ from torch import nn
 from .. import distributed, rng
 from ..data.base import Batch, ImageDataset
 from ..errors import StoreError, XAIError
-from ..measured import MeasuredRun
 from ..models.assets import fit_path, read_shipped_fit
 from ..models.views import model_view
 from ..progress import Progress, no_progress
@@ -209,8 +208,6 @@ class TrainedExplainer(Explainer):
     frozen: ClassVar[tuple[str, ...]] = ()  # names of frozen views of the black box among the parts
     explains: ClassVar[str | None] = None  # the part whose behaviour is explained (None: the black box)
     version: ClassVar[int] = 1  # bump when the training changes: old store entries stop matching
-    #: whole fits timed on 2 CPU cores, the estimates' basis (the one nearest the work asked for is scaled)
-    measured_fits: ClassVar[tuple[MeasuredRun, ...]] = ()
     comparison: ClassVar[FitComparison | None] = None  # a second fit the Train page draws beside the default
     #: the state tensors the explain step reads; a fit shipped in ``assets/fits/`` keeps only these (None: all)
     explain_state: ClassVar[tuple[str, ...] | None] = None

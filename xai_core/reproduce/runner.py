@@ -37,18 +37,29 @@ SEED = 0
 #: (``bench*.py``: no claim reads them): editing them changes no measurement, so they stay out of
 #: :func:`code_version`
 PRESENTATION = ("reproduce/", "figures/", "viz.py", "cli.py", "export.py", "bench")
+#: modules that decide when work runs, how long it is said to take and what a page starts with, never a number a
+#: claim reports (job queues and their records, work slots, measured timings and the estimates from them, job and
+#: command builders, the shipped fits' list and Explore's start, the server's hosts, torchrun's launcher): out of
+#: :func:`code_version` too, so re-timing a fit or changing the queue leaves the results current
+SCHEDULING = ("jobs.py", "job_rates.py", "workslots.py", "measured.py", "hosts.py", "launch.py",
+              "services/estimates.py", "services/tasks.py", "services/commands.py", "services/shipped.py")
 
 
 @lru_cache(maxsize=1)
 def code_version() -> str:
-    """A hash of the package's ``.py`` files that compute (names and contents; not :data:`PRESENTATION`):
-    results of other code are stale."""
-    root = Path(__file__).resolve().parents[1]
+    """A hash of the package's ``.py`` files that compute (names and contents; not :data:`PRESENTATION` or
+    :data:`SCHEDULING`): results of other code are stale."""
+    return source_hash(Path(__file__).resolve().parents[1])
+
+
+def source_hash(root: Path) -> str:
+    """:func:`code_version` of the package at ``root``."""
     h = hashlib.sha256()
     for path in sorted(root.rglob("*.py")):
-        if str(path.relative_to(root)).startswith(PRESENTATION):
+        name = path.relative_to(root).as_posix()
+        if name.startswith(PRESENTATION) or name in SCHEDULING:
             continue
-        h.update(str(path.relative_to(root)).encode())
+        h.update(name.encode())
         h.update(path.read_bytes())
     return h.hexdigest()[:16]
 

@@ -32,8 +32,9 @@ from .catalog import (
     registered_methods,
     metric_names, unit_configs,
     RANDOM_LABELS, randomization_variants, randomized_configs,
-    applicable_metrics, usable, method_defaults, unavailable_methods, offered_methods, PAPER_METHODS, preselected,
+    applicable_metrics, usable, method_defaults, unavailable_methods, offered_methods,
 )
+from .shipped import PAPER_METHODS, preselected
 from .commands import evaluate_arguments, evaluate_command, torchrun_command, train_command
 from .context import (
     DEFAULT_MODEL, MAX_USER_MODEL_BYTES, MAX_USER_MODELS, USER_MODEL, Configs, Context, ContextSpec, ModelChoice,

@@ -15,7 +15,6 @@ from ..methods.config import Offered
 from ..methods.trained import FitComparison
 from ..metrics import METRICS
 from .context import Context, build_explainer
-from .shipped import ships
 
 
 @dataclass(frozen=True)
@@ -150,25 +149,6 @@ def is_ready(ctx: Context, method: str, **config: Any) -> bool:
     if ctx.has_explainer(method, **config) or not METHODS.get(method).caps.trained:
         return True
     return build_explainer(ctx, method, prepare=False, **config).is_ready(ctx.store)
-
-
-#: the five papers' methods, the ones this dashboard exists to compare
-PAPER_METHODS = ("diet", "dorar", "comet", "meed", "input_iba")
-#: what Explore starts with where no paper method's fit ships: the post-hoc baselines, instant
-BASELINES = ("gradient", "input_x_gradient", "smoothgrad", "integrated_gradients", "gradcam")
-BESIDE_PAPERS = "gradcam"  #: the baseline Explore shows beside the papers' methods
-
-
-def preselected(ctx: Context, offered: Sequence[str]) -> list[str]:
-    """The methods Explore starts with on ``ctx``, among ``offered``: where fits of the papers' methods ship in
-    ``assets/fits/`` (the default dataset at quick: a newcomer sees all five without training), those with
-    :data:`PAPER_METHODS` that train nothing and Grad-CAM; elsewhere :data:`BASELINES`. It depends on the
-    repository alone, not on what this machine fitted (file ``stat`` calls; nothing trains)."""
-    shipped = [m for m in PAPER_METHODS if m in offered and ships(ctx, m)]
-    if not shipped:
-        return [m for m in BASELINES if m in offered]
-    fitless = [m for m in PAPER_METHODS if m in offered and not METHODS.get(m).caps.trained]
-    return [m for m in PAPER_METHODS if m in shipped or m in fitless] + [m for m in (BESIDE_PAPERS,) if m in offered]
 
 
 def unavailable_methods(ctx: Context, names: Sequence[str] | None = None) -> dict[str, str]:

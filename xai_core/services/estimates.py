@@ -3,8 +3,8 @@ method, a method-setting sweep. Work estimated above :data:`CONFIRM_ABOVE_S` nee
 confirmation on the pages.
 
 The rule (docs/user-guide.md's Train section states it too): take a run measured on 2 CPU cores (the
-docs/measured.md page; :data:`BLACK_BOX_RUNS`; of a trained method's ``measured_fits``, the one nearest in
-image size) and scale it linearly by
+docs/measured.md page; :data:`~xai_core.measured.BLACK_BOX_RUNS`; of a trained method's
+:data:`~xai_core.measured.FIT_RUNS`, the one nearest in image size) and scale it linearly by
 
 - training images × epochs (a fit's whole schedule: stages that converge early end sooner, so a
   fit's estimate is an upper end), and
@@ -34,7 +34,7 @@ from .. import jobs, rng
 from ..data import dataset_info
 from ..data.base import DatasetInfo
 from ..device import resolve_device
-from ..measured import MeasuredRun, nearest
+from ..measured import BLACK_BOX_RUNS, FIT_RUNS, MeasuredRun, nearest
 from ..methods import METHODS
 from ..models import PRETRAINED, build_model, default_arch
 from ..models.training import MANIPULATION_CHECK, train_config
@@ -42,14 +42,6 @@ from .catalog import is_ready
 from .context import DEFAULT_MODEL, Context, ModelChoice, build_explainer
 
 CONFIRM_ABOVE_S = 120.0  # work estimated above this needs a confirmation before it starts
-
-
-#: black-box training, per architecture (docs/measured.md: black boxes, quick preset); other
-#: architectures are scaled from ``cnn_light`` by their multiply-accumulates
-BLACK_BOX_RUNS: dict[str, MeasuredRun] = {
-    "cnn_light": MeasuredRun(93, 8000, 6, "cnn_light", 64, 3, "cnn_light on hard_mnist, quick"),
-    "small_cnn": MeasuredRun(27, 4000, 5, "small_cnn", 28, 1, "small_cnn on mnist, quick"),
-}
 
 
 @dataclass(frozen=True)
@@ -138,7 +130,7 @@ def fit_estimate(ctx: Context, method: str, **config: Any) -> Estimate:
     unmet = unmet_requirement(ctx, method, **config)
     if unmet:
         return Estimate(None, unmet)
-    runs = METHODS.get(method).measured_fits
+    runs = FIT_RUNS.get(method, ())
     if not runs:
         return Estimate(None, f"no measured {method} fit")
     explainer = build_explainer(ctx, method, prepare=False, **config)

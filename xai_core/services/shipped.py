@@ -1,8 +1,10 @@
 """The trained methods' fits shipped in ``assets/fits/`` so a fresh clone shows them on the default dataset
-without training (issue 29), and how ``python -m xai_core assets`` regenerates them from the store (or fits
-them): each as its store payload with only the state its explain step reads
-(:meth:`~xai_core.methods.trained.TrainedExplainer.shipped_payload`)."""
+without training (issue 29; :func:`preselected`: what Explore starts with), and how ``python -m xai_core
+assets`` regenerates them from the store (or fits them): each as its store payload with only the state its
+explain step reads (:meth:`~xai_core.methods.trained.TrainedExplainer.shipped_payload`)."""
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from ..errors import XAIError
 from ..methods import METHODS
@@ -24,6 +26,25 @@ def ships(ctx: Context, method: str) -> bool:
         return False
     explainer = build_explainer(ctx, method, prepare=False)
     return fit_path(method, explainer.cache_spec()).is_file()
+
+
+#: the five papers' methods, the ones this dashboard exists to compare
+PAPER_METHODS = ("diet", "dorar", "comet", "meed", "input_iba")
+#: what Explore starts with where no paper method's fit ships: the post-hoc baselines, instant
+BASELINES = ("gradient", "input_x_gradient", "smoothgrad", "integrated_gradients", "gradcam")
+BESIDE_PAPERS = "gradcam"  #: the baseline Explore shows beside the papers' methods
+
+
+def preselected(ctx: Context, offered: Sequence[str]) -> list[str]:
+    """The methods Explore starts with on ``ctx``, among ``offered``: where fits of the papers' methods ship in
+    ``assets/fits/`` (the default dataset at quick: a newcomer sees all five without training), those with
+    :data:`PAPER_METHODS` that train nothing and Grad-CAM; elsewhere :data:`BASELINES`. It depends on the
+    repository alone, not on what this machine fitted (file ``stat`` calls; nothing trains)."""
+    shipped = [m for m in PAPER_METHODS if m in offered and ships(ctx, m)]
+    if not shipped:
+        return [m for m in BASELINES if m in offered]
+    fitless = [m for m in PAPER_METHODS if m in offered and not METHODS.get(m).caps.trained]
+    return [m for m in PAPER_METHODS if m in shipped or m in fitless] + [m for m in (BESIDE_PAPERS,) if m in offered]
 
 
 def write_shipped_fits(store: ArtifactStore | None = None, device: str = "cpu",
