@@ -14,6 +14,7 @@ from PIL import Image
 
 from playwright.sync_api import Page, expect
 
+from .conftest import PRESET
 from .driver import (
     IMAGES, RUN_TIMEOUT_MS, assert_method_images, assert_no_exception, choose_methods, chosen, go_to,
     methods_box, nav_links, screenshot, step, wait_idle,
@@ -21,6 +22,7 @@ from .driver import (
 
 pytestmark = pytest.mark.e2e
 METHODS = ["gradient", "gradcam", "smoothgrad"]
+PAPERS = ["diet", "dorar", "comet", "meed", "input_iba"]  # the five papers' methods: fits ship for the default
 RUN_BUTTONS = {"Ablations": "Run ablation", "Signal vs Distractor": "Compare"}
 
 
@@ -31,11 +33,15 @@ def png_bytes(seed: int = 0) -> bytes:
 
 
 def test_dashboard_in_browser(page: Page, app_url: str, screenshot_dir: Path, tmp_path: Path) -> None:
-    step("a. Explore (home page): three methods → their maps")
+    step("a. Explore (home page): the five papers' methods without training, then three methods → their maps")
     page.goto(app_url)
     expect(page.locator(IMAGES).first).to_be_visible(timeout=RUN_TIMEOUT_MS)
     wait_idle(page)
     assert_no_exception(page, "Explore (start)")
+    if not PRESET:  # the default dataset and preset: their fits ship in assets/fits/
+        assert chosen(methods_box(page)) == [*PAPERS, "gradcam"]
+        assert_method_images(page, [*PAPERS, "gradcam"])
+        screenshot(page, screenshot_dir, "explore_papers")
     choose_methods(page, METHODS)
     assert_method_images(page, METHODS)
     assert_no_exception(page, "Explore (methods)")
@@ -44,7 +50,7 @@ def test_dashboard_in_browser(page: Page, app_url: str, screenshot_dir: Path, tm
     step("a2. a second tab at the same time gets its own session with attributions")
     other = page.context.new_page()
     other.goto(app_url)
-    expect(other.locator('[data-testid="stImageCaption"]').get_by_text("gradient · overlay", exact=True)).to_be_visible(
+    expect(other.locator('[data-testid="stImageCaption"]').get_by_text("gradcam · overlay", exact=True)).to_be_visible(
         timeout=RUN_TIMEOUT_MS)
     wait_idle(other)
     assert_no_exception(other, "second tab")

@@ -16,7 +16,7 @@ from .context import Context, build_explainer, load_context
 #: (method, dataset, preset) shipped with the code, seed 0: the default dataset's four trained papers' methods and
 #: MEED's baseline L2X, so a fresh clone shows all five papers' methods (InputIBA trains nothing) without training
 SHIPPED_FITS: tuple[tuple[str, str, str], ...] = tuple(
-    (method, "hard_mnist", "quick") for method in ("diet", "dorar", "comet", "l2x"))
+    (method, "hard_mnist", "quick") for method in ("diet", "dorar", "comet", "meed", "l2x"))
 
 
 def ships(ctx: Context, method: str) -> bool:
