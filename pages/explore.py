@@ -8,11 +8,12 @@ import numpy as np
 import streamlit as st
 
 from pages import model_compare
-from pages.ui import caches, helpers, readiness, sidebar, url_state
+from pages.ui import caches, helpers, job_ui, readiness, sidebar, url_state
 from xai_core import export, services, viz
 from xai_core.data.base import DatasetInfo
 from xai_core.data.decode import display_name
 from xai_core.errors import XAIError
+from xai_core.progress import no_progress, prefixed
 from xai_core.services import catalog
 from xai_core.uploads import EXTENSIONS, read_upload, upload_warnings
 
@@ -366,18 +367,36 @@ for name, view in maps.items():
     if rows[name].panel is not None:
         PANELS[rows[name].panel.kind](name, view, rows[name].panel)
 
+def accuracies(tuned: list[str]) -> dict | None:
+    """The test accuracy of each tuned method's model and the black box's: at once when stored, else measured
+    in a background job (seconds to a minute over the whole test split; its progress and Cancel drawn here)
+    while the maps above stay usable; None until it is done."""
+    def measure(progress=no_progress) -> dict:
+        return {m: services.explained_accuracy(ctx, m, prefixed(progress, f"{m}: "), **configs.get(m, {}))
+                for m in tuned}
+
+    if all(services.accuracy_measured(ctx, m, **configs.get(m, {})) for m in tuned):
+        return measure()  # read from the store
+    key = "explore_accuracy/" + "/".join(f"{m}:{sorted(configs.get(m, {}).items())}" for m in tuned)
+    scores = job_ui.stored_result(key, selection)
+    if scores is None and not job_ui.running(key, selection):
+        job_ui.run_stored(key, selection, "measuring test accuracy (once per fit, cached) …", measure)
+        scores = job_ui.stored_result(key, selection)
+    return scores
+
+
 tuned = [m for m in methods if rows[m].tunes_model]  # methods explaining a model of their own
 if tuned:
     st.subheader("Test accuracy of the models explained")
-    with helpers.work_slot(), st.spinner("Measuring test accuracy (once per fit, cached) …"):
-        scores = {m: services.explained_accuracy(ctx, m, **configs.get(m, {})) for m in tuned}
-    rows = [{"model": "black box f_b(x)", **next(iter(scores.values()))["black_box"]}]
-    rows += [{"model": f"{m}: {maps[m]['settings']['explained_model']}", **scores[m][m]} for m in tuned]
-    st.dataframe(rows, hide_index=True, column_config={
-        k: st.column_config.NumberColumn(label, format="percent")
-        for k, label in (("clean", "clean"), ("removed", f"{services.REMOVED:.0%} of the pixels removed"))})
-    st.caption("The whole test split; removed pixels are chosen at random per image and filled with the dataset "
-               "mean colour (COMET's Table 2).")
+    scores = accuracies(tuned)
+    if scores:
+        rows = [{"model": "black box f_b(x)", **next(iter(scores.values()))["black_box"]}]
+        rows += [{"model": f"{m}: {maps[m]['settings']['explained_model']}", **scores[m][m]} for m in tuned]
+        st.dataframe(rows, hide_index=True, column_config={
+            k: st.column_config.NumberColumn(label, format="percent")
+            for k, label in (("clean", "clean"), ("removed", f"{services.REMOVED:.0%} of the pixels removed"))})
+        st.caption("The whole test split; removed pixels are chosen at random per image and filled with the "
+                   "dataset mean colour (COMET's Table 2).")
 
 accuracy = ctx.record.get("test_accuracy")
 st.caption(f"Preset: {ctx.preset} · model {ctx.record.get('arch', '?')}"

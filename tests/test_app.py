@@ -335,6 +335,12 @@ def test_explore_shows_diet_views_after_training(app):
     captions = [im.caption for im in _images(app)]
     assert {"diet", "diet · overlay", "diet · selection", "diet · simplified"} <= set(captions)
     assert any("f_v(x):" in c.value and "f_b(x):" in c.value for c in app.main.caption)
+    # the test accuracy of f_v beside the black box's: a background job the first time (the maps do not wait)
+    if not app.dataframe or "clean" not in app.dataframe[-1].value.columns:
+        settle(app)
+    table = app.dataframe[-1].value
+    assert list(table["model"]) == ["black box f_b(x)", "diet: f_v (tuned)"]
+    assert table["clean"].between(0, 1).all() and table["removed"].between(0, 1).all()
 
 
 def _train_if_offered(app, label: str) -> None:

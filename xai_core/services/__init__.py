@@ -26,7 +26,7 @@ from ..models.user_model import UPLOAD_FORMATS
 from ..models.user_model import prestart_worker as prestart_model_worker
 from ..resolution import FACTORS, block_average, downscaled_maps, resolution_factors
 from .ablations import component_ablation, component_variants, resolution_ablation, setting_sweep, sweep_curves
-from .accuracy import REMOVED, explained_accuracy
+from .accuracy import REMOVED, accuracy_measured, explained_accuracy
 from .catalog import (
     MethodRow, Offered, Panel, Paper, check_methods, check_metrics, check_sweep, is_ready, method_row, method_rows,
     registered_methods,
@@ -58,7 +58,7 @@ from .tasks import black_box_rows, fit_job_key, fit_label, fit_method_job, job_k
 __all__ = [
     "UPLOAD_FORMATS", "FACTORS", "block_average", "downscaled_maps", "resolution_factors",
     "component_ablation", "component_variants", "resolution_ablation", "setting_sweep", "sweep_curves", "REMOVED",
-    "explained_accuracy",
+    "explained_accuracy", "accuracy_measured",
     "MethodRow", "Offered", "Panel", "Paper", "registered_methods",
     "applicable_metrics", "check_methods", "check_metrics", "check_sweep",
     "is_ready", "method_row", "method_rows",

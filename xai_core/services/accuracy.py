@@ -24,8 +24,7 @@ def explained_accuracy(ctx: Context, method: str, progress: Progress = no_progre
     """``{"black_box": {"clean": acc, "removed": acc}, method: {...}}`` on the whole test split, where
     ``method`` stands for the model it explains (COMET: f_P on x_s; DiET: f_v)."""
     explainer = ctx.explainer(method, progress, **config)
-    spec = {"black_box": model_fingerprint(ctx.black_box), "data": ctx.info.spec(), "removed": removed, "seed": SEED,
-            "method": method, "fit": getattr(explainer, "cache_spec", dict)()}
+    spec = _spec(ctx, method, explainer, removed)
 
     def measure() -> dict[str, dict[str, float]]:
         models = {"black_box": ctx.black_box, method: explainer.explained_model}
@@ -42,3 +41,14 @@ def explained_accuracy(ctx: Context, method: str, progress: Progress = no_progre
         return {name: {k: v / n for k, v in c.items()} for name, c in correct.items()}
 
     return ctx.store.get_or_create(ACCURACY, spec, measure)
+
+
+def accuracy_measured(ctx: Context, method: str, removed: float = REMOVED, **config: Any) -> bool:
+    """Whether :func:`explained_accuracy` is stored already (then it returns at once; else it takes seconds to
+    minutes: the pages run it as a background job). ``method`` must be prepared on ``ctx`` (its maps shown)."""
+    return ctx.store.exists(ACCURACY, _spec(ctx, method, ctx.explainer(method, **config), removed))
+
+
+def _spec(ctx: Context, method: str, explainer: Any, removed: float) -> dict[str, Any]:
+    return {"black_box": model_fingerprint(ctx.black_box), "data": ctx.info.spec(), "removed": removed, "seed": SEED,
+            "method": method, "fit": getattr(explainer, "cache_spec", dict)()}
