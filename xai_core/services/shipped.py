@@ -37,9 +37,9 @@ BESIDE_PAPERS = "gradcam"  #: the baseline Explore shows beside the papers' meth
 
 def preselected(ctx: Context, offered: Sequence[str]) -> list[str]:
     """The methods Explore starts with on ``ctx``, among ``offered``: where fits of the papers' methods ship in
-    ``assets/fits/`` (the default dataset at quick: a newcomer sees all five without training), those with
-    :data:`PAPER_METHODS` that train nothing and Grad-CAM; elsewhere :data:`BASELINES`. It depends on the
-    repository alone, not on what this machine fitted (file ``stat`` calls; nothing trains)."""
+    ``assets/fits/`` (the default dataset at quick: a newcomer sees all five without training), the shipped ones
+    and those of :data:`PAPER_METHODS` that train nothing (InputIBA), then Grad-CAM; elsewhere :data:`BASELINES`.
+    It depends on the repository alone, not on what this machine fitted (file ``stat`` calls; nothing trains)."""
     shipped = [m for m in PAPER_METHODS if m in offered and ships(ctx, m)]
     if not shipped:
         return [m for m in BASELINES if m in offered]
