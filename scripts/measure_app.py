@@ -23,6 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from playwright.sync_api import Page, sync_playwright  # noqa: E402
 
+from xai_core.services.shipped import BESIDE_PAPERS, PAPER_METHODS  # noqa: E402
 from tests.e2e.driver import (  # noqa: E402
     IMAGES, chromium_path, free_port, methods_box, start_server, stop_server, wait_healthy, wait_idle,
 )
@@ -56,7 +57,7 @@ def until(page: Page, condition_js: str, arg=None, timeout_ms: int = 600_000) ->
 
 
 #: Explore's first methods on a fresh clone (services.preselected: the five papers' methods ship fitted)
-DEFAULT_METHODS = ("diet", "dorar", "comet", "meed", "input_iba", "gradcam")
+DEFAULT_METHODS = (*PAPER_METHODS, BESIDE_PAPERS)
 
 
 def attributions_shown(page: Page) -> None:

@@ -83,3 +83,9 @@ def test_explore_starts_with_the_papers_methods_where_their_fits_ship_else_the_b
     monkeypatch.setattr(shipped, "ships", lambda ctx, method: method in ("comet", "meed"))
     assert services.preselected(ctx, offered) == ["comet", "meed", "input_iba", "gradcam"]  # InputIBA trains nothing
     assert services.preselected(ctx, ["gradient", "comet"]) == ["comet"]  # only what is offered
+
+
+def test_a_fresh_clone_starts_explore_with_the_five_papers_methods(tmp_path):
+    fresh = services.load_context("hard_mnist", "quick", device="cpu", store=ArtifactStore(tmp_path))
+    offered = [r.name for r in services.offered_methods(fresh)[0]]
+    assert services.preselected(fresh, offered) == [*services.PAPER_METHODS, "gradcam"]

@@ -44,7 +44,8 @@ def preselected(ctx: Context, offered: Sequence[str]) -> list[str]:
     if not shipped:
         return [m for m in BASELINES if m in offered]
     fitless = [m for m in PAPER_METHODS if m in offered and not METHODS.get(m).caps.trained]
-    return [m for m in PAPER_METHODS if m in shipped or m in fitless] + [m for m in (BESIDE_PAPERS,) if m in offered]
+    papers = [m for m in PAPER_METHODS if m in shipped or m in fitless]
+    return papers + ([BESIDE_PAPERS] if BESIDE_PAPERS in offered else [])
 
 
 def write_shipped_fits(store: ArtifactStore | None = None, device: str = "cpu",
