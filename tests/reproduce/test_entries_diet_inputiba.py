@@ -205,7 +205,7 @@ def test_inputiba_ehr_ordering():
 def test_measurements_are_shared_and_claims_complete():
     claims = reproduce.select(["diet", "inputiba"], "quick")
     assert len(claims) == 14  # diet.iou_ordering split into diet.iou_best and diet.iou_baseline_order
-    assert len(reproduce.measurements(claims)) == 8  # 5 DiET + 3 InputIBA measurements, each run once
+    assert len(reproduce.measurements(claims)) == 9  # 6 DiET + 3 InputIBA measurements, each run once
     for claim in claims:
         assert claim.measurement.command("quick")
         assert set(claim.paper_values) <= set(claim.values({"results": {}}))

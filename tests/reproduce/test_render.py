@@ -167,6 +167,7 @@ def test_merging_a_new_report_keeps_old_claims_as_stale():
     assert merged["code"] == "new" and rows["b"]["ours"] == {"x": 3.0} and rows["b"]["code"] == "new"
     assert rows["a"]["status"] == "stale" and rows["a"]["ours"] == {"x": 1.0}  # older code: kept, never current
     assert rows["c"]["status"] == "missing"
+    assert [r["id"] for r in script.merge(old, [new], registered={"a", "c"})["claims"]] == ["a", "c"]  # b retired
     # a run split paper by paper: a row of the same code version that the next report did not measure stays current
     later = {"preset": "quick", "code": "new", "claims": [{"id": "a", "status": "current", "ours": {"x": 4.0}}]}
     rows = {r["id"]: r for r in script.merge(merged, [later])["claims"]}

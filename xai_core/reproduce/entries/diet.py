@@ -1,11 +1,13 @@
 """DiET's claims (Bhalla et al., NeurIPS 2023, docs/methods/diet.md: Tables 1, 2, 4–6 and Figure 5), on
 ``hard_mnist`` and ``spurious_patch``.
 
-The quick preset runs five measurements (times from docs/measured.md's "DiET" section, 2 CPU cores):
+The quick preset runs six measurements (times from docs/measured.md's "DiET" section, 2 CPU cores):
 
 - ``MAIN``: hard_mnist, DiET and four baselines, 200 test images (Tables 1 and 2). DiET's quick fit dominates:
   ~33 min from an empty cache on the shared 2-core machine (docs/measured.md's older idle-machine timing: 139 s), then
   ~0.5 s per image to explain (~2 min); the baselines and metrics take ~1 min more.
+- ``FAITHFULNESS``: Table 2's agreement on 1,000 test images with f_v tuned on all 8,000 training images (the quick
+  fit tunes on 1,500): one DiET fit about five times MAIN's, then 1,000 test masks (~1 s each).
 - ``MASKING``: Table 6 on the same fit, 200 images, the signal = DiET's own rounded test masks (the paper's, App. 8):
   200 more DiET test masks to optimise (~2 min at quick), then forward passes.
 - ``SWEEP``: Figure 5's mask scale u = 1, 2, 4 on 100 images (quick only). The paper's best u = 8 of 224 px gives
@@ -37,6 +39,12 @@ MAIN = Measurement("evaluate", "hard_mnist", {
     "metrics": ["iou", "mass_in_signal", "faithfulness", "faithfulness_simplified", "pixel_perturbation",
                 "pixel_perturbation_black_box"],
     "n": 200})
+#: Table 2's agreement with the interval the issue asks for: 1,000 test images (0.945 on 200 is 11 disagreements, an
+#: interval that contains 0.95) and f_v tuned on the whole training split (all 8,000 images; the quick fit tunes on
+#: 1,500)
+FAITHFULNESS = Measurement("evaluate", "hard_mnist", {
+    "methods": ["diet"], "metrics": ["faithfulness", "faithfulness_simplified"], "n": 1000,
+    "configs": {"diet": {"train_images": 8000}}})
 MASKING = Measurement("masking", "hard_mnist", {"methods": ["diet"], "n": 200})
 SWEEP = Measurement("sweep", "hard_mnist", {"method": "diet", "setting": "u", "values": [1, 2, 4],
                                             "metric": "pixel_perturbation", "n": 100}, presets=("quick",))
@@ -131,10 +139,11 @@ register_claim(Claim(
     "DiET's tuned model f_v agrees with the black box f_b on the original images and on DiET's simplified "
     "images (≥ 0.95 each; the paper: 0.996 / 0.987 on Hard MNIST)",
     {"original": 0.996, "simplified": 0.987},
-    MAIN, _faithfulness,
+    FAITHFULNESS, _faithfulness,
     all_of(at_least("original", 0.95), at_least("simplified", 0.95)),
-    note=NOTE + "; simplified = each test image on its own rounded DiET mask (upsampled bilinearly as in "
-                "training), the mean colour elsewhere (the authors' script scores the training images)",
+    note="ours: quick preset (64 px, cnn_light, u = 2) but DiET tuned on all 8,000 training images for 2 of the 5 "
+         "rounds, the first 1,000 test images; simplified = each test image on its own rounded DiET mask (upsampled "
+         "bilinearly as in training), the mean colour elsewhere (the authors' script scores the training images)",
     missed="on 200 test images 0.945 is 11 disagreements: its 95 % interval contains 0.95, so this run cannot "
            "tell a miss from noise; the issue's test is 1,000 test images with f_v tuned on the whole training "
            "split (python -m xai_core evaluate --dataset hard_mnist --preset quick --methods diet --metrics "
