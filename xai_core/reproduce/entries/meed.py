@@ -40,7 +40,12 @@ register_claim(Claim(
     all_of(ratio("MEED SEN", "Gradient SEN", 10), ratio("MEED SEN", "GI SEN", 10)),
     note=NOTE + "; SEN normalised by ||E(x)|| as the paper's (Yeh et al.'s and the authors' eval_sensitivity2 "
                 "divide by it), gradient and Gradient × Input explaining the softmax probability (App. B.2)",
-    paper_units="%"))
+    paper_units="%",
+    missed="the baselines match the paper (gradient 1.22, Gradient × Input 0.99 against its 1.39 / 1.20, 2026-12-08); "
+           "MEED's own SEN, 0.49, is 8× the paper's 0.061, so the gap is MEED's stability, not the metric. Why "
+           "its selection moves more under ±0.2 noise at the quick preset (10 epochs on the 800 offline digits; "
+           "the paper: 100 epochs on 11,982) is not measured; the paper preset's 100 epochs would test the "
+           "epochs: `python -m xai_core reproduce --claims meed.mnist_sen --preset paper` (GPU)."))
 
 # meed.mnist_sen_raw retired: its premise (the paper's SEN is unnormalised) is wrong; the authors' code normalises.
 
@@ -53,12 +58,15 @@ register_claim(Claim(
     at_least("MEED FS-M", 0.95),
     note="ours: quick preset (10 epochs on 6,000 of the 12,000 training images), 500 test images; the adversarial "
          "term is the paper's sliced Wasserstein distance (128 random directions, weight 1)",
-    missed="the fit's own history (training FS-M per epoch, services.tasks.fit_history; docs/measured.md, MEED): "
-           "FS-M 0.773 after epoch 1, 0.551 after epoch 2, 0.56–0.63 to epoch 10, while the approximator on the "
-           "selection agrees with the black box 0.57 → 0.909 → 0.998 and the one on the rest stays at chance: from "
-           "epoch 2 the explainer is rewarded for a selection A_s can read from its shape (the combinatorial "
-           "shortcut), not one f_b can read on the zero-filled image. Whether the paper's scale avoids it is "
-           "untested here: `python -m xai_core reproduce --claims meed.fashion_fidelity --preset paper` (GPU)."))
+    missed="the fit's own history (training FS-M per epoch, services.tasks.fit_history; the 2026-12-08 run): FS-M "
+           "0.779 after epoch 1, 0.592 after epoch 2, then climbing slowly, 0.62-0.75 to epoch 10 (test: 0.758), "
+           "while the approximator on the selection agrees with the black box 0.57 -> 0.89 -> 0.99 from epoch 3 and "
+           "the one on the rest stays at chance (0.50-0.52): from epoch 2 the explainer is rewarded for a selection "
+           "A_s can read from its shape (the combinatorial shortcut), not one f_b can read on the zero-filled "
+           "image. Whether more epochs keep raising FS-M (it rose 0.59 -> 0.75 over epochs 2-10) or the paper's "
+           "scale avoids the shortcut is untested: `python -m xai_core evaluate --dataset fashion_pullover_shirt "
+           "--preset quick --methods meed --metrics fs_fu --set meed.epochs=30 --n 500`, and `python -m xai_core "
+           "reproduce --claims meed.fashion_fidelity --preset paper` (GPU)."))
 
 IMAGE_ABLATION = ("the paper's only ablation (Table 2) is on IMDB text, which we do not have, and it reports none on "
                   "images (its Figure 3, FS-M with vs without the prior, is the Train page's comparison); our "
