@@ -143,11 +143,7 @@ register_claim(Claim(
     all_of(at_least("original", 0.95), at_least("simplified", 0.95)),
     note="ours: quick preset (64 px, cnn_light, u = 2) but DiET tuned on all 8,000 training images for 2 of the 5 "
          "rounds, the first 1,000 test images; simplified = each test image on its own rounded DiET mask (upsampled "
-         "bilinearly as in training), the mean colour elsewhere (the authors' script scores the training images)",
-    missed="on 200 test images 0.945 is 11 disagreements: its 95 % interval contains 0.95, so this run cannot "
-           "tell a miss from noise; the issue's test is 1,000 test images with f_v tuned on the whole training "
-           "split (python -m xai_core evaluate --dataset hard_mnist --preset quick --methods diet --metrics "
-           "faithfulness,faithfulness_simplified --n 1000; the fit on every training image is not a preset yet)"))
+         "bilinearly as in training), the mean colour elsewhere (the authors' script scores the training images)"))
 
 # -- Table 6: signal vs distractor --------------------------------------------------------------------------
 register_claim(Claim(
@@ -200,7 +196,7 @@ register_claim(Claim(
 MANIPULATED_LABELS = {"DiET": "diet", "SmoothGrad": "smoothgrad", "Grad-CAM": "gradcam", "gradient": "gradient",
                       "Integrated Gradients": "integrated_gradients"}
 MANIPULATED_NOTE = ("ours: quick preset, cnn_light trained with the gradient-manipulation loss (input gradients "
-                    "pushed onto a fixed corner; docs/measured.md: test accuracy 0.931 against the honest 0.963), DiET "
+                    "pushed onto a fixed corner; test accuracy 0.943 against the honest 0.963, 2026-12-08), DiET "
                     "tuned on it, 200 test images. Judged only once the black box is verified as manipulated: its "
                     "gradient IoU with the digit ≤ 0.05 on 200 held-out test images (its training record; it trains "
                     "extra epochs until then, at most 10)")
@@ -246,7 +242,13 @@ register_claim(Claim(
     MANIPULATED, _with_gradient_iou(_faithfulness),
     provided(VERIFIED, all_of(at_least("original", 0.95), at_least("simplified", 0.95))),
     note=MANIPULATED_NOTE + "; the run in docs/measured.md (older DiET fits): 0.925 / 0.90 (the "
-                            "issue's ≥ 0.95 missed there)"))
+                            "issue's ≥ 0.95 missed there)",
+    missed="on the simplified images 0.915 [0.875, 0.950] on 200 test images (2026-12-08; the black box verified: "
+           "gradient IoU 0.041): the interval reaches 0.95 only at its upper end. The honest model's claim "
+           "(diet.faithfulness) is judged on 1,000 images with f_v tuned on all 8,000 training images and holds at "
+           "0.972 / 0.950; this one still runs the quick fit (1,500 images) on 200. The run that would tell: "
+           "python -m xai_core evaluate --dataset hard_mnist --preset quick --manipulated --methods diet --metrics "
+           "faithfulness,faithfulness_simplified --set diet.train_images=8000 --n 1000"))
 
 # -- the spurious patch (the paper's Chest X-ray design) --------------------------------------------------
 SPURIOUS_NOTE = ("ours: spurious_patch (MNIST digits with random labels, a barely visible 8×8 noise patch on every "
