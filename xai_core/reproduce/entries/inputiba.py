@@ -108,8 +108,9 @@ register_claim(Claim(
     missed="with the paper's settings (2026-12-08) the order is IG 0.048 < InputIBA 0.080 < IBA 0.122 < Grad-CAM 0.153 "
            "on 32 photos, and the intervals overlap for every neighbouring pair (IG [0.024, 0.080], InputIBA "
            "[0.047, 0.122]): at n = 32 this run cannot order IG and InputIBA. Why IG deletes well here is not "
-           "measured (see the note); more photos offline are not available, the paper's 2,000 ImageNet images need "
-           "the paper preset's data: `python -m xai_core reproduce --claims inputiba.deletion --preset paper`"))
+           "measured (see the note). Telling them apart needs more photos than `natural`'s 32 (the same at every "
+           "preset); the paper's 2,000 ImageNet validation images are not available offline, so no command here "
+           "can tell them apart"))
 
 register_claim(Claim(
     "inputiba.insertion", PAPER, "Table 3 (Figure 5a)",
