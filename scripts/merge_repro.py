@@ -15,6 +15,9 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from xai_core.reproduce.runner import select  # noqa: E402
 
 
 def merge(old: dict, news: list[dict], registered: set[str] | None = None) -> dict:
@@ -44,9 +47,6 @@ def _kept_status(row: dict, code: str) -> str:
 
 def registered(preset: str) -> set[str]:
     """The ids of the claims registered now that can run at ``preset`` (the rendered page shows only these)."""
-    sys.path.insert(0, str(ROOT))
-    from xai_core.reproduce.runner import select
-
     return {claim.id for claim in select(None, preset)}
 
 

@@ -100,7 +100,8 @@ register_claim(Claim(
                                       "values at 1 % and 2 % are shown beside it, not judged",
     missed="at t = 0.1 COMET's 0.178 is within 0.004 of FullGrad's 0.174 (both near chance 1/6: removing 5 % erases "
            "the 2 % disc for every method); at 1 % and 2 % COMET leads clearly (0.730 / 0.438 against Grad-CAM's "
-           "0.996 / 0.716). " + SWEEP + ": at t = 0.05 COMET's 0.160 is the lowest of all."))
+           "0.996 / 0.716). The sweep's t = 0.1 is not the better budget (comet.pxap's note): a full fit at t = 0.05 "
+           "scores 0.160, the lowest of all."))
 
 register_claim(Claim(
     "comet.robustness", PAPER, "Table 6",
@@ -115,7 +116,7 @@ register_claim(Claim(
     missed="the gap is on clean images, not robustness: per-image PxAP clean / noisy / new background is COMET 0.398 / "
            "0.480 / 0.320 and Grad-CAM 0.748 / 0.721 / 0.745 at the chosen t = 0.1; at t = 0.05 COMET's is 0.650 / "
            "0.668 / 0.611, a change from clean (+0.018 noisy, -0.039 background) no worse than Grad-CAM's (-0.027 / "
-           "-0.003), but from a lower start (the edge ring, comet.pxap). " + SWEEP + "."))
+           "-0.003), but from a lower start (the edge ring and the sweep's budget: comet.pxap's note)."))
 
 register_claim(Claim(
     "comet.random_labels", PAPER, "§4 (data randomisation)",
